@@ -1,0 +1,105 @@
+"""Staff admin for people, the graph, posts, messages, notifications and reports."""
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+
+from .models import Block, Conversation, Follow, Message, Notification, Post, Report, User
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    list_display = [
+        "username",
+        "display_name",
+        "email",
+        "followers_count",
+        "following_count",
+        "is_active",
+        "date_joined",
+    ]
+    list_filter = [*BaseUserAdmin.list_filter, "date_joined"]
+    search_fields = ["username", "display_name", "email"]
+    readonly_fields = ["followers_count", "following_count"]
+    fieldsets = [
+        *BaseUserAdmin.fieldsets,
+        (
+            "Profile",
+            {"fields": ["display_name", "bio", "avatar", "date_of_birth", "followers_count", "following_count"]},
+        ),
+    ]
+
+
+@admin.register(Follow)
+class FollowAdmin(admin.ModelAdmin):
+    list_display = ["follower", "followee", "created_at"]
+    list_filter = ["created_at"]
+    search_fields = ["follower__username", "followee__username"]
+    raw_id_fields = ["follower", "followee"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(Block)
+class BlockAdmin(admin.ModelAdmin):
+    list_display = ["blocker", "blocked", "created_at"]
+    list_filter = ["created_at"]
+    search_fields = ["blocker__username", "blocked__username"]
+    raw_id_fields = ["blocker", "blocked"]
+
+
+@admin.register(Post)
+class PostAdmin(admin.ModelAdmin):
+    list_display = ["author", "body", "created_at"]
+    list_filter = ["created_at"]
+    search_fields = ["body", "author__username"]
+    raw_id_fields = ["author"]
+    date_hierarchy = "created_at"
+
+
+@admin.action(description="Mark selected reports as actioned")
+def mark_actioned(modeladmin, request, queryset):
+    queryset.update(status=Report.Status.ACTIONED)
+
+
+@admin.action(description="Dismiss selected reports")
+def mark_dismissed(modeladmin, request, queryset):
+    queryset.update(status=Report.Status.DISMISSED)
+
+
+@admin.register(Report)
+class ReportAdmin(admin.ModelAdmin):
+    list_display = ["reported_user", "reason", "reporter", "post", "status", "created_at"]
+    list_filter = ["status", "reason", "created_at"]
+    search_fields = ["reported_user__username", "reporter__username", "details", "post__body"]
+    raw_id_fields = ["reporter", "reported_user", "post"]
+    actions = [mark_actioned, mark_dismissed]
+
+
+class MessageInline(admin.TabularInline):
+    model = Message
+    extra = 0
+    raw_id_fields = ["sender", "recipient"]
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    list_display = ["user_a", "user_b", "last_message_at"]
+    list_filter = ["last_message_at"]
+    search_fields = ["user_a__username", "user_b__username"]
+    raw_id_fields = ["user_a", "user_b"]
+    inlines = [MessageInline]
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ["sender", "recipient", "body", "created_at", "read_at"]
+    list_filter = ["created_at", ("read_at", admin.EmptyFieldListFilter)]
+    search_fields = ["body", "sender__username", "recipient__username"]
+    raw_id_fields = ["conversation", "sender", "recipient"]
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["recipient", "kind", "text", "created_at", "read_at"]
+    list_filter = ["kind", "created_at", ("read_at", admin.EmptyFieldListFilter)]
+    search_fields = ["recipient__username", "text"]
+    raw_id_fields = ["recipient", "actor"]

@@ -1,0 +1,80 @@
+"""Forms for people's input; each keeps what was typed and shows field errors."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.utils import timezone
+
+from .models import Report, User
+
+
+class SignupExtraForm(forms.Form):
+    """Fields allauth's sign-up form adds to its own."""
+
+    display_name = forms.CharField(max_length=50, required=False, label="Display name")
+    date_of_birth = forms.DateField(
+        required=False,
+        label="Date of birth",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Optional. Needed to sell tickets (18+).",
+    )
+
+    def clean_date_of_birth(self):
+        born = self.cleaned_data.get("date_of_birth")
+        if born and born >= timezone.localdate():
+            raise forms.ValidationError("Your date of birth must be in the past.")
+        return born
+
+    def signup(self, request, user: User) -> None:
+        user.display_name = self.cleaned_data.get("display_name", "")
+        user.date_of_birth = self.cleaned_data.get("date_of_birth")
+        user.save(update_fields=["display_name", "date_of_birth"])
+
+
+class ProfileForm(forms.ModelForm):
+    class Meta:
+        model = User
+        fields = ["display_name", "bio", "avatar", "date_of_birth"]
+        widgets = {"date_of_birth": forms.DateInput(attrs={"type": "date"}), "bio": forms.Textarea(attrs={"rows": 3})}
+
+    def clean_date_of_birth(self):
+        return SignupExtraForm.clean_date_of_birth(self)
+
+
+class PostForm(forms.Form):
+    body = forms.CharField(
+        label="What's happening?",
+        max_length=settings.POST_MAX_LENGTH,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 3, "maxlength": settings.POST_MAX_LENGTH}),
+        error_messages={"required": "A post can't be empty."},
+    )
+
+
+class MessageForm(forms.Form):
+    body = forms.CharField(
+        label="Message",
+        max_length=settings.DM_MAX_LENGTH,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 2, "maxlength": settings.DM_MAX_LENGTH}),
+        error_messages={"required": "A message can't be empty."},
+    )
+
+
+class NewMessageForm(MessageForm):
+    to = forms.CharField(label="To (username)", max_length=150)
+
+    field_order = ["to", "body"]
+
+    def clean_to(self) -> User:
+        username = self.cleaned_data["to"].strip().lstrip("@")
+        try:
+            return User.objects.get(username__iexact=username, is_active=True)
+        except User.DoesNotExist:
+            raise forms.ValidationError(f"No account is called @{username}.") from None
+
+
+class ReportForm(forms.Form):
+    reason = forms.ChoiceField(choices=Report.Reason.choices, widget=forms.RadioSelect)
+    details = forms.CharField(max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 3}))

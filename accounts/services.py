@@ -1,0 +1,176 @@
+"""What people do: follow, block, report, post, message, and the one way to notify someone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from .events import push_to_user
+from .models import Block, Conversation, Follow, Message, Notification, Post, Report, User
+from .selectors import is_blocked_between, unread_notification_count
+
+
+@transaction.atomic
+def follow_create(*, follower: User, followee: User) -> Follow:
+    if follower.pk == followee.pk:
+        raise ValidationError("You can't follow yourself.")
+    if is_blocked_between(follower, followee):
+        raise ValidationError(f"You can't follow @{followee.username}.")
+    try:
+        with transaction.atomic():
+            follow = Follow.objects.create(follower=follower, followee=followee)
+    except IntegrityError:
+        raise ValidationError(f"You already follow @{followee.username}.") from None
+    User.objects.filter(pk=follower.pk).update(following_count=F("following_count") + 1)
+    User.objects.filter(pk=followee.pk).update(followers_count=F("followers_count") + 1)
+    notification_create(
+        recipient=followee,
+        actor=follower,
+        kind=Notification.Kind.FOLLOW,
+        text=f"{follower.name} (@{follower.username}) followed you",
+        url=follower.get_absolute_url(),
+    )
+    return follow
+
+
+@transaction.atomic
+def follow_delete(*, follower: User, followee: User) -> bool:
+    deleted, _ = Follow.objects.filter(follower=follower, followee=followee).delete()
+    if deleted:
+        User.objects.filter(pk=follower.pk).update(following_count=F("following_count") - 1)
+        User.objects.filter(pk=followee.pk).update(followers_count=F("followers_count") - 1)
+    return bool(deleted)
+
+
+@transaction.atomic
+def block_create(*, blocker: User, blocked: User) -> Block:
+    if blocker.pk == blocked.pk:
+        raise ValidationError("You can't block yourself.")
+    block, _ = Block.objects.get_or_create(blocker=blocker, blocked=blocked)
+    follow_delete(follower=blocker, followee=blocked)
+    follow_delete(follower=blocked, followee=blocker)
+    return block
+
+
+def block_delete(*, blocker: User, blocked: User) -> bool:
+    deleted, _ = Block.objects.filter(blocker=blocker, blocked=blocked).delete()
+    return bool(deleted)
+
+
+def report_create(
+    *, reporter: User, reported_user: User, reason: str, details: str = "", post: Post | None = None
+) -> Report:
+    if reporter.pk == reported_user.pk:
+        raise ValidationError("You can't report yourself.")
+    if post is not None and post.author_id != reported_user.pk:
+        raise ValidationError("That post is not by this account.")
+    if reason not in Report.Reason.values:
+        raise ValidationError("Choose a reason for the report.")
+    return Report.objects.create(
+        reporter=reporter, reported_user=reported_user, post=post, reason=reason, details=details.strip()
+    )
+
+
+def _clean_text(body: str, *, limit: int, what: str) -> str:
+    body = (body or "").strip()
+    if not body:
+        raise ValidationError(f"{what} can't be empty.")
+    if len(body) > limit:
+        raise ValidationError(f"{what} can be at most {limit} characters (it has {len(body)}).")
+    return body
+
+
+def post_create(*, author: User, body: str) -> Post:
+    return Post.objects.create(author=author, body=_clean_text(body, limit=settings.POST_MAX_LENGTH, what="A post"))
+
+
+def post_delete(*, post: Post, by: User) -> None:
+    if post.author_id != by.pk:
+        raise PermissionDenied("Only the author can delete a post.")
+    post.delete()
+
+
+@transaction.atomic
+def message_send(*, sender: User, recipient: User, body: str) -> Message:
+    if sender.pk == recipient.pk:
+        raise ValidationError("You can't message yourself.")
+    if Block.objects.filter(blocker=recipient, blocked=sender).exists():
+        raise ValidationError(f"@{recipient.username} isn't accepting messages from you.")
+    if Block.objects.filter(blocker=sender, blocked=recipient).exists():
+        raise ValidationError(f"You blocked @{recipient.username}; unblock them to send a message.")
+    body = _clean_text(body, limit=settings.DM_MAX_LENGTH, what="A message")
+    user_a, user_b = sorted((sender, recipient), key=lambda u: u.pk)
+    now = timezone.now()
+    conversation, created = Conversation.objects.get_or_create(
+        user_a=user_a, user_b=user_b, defaults={"last_message_at": now}
+    )
+    if not created:
+        Conversation.objects.filter(pk=conversation.pk).update(last_message_at=now)
+    message = Message.objects.create(
+        conversation=conversation, sender=sender, recipient=recipient, body=body, created_at=now
+    )
+    push_to_user(recipient.pk, {"type": "message", "conversation": conversation.pk})
+    return message
+
+
+def conversation_mark_read(*, conversation: Conversation, user: User) -> int:
+    return Message.objects.filter(conversation=conversation, recipient=user, read_at__isnull=True).update(
+        read_at=timezone.now()
+    )
+
+
+def notification_create(
+    *, recipient: User, kind: str, text: str, url: str = "", actor: User | None = None
+) -> Notification:
+    """The one way any app tells someone something; the bell updates live."""
+    notification = Notification.objects.create(recipient=recipient, actor=actor, kind=kind, text=text, url=url)
+    _push_unread(recipient.pk)
+    return notification
+
+
+def notification_create_many(
+    *, recipient_ids: Iterable[int], kind: str, text: str, url: str = "", actor: User | None = None
+) -> int:
+    """Notify many people at once (a host's followers); one INSERT per batch."""
+    now = timezone.now()
+    rows = [
+        Notification(recipient_id=rid, actor=actor, kind=kind, text=text, url=url, created_at=now)
+        for rid in recipient_ids
+    ]
+    Notification.objects.bulk_create(rows, batch_size=1000)
+    for row in rows:
+        push_to_user(row.recipient_id, {"type": "notification"})
+    return len(rows)
+
+
+def notifications_mark_read(*, user: User, ids: Iterable[int] | None = None) -> int:
+    unread = Notification.objects.filter(recipient=user, read_at__isnull=True)
+    if ids is not None:
+        unread = unread.filter(pk__in=list(ids))
+    count = unread.update(read_at=timezone.now())
+    _push_unread(user.pk)
+    return count
+
+
+def _push_unread(user_id: int) -> None:
+    def send() -> None:
+        push_to_user(user_id, {"type": "notification", "unread": unread_notification_count(user_id=user_id)})
+
+    transaction.on_commit(send)
+
+
+def user_update_profile(*, user: User, **fields) -> User:
+    allowed = {"display_name", "bio", "avatar", "date_of_birth"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ValidationError(f"Unknown profile fields: {', '.join(sorted(unknown))}")
+    for name, value in fields.items():
+        setattr(user, name, value)
+    user.full_clean(exclude=["password"])
+    user.save(update_fields=list(fields))
+    return user

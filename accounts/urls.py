@@ -1,0 +1,26 @@
+from django.urls import path
+
+from . import views
+
+app_name = "accounts"
+
+urlpatterns = [
+    path("posts/new/", views.post_create, name="post_create"),
+    path("posts/<int:pk>/delete/", views.post_delete, name="post_delete"),
+    path("messages/", views.inbox, name="inbox"),
+    path("messages/new/", views.message_new, name="message_new"),
+    path("messages/<int:pk>/", views.conversation, name="conversation"),
+    path("notifications/", views.notifications, name="notifications"),
+    path("notifications/read/", views.notifications_read, name="notifications_read"),
+    path("notifications/bell/", views.bell, name="bell"),
+    path("settings/profile/", views.profile_edit, name="profile_edit"),
+    path("@<str:username>/", views.profile, name="profile"),
+    path("@<str:username>/followers/", views.followers, name="followers"),
+    path("@<str:username>/following/", views.following, name="following"),
+    path("@<str:username>/follow/", views.follow, name="follow"),
+    path("@<str:username>/unfollow/", views.unfollow, name="unfollow"),
+    path("@<str:username>/block/", views.block, name="block"),
+    path("@<str:username>/unblock/", views.unblock, name="unblock"),
+    path("@<str:username>/report/", views.report, name="report"),
+    path("@<str:username>/posts/<int:pk>/", views.post_detail, name="post"),
+]

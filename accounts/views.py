@@ -1,0 +1,266 @@
+"""Pages for people, the graph, posts, messages and notifications."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from . import selectors, services
+from .forms import MessageForm, NewMessageForm, PostForm, ProfileForm, ReportForm
+from .models import Post, User
+from .pagination import BadCursor
+
+
+def _error_text(exc: ValidationError) -> str:
+    return " ".join(exc.messages)
+
+
+def _page_or_400(request: HttpRequest, read, **kwargs):
+    try:
+        return read(cursor=request.GET.get("cursor") or None, **kwargs), None
+    except BadCursor as exc:
+        return None, HttpResponseBadRequest(str(exc))
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    page, error = _page_or_400(request, selectors.timeline_for, user=request.user)
+    if error:
+        return error
+    context = {"page": page, "form": PostForm(), "who_to_follow": selectors.who_to_follow(user=request.user)}
+    if request.htmx and request.GET.get("cursor"):
+        return render(request, "accounts/_post_page.html", context)
+    return render(request, "accounts/home.html", context)
+
+
+@login_required
+@require_POST
+def post_create(request: HttpRequest) -> HttpResponse:
+    form = PostForm(request.POST)
+    if form.is_valid():
+        try:
+            post = services.post_create(author=request.user, body=form.cleaned_data["body"])
+        except ValidationError as exc:
+            form.add_error("body", exc)
+        else:
+            if request.htmx:
+                return render(request, "accounts/_post_created.html", {"post": post, "form": PostForm()})
+            messages.success(request, "Posted.")
+            return redirect("home")
+    if request.htmx:
+        return render(request, "accounts/_post_form.html", {"form": form}, status=422)
+    page = selectors.timeline_for(user=request.user)
+    return render(request, "accounts/home.html", {"page": page, "form": form}, status=422)
+
+
+def post_detail(request: HttpRequest, username: str, pk: int) -> HttpResponse:
+    post = get_object_or_404(Post.objects.select_related("author"), pk=pk, author__username=username)
+    if request.user.is_authenticated and selectors.has_blocked(blocker=post.author, blocked=request.user):
+        return render(request, "accounts/blocked.html", {"profile": post.author}, status=403)
+    return render(request, "accounts/post_detail.html", {"post": post})
+
+
+@login_required
+@require_POST
+def post_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    post = get_object_or_404(Post, pk=pk, author=request.user)
+    services.post_delete(post=post, by=request.user)
+    if request.htmx:
+        return HttpResponse("")
+    messages.success(request, "Post deleted.")
+    return redirect(request.POST.get("next") or "home")
+
+
+def profile(request: HttpRequest, username: str) -> HttpResponse:
+    person = get_object_or_404(User, username=username, is_active=True)
+    relationship = selectors.relationship_between(viewer=request.user, other=person)
+    if relationship.blocked_by:
+        return render(request, "accounts/blocked.html", {"profile": person}, status=403)
+    page, error = _page_or_400(request, selectors.posts_by, author=person)
+    if error:
+        return error
+    context = {"profile": person, "relationship": relationship, "page": page}
+    if request.htmx and request.GET.get("cursor"):
+        return render(request, "accounts/_post_page.html", context)
+    return render(request, "accounts/profile.html", context)
+
+
+def _people_list(request: HttpRequest, username: str, which: str) -> HttpResponse:
+    person = get_object_or_404(User, username=username, is_active=True)
+    if selectors.relationship_between(viewer=request.user, other=person).blocked_by:
+        return render(request, "accounts/blocked.html", {"profile": person}, status=403)
+    people = selectors.followers_of(user=person) if which == "followers" else selectors.following_of(user=person)
+    page = Paginator(people, 50).get_page(request.GET.get("page"))
+    followed = selectors.followed_ids_among(viewer=request.user, users=list(page.object_list))
+    return render(
+        request, "accounts/people.html", {"profile": person, "which": which, "page": page, "followed": followed}
+    )
+
+
+def followers(request: HttpRequest, username: str) -> HttpResponse:
+    return _people_list(request, username, "followers")
+
+
+def following(request: HttpRequest, username: str) -> HttpResponse:
+    return _people_list(request, username, "following")
+
+
+def _follow_button(request: HttpRequest, person: User, *, error: str = "", status: int = 200) -> HttpResponse:
+    relationship = selectors.relationship_between(viewer=request.user, other=person)
+    person.refresh_from_db(fields=["followers_count"])
+    context = {"person": person, "following": relationship.following, "error": error}
+    return render(request, "accounts/_follow_button.html", context, status=status)
+
+
+@login_required
+@require_POST
+def follow(request: HttpRequest, username: str) -> HttpResponse:
+    person = get_object_or_404(User, username=username, is_active=True)
+    try:
+        services.follow_create(follower=request.user, followee=person)
+    except ValidationError as exc:
+        if request.htmx:
+            return _follow_button(request, person, error=_error_text(exc), status=422)
+        messages.error(request, _error_text(exc))
+        return redirect(person)
+    if request.htmx:
+        return _follow_button(request, person)
+    messages.success(request, f"You follow @{person.username} now.")
+    return redirect(request.POST.get("next") or person.get_absolute_url())
+
+
+@login_required
+@require_POST
+def unfollow(request: HttpRequest, username: str) -> HttpResponse:
+    person = get_object_or_404(User, username=username, is_active=True)
+    services.follow_delete(follower=request.user, followee=person)
+    if request.htmx:
+        return _follow_button(request, person)
+    messages.success(request, f"You unfollowed @{person.username}.")
+    return redirect(request.POST.get("next") or person.get_absolute_url())
+
+
+@login_required
+@require_POST
+def block(request: HttpRequest, username: str) -> HttpResponse:
+    person = get_object_or_404(User, username=username, is_active=True)
+    try:
+        services.block_create(blocker=request.user, blocked=person)
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(
+            request, f"You blocked @{person.username}. They can't follow you, message you or see your posts."
+        )
+    return redirect(person)
+
+
+@login_required
+@require_POST
+def unblock(request: HttpRequest, username: str) -> HttpResponse:
+    person = get_object_or_404(User, username=username, is_active=True)
+    services.block_delete(blocker=request.user, blocked=person)
+    messages.success(request, f"You unblocked @{person.username}.")
+    return redirect(person)
+
+
+@login_required
+def report(request: HttpRequest, username: str) -> HttpResponse:
+    person = get_object_or_404(User, username=username, is_active=True)
+    post = None
+    if post_id := request.GET.get("post") or request.POST.get("post"):
+        post = get_object_or_404(Post, pk=post_id if str(post_id).isdigit() else 0, author=person)
+    form = ReportForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.report_create(reporter=request.user, reported_user=person, post=post, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, "Thanks. Our moderators will review your report.")
+            return redirect(person)
+    return render(request, "accounts/report.html", {"profile": person, "post": post, "form": form})
+
+
+@login_required
+def profile_edit(request: HttpRequest) -> HttpResponse:
+    form = ProfileForm(request.POST or None, request.FILES or None, instance=request.user)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Profile saved.")
+        return redirect(request.user)
+    return render(request, "accounts/profile_edit.html", {"form": form})
+
+
+@login_required
+def inbox(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/inbox.html", {"conversations": selectors.inbox_for(user=request.user)})
+
+
+@login_required
+def message_new(request: HttpRequest) -> HttpResponse:
+    form = NewMessageForm(request.POST or None, initial={"to": request.GET.get("to", "")})
+    if request.method == "POST" and form.is_valid():
+        try:
+            message = services.message_send(
+                sender=request.user, recipient=form.cleaned_data["to"], body=form.cleaned_data["body"]
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            return redirect(message.conversation)
+    return render(request, "accounts/message_new.html", {"form": form})
+
+
+@login_required
+def conversation(request: HttpRequest, pk: int) -> HttpResponse:
+    thread = selectors.conversation_for(user=request.user, pk=pk)
+    if thread is None:
+        return render(request, "404.html", status=404)
+    other = thread.other(request.user)
+    form = MessageForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.message_send(sender=request.user, recipient=other, body=form.cleaned_data["body"])
+        except ValidationError as exc:
+            form.add_error("body", exc)
+        else:
+            return redirect(thread)
+    if request.method == "GET":
+        services.conversation_mark_read(conversation=thread, user=request.user)
+    context = {
+        "conversation": thread,
+        "other": other,
+        "messages_list": selectors.messages_in(conversation=thread),
+        "form": form,
+    }
+    return render(request, "accounts/conversation.html", context, status=422 if form.errors else 200)
+
+
+@login_required
+def notifications(request: HttpRequest) -> HttpResponse:
+    page = Paginator(selectors.notifications_for(user=request.user), 30).get_page(request.GET.get("page"))
+    return render(request, "accounts/notifications.html", {"page": page})
+
+
+@login_required
+@require_POST
+def notifications_read(request: HttpRequest) -> HttpResponse:
+    ids = request.POST.getlist("id")
+    if any(not value.isdigit() for value in ids):
+        return HttpResponseBadRequest("Notification ids must be numbers.")
+    services.notifications_mark_read(user=request.user, ids=[int(v) for v in ids] if ids else None)
+    if request.htmx:
+        return render(request, "accounts/_bell.html")
+    return redirect("accounts:notifications")
+
+
+@login_required
+@require_GET
+def bell(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/_bell.html")

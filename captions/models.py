@@ -1,0 +1,1 @@
+"""Live captions and kept transcripts."""

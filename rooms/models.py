@@ -1,0 +1,1 @@
+"""Live audio rooms: Spaces, participants, roles, moderation, scheduling."""

@@ -1,0 +1,8 @@
+"""Local development: debug on, mail to the console, verification optional."""
+
+from .base import *  # noqa: F403
+from .env import env_bool, env_str
+
+DEBUG = env_bool("DJANGO_DEBUG", True)
+EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+ACCOUNT_EMAIL_VERIFICATION = env_str("DJANGO_ACCOUNT_EMAIL_VERIFICATION", "optional")

@@ -1,0 +1,15 @@
+"""The URL map: people at the root, Spaces under /spaces/, auth under /accounts/."""
+
+from django.conf import settings
+from django.conf.urls.static import static
+from django.contrib import admin
+from django.urls import include, path
+
+from accounts import views as account_views
+
+urlpatterns = [
+    path("", account_views.home, name="home"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("", include("accounts.urls")),
+] + static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

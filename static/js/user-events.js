@@ -1,0 +1,19 @@
+// Keeps a signed-in page live: the bell count, new messages and the live bubbles.
+const scheme = location.protocol === "https:" ? "wss" : "ws";
+let delay = 1000;
+
+function connect() {
+  const socket = new WebSocket(`${scheme}://${location.host}/ws/me/`);
+  socket.addEventListener("open", () => { delay = 1000; });
+  socket.addEventListener("message", (message) => {
+    const event = JSON.parse(message.data);
+    document.body.dispatchEvent(new CustomEvent(event.type, { detail: event, bubbles: true }));
+  });
+  socket.addEventListener("close", (closed) => {
+    if (closed.code === 4401) return;
+    setTimeout(connect, delay);
+    delay = Math.min(delay * 2, 30000);
+  });
+}
+
+connect();

@@ -1,0 +1,42 @@
+"""Personas shared by every test module (alice follows bob; charlie is a stranger)."""
+
+import pytest
+
+from accounts.models import User
+from tests.accounts.factories import UserFactory
+
+PASSWORD = "pass-word-123"
+
+
+@pytest.fixture
+def alice(db) -> User:
+    return UserFactory(username="alice", display_name="Alice")
+
+
+@pytest.fixture
+def bob(db) -> User:
+    return UserFactory(username="bob", display_name="Bob")
+
+
+@pytest.fixture
+def charlie(db) -> User:
+    return UserFactory(username="charlie", display_name="Charlie")
+
+
+@pytest.fixture
+def alice_client(client, alice):
+    client.force_login(alice)
+    return client
+
+
+def users_with_followers(count: int, **kwargs) -> User:
+    """A user followed by `count` new accounts, counts kept in step as the services would."""
+    from accounts.models import Follow
+
+    star = UserFactory(**kwargs)
+    fans = UserFactory.create_batch(count)
+    Follow.objects.bulk_create([Follow(follower=fan, followee=star) for fan in fans])
+    User.objects.filter(pk__in=[f.pk for f in fans]).update(following_count=1)
+    User.objects.filter(pk=star.pk).update(followers_count=count)
+    star.refresh_from_db()
+    return star

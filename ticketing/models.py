@@ -1,0 +1,1 @@
+"""Super Follows, ticketed Spaces, tips and payouts."""
