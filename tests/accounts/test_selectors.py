@@ -1,0 +1,74 @@
+import pytest
+
+from accounts import selectors, services
+from accounts.models import Follow, Post
+from accounts.pagination import BadCursor
+from tests.accounts.factories import PostFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_timeline_has_followed_and_own_posts_newest_first(alice, bob, charlie):
+    services.follow_create(follower=alice, followee=bob)
+    own = services.post_create(author=alice, body="mine")
+    followed = services.post_create(author=bob, body="from bob")
+    services.post_create(author=charlie, body="stranger")
+    page = selectors.timeline_for(user=alice)
+    assert [p.body for p in page.items] == [followed.body, own.body]
+
+
+def test_timeline_cursor_walks_every_post_once(alice, bob):
+    services.follow_create(follower=alice, followee=bob)
+    posts = PostFactory.create_batch(7, author=bob)
+    seen, cursor = [], None
+    while True:
+        page = selectors.timeline_for(user=alice, cursor=cursor, limit=3)
+        seen += [p.pk for p in page.items]
+        if not page.next_cursor:
+            break
+        cursor = page.next_cursor
+    assert sorted(seen) == sorted(p.pk for p in posts)
+    assert len(seen) == len(set(seen)) == 7
+
+
+def test_broken_cursor_is_rejected(alice):
+    with pytest.raises(BadCursor):
+        selectors.timeline_for(user=alice, cursor="not-a-cursor")
+
+
+def test_blocker_posts_leave_the_blocked_timeline(alice, bob):
+    services.follow_create(follower=alice, followee=bob)
+    services.post_create(author=bob, body="bob speaks")
+    services.block_create(blocker=bob, blocked=alice)
+    assert selectors.timeline_for(user=alice).items == []
+
+
+@pytest.mark.parametrize("follows", [10, 500])
+def test_home_timeline_queries_do_not_grow_with_follows(client, alice, follows, django_assert_max_num_queries):
+    others = UserFactory.create_batch(follows)
+    Follow.objects.bulk_create([Follow(follower=alice, followee=u) for u in others])
+    Post.objects.bulk_create([Post(author=u, body=f"post {n} by {u.username}") for u in others for n in range(3)])
+    client.force_login(alice)
+    with django_assert_max_num_queries(10) as captured:
+        response = client.get("/")
+    assert response.status_code == 200
+    assert len(response.context["page"].items) == 20
+    print(f"home timeline at {follows} follows: {len(captured)} queries")
+
+
+def test_relationship_reports_every_direction(alice, bob):
+    services.follow_create(follower=bob, followee=alice)
+    services.block_create(blocker=alice, blocked=bob)
+    rel = selectors.relationship_between(viewer=alice, other=bob)
+    assert rel.blocking and not rel.blocked_by and not rel.following and not rel.followed_by
+    assert selectors.relationship_between(viewer=bob, other=alice).blocked_by
+
+
+def test_inbox_counts_unread_per_conversation(alice, bob, charlie):
+    services.message_send(sender=bob, recipient=alice, body="one")
+    services.message_send(sender=bob, recipient=alice, body="two")
+    services.message_send(sender=charlie, recipient=alice, body="three")
+    services.message_send(sender=alice, recipient=charlie, body="reply")
+    unread = {c.other(alice).username: (c.unread or 0, c.last_body) for c in selectors.inbox_for(user=alice)}
+    assert unread == {"bob": (2, "two"), "charlie": (1, "reply")}
+    assert selectors.unread_message_count(user_id=alice.pk) == 3

@@ -1,0 +1,189 @@
+import pytest
+from allauth.account.models import EmailAddress
+from django.core import mail
+from django.urls import reverse
+
+from accounts import services
+from accounts.models import Follow, Message, Notification, Post, Report, User
+from tests.accounts.factories import PostFactory
+
+pytestmark = pytest.mark.django_db
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def test_sign_up_keeps_profile_fields_and_sends_verification(client):
+    response = client.post(
+        reverse("account_signup"),
+        {
+            "email": "dana@example.com",
+            "username": "dana",
+            "password1": "a-long-pass-phrase",
+            "password2": "a-long-pass-phrase",
+            "display_name": "Dana",
+            "date_of_birth": "1999-04-02",
+        },
+    )
+    assert response.status_code == 302
+    dana = User.objects.get(username="dana")
+    assert dana.display_name == "Dana" and dana.is_adult
+    assert EmailAddress.objects.get(user=dana).verified is False
+    assert "dana@example.com" in mail.outbox[0].to
+
+
+def test_sign_up_errors_keep_what_was_typed(client):
+    response = client.post(
+        reverse("account_signup"),
+        {"email": "bad", "username": "dana", "password1": "x", "password2": "y", "display_name": "Dana"},
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'value="dana"' in html and 'value="Dana"' in html
+    assert response.context["form"].errors["email"]
+    assert not User.objects.filter(username="dana").exists()
+
+
+def test_future_date_of_birth_is_a_field_error(client):
+    response = client.post(
+        reverse("account_signup"),
+        {
+            "email": "e@example.com",
+            "username": "eve",
+            "password1": "a-long-pass-phrase",
+            "password2": "a-long-pass-phrase",
+            "date_of_birth": "2999-01-01",
+        },
+    )
+    assert "must be in the past" in response.content.decode()
+    assert not User.objects.filter(username="eve").exists()
+
+
+def test_anonymous_visitors_are_sent_to_log_in(client):
+    response = client.get("/")
+    assert response.status_code == 302 and reverse("account_login") in response.url
+
+
+def test_posting_over_htmx_prepends_the_post(alice_client, alice):
+    response = alice_client.post(reverse("accounts:post_create"), {"body": "hello htmx"}, **HTMX)
+    assert response.status_code == 200
+    assert 'hx-swap-oob="afterbegin:#timeline"' in response.content.decode()
+    assert Post.objects.get().author == alice
+
+
+@pytest.mark.parametrize("body, message", [("   ", "can&#x27;t be empty"), ("x" * 281, "at most 280")])
+def test_bad_posts_show_the_error_and_keep_the_text(alice_client, body, message):
+    response = alice_client.post(reverse("accounts:post_create"), {"body": body})
+    assert response.status_code == 422
+    assert message in response.content.decode()
+    if body.strip():
+        assert body in response.content.decode()
+    assert not Post.objects.exists()
+
+
+def test_follow_button_over_htmx_toggles(alice_client, alice, bob):
+    response = alice_client.post(reverse("accounts:follow", args=["bob"]), **HTMX)
+    assert response.status_code == 200 and "Following" in response.content.decode()
+    assert Follow.objects.filter(follower=alice, followee=bob).exists()
+    response = alice_client.post(reverse("accounts:unfollow", args=["bob"]), **HTMX)
+    assert ">Follow<" in response.content.decode()
+    assert not Follow.objects.exists()
+
+
+def test_following_yourself_over_htmx_shows_the_reason(alice_client):
+    response = alice_client.post(reverse("accounts:follow", args=["alice"]), **HTMX)
+    assert response.status_code == 422
+    assert "can&#x27;t follow yourself" in response.content.decode()
+
+
+def test_get_never_changes_anything(alice_client, bob):
+    post = PostFactory(author=bob)
+    for name, args in [("accounts:follow", ["bob"]), ("accounts:block", ["bob"]), ("accounts:post_delete", [post.pk])]:
+        assert alice_client.get(reverse(name, args=args)).status_code == 405
+    assert not Follow.objects.exists() and Post.objects.exists()
+
+
+def test_unknown_users_and_posts_are_404(alice_client, bob):
+    assert alice_client.get("/@nobody/").status_code == 404
+    assert alice_client.get("/@bob/posts/999/").status_code == 404
+    assert alice_client.post(reverse("accounts:follow", args=["nobody"])).status_code == 404
+
+
+def test_deleting_someone_elses_post_is_404(alice_client, bob):
+    post = PostFactory(author=bob)
+    assert alice_client.post(reverse("accounts:post_delete", args=[post.pk])).status_code == 404
+    assert Post.objects.filter(pk=post.pk).exists()
+
+
+def test_a_blocker_profile_and_posts_are_hidden_from_the_blocked(alice_client, alice, bob):
+    post = PostFactory(author=bob, body="secret")
+    services.block_create(blocker=bob, blocked=alice)
+    for url in [bob.get_absolute_url(), post.get_absolute_url(), reverse("accounts:followers", args=["bob"])]:
+        response = alice_client.get(url)
+        assert response.status_code == 403 and "secret" not in response.content.decode()
+
+
+def test_other_peoples_conversations_are_404(client, alice, bob, charlie):
+    message = services.message_send(sender=alice, recipient=bob, body="private")
+    client.force_login(charlie)
+    assert client.get(message.conversation.get_absolute_url()).status_code == 404
+
+
+def test_sending_a_dm_to_someone_who_blocked_you_keeps_the_text(alice_client, alice, bob):
+    services.block_create(blocker=bob, blocked=alice)
+    response = alice_client.post(reverse("accounts:message_new"), {"to": "bob", "body": "please read"})
+    html = response.content.decode()
+    assert "isn&#x27;t accepting messages" in html and "please read" in html
+    assert not Message.objects.exists()
+
+
+def test_dm_to_unknown_user_is_a_field_error(alice_client):
+    response = alice_client.post(reverse("accounts:message_new"), {"to": "@ghost", "body": "hi"})
+    assert "No account is called @ghost" in response.content.decode()
+
+
+def test_reading_a_conversation_marks_it_read(client, alice, bob):
+    message = services.message_send(sender=alice, recipient=bob, body="hello")
+    client.force_login(bob)
+    assert "1 unread" in client.get("/messages/").content.decode()
+    client.get(message.conversation.get_absolute_url())
+    message.refresh_from_db()
+    assert message.read_at is not None
+
+
+def test_bell_shows_unread_count_and_marking_read_clears_it(client, alice, bob):
+    services.follow_create(follower=alice, followee=bob)
+    client.force_login(bob)
+    assert 'data-testid="bell-count"' in client.get("/").content.decode()
+    client.post(reverse("accounts:notifications_read"))
+    assert not Notification.objects.filter(read_at__isnull=True).exists()
+    assert 'data-testid="bell-count"' not in client.get("/").content.decode()
+
+
+def test_marking_bad_notification_ids_is_400(alice_client):
+    assert alice_client.post(reverse("accounts:notifications_read"), {"id": "x"}).status_code == 400
+
+
+def test_broken_timeline_cursor_is_400(alice_client):
+    assert alice_client.get("/?cursor=%%%").status_code == 400
+
+
+def test_report_form_lands_in_the_admin_queue(alice_client, bob, admin_client):
+    post = PostFactory(author=bob)
+    response = alice_client.post(reverse("accounts:report", args=["bob"]), {"reason": "spam", "post": post.pk})
+    assert response.status_code == 302
+    report = Report.objects.get()
+    assert report.post == post
+    assert "spam" in admin_client.get("/admin/accounts/report/?status__exact=open").content.decode().lower()
+
+
+def test_report_without_reason_is_a_field_error(alice_client, bob):
+    response = alice_client.post(reverse("accounts:report", args=["bob"]), {"details": "hmm"})
+    assert response.context["form"].errors["reason"]
+    assert not Report.objects.exists()
+
+
+def test_profile_edit_validates_and_saves(alice_client, alice):
+    response = alice_client.post(reverse("accounts:profile_edit"), {"display_name": "Al", "bio": "x" * 161})
+    assert response.context["form"].errors["bio"]
+    alice_client.post(reverse("accounts:profile_edit"), {"display_name": "Al", "bio": "hi"})
+    alice.refresh_from_db()
+    assert (alice.display_name, alice.bio) == ("Al", "hi")

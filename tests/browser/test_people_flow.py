@@ -1,0 +1,74 @@
+"""A new person signs up, follows an account, posts and reads the timeline in a real browser."""
+
+import re
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Page, expect
+
+from accounts import services
+from tests.accounts.factories import UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def assert_accessible(page: Page) -> None:
+    results = Axe().run(page)
+    assert results.violations_count == 0, results.generate_report()
+
+
+@pytest.fixture
+def maya(transactional_db):
+    maya = UserFactory(username="maya", display_name="Maya Okafor")
+    services.post_create(author=maya, body="Going live tonight on synthesizers")
+    return maya
+
+
+def sign_up(page: Page, base: str, username: str) -> None:
+    page.goto(f"{base}/accounts/signup/")
+    page.get_by_label("Email").fill(f"{username}@example.com")
+    page.get_by_label("Username").fill(username)
+    page.locator("#id_password1").fill("a-long-pass-phrase")
+    page.locator("#id_password2").fill("a-long-pass-phrase")
+    page.get_by_label("Display name").fill("Newcomer")
+    page.get_by_role("button", name="Sign Up").click()
+
+
+def test_sign_up_follow_post_and_read_the_timeline(page: Page, live_server, maya):
+    base = live_server.url
+    sign_up(page, base, "newcomer")
+    expect(page.get_by_role("heading", name="Home timeline")).to_be_attached()
+
+    page.get_by_role("button", name="Follow @maya").first.click()
+    expect(page.get_by_role("button", name="Unfollow @maya").first).to_be_visible()
+
+    page.get_by_label("What's happening?").fill("My first post on Spaces")
+    page.get_by_role("button", name="Post", exact=True).click()
+    timeline = page.locator("#timeline")
+    expect(timeline.get_by_text("My first post on Spaces")).to_be_visible()
+    expect(page.get_by_label("What's happening?")).to_have_value("")
+
+    page.reload()
+    expect(timeline.locator("article").first).to_contain_text("My first post on Spaces")
+    expect(timeline).to_contain_text("Going live tonight on synthesizers")
+
+
+def test_an_empty_post_shows_the_error_in_place(page: Page, live_server, maya):
+    sign_up(page, live_server.url, "quiet")
+    page.get_by_label("What's happening?").fill("   ")
+    page.get_by_role("button", name="Post", exact=True).click()
+    expect(page.get_by_role("alert")).to_contain_text("can't be empty")
+
+
+def test_timeline_profile_and_sign_up_pages_have_no_axe_violations(page: Page, live_server, maya):
+    base = live_server.url
+    page.goto(f"{base}/accounts/signup/")
+    assert_accessible(page)
+    sign_up(page, base, "auditor")
+    page.get_by_role("button", name="Follow @maya").first.click()
+    expect(page.get_by_role("button", name="Unfollow @maya").first).to_be_visible()
+    page.goto(f"{base}/")
+    assert_accessible(page)
+    page.goto(f"{base}/@maya/")
+    expect(page).to_have_title(re.compile("Maya Okafor"))
+    assert_accessible(page)

@@ -1,0 +1,70 @@
+"""Configuration comes from the environment; bad values stop start-up naming the variable."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+BOOT = "import django; django.setup()"
+
+
+def run_django(settings: str, env: dict[str, str], code: str = BOOT) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "REDIS_URL"))}
+    clean.update({"DJANGO_SETTINGS_MODULE": settings, **env})
+    return subprocess.run([sys.executable, "-c", code], env=clean, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize(
+    "variable, value",
+    [
+        ("DJANGO_DEBUG", "maybe"),
+        ("DATABASE_URL", "mysqlish://nowhere"),
+        ("REDIS_URL", "http://127.0.0.1:6379"),
+        ("DJANGO_TIMELINE_PAGE_SIZE", "zero"),
+        ("SPACES_MIN_FOLLOWERS_TO_HOST", "-1"),
+    ],
+)
+def test_bad_environment_value_names_the_variable(variable, value):
+    result = run_django("spaces_site.settings.dev", {variable: value})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and variable in result.stderr
+
+
+def test_production_needs_a_real_secret_key():
+    result = run_django("spaces_site.settings.prod", {})
+    assert result.returncode != 0 and "DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_production_settings_pass_the_deploy_check():
+    env = {"DJANGO_SECRET_KEY": "k" * 20 + "Zq8!xY2#vB7@mN4$pL0%wR6^tJ1&hG9*", "DJANGO_ALLOWED_HOSTS": "spaces.example"}
+    code = (
+        "import django; django.setup(); from django.core.management import call_command; "
+        "call_command('check', '--deploy', '--fail-level', 'WARNING')"
+    )
+    result = run_django("spaces_site.settings.prod", env, code)
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_embedded_default_needs_no_services():
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.DATABASES['default']['ENGINE'], s.CHANNEL_LAYERS['default']['BACKEND'], s.CELERY_TASK_ALWAYS_EAGER)"
+    )
+    result = run_django("spaces_site.settings.dev", {}, code)
+    assert result.stdout.split() == ["django.db.backends.sqlite3", "channels.layers.InMemoryChannelLayer", "True"]
+
+
+def test_real_services_are_chosen_from_the_environment():
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.DATABASES['default']['ENGINE'], s.CHANNEL_LAYERS['default']['BACKEND'], s.CELERY_BROKER_URL)"
+    )
+    env = {"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test", "REDIS_URL": "redis://127.0.0.1:6379/0"}
+    result = run_django("spaces_site.settings.dev", env, code)
+    assert result.stdout.split() == [
+        "django.db.backends.postgresql",
+        "channels_redis.core.RedisChannelLayer",
+        "redis://127.0.0.1:6379/0",
+    ]
