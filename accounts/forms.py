@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
-from django.utils import timezone
 
 from .models import Report, User
+from .validators import validate_date_of_birth
 
 
 class SignupExtraForm(forms.Form):
@@ -18,13 +18,8 @@ class SignupExtraForm(forms.Form):
         label="Date of birth",
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text="Optional. Needed to sell tickets (18+).",
+        validators=[validate_date_of_birth],
     )
-
-    def clean_date_of_birth(self):
-        born = self.cleaned_data.get("date_of_birth")
-        if born and born >= timezone.localdate():
-            raise forms.ValidationError("Your date of birth must be in the past.")
-        return born
 
     def signup(self, request, user: User) -> None:
         user.display_name = self.cleaned_data.get("display_name", "")
@@ -37,9 +32,6 @@ class ProfileForm(forms.ModelForm):
         model = User
         fields = ["display_name", "bio", "avatar", "date_of_birth"]
         widgets = {"date_of_birth": forms.DateInput(attrs={"type": "date"}), "bio": forms.Textarea(attrs={"rows": 3})}
-
-    def clean_date_of_birth(self):
-        return SignupExtraForm.clean_date_of_birth(self)
 
 
 class PostForm(forms.Form):

@@ -11,12 +11,14 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from .validators import validate_date_of_birth
+
 
 class User(AbstractUser):
     display_name = models.CharField(max_length=50, blank=True)
     bio = models.CharField(max_length=160, blank=True)
     avatar = models.ImageField(upload_to="avatars/", blank=True)
-    date_of_birth = models.DateField(null=True, blank=True)
+    date_of_birth = models.DateField(null=True, blank=True, validators=[validate_date_of_birth])
     # Kept in step by accounts.services so hot paths (hosting, ticketing) read one column.
     followers_count = models.PositiveIntegerField(default=0, editable=False)
     following_count = models.PositiveIntegerField(default=0, editable=False)

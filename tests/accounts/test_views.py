@@ -187,3 +187,12 @@ def test_profile_edit_validates_and_saves(alice_client, alice):
     alice_client.post(reverse("accounts:profile_edit"), {"display_name": "Al", "bio": "hi"})
     alice.refresh_from_db()
     assert (alice.display_name, alice.bio) == ("Al", "hi")
+
+
+def test_profile_date_of_birth_must_be_in_the_past(alice_client, alice):
+    response = alice_client.post(
+        reverse("accounts:profile_edit"), {"display_name": "Al", "date_of_birth": "2999-01-01"}
+    )
+    assert "must be in the past" in response.content.decode()
+    alice.refresh_from_db()
+    assert alice.date_of_birth is None

@@ -1,0 +1,11 @@
+"""Validators shared by the User model and the sign-up form."""
+
+from datetime import date
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+
+def validate_date_of_birth(day: date | None) -> None:
+    if day and day >= timezone.localdate():
+        raise ValidationError("Your date of birth must be in the past.")
