@@ -92,7 +92,7 @@ def connect_account_retrieve(*, account_id: str) -> AccountState:
     try:
         account = _client().v1.accounts.retrieve(account_id).to_dict()
     except stripe.StripeError as exc:
-        raise PaymentProviderError(f"Payments are unavailable: {exc}") from exc
+        raise PaymentProviderError(f"Payments are unavailable: {exc.user_message or exc}") from exc
     return account_state_from(account)
 
 
@@ -198,6 +198,19 @@ def refund_create(*, payment_intent_id: str, idempotency_key: str, metadata: dic
         params["metadata"] = metadata
     result = _call(_client().v1.refunds.create, params, idempotency_key)
     return Refund(id=result["id"], status=result["status"])
+
+
+def subscription_cancel(*, subscription_id: str, at_period_end: bool) -> str:
+    """Stop a subscription now or when the paid period ends; returns Stripe's status for it."""
+    subscriptions = _client().v1.subscriptions
+    try:
+        if at_period_end:
+            result = subscriptions.update(subscription_id, params={"cancel_at_period_end": True})
+        else:
+            result = subscriptions.cancel(subscription_id)
+    except stripe.StripeError as exc:
+        raise PaymentProviderError(f"Payments are unavailable: {exc.user_message or exc}") from exc
+    return result.to_dict()["status"]
 
 
 def webhook_event_verify(*, payload: bytes, signature_header: str | None) -> dict[str, Any]:

@@ -173,3 +173,7 @@ PLATFORM_FEE_SCHEDULE = (
     ),
 )
 SUPER_FOLLOWS_PRICES_CENTS = (299, 499, 999)
+CELERY_BEAT_SCHEDULE["ticketing-reapply-stuck-stripe-events"] = {
+    "task": "ticketing.tasks.reapply_stuck_stripe_events",
+    "schedule": 300.0,
+}

@@ -69,6 +69,7 @@ class FakeStripe:
     accounts: dict[str, dict[str, Any]] = field(default_factory=dict)
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
     fail_next: list[tuple[int, str]] = field(default_factory=list)
     _replies: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
@@ -115,6 +116,16 @@ class FakeStripe:
             return self._session_create(params)
         if method == "POST" and path == "/v1/refunds":
             return self._refund_create(params)
+        match = re.fullmatch(r"/v1/subscriptions/([\w]+)", path)
+        if match and method in ("POST", "DELETE"):
+            subscription = self.subscriptions.get(match.group(1))
+            if subscription is None:
+                return 404, _error(f"No such subscription: '{match.group(1)}'")
+            if method == "DELETE":
+                subscription["status"] = "canceled"
+            elif params.get("cancel_at_period_end") == "true":
+                subscription["cancel_at_period_end"] = True
+            return 200, subscription
         return 404, _error(f"Unrecognized request URL ({method}: {path}).")
 
     def _account_create(self, params: dict[str, Any]) -> dict[str, Any]:
