@@ -249,7 +249,6 @@ def sale_record(
 # --- Stripe webhooks -----------------------------------------------------------------------------
 
 
-@transaction.atomic
 def stripe_webhook_receive(*, payload: bytes, signature_header: str | None) -> tuple[ProcessedStripeEvent, bool]:
     """Verify and store an event; its work runs in a task after commit. Returns (event, first time seen)."""
     try:
@@ -259,13 +258,14 @@ def stripe_webhook_receive(*, payload: bytes, signature_header: str | None) -> t
     event_id, event_type = event.get("id"), event.get("type")
     if not isinstance(event_id, str) or not isinstance(event_type, str) or not isinstance(event.get("data"), dict):
         raise WebhookRejected("The body is not a Stripe event (id, type and data are required).")
-    record, created = ProcessedStripeEvent.objects.get_or_create(
-        event_id=event_id, defaults={"type": event_type, "payload": event}
-    )
-    if record.processed_at is None:
-        from .tasks import apply_stripe_event
+    with transaction.atomic():
+        record, created = ProcessedStripeEvent.objects.get_or_create(
+            event_id=event_id, defaults={"type": event_type, "payload": event}
+        )
+        if record.processed_at is None:
+            from .tasks import apply_stripe_event
 
-        transaction.on_commit(lambda: apply_stripe_event.delay(record.pk))
+            transaction.on_commit(lambda: apply_stripe_event.delay(record.pk))
     return record, created
 
 

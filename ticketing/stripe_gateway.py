@@ -214,11 +214,20 @@ def subscription_cancel(*, subscription_id: str, at_period_end: bool) -> str:
 
 
 def webhook_event_verify(*, payload: bytes, signature_header: str | None) -> dict[str, Any]:
-    """The event as a plain dict, only if Stripe's signature over this exact body is valid and fresh."""
+    """The event as a plain dict, only if Stripe's signature over this exact body is valid and fresh.
+
+    The signature is checked by the library's own verifier before the body is parsed at all, so a
+    forged body is never interpreted; then the body must be a JSON object.
+    """
     try:
-        _client().construct_event(payload, signature_header, settings.STRIPE_WEBHOOK_SECRET)
+        stripe.WebhookSignature.verify_header(
+            payload, signature_header, settings.STRIPE_WEBHOOK_SECRET, stripe.Webhook.DEFAULT_TOLERANCE
+        )
+        event = json.loads(payload)
     except stripe.SignatureVerificationError as exc:
         raise WebhookSignatureInvalid(str(exc)) from exc
     except ValueError as exc:
         raise WebhookSignatureInvalid(f"The body is not a Stripe event: {exc}") from exc
-    return json.loads(payload)
+    if not isinstance(event, dict):
+        raise WebhookSignatureInvalid("The body is not a Stripe event: expected a JSON object.")
+    return event

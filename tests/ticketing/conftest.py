@@ -87,7 +87,7 @@ def stripe_event(event_type: str, obj: dict[str, Any], *, event_id: str | None =
 
 
 @pytest.fixture
-def post_event(client, django_capture_on_commit_callbacks):
+def post_event(db, client, django_capture_on_commit_callbacks):
     """POST a signed body to the webhook endpoint and run what it queues, as the worker would."""
 
     def post(body: bytes, *, signature: str | None = "sign", **kwargs):
