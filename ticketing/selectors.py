@@ -106,6 +106,8 @@ def super_follow_offer_for(*, viewer: User, creator: User) -> SuperFollowOffer:
             creator=creator,
             active=True,
             creator__creator_profile__super_follows_enrolled_at__isnull=False,
+            creator__creator_profile__charges_enabled=True,
+            creator__creator_profile__payouts_enabled=True,
         ).order_by("price_cents")
     )
     subscription = live_super_follow(subscriber=viewer, creator=creator)

@@ -42,12 +42,18 @@ def _locked_profile(user: User) -> CreatorProfile:
 # --- Payout account ------------------------------------------------------------------------------
 
 
-@transaction.atomic
 def payout_onboarding_start(*, user: User, refresh_url: str, return_url: str) -> str:
     """The Stripe-hosted onboarding URL for the creator's connected account, creating it the first time."""
     reasons = audience_refusals_for(user=user)
     if reasons:
         raise ValidationError(reasons)
+    account_id = _connected_account_for(user)
+    return stripe_gateway.connect_onboarding_link(account_id=account_id, refresh_url=refresh_url, return_url=return_url)
+
+
+@transaction.atomic
+def _connected_account_for(user: User) -> str:
+    """Committed before the link is asked for, so a failed link never orphans an account at Stripe."""
     profile = _locked_profile(user)
     if not profile.stripe_account_id:
         # The key makes a retried request return the account Stripe already made for this person.
@@ -57,9 +63,7 @@ def payout_onboarding_start(*, user: User, refresh_url: str, return_url: str) ->
         profile.stripe_account_id = state.id
         _copy_account_state(profile, state)
         profile.save()
-    return stripe_gateway.connect_onboarding_link(
-        account_id=profile.stripe_account_id, refresh_url=refresh_url, return_url=return_url
-    )
+    return profile.stripe_account_id
 
 
 def _copy_account_state(profile: CreatorProfile, state: stripe_gateway.AccountState) -> None:

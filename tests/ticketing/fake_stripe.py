@@ -71,6 +71,8 @@ class FakeStripe:
     refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
     subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
     fail_next: list[tuple[int, str]] = field(default_factory=list)
+    # One-shot refusals for a given path, e.g. {"/v1/account_links": (400, "...")}.
+    fail_path: dict[str, tuple[int, str]] = field(default_factory=dict)
     _replies: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -90,6 +92,9 @@ class FakeStripe:
                 return self._replies[key]
             if self.fail_next:
                 status, message = self.fail_next.pop(0)
+                return status, _error(message)
+            if path in self.fail_path:
+                status, message = self.fail_path.pop(path)
                 return status, _error(message)
             status, body = self._route(method, path, params)
             if method == "POST" and key and status < 500:

@@ -70,6 +70,19 @@ def test_stripe_down_during_onboarding_is_a_message_not_an_error_page(client, db
     assert not CreatorProfile.objects.filter(user=user).exists()
 
 
+def test_a_failed_link_keeps_the_account_for_the_next_try(client, db, fake_stripe):
+    user = make_creator(profile=False)
+    fake_stripe.fail_path["/v1/account_links"] = (400, "Try again later.")
+    client.force_login(user)
+    assert "Try again later." in client.post(reverse("ticketing:payout_start"), follow=True).content.decode()
+    account = CreatorProfile.objects.get(user=user).stripe_account_id
+    assert account in fake_stripe.accounts
+
+    assert client.post(reverse("ticketing:payout_start")).status_code == 303
+    assert len(fake_stripe.requests_to("POST", "/v1/accounts")) == 1
+    assert fake_stripe.requests_to("POST", "/v1/account_links")[-1].params["account"] == account
+
+
 def test_enrol_refused_is_422_with_reasons(client, db):
     user = make_creator(profile={"super_follows_enrolled_at": None, "payouts_enabled": False})
     client.force_login(user)
