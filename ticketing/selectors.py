@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC
 
 from django.conf import settings
 from django.contrib.humanize.templatetags.humanize import intcomma
-from django.db.models import Q
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import TruncMonth
 
 from accounts.models import User
 from accounts.selectors import is_blocked_between
 
-from .models import CreatorProfile, SuperFollowPlan, SuperFollowSubscription
+from .models import CreatorProfile, Sale, SuperFollowPlan, SuperFollowSubscription
 
 
 def creator_profile_of(*, user: User) -> CreatorProfile | None:
@@ -42,14 +44,71 @@ def super_follows_refusals_for(*, user: User, profile: CreatorProfile | None) ->
     return reasons
 
 
+@dataclass(frozen=True)
+class Totals:
+    count: int = 0
+    gross_cents: int = 0
+    platform_fee_cents: int = 0
+    creator_net_cents: int = 0
+
+
+@dataclass
+class SalesSummary:
+    by_kind: dict[str, Totals]
+    total: Totals
+    months: list[dict]
+    live_super_followers: int
+    super_follows_monthly_cents: int
+
+
+def sales_summary_for(*, creator: User) -> SalesSummary:
+    """The creator's earnings from the ledger: per kind, per month, and Super Follows now. Three queries."""
+    sales = Sale.objects.filter(creator=creator)
+    sums = {
+        "count": Count("pk"),
+        "gross_cents": Sum("gross_cents"),
+        "platform_fee_cents": Sum("platform_fee_cents"),
+        "creator_net_cents": Sum("creator_net_cents"),
+    }
+    by_kind = {row.pop("kind"): Totals(**row) for row in sales.values("kind").annotate(**sums).order_by("kind")}
+    total = Totals(
+        count=sum(t.count for t in by_kind.values()),
+        gross_cents=sum(t.gross_cents for t in by_kind.values()),
+        platform_fee_cents=sum(t.platform_fee_cents for t in by_kind.values()),
+        creator_net_cents=sum(t.creator_net_cents for t in by_kind.values()),
+    )
+    months = [
+        {
+            "month": row["month"].strftime("%Y-%m"),
+            "gross_cents": row["gross_cents"],
+            "platform_fee_cents": row["platform_fee_cents"],
+            "creator_net_cents": row["creator_net_cents"],
+        }
+        for row in sales.annotate(month=TruncMonth("created_at", tzinfo=UTC))
+        .values("month")
+        .annotate(**{k: v for k, v in sums.items() if k != "count"})
+        .order_by("month")
+    ]
+    live = SuperFollowSubscription.objects.filter(creator=creator, status__in=SuperFollowSubscription.LIVE).aggregate(
+        count=Count("pk"), monthly=Sum("price_cents")
+    )
+    return SalesSummary(
+        by_kind=by_kind,
+        total=total,
+        months=months,
+        live_super_followers=live["count"],
+        super_follows_monthly_cents=live["monthly"] or 0,
+    )
+
+
 @dataclass
 class CreatorPage:
     profile: CreatorProfile | None
     audience_refusals: list[str]
     enrol_refusals: list[str]
     plans: list[SuperFollowPlan] = field(default_factory=list)
-    live_subscribers: int = 0
     missing_prices: list[int] = field(default_factory=list)
+    summary: SalesSummary | None = None
 
 
 def creator_page_for(*, user: User) -> CreatorPage:
@@ -61,10 +120,8 @@ def creator_page_for(*, user: User) -> CreatorPage:
         audience_refusals=audience_refusals_for(user=user),
         enrol_refusals=super_follows_refusals_for(user=user, profile=profile),
         plans=plans,
-        live_subscribers=SuperFollowSubscription.objects.filter(
-            creator=user, status__in=SuperFollowSubscription.LIVE
-        ).count(),
         missing_prices=[price for price in settings.SUPER_FOLLOWS_PRICES_CENTS if price not in offered],
+        summary=sales_summary_for(creator=user) if profile is not None else None,
     )
 
 
@@ -137,3 +194,7 @@ def super_follows_of(*, subscriber: User) -> list[SuperFollowSubscription]:
         .select_related("creator", "plan")
         .order_by("-created_at")
     )
+
+
+def sales_ledger_for(*, creator: User) -> QuerySet[Sale]:
+    return Sale.objects.filter(creator=creator).select_related("buyer").order_by("created_at", "pk")

@@ -10,6 +10,7 @@ urlpatterns = [
     path("creator/payout/refresh/", views.payout_refresh, name="payout_refresh"),
     path("creator/payout/return/", views.payout_return, name="payout_return"),
     path("creator/enrol/", views.enrol, name="enrol"),
+    path("creator/sales.csv", views.sales_csv, name="sales_csv"),
     path("creator/plans/", views.plan_create, name="plan_create"),
     path("creator/plans/<int:pk>/toggle/", views.plan_toggle, name="plan_toggle"),
     path("super-follows/<int:pk>/subscribe/", views.subscribe, name="subscribe"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -137,6 +139,29 @@ def subscribe_done(request: HttpRequest) -> HttpResponse:
     if subscription is None:
         return render(request, "ticketing/subscribe_done.html", {"subscription": None}, status=404)
     return render(request, "ticketing/subscribe_done.html", {"subscription": subscription})
+
+
+@login_required
+@require_GET
+def sales_csv(request: HttpRequest) -> HttpResponse:
+    """Every ledger line of the signed-in creator, amounts in dollars."""
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="spaces-sales.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["date", "kind", "buyer", "gross", "platform_fee", "net", "stripe_reference"])
+    for sale in selectors.sales_ledger_for(creator=request.user):
+        writer.writerow(
+            [
+                sale.created_at.isoformat(),
+                sale.kind,
+                sale.buyer.username if sale.buyer else "",
+                f"{sale.gross_cents / 100:.2f}",
+                f"{sale.platform_fee_cents / 100:.2f}",
+                f"{sale.creator_net_cents / 100:.2f}",
+                sale.stripe_reference,
+            ]
+        )
+    return response
 
 
 @login_required

@@ -97,7 +97,7 @@ def test_enrol_then_offer_a_plan(client, db):
     client.force_login(user)
     assert client.post(reverse("ticketing:enrol")).status_code == 302
     page = client.get(reverse("ticketing:creator")).content.decode()
-    assert "You're enrolled. 0 active Super Followers." in page
+    assert "You're enrolled. 0 active Super Followers, $0.00 a month." in page
     assert 'name="price_cents"' in page
 
 
