@@ -78,9 +78,19 @@ def account_state_from(account: dict[str, Any]) -> AccountState:
 
 
 def connect_account_create(*, email: str, user_id: int, idempotency_key: str) -> AccountState:
-    """An Express connected account that receives a creator's share of each destination charge."""
+    """An Express-style connected account that receives a creator's share of each destination charge.
+
+    Described through `controller` (the replacement for the deprecated `type=express`): the platform
+    pays Stripe's fees and carries losses, Stripe collects requirements, the creator gets the
+    Express dashboard.
+    """
     params = {
-        "type": "express",
+        "controller": {
+            "stripe_dashboard": {"type": "express"},
+            "fees": {"payer": "application"},
+            "losses": {"payments": "application"},
+            "requirement_collection": "stripe",
+        },
         "email": email,
         "capabilities": {"card_payments": {"requested": True}, "transfers": {"requested": True}},
         "metadata": {"user_id": str(user_id)},

@@ -137,7 +137,7 @@ class FakeStripe:
         account = {
             "id": self.new_id("acct"),
             "object": "account",
-            "type": params.get("type"),
+            "controller": params.get("controller", {}),
             "email": params.get("email"),
             "metadata": params.get("metadata", {}),
             "charges_enabled": False,

@@ -16,7 +16,13 @@ def test_connect_account_create_requests_an_express_account_with_transfers(fake_
     state = stripe_gateway.connect_account_create(email="c@example.com", user_id=7, idempotency_key="acct-user-7")
 
     (request,) = fake_stripe.requests_to("POST", "/v1/accounts")
-    assert request.params["type"] == "express"
+    assert request.params["controller"] == {
+        "stripe_dashboard": {"type": "express"},
+        "fees": {"payer": "application"},
+        "losses": {"payments": "application"},
+        "requirement_collection": "stripe",
+    }
+    assert "type" not in request.params
     assert request.params["email"] == "c@example.com"
     assert request.params["capabilities"]["transfers"]["requested"] == "true"
     assert request.params["metadata"] == {"user_id": "7"}
