@@ -151,3 +151,29 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
 }
+
+# --- Money (ticketing): Stripe and the platform's cut --------------------------------------------
+# Only ticketing.stripe_gateway reads the STRIPE_* values. STRIPE_API_BASE lets tests point the real
+# library at a local fake of Stripe's API.
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "sk_test_local_placeholder")
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "whsec_local_placeholder")
+STRIPE_API_BASE = env_str("STRIPE_API_BASE", "https://api.stripe.com")
+STRIPE_CURRENCY = "usd"
+STRIPE_MAX_NETWORK_RETRIES = env_int("STRIPE_MAX_NETWORK_RETRIES", 2, minimum=0)
+# Stripe accepts a Checkout Session expiry between 30 minutes and 24 hours ahead.
+STRIPE_CHECKOUT_MINUTES = env_int("STRIPE_CHECKOUT_MINUTES", 30, minimum=30)
+# The platform's cut as (lifetime gross in cents from which it applies, fee in basis points), in
+# ascending order: 3% until a creator's lifetime earnings reach $50,000, then 20%. A sale that
+# crosses a boundary is charged each rate on its own part.
+PLATFORM_FEE_SCHEDULE = (
+    (0, env_int("PLATFORM_FEE_BPS", 300, minimum=0)),
+    (
+        env_int("PLATFORM_FEE_THRESHOLD_CENTS", 5_000_000, minimum=1),
+        env_int("PLATFORM_FEE_BPS_AFTER_THRESHOLD", 2000, minimum=0),
+    ),
+)
+SUPER_FOLLOWS_PRICES_CENTS = (299, 499, 999)
+CELERY_BEAT_SCHEDULE["ticketing-reapply-stuck-stripe-events"] = {
+    "task": "ticketing.tasks.reapply_stuck_stripe_events",
+    "schedule": 300.0,
+}

@@ -22,3 +22,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 MIDDLEWARE = [MIDDLEWARE[0], "whitenoise.middleware.WhiteNoiseMiddleware", *MIDDLEWARE[1:]]  # noqa: F405
+
+for _name in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"):
+    if "placeholder" in (globals()[_name] or ""):
+        raise ImproperlyConfigured(f"{_name} must be set from the Stripe dashboard in production")

@@ -1,0 +1,42 @@
+"""Factories for creators, plans and Super Follows."""
+
+from __future__ import annotations
+
+import factory
+from django.utils import timezone
+
+from tests.accounts.factories import UserFactory
+from ticketing.models import CreatorProfile, SuperFollowPlan, SuperFollowSubscription
+
+
+class CreatorProfileFactory(factory.django.DjangoModelFactory):
+    """A creator whose payout account is ready (override the flags for other states)."""
+
+    class Meta:
+        model = CreatorProfile
+
+    user = factory.SubFactory(UserFactory)
+    stripe_account_id = factory.Sequence(lambda n: f"acct_factory{n:04d}")
+    charges_enabled = True
+    payouts_enabled = True
+    details_submitted = True
+    super_follows_enrolled_at = factory.LazyFunction(timezone.now)
+
+
+class SuperFollowPlanFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SuperFollowPlan
+
+    creator = factory.SubFactory(UserFactory)
+    price_cents = 499
+
+
+class SuperFollowSubscriptionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SuperFollowSubscription
+
+    subscriber = factory.SubFactory(UserFactory)
+    plan = factory.SubFactory(SuperFollowPlanFactory)
+    creator = factory.SelfAttribute("plan.creator")
+    price_cents = factory.SelfAttribute("plan.price_cents")
+    application_fee_bps = 300

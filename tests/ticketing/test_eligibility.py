@@ -1,0 +1,104 @@
+"""Who may earn: followers, age and a ready payout account, each refusal with its reason."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from accounts.models import Notification
+from ticketing import services
+from ticketing.models import CreatorProfile
+
+from .conftest import make_creator
+
+
+def _enrol_refusal(user) -> list[str]:
+    with pytest.raises(ValidationError) as caught:
+        services.super_follows_enrol(user=user)
+    return caught.value.messages
+
+
+def test_a_newcomer_is_refused_with_every_reason(db):
+    user = make_creator("newbie", followers=12, born=None, profile=False)
+    reasons = _enrol_refusal(user)
+    assert reasons == [
+        "You need at least 1,000 followers to earn on Spaces; you have 12.",
+        "Add your date of birth to your profile: creators must be 18 or older.",
+        "Connect a payout account with Stripe.",
+    ]
+    assert not CreatorProfile.objects.filter(user=user).exists()
+
+
+def test_a_minor_is_refused(db):
+    seventeen = timezone.localdate() - timedelta(days=17 * 366)
+    user = make_creator("teen", born=seventeen, profile={"super_follows_enrolled_at": None})
+    assert _enrol_refusal(user) == ["Creators must be 18 or older."]
+
+
+def test_someone_turning_18_today_is_accepted(db):
+    today = timezone.localdate()
+    born = date(today.year - 18, today.month, 28 if (today.month, today.day) == (2, 29) else today.day)
+    user = make_creator("birthday", born=born, profile={"super_follows_enrolled_at": None})
+    assert services.super_follows_enrol(user=user).super_follows_enrolled
+
+
+def test_an_unfinished_payout_account_is_a_reason(db):
+    user = make_creator(
+        profile={"super_follows_enrolled_at": None, "details_submitted": False, "charges_enabled": False}
+    )
+    assert _enrol_refusal(user) == ["Your payout account isn't ready yet: onboarding not finished."]
+
+
+def test_the_follower_minimum_is_a_setting(db, settings):
+    settings.SUPER_FOLLOWS_MIN_FOLLOWERS = 5000
+    user = make_creator(followers=4999, profile={"super_follows_enrolled_at": None})
+    assert _enrol_refusal(user) == ["You need at least 5,000 followers to earn on Spaces; you have 4,999."]
+
+
+def test_an_eligible_creator_enrols_once(db):
+    user = make_creator(profile={"super_follows_enrolled_at": None})
+    first = services.super_follows_enrol(user=user).super_follows_enrolled_at
+    again = services.super_follows_enrol(user=user).super_follows_enrolled_at
+    assert first is not None
+    assert again == first
+
+
+def test_payout_onboarding_refuses_without_an_audience_and_calls_no_one(db, fake_stripe):
+    user = make_creator(followers=999, born=date(1990, 1, 1), profile=False)
+    with pytest.raises(ValidationError, match="at least 1,000 followers"):
+        services.payout_onboarding_start(user=user, refresh_url="https://s.test/r", return_url="https://s.test/ok")
+    assert fake_stripe.requests == []
+    assert not CreatorProfile.objects.filter(user=user).exists()
+
+
+def test_payout_onboarding_creates_the_account_once_and_links_to_stripe(db, fake_stripe):
+    user = make_creator(profile=False)
+    first = services.payout_onboarding_start(user=user, refresh_url="https://s.test/r", return_url="https://s.test/ok")
+    second = services.payout_onboarding_start(user=user, refresh_url="https://s.test/r", return_url="https://s.test/ok")
+
+    profile = CreatorProfile.objects.get(user=user)
+    assert len(fake_stripe.requests_to("POST", "/v1/accounts")) == 1
+    assert fake_stripe.requests_to("POST", "/v1/accounts")[0].idempotency_key == f"connect-account-user-{user.pk}"
+    assert profile.stripe_account_id in fake_stripe.accounts
+    assert profile.payout_state == CreatorProfile.PayoutState.ONBOARDING
+    assert first.startswith(f"https://connect.stripe.test/setup/e/{profile.stripe_account_id}/")
+    assert second != first  # each visit gets a fresh single-use link
+
+
+def test_coming_back_from_onboarding_reads_the_account_from_stripe(db, fake_stripe, django_capture_on_commit_callbacks):
+    user = make_creator(profile=False)
+    services.payout_onboarding_start(user=user, refresh_url="https://s.test/r", return_url="https://s.test/ok")
+    account_id = CreatorProfile.objects.get(user=user).stripe_account_id
+    fake_stripe.accounts[account_id].update(
+        charges_enabled=True, payouts_enabled=True, details_submitted=True, requirements={"currently_due": []}
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        profile = services.payout_account_refresh(user=user)
+
+    assert profile.payout_state == CreatorProfile.PayoutState.READY
+    assert Notification.objects.filter(recipient=user, text__startswith="Your payout account is ready").count() == 1
+    assert services.super_follows_enrol(user=user).super_follows_enrolled

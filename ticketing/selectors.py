@@ -1,0 +1,200 @@
+"""What the money side reads: eligibility with reasons, a creator's page, who super-follows whom."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC
+
+from django.conf import settings
+from django.contrib.humanize.templatetags.humanize import intcomma
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import TruncMonth
+
+from accounts.models import User
+from accounts.selectors import is_blocked_between
+
+from .models import CreatorProfile, Sale, SuperFollowPlan, SuperFollowSubscription
+
+
+def creator_profile_of(*, user: User) -> CreatorProfile | None:
+    return CreatorProfile.objects.filter(user=user).first()
+
+
+def audience_refusals_for(*, user: User) -> list[str]:
+    """Why `user` can't earn from an audience yet (followers and age); empty when they can."""
+    reasons = []
+    needed = settings.SUPER_FOLLOWS_MIN_FOLLOWERS
+    if user.followers_count < needed:
+        have = intcomma(user.followers_count)
+        reasons.append(f"You need at least {intcomma(needed)} followers to earn on Spaces; you have {have}.")
+    if user.date_of_birth is None:
+        reasons.append("Add your date of birth to your profile: creators must be 18 or older.")
+    elif not user.is_adult:
+        reasons.append("Creators must be 18 or older.")
+    return reasons
+
+
+def super_follows_refusals_for(*, user: User, profile: CreatorProfile | None) -> list[str]:
+    """Every reason `user` can't enrol in Super Follows, in the order they would fix them."""
+    reasons = audience_refusals_for(user=user)
+    if profile is None or not profile.stripe_account_id:
+        reasons.append("Connect a payout account with Stripe.")
+    elif not profile.payout_ready:
+        reasons.append(f"Your payout account isn't ready yet: {profile.payout_state_label.lower()}.")
+    return reasons
+
+
+@dataclass(frozen=True)
+class Totals:
+    count: int = 0
+    gross_cents: int = 0
+    platform_fee_cents: int = 0
+    creator_net_cents: int = 0
+
+
+@dataclass
+class SalesSummary:
+    by_kind: dict[str, Totals]
+    total: Totals
+    months: list[dict]
+    live_super_followers: int
+    super_follows_monthly_cents: int
+
+
+def sales_summary_for(*, creator: User) -> SalesSummary:
+    """The creator's earnings from the ledger: per kind, per month, and Super Follows now. Three queries."""
+    sales = Sale.objects.filter(creator=creator)
+    sums = {
+        "count": Count("pk"),
+        "gross_cents": Sum("gross_cents"),
+        "platform_fee_cents": Sum("platform_fee_cents"),
+        "creator_net_cents": Sum("creator_net_cents"),
+    }
+    by_kind = {row.pop("kind"): Totals(**row) for row in sales.values("kind").annotate(**sums).order_by("kind")}
+    total = Totals(
+        count=sum(t.count for t in by_kind.values()),
+        gross_cents=sum(t.gross_cents for t in by_kind.values()),
+        platform_fee_cents=sum(t.platform_fee_cents for t in by_kind.values()),
+        creator_net_cents=sum(t.creator_net_cents for t in by_kind.values()),
+    )
+    months = [
+        {
+            "month": row["month"].strftime("%Y-%m"),
+            "gross_cents": row["gross_cents"],
+            "platform_fee_cents": row["platform_fee_cents"],
+            "creator_net_cents": row["creator_net_cents"],
+        }
+        for row in sales.annotate(month=TruncMonth("created_at", tzinfo=UTC))
+        .values("month")
+        .annotate(**{k: v for k, v in sums.items() if k != "count"})
+        .order_by("month")
+    ]
+    live = SuperFollowSubscription.objects.filter(creator=creator, status__in=SuperFollowSubscription.LIVE).aggregate(
+        count=Count("pk"), monthly=Sum("price_cents")
+    )
+    return SalesSummary(
+        by_kind=by_kind,
+        total=total,
+        months=months,
+        live_super_followers=live["count"],
+        super_follows_monthly_cents=live["monthly"] or 0,
+    )
+
+
+@dataclass
+class CreatorPage:
+    profile: CreatorProfile | None
+    audience_refusals: list[str]
+    enrol_refusals: list[str]
+    plans: list[SuperFollowPlan] = field(default_factory=list)
+    missing_prices: list[int] = field(default_factory=list)
+    summary: SalesSummary | None = None
+
+
+def creator_page_for(*, user: User) -> CreatorPage:
+    profile = creator_profile_of(user=user)
+    plans = list(SuperFollowPlan.objects.filter(creator=user).order_by("price_cents"))
+    offered = {plan.price_cents for plan in plans}
+    return CreatorPage(
+        profile=profile,
+        audience_refusals=audience_refusals_for(user=user),
+        enrol_refusals=super_follows_refusals_for(user=user, profile=profile),
+        plans=plans,
+        missing_prices=[price for price in settings.SUPER_FOLLOWS_PRICES_CENTS if price not in offered],
+        summary=sales_summary_for(creator=user) if profile is not None else None,
+    )
+
+
+def live_super_follow(*, subscriber: User, creator: User) -> SuperFollowSubscription | None:
+    if not subscriber.is_authenticated:
+        return None
+    return (
+        SuperFollowSubscription.objects.filter(
+            subscriber=subscriber, creator=creator, status__in=SuperFollowSubscription.LIVE
+        )
+        .select_related("plan")
+        .first()
+    )
+
+
+def live_super_follows_of(*, subscriber: User):
+    return SuperFollowSubscription.objects.filter(
+        subscriber=subscriber, status__in=SuperFollowSubscription.LIVE
+    ).select_related("creator")
+
+
+def is_super_follower(*, subscriber: User, creator: User) -> bool:
+    """The check rooms.access and subscriber-only posts plug into."""
+    return live_super_follow(subscriber=subscriber, creator=creator) is not None
+
+
+@dataclass
+class SuperFollowOffer:
+    creator: User
+    plans: list[SuperFollowPlan]
+    subscription: SuperFollowSubscription | None
+    can_subscribe: bool
+
+
+def super_follow_offer_for(*, viewer: User, creator: User) -> SuperFollowOffer:
+    """What a creator's profile shows a visitor: the plans on sale, or the visitor's live Super Follow."""
+    plans = list(
+        SuperFollowPlan.objects.filter(
+            creator=creator,
+            active=True,
+            creator__creator_profile__super_follows_enrolled_at__isnull=False,
+            creator__creator_profile__charges_enabled=True,
+            creator__creator_profile__payouts_enabled=True,
+        ).order_by("price_cents")
+    )
+    subscription = live_super_follow(subscriber=viewer, creator=creator)
+    can_subscribe = (
+        bool(plans)
+        and viewer.is_authenticated
+        and viewer.pk != creator.pk
+        and subscription is None
+        and not is_blocked_between(viewer, creator)
+    )
+    return SuperFollowOffer(creator=creator, plans=plans, subscription=subscription, can_subscribe=can_subscribe)
+
+
+def super_follow_for_checkout(*, subscriber: User, session_id: str) -> SuperFollowSubscription | None:
+    """The subscriber's own Super Follow started by this Checkout Session, for the status page."""
+    return (
+        SuperFollowSubscription.objects.filter(subscriber=subscriber, stripe_checkout_session_id=session_id)
+        .select_related("creator", "plan")
+        .first()
+    )
+
+
+def super_follows_of(*, subscriber: User) -> list[SuperFollowSubscription]:
+    return list(
+        SuperFollowSubscription.objects.filter(subscriber=subscriber)
+        .filter(Q(status__in=SuperFollowSubscription.LIVE) | Q(status=SuperFollowSubscription.Status.PENDING))
+        .select_related("creator", "plan")
+        .order_by("-created_at")
+    )
+
+
+def sales_ledger_for(*, creator: User) -> QuerySet[Sale]:
+    return Sale.objects.filter(creator=creator).select_related("buyer").order_by("created_at", "pk")

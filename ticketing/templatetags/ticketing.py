@@ -1,0 +1,31 @@
+"""Template tags the rest of the site uses to show Super Follows."""
+
+from __future__ import annotations
+
+from django import template
+
+from accounts.models import User
+from ticketing import selectors
+from ticketing.models import Sale
+
+register = template.Library()
+
+
+@register.filter
+def cents(value: int | None) -> str:
+    """2999 -> "$29.99"."""
+    return f"${(value or 0) / 100:,.2f}"
+
+
+@register.filter
+def sale_kind(value: str) -> str:
+    return Sale.Kind(value).label if value in Sale.Kind.values else value
+
+
+@register.inclusion_tag("ticketing/_super_follow_button.html", takes_context=True)
+def super_follow_button(context, creator: User) -> dict:
+    """Plans on offer (or the viewer's live Super Follow) for a creator's profile."""
+    return {
+        "offer": selectors.super_follow_offer_for(viewer=context["request"].user, creator=creator),
+        **context.flatten(),
+    }

@@ -1,0 +1,20 @@
+from django.urls import path
+
+from . import views
+
+app_name = "ticketing"
+
+urlpatterns = [
+    path("creator/", views.creator_home, name="creator"),
+    path("creator/payout/", views.payout_start, name="payout_start"),
+    path("creator/payout/refresh/", views.payout_refresh, name="payout_refresh"),
+    path("creator/payout/return/", views.payout_return, name="payout_return"),
+    path("creator/enrol/", views.enrol, name="enrol"),
+    path("creator/sales.csv", views.sales_csv, name="sales_csv"),
+    path("creator/plans/", views.plan_create, name="plan_create"),
+    path("creator/plans/<int:pk>/toggle/", views.plan_toggle, name="plan_toggle"),
+    path("super-follows/<int:pk>/subscribe/", views.subscribe, name="subscribe"),
+    path("super-follows/done/", views.subscribe_done, name="subscribe_done"),
+    path("super-follows/@<str:username>/cancel/", views.super_follow_cancel, name="super_follow_cancel"),
+    path("stripe/webhook/", views.stripe_webhook, name="stripe_webhook"),
+]

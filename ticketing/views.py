@@ -1,0 +1,192 @@
+"""Pages for creators and subscribers, and the endpoint Stripe posts its events to."""
+
+from __future__ import annotations
+
+import csv
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from . import selectors, services
+from .forms import PlanForm
+from .models import SuperFollowPlan
+from .stripe_gateway import PaymentProviderError
+
+
+def _error_text(exc: ValidationError) -> str:
+    return " ".join(exc.messages)
+
+
+def _creator_page(request: HttpRequest, *, form: PlanForm | None = None, status: int = 200) -> HttpResponse:
+    page = selectors.creator_page_for(user=request.user)
+    return render(request, "ticketing/creator.html", {"page": page, "form": form or PlanForm()}, status=status)
+
+
+@login_required
+@require_GET
+def creator_home(request: HttpRequest) -> HttpResponse:
+    return _creator_page(request)
+
+
+def _onboarding_redirect(request: HttpRequest) -> HttpResponse:
+    try:
+        url = services.payout_onboarding_start(
+            user=request.user,
+            refresh_url=request.build_absolute_uri(reverse("ticketing:payout_refresh")),
+            return_url=request.build_absolute_uri(reverse("ticketing:payout_return")),
+        )
+    except (ValidationError, PaymentProviderError) as exc:
+        text = _error_text(exc) if isinstance(exc, ValidationError) else str(exc)
+        messages.error(request, text)
+        return redirect("ticketing:creator")
+    return HttpResponseRedirect(url, status=303)
+
+
+@login_required
+@require_POST
+def payout_start(request: HttpRequest) -> HttpResponse:
+    return _onboarding_redirect(request)
+
+
+@login_required
+@require_GET
+def payout_refresh(request: HttpRequest) -> HttpResponse:
+    """Stripe sends the creator here when an onboarding link expired: hand out a fresh one."""
+    return _onboarding_redirect(request)
+
+
+@login_required
+@require_GET
+def payout_return(request: HttpRequest) -> HttpResponse:
+    try:
+        profile = services.payout_account_refresh(user=request.user)
+    except PaymentProviderError as exc:
+        messages.error(request, str(exc))
+    else:
+        if profile is not None and profile.stripe_account_id:
+            messages.info(request, f"Payout account: {profile.payout_state_label}.")
+    return redirect("ticketing:creator")
+
+
+@login_required
+@require_POST
+def enrol(request: HttpRequest) -> HttpResponse:
+    try:
+        services.super_follows_enrol(user=request.user)
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+        return _creator_page(request, status=422)
+    messages.success(request, "You're enrolled in Super Follows. Add a plan so people can subscribe.")
+    return redirect("ticketing:creator")
+
+
+@login_required
+@require_POST
+def plan_create(request: HttpRequest) -> HttpResponse:
+    form = PlanForm(request.POST)
+    if form.is_valid():
+        try:
+            plan = services.super_follow_plan_create(creator=request.user, price_cents=form.cleaned_data["price_cents"])
+        except ValidationError as exc:
+            form.add_error("price_cents", exc)
+        else:
+            messages.success(request, f"Your {plan.price_display} plan is on offer.")
+            return redirect("ticketing:creator")
+    return _creator_page(request, form=form, status=422)
+
+
+@login_required
+@require_POST
+def plan_toggle(request: HttpRequest, pk: int) -> HttpResponse:
+    plan = get_object_or_404(SuperFollowPlan, pk=pk, creator=request.user)
+    services.super_follow_plan_set_active(plan=plan, by=request.user, active=not plan.active)
+    messages.success(request, f"{plan.price_display} plan {'offered' if plan.active else 'withdrawn'}.")
+    return redirect("ticketing:creator")
+
+
+@login_required
+@require_POST
+def subscribe(request: HttpRequest, pk: int) -> HttpResponse:
+    plan = get_object_or_404(SuperFollowPlan.objects.select_related("creator"), pk=pk)
+    done = request.build_absolute_uri(reverse("ticketing:subscribe_done"))
+    try:
+        _, url = services.super_follow_checkout_start(
+            plan=plan,
+            subscriber=request.user,
+            # Stripe fills in the placeholder; it must reach Stripe unescaped.
+            success_url=f"{done}?session_id={{CHECKOUT_SESSION_ID}}",
+            cancel_url=request.build_absolute_uri(plan.creator.get_absolute_url()),
+        )
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+        return redirect(plan.creator)
+    return HttpResponseRedirect(url, status=303)
+
+
+@login_required
+@require_GET
+def subscribe_done(request: HttpRequest) -> HttpResponse:
+    """Only shows where the Super Follow stands; it is activated by Stripe's webhook, never here."""
+    subscription = selectors.super_follow_for_checkout(
+        subscriber=request.user, session_id=request.GET.get("session_id", "")
+    )
+    if subscription is None:
+        return render(request, "ticketing/subscribe_done.html", {"subscription": None}, status=404)
+    return render(request, "ticketing/subscribe_done.html", {"subscription": subscription})
+
+
+@login_required
+@require_GET
+def sales_csv(request: HttpRequest) -> HttpResponse:
+    """Every ledger line of the signed-in creator, amounts in dollars."""
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="spaces-sales.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["date", "kind", "buyer", "gross", "platform_fee", "net", "stripe_reference"])
+    for sale in selectors.sales_ledger_for(creator=request.user):
+        writer.writerow(
+            [
+                sale.created_at.isoformat(),
+                sale.kind,
+                sale.buyer.username if sale.buyer else "",
+                f"{sale.gross_cents / 100:.2f}",
+                f"{sale.platform_fee_cents / 100:.2f}",
+                f"{sale.creator_net_cents / 100:.2f}",
+                sale.stripe_reference,
+            ]
+        )
+    return response
+
+
+@login_required
+@require_POST
+def super_follow_cancel(request: HttpRequest, username: str) -> HttpResponse:
+    subscription = get_object_or_404(
+        selectors.live_super_follows_of(subscriber=request.user), creator__username=username
+    )
+    try:
+        services.super_follow_cancel(subscription=subscription, by=request.user)
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(request, f"Your Super Follow of @{username} ends with the month you paid for.")
+    return redirect(subscription.creator)
+
+
+@csrf_exempt
+@require_POST
+def stripe_webhook(request: HttpRequest) -> HttpResponse:
+    """Verified, stored and acknowledged at once; the work happens in a task."""
+    try:
+        event, first_time = services.stripe_webhook_receive(
+            payload=request.body, signature_header=request.headers.get("Stripe-Signature")
+        )
+    except services.WebhookRejected as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    return JsonResponse({"received": event.event_id, "duplicate": not first_time})
