@@ -37,7 +37,12 @@ def test_production_needs_a_real_secret_key():
 
 
 def test_production_settings_pass_the_deploy_check():
-    env = {"DJANGO_SECRET_KEY": "k" * 20 + "Zq8!xY2#vB7@mN4$pL0%wR6^tJ1&hG9*", "DJANGO_ALLOWED_HOSTS": "spaces.example"}
+    env = {
+        "DJANGO_SECRET_KEY": "k" * 20 + "Zq8!xY2#vB7@mN4$pL0%wR6^tJ1&hG9*",
+        "DJANGO_ALLOWED_HOSTS": "spaces.example",
+        "STRIPE_SECRET_KEY": "sk_live_example",
+        "STRIPE_WEBHOOK_SECRET": "whsec_example",
+    }
     code = (
         "import django; django.setup(); from django.core.management import call_command; "
         "call_command('check', '--deploy', '--fail-level', 'WARNING')"
