@@ -1,0 +1,79 @@
+"""Batches the noisy parts of a room (reactions, listeners coming and going) into periodic events.
+
+A burst of thousands of reactions or joins becomes one `reactions` and one `presence` event per
+Space per flush interval per process, instead of one message per reaction per socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections import Counter
+from dataclasses import dataclass, field
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from .events import space_group
+
+
+@dataclass
+class _Pending:
+    reactions: Counter = field(default_factory=Counter)
+    joined: dict[int, dict] = field(default_factory=dict)
+    left: set[int] = field(default_factory=set)
+
+
+class Batcher:
+    def __init__(self) -> None:
+        self.pending: dict[int, _Pending] = {}
+        self.task: asyncio.Task | None = None
+        self.interval = settings.SPACES_REACTION_FLUSH_MS / 1000
+
+    def _ensure_running(self) -> None:
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._run())
+
+    def react(self, space_id: int, emoji: str) -> None:
+        self.pending.setdefault(space_id, _Pending()).reactions[emoji] += 1
+        self._ensure_running()
+
+    def joined(self, space_id: int, participant: dict) -> None:
+        pending = self.pending.setdefault(space_id, _Pending())
+        pending.left.discard(participant["user_id"])
+        pending.joined[participant["user_id"]] = participant
+        self._ensure_running()
+
+    def left(self, space_id: int, user_id: int) -> None:
+        pending = self.pending.setdefault(space_id, _Pending())
+        pending.joined.pop(user_id, None)
+        pending.left.add(user_id)
+        self._ensure_running()
+
+    async def flush(self) -> None:
+        pending, self.pending = self.pending, {}
+        layer = get_channel_layer()
+        for space_id, batch in pending.items():
+            if batch.joined or batch.left:
+                event = {"type": "presence", "joined": list(batch.joined.values()), "left": sorted(batch.left)}
+                await layer.group_send(space_group(space_id), {"type": "space.event", "event": event})
+            if batch.reactions:
+                event = {"type": "reactions", "counts": dict(batch.reactions)}
+                await layer.group_send(space_group(space_id), {"type": "space.event", "event": event})
+
+    async def _run(self) -> None:
+        while self.pending:
+            await asyncio.sleep(self.interval)
+            await self.flush()
+        self.task = None
+
+
+_batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Batcher] = weakref.WeakKeyDictionary()
+
+
+def batcher() -> Batcher:
+    loop = asyncio.get_running_loop()
+    found = _batchers.get(loop)
+    if found is None:
+        found = _batchers[loop] = Batcher()
+    return found
