@@ -11,5 +11,6 @@ urlpatterns = [
     path("", account_views.home, name="home"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
+    path("spaces/", include("rooms.urls")),
     path("", include("accounts.urls")),
 ] + static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
