@@ -56,7 +56,8 @@ class _Relay:
 
     async def start(self) -> None:
         if self.channel is None:
-            self.channel = await self.layer.new_channel(prefix="media")
+            # The default prefix matters: channels_redis reads every process-local channel from one key.
+            self.channel = await self.layer.new_channel()
             self.task = asyncio.get_running_loop().create_task(self._pump())
 
     async def _pump(self) -> None:

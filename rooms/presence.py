@@ -7,6 +7,7 @@ Space per flush interval per process, instead of one message per reaction per so
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
 from collections import Counter
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from .events import space_group
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -64,8 +67,11 @@ class Batcher:
     async def _run(self) -> None:
         while self.pending:
             await asyncio.sleep(self.interval)
-            await self.flush()
-        self.task = None
+            try:
+                await self.flush()
+            except Exception:
+                # A lost batch is a few reactions; the room itself must keep going.
+                log.exception("could not send a batch of room events")
 
 
 _batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Batcher] = weakref.WeakKeyDictionary()
