@@ -107,6 +107,8 @@ def room_snapshot(*, space: Space, me: Participant) -> dict:
         "listener_count": listener_count,
         "pins": [pin_payload(pin) for pin in pins_in(space=space)],
         "blocked_speaker_ids": sorted(blocked),
+        # The listener's own block list, so a blocked account who becomes a speaker later is flagged too.
+        "blocked_ids": list(Block.objects.filter(blocker_id=me.user_id).values_list("blocked_id", flat=True)[:1000]),
         "invited": me.space.invitations.filter(user_id=me.user_id).exists() if me.role == Role.LISTENER else False,
     }
 

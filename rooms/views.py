@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.models import User
 
 from . import access, selectors, services
+from .consumers import REACTIONS
 from .forms import SpaceEditForm, SpaceForm, SpaceReportForm, UsernameForm
 from .models import Participant, Space
 
@@ -222,6 +223,7 @@ def space_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "has_reminder": selectors.has_reminder(space=space, user=request.user),
         "pins": selectors.pins_in(space=space),
         "share_url": request.build_absolute_uri(space.get_absolute_url()),
+        "reactions": REACTIONS,
     }
     if space.state == Space.State.SCHEDULED:
         return render(request, "rooms/scheduled.html", context)

@@ -316,3 +316,24 @@ async def test_services_events_update_the_role_held_in_memory():
         event = await listener_socket.receive_json_from(timeout=3)
     assert event["type"] in {"pong", "role_changed"}
     await listener_socket.disconnect()
+
+
+async def test_followers_home_socket_gets_the_bubble_when_the_host_goes_live_and_when_it_ends():
+    from accounts.routing import websocket_urlpatterns as me_routes
+    from accounts.services import follow_create
+
+    host = await database_sync_to_async(make_host)()
+    follower = await database_sync_to_async(UserFactory)()
+    await database_sync_to_async(follow_create)(follower=follower, followee=host)
+    space = await database_sync_to_async(lambda: SpaceFactory(host=host, title="Going live"))()
+    me_socket = WebsocketCommunicator(URLRouter(me_routes), "/ws/me/")
+    me_socket.scope["user"] = follower
+    assert (await me_socket.connect())[0]
+    await database_sync_to_async(services.space_start)(space=space, by=host)
+    bubble = await next_of(me_socket, "live_bubble")
+    assert (bubble["action"], bubble["user_id"], bubble["title"]) == ("add", host.pk, "Going live")
+    assert bubble["url"] == f"/spaces/{space.pk}/"
+    await database_sync_to_async(services.space_end)(space=space, by=host)
+    gone = await next_of(me_socket, "live_bubble")
+    assert (gone["action"], gone["user_id"]) == ("remove", host.pk)
+    await me_socket.disconnect()
