@@ -133,7 +133,8 @@ class StudioSpaceForm(forms.ModelForm):
             scheduled = Space.objects.filter(host=self.host, state=Space.State.SCHEDULED).count()
             if scheduled >= settings.SPACES_MAX_SCHEDULED_PER_HOST:
                 raise forms.ValidationError(
-                    f"You already have {scheduled} scheduled Spaces; the most is {settings.SPACES_MAX_SCHEDULED_PER_HOST}."
+                    f"You already have {scheduled} scheduled Spaces; "
+                    f"the most is {settings.SPACES_MAX_SCHEDULED_PER_HOST}."
                 )
         return cleaned
 
