@@ -12,8 +12,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from accounts.models import Post, User
 
-from . import access, media, selectors, services
-from .events import participant_payload, space_group
+from . import access, fanout, media, selectors, services
+from .events import participant_payload
 from .models import SPEAKING_ROLES, Participant, Space
 from .presence import batcher
 
@@ -66,7 +66,7 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         self.frame_bucket = TokenBucket(settings.SPACES_FRAMES_PER_10S, 10)
         self.reaction_bucket = TokenBucket(settings.SPACES_REACTIONS_PER_10S, 10)
         self.dropped_frames = 0
-        await self.channel_layer.group_add(space_group(self.space_id), self.channel_name)
+        await fanout.attach(self.space_id, self)
         await media.attach(self.space_id, self)
         await self._send_event(snapshot)
         if self.first_connection:
@@ -96,7 +96,7 @@ class SpaceConsumer(AsyncWebsocketConsumer):
             return
         self.joined = False
         await media.detach(self.space_id, self)
-        await self.channel_layer.group_discard(space_group(self.space_id), self.channel_name)
+        await fanout.detach(self.space_id, self)
         last = await database_sync_to_async(services.participant_leave)(space_id=self.space_id, user_id=self.user.pk)
         if last:
             batcher().left(self.space_id, self.user.pk)
@@ -267,14 +267,14 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         if self.joined and not self.closing:
             await self.send(bytes_data=payload)
 
-    async def space_event(self, message: dict) -> None:
-        if self.closing:
+    async def space_event(self, event: dict, text: str) -> None:
+        """Called by rooms.fanout with the event and its JSON, serialised once for all sockets."""
+        if self.closing or not self.joined:
             return
-        event = message["event"]
         kind = event["type"]
         if kind == "role_changed" and event["participant"]["user_id"] == self.user.pk:
             self._remember(event["participant"])
-        await self._send_event(event)
+        await self.send(text_data=text)
         if kind == "removed" and event["user_id"] == self.user.pk:
             await self._refuse("You were removed from this Space.", access.CLOSE_FORBIDDEN)
         elif kind == "space_ended":

@@ -13,11 +13,16 @@ def space_group(space_id: int) -> str:
     return f"space.{space_id}"
 
 
+def space_message(space_id: int, event: dict[str, Any]) -> dict[str, Any]:
+    """The channel-layer message for a room event (rooms.fanout hands it to the sockets)."""
+    return {"type": "space.event", "space": space_id, "event": event}
+
+
 def broadcast(space_id: int, event: dict[str, Any]) -> None:
     """Send `event` to every socket in the Space once the current transaction commits."""
 
     def send() -> None:
-        async_to_sync(get_channel_layer().group_send)(space_group(space_id), {"type": "space.event", "event": event})
+        async_to_sync(get_channel_layer().group_send)(space_group(space_id), space_message(space_id, event))
 
     transaction.on_commit(send)
 

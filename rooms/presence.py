@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from .events import space_group
+from .events import space_group, space_message
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +59,10 @@ class Batcher:
         for space_id, batch in pending.items():
             if batch.joined or batch.left:
                 event = {"type": "presence", "joined": list(batch.joined.values()), "left": sorted(batch.left)}
-                await layer.group_send(space_group(space_id), {"type": "space.event", "event": event})
+                await layer.group_send(space_group(space_id), space_message(space_id, event))
             if batch.reactions:
                 event = {"type": "reactions", "counts": dict(batch.reactions)}
-                await layer.group_send(space_group(space_id), {"type": "space.event", "event": event})
+                await layer.group_send(space_group(space_id), space_message(space_id, event))
 
     async def _run(self) -> None:
         while self.pending:

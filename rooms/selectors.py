@@ -73,20 +73,15 @@ def room_snapshot(*, space: Space, me: Participant) -> dict:
     """Everything a socket needs on (re)connect, in a handful of queries."""
     from .services import pin_payload
 
-    present = (
-        Participant.objects.filter(space=space, removed_at__isnull=True)
-        .filter(Q(connections__gt=0) | Q(role__in=SPEAKING_ROLES) | Q(hand_raised_at__isnull=False))
-        .select_related("user")
-        .order_by("speaker_index", "joined_at")
+    live = Participant.objects.filter(space=space, removed_at__isnull=True).select_related("user")
+    speakers = [participant_payload(p) for p in live.filter(role__in=SPEAKING_ROLES).order_by("speaker_index")]
+    listening = live.filter(role=Role.LISTENER)
+    hands = list(listening.filter(hand_raised_at__isnull=False).order_by("hand_raised_at"))
+    quiet = list(
+        listening.filter(connections__gt=0, hand_raised_at__isnull=True).order_by("joined_at")[:LISTENER_SNAPSHOT_LIMIT]
     )
-    speakers, listeners, listener_count = [], [], 0
-    for participant in present:
-        if participant.role in SPEAKING_ROLES:
-            speakers.append(participant_payload(participant))
-        elif participant.connections > 0 or participant.hand_raised:
-            listener_count += 1
-            if len(listeners) < LISTENER_SNAPSHOT_LIMIT or participant.hand_raised:
-                listeners.append(participant_payload(participant))
+    listeners = [participant_payload(p) for p in [*hands, *quiet]]
+    listener_count = listening.filter(Q(connections__gt=0) | Q(hand_raised_at__isnull=False)).count()
     blocked = set(
         Block.objects.filter(blocker_id=me.user_id, blocked_id__in=[s["user_id"] for s in speakers]).values_list(
             "blocked_id", flat=True
