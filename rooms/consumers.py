@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -15,29 +14,10 @@ from accounts.models import Post, User
 from . import access, fanout, media, selectors, services
 from .events import participant_payload
 from .models import SPEAKING_ROLES, Participant, Space
-from .presence import batcher
+from .presence import TokenBucket, batcher
 
 REACTIONS = ("💯", "✋", "👏", "😂", "❤️", "🙏", "✅", "🔥", "🎉")
 CLOSE_TOO_MANY_MESSAGES = 4429
-
-
-class TokenBucket:
-    """`capacity` messages per `period` seconds, refilled continuously; no timers, no queries."""
-
-    def __init__(self, capacity: int, period: float) -> None:
-        self.capacity = capacity
-        self.rate = capacity / period
-        self.tokens = float(capacity)
-        self.stamp = time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return True
-        return False
 
 
 class SpaceConsumer(AsyncWebsocketConsumer):
@@ -64,7 +44,6 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         self.joined = True
         self.text_bucket = TokenBucket(settings.SPACES_TEXT_MESSAGES_PER_10S, 10)
         self.frame_bucket = TokenBucket(settings.SPACES_FRAMES_PER_10S, 10)
-        self.reaction_bucket = TokenBucket(settings.SPACES_REACTIONS_PER_10S, 10)
         self.dropped_frames = 0
         await fanout.attach(self.space_id, self)
         await media.attach(self.space_id, self)
@@ -190,7 +169,8 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         if emoji not in REACTIONS:
             await self._error("invalid", f"Reactions are one of {' '.join(REACTIONS)}.", ref="react")
             return
-        if not self.reaction_bucket.take():
+        # Per person, not per socket: five open tabs don't make five times the reactions.
+        if not batcher().reaction_allowed(self.user.pk):
             await self._error("rate_limited", "You're reacting too fast.", ref="react")
             return
         batcher().react(self.space_id, emoji)

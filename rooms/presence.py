@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
 from collections import Counter
 from dataclasses import dataclass, field
@@ -18,6 +19,25 @@ from django.conf import settings
 from .events import space_group, space_message
 
 log = logging.getLogger(__name__)
+
+
+class TokenBucket:
+    """`capacity` messages per `period` seconds, refilled continuously; no timers, no queries."""
+
+    def __init__(self, capacity: int, period: float) -> None:
+        self.capacity = capacity
+        self.rate = capacity / period
+        self.tokens = float(capacity)
+        self.stamp = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
 
 
 @dataclass
@@ -32,6 +52,15 @@ class Batcher:
         self.pending: dict[int, _Pending] = {}
         self.task: asyncio.Task | None = None
         self.interval = settings.SPACES_REACTION_FLUSH_MS / 1000
+        self.reaction_buckets: dict[int, TokenBucket] = {}
+
+    def reaction_allowed(self, user_id: int) -> bool:
+        bucket = self.reaction_buckets.get(user_id)
+        if bucket is None:
+            if len(self.reaction_buckets) > 100_000:
+                self.reaction_buckets.clear()  # a bound on memory; forgetting a bucket only refills it
+            bucket = self.reaction_buckets[user_id] = TokenBucket(settings.SPACES_REACTIONS_PER_10S, 10)
+        return bucket.take()
 
     def _ensure_running(self) -> None:
         if self.task is None or self.task.done():

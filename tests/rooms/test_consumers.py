@@ -340,3 +340,17 @@ async def test_followers_home_socket_gets_the_bubble_when_the_host_goes_live_and
     gone = await next_of(me_socket, "live_bubble")
     assert (gone["action"], gone["user_id"]) == ("remove", host.pk)
     await me_socket.disconnect()
+
+
+async def test_reaction_limit_is_per_person_not_per_socket(settings):
+    settings.SPACES_REACTIONS_PER_10S = 2
+    space = await database_sync_to_async(make_live_space)()
+    listener = await database_sync_to_async(UserFactory)()
+    first, _ = await joined(listener, space.pk)
+    second, _ = await joined(listener, space.pk)
+    await first.send_json_to({"type": "react", "emoji": "👏"})
+    await second.send_json_to({"type": "react", "emoji": "👏"})
+    await second.send_json_to({"type": "react", "emoji": "👏"})
+    assert (await next_of(second, "error"))["code"] == "rate_limited"
+    await first.disconnect()
+    await second.disconnect()
