@@ -62,7 +62,15 @@ class _Relay:
 
     async def _pump(self) -> None:
         while True:
-            message = await self.layer.receive(self.channel)
+            try:
+                message = await self.layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # A channel-layer hiccup (a Redis timeout or restart) must not end delivery for good.
+                log.warning("room channel receive failed; retrying", exc_info=True)
+                await asyncio.sleep(0.5)
+                continue
             for sink in list(self.sinks.get(message["space"], ())):
                 try:
                     await sink.send_media(message["payload"])

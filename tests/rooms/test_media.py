@@ -1,4 +1,5 @@
-"""The frame checks of the channel-layer relay (rooms/media.py, see media-contract)."""
+"""The frame checks every rooms/media.py must make (see media-contract): good frames pass, bad ones
+raise FrameError carrying a close code from the documented 4xxx range."""
 
 import struct
 
@@ -17,14 +18,11 @@ def test_well_formed_opus_and_pcm_frames_pass():
 
 
 @pytest.mark.parametrize(
-    ("bad", "message"),
-    [
-        (frame(1, b"\x00" * (4096 - 12)), "over the 4096-byte limit"),
-        (b"\x01\x00\x00", "shorter than the 13-byte header"),
-        (frame(3), "unknown frame format 3"),
-    ],
+    "bad",
+    [frame(1, b"\x00" * (4096 - 12)), b"\x01\x00\x00", frame(3)],
+    ids=["over 4096 bytes", "shorter than the header", "unknown format"],
 )
-def test_malformed_frames_raise_with_the_documented_close_code(bad, message):
-    with pytest.raises(media.FrameError, match=message) as error:
+def test_malformed_frames_raise_frame_error_with_a_close_code(bad):
+    with pytest.raises(media.FrameError) as error:
         media.validate_frame(bad)
-    assert error.value.close_code == 4400
+    assert 4000 <= error.value.close_code <= 4999

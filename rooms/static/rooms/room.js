@@ -1,6 +1,7 @@
 // The room page's control socket: participants by role, hands, reactions, pins, moderation.
 // Reconnects by itself; the server keeps the role, so a reload comes back as the same speaker.
-// Audio capture and playback live in rooms/static/rooms/audio/ and share nothing but the page.
+// Audio capture and playback live in rooms/static/rooms/audio/; they get this page's socket from the
+// `room:socket` event (on every connect) and the person's role and mute state from `room:me`.
 
 const root = document.getElementById("room");
 const spaceId = root.dataset.space;
@@ -32,7 +33,11 @@ function send(message) {
 
 function connect() {
   socket = new WebSocket(`${scheme}://${location.host}/ws/spaces/${spaceId}/`);
-  socket.addEventListener("open", () => setStatus("Connected."));
+  socket.binaryType = "arraybuffer";
+  socket.addEventListener("open", () => {
+    setStatus("Connected.");
+    root.dispatchEvent(new CustomEvent("room:socket", { detail: { socket } }));
+  });
   socket.addEventListener("message", (message) => {
     if (typeof message.data !== "string") return; // audio frames are the audio player's business
     handle(JSON.parse(message.data));
@@ -51,7 +56,10 @@ function connect() {
 
 function upsert(participant) {
   people.set(participant.user_id, { ...(people.get(participant.user_id) || {}), ...participant });
-  if (participant.user_id === myId) me = people.get(myId);
+  if (participant.user_id === myId) {
+    me = people.get(myId);
+    root.dispatchEvent(new CustomEvent("room:me", { detail: { ...me } }));
+  }
 }
 
 function handle(event) {
@@ -221,5 +229,6 @@ $("pin-form").addEventListener("submit", (submit) => {
   input.value = "";
 });
 
+window.spacesRoom = { get socket() { return socket; }, get me() { return me; } };
 render();
 connect();
