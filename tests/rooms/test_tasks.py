@@ -121,3 +121,19 @@ def test_live_bubble_push_reaches_each_follower(host, listener):
     assert push_live_bubble(space.pk, host.pk, "add") == 2
     Participant.objects.filter(space=space, user=host).delete()
     assert push_live_bubble(space.pk, host.pk, "add") == 0
+
+
+@pytest.mark.django_db
+def test_embedded_beat_runs_the_schedule_at_its_intervals(host, listener):
+    from rooms.embedded_beat import run_due
+
+    with time_machine.travel(NOON, tick=False):
+        space = services.space_create(host=host, title="Soon", scheduled_for=NOON + timedelta(minutes=20))
+        services.reminder_set(space=space, user=listener)
+    last_run: dict[str, float] = {}
+    with time_machine.travel(NOON + timedelta(minutes=1), tick=False):
+        ran = run_due(last_run, now=1000.0)
+        assert set(ran) == {"rooms.tasks.send_due_reminders", "rooms.tasks.end_abandoned_spaces"}
+        assert run_due(last_run, now=1010.0) == []  # neither interval has passed
+        assert run_due(last_run, now=1031.0) == ["rooms.tasks.end_abandoned_spaces"]
+    assert Notification.objects.filter(kind=Notification.Kind.SPACE_REMINDER).count() == 2
