@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import DatabaseError
 
 from accounts.models import Post, User
 
@@ -15,6 +17,8 @@ from . import access, fanout, media, selectors, services
 from .events import participant_payload
 from .models import SPEAKING_ROLES, Participant, Space
 from .presence import TokenBucket, batcher
+
+log = logging.getLogger(__name__)
 
 REACTIONS = ("💯", "✋", "👏", "😂", "❤️", "🙏", "✅", "🔥", "🎉")
 CLOSE_TOO_MANY_MESSAGES = 4429
@@ -143,6 +147,11 @@ class SpaceConsumer(AsyncWebsocketConsumer):
             return False
         except (User.DoesNotExist, Post.DoesNotExist, Participant.DoesNotExist):
             await self._error("not_found", "No such person or post.", ref=kind)
+            return False
+        except DatabaseError:
+            # The transaction rolled back as a whole (e.g. a lock timeout), so nothing changed.
+            log.warning("room action %s failed in the database", kind, exc_info=True)
+            await self._error("conflict", "That didn't go through; try again.", ref=kind)
             return False
         return True
 

@@ -11,7 +11,7 @@ from accounts.models import Block, Follow, User
 from .events import participant_payload
 from .models import SPEAKING_ROLES, Participant, PinnedPost, Reminder, Role, Space
 
-LISTENER_SNAPSHOT_LIMIT = 200
+LISTENER_SNAPSHOT_LIMIT = 100
 
 
 def spaces_live(*, query: str = "") -> QuerySet[Space]:
