@@ -239,6 +239,7 @@ def main() -> None:
         f"{result['reactions_sent']} sent (aggregation keeps the count, drops the per-reaction messages)"
     )
     print(f"errors received: {result['errors']}")
+    print(f"(one message per reaction per socket would have been {inbound * args.listeners:,.0f} deliveries/s)")
     print(f"control_msgs_per_s={inbound + outbound:.0f} listeners={args.listeners}")
 
 
