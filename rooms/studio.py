@@ -15,6 +15,8 @@ from django.db import transaction
 from django.shortcuts import render
 from django.urls import reverse
 
+from accounts.models import User
+
 from . import access, services
 from .models import Invitation, Participant, Role, Space, SpaceReport
 
@@ -55,6 +57,27 @@ class OwnedInline:
         return False
 
 
+class CohostForm(forms.ModelForm):
+    username = forms.CharField(max_length=150, label="Username")
+
+    class Meta:
+        model = Invitation
+        fields: list[str] = []
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["username"].initial = self.instance.user.username
+
+    def clean_username(self) -> str:
+        name = self.cleaned_data["username"].strip().lstrip("@")
+        user = User.objects.filter(username__iexact=name, is_active=True).first()
+        if user is None:
+            raise forms.ValidationError(f"No account is called @{name}.")
+        self.instance.user = user
+        return name
+
+
 class CohostFormSet(forms.BaseInlineFormSet):
     def clean(self):
         super().clean()
@@ -62,15 +85,15 @@ class CohostFormSet(forms.BaseInlineFormSet):
         if len(kept) > settings.SPACES_MAX_COHOSTS:
             raise ValidationError(f"A Space can have at most {settings.SPACES_MAX_COHOSTS} co-hosts.")
         for form in kept:
-            if form.cleaned_data.get("user") and form.cleaned_data["user"].pk == self.instance.host_id:
-                form.add_error("user", "You are the host; name someone else.")
+            if form.instance.user_id == self.instance.host_id:
+                form.add_error("username", "You are the host; name someone else.")
 
 
 class CohostInline(OwnedInline, admin.TabularInline):
     model = Invitation
+    form = CohostForm
     formset = CohostFormSet
-    fields = ["user"]
-    raw_id_fields = ["user"]
+    fields = ["username"]
     extra = 1
     max_num = settings.SPACES_MAX_COHOSTS
     verbose_name = "co-host named in advance"

@@ -120,7 +120,10 @@ def test_host_names_cohosts_in_advance(client, host_a):
     mine = SpaceFactory(host=host_a)
     ivy = UserFactory()
     client.force_login(host_a)
-    data = change_data(mine, **{"invitations-TOTAL_FORMS": "1", "invitations-0-user": str(ivy.pk)})
+    data = change_data(mine, **{"invitations-TOTAL_FORMS": "1", "invitations-0-username": "nobody"})
+    response = client.post(f"/studio/rooms/space/{mine.pk}/change/", data)
+    assert response.status_code == 200 and b"No account is called @nobody." in response.content
+    data["invitations-0-username"] = ivy.username
     assert client.post(f"/studio/rooms/space/{mine.pk}/change/", data).status_code == 302
     assert Invitation.objects.get(space=mine).user == ivy
 
