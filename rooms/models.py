@@ -1,1 +1,192 @@
 """Live audio rooms: Spaces, participants, roles, moderation, scheduling."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+
+class Space(models.Model):
+    class State(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        LIVE = "live", "Live"
+        ENDED = "ended", "Ended"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Audience(models.TextChoices):
+        PUBLIC = "public", "Everyone"
+        SUPER_FOLLOWERS = "super_followers", "Super Followers"
+        TICKETED = "ticketed", "Ticket holders"
+
+    class SpeakingPolicy(models.TextChoices):
+        EVERYONE = "everyone", "Everyone who requests"
+        FOLLOWED = "followed", "People you follow"
+        INVITED = "invited", "Only people you invite"
+
+    host = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="hosted_spaces")
+    title = models.CharField(max_length=100)
+    # Up to three topics, stored lower-case and comma-separated so search is one icontains.
+    topics = models.CharField(max_length=100, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.SCHEDULED)
+    audience = models.CharField(max_length=20, choices=Audience.choices, default=Audience.PUBLIC)
+    speaking_policy = models.CharField(max_length=10, choices=SpeakingPolicy.choices, default=SpeakingPolicy.EVERYONE)
+    scheduled_for = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    peak_listeners = models.PositiveIntegerField(default=0)
+    # Set when the host's last socket closes; the sweep ends the Space after the grace period.
+    host_left_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["host"], condition=Q(state="live"), name="one_live_space_per_host"),
+        ]
+        indexes = [
+            models.Index(fields=["state", "scheduled_for"], name="space_state_time_idx"),
+            models.Index(fields=["host", "state"], name="space_host_state_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("rooms:detail", kwargs={"pk": self.pk})
+
+    @property
+    def topic_list(self) -> list[str]:
+        return [t for t in self.topics.split(",") if t]
+
+    @property
+    def is_live(self) -> bool:
+        return self.state == self.State.LIVE
+
+    @property
+    def is_over(self) -> bool:
+        return self.state in (self.State.ENDED, self.State.CANCELLED)
+
+    @property
+    def duration(self):
+        if self.started_at and self.ended_at:
+            return self.ended_at - self.started_at
+        return None
+
+
+class Role(models.TextChoices):
+    HOST = "host", "Host"
+    COHOST = "cohost", "Co-host"
+    SPEAKER = "speaker", "Speaker"
+    LISTENER = "listener", "Listener"
+
+
+MANAGER_ROLES = frozenset({Role.HOST, Role.COHOST})
+SPEAKING_ROLES = frozenset({Role.HOST, Role.COHOST, Role.SPEAKER})
+
+
+class Participant(models.Model):
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="participants")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="space_participations")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.LISTENER)
+    muted = models.BooleanField(default=False)
+    hand_raised_at = models.DateTimeField(null=True, blank=True)
+    removed_at = models.DateTimeField(null=True, blank=True)
+    # Which relay slot carries this person's audio while they hold a speaking role.
+    speaker_index = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Open sockets; zero means the person has left (a reload briefly makes it 2).
+    connections = models.PositiveIntegerField(default=0)
+    joined_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["space", "user"], name="participant_once"),
+            models.UniqueConstraint(
+                fields=["space", "speaker_index"],
+                condition=Q(speaker_index__isnull=False),
+                name="participant_speaker_slot_once",
+            ),
+            models.UniqueConstraint(fields=["space"], condition=Q(role="host"), name="participant_one_host"),
+        ]
+        indexes = [models.Index(fields=["space", "role"], name="participant_space_role_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_role_display()}) in {self.space}"
+
+    @property
+    def hand_raised(self) -> bool:
+        return self.hand_raised_at is not None
+
+    @property
+    def removed(self) -> bool:
+        return self.removed_at is not None
+
+    @property
+    def can_speak(self) -> bool:
+        return self.role in SPEAKING_ROLES
+
+
+class Invitation(models.Model):
+    """An invitation to speak or to co-host, made live or named in advance."""
+
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="invitations")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="space_invitations")
+    role = models.CharField(max_length=10, choices=[(Role.COHOST, "Co-host"), (Role.SPEAKER, "Speaker")])
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["space", "user"], name="invitation_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user} invited to {self.get_role_display()} in {self.space}"
+
+
+class PinnedPost(models.Model):
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="pins")
+    post = models.ForeignKey("accounts.Post", on_delete=models.CASCADE, related_name="+")
+    pinned_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["space", "post"], name="pin_once")]
+
+    def __str__(self) -> str:
+        return f"{self.post} pinned in {self.space}"
+
+
+class Reminder(models.Model):
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="reminders")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="space_reminders")
+    created_at = models.DateTimeField(default=timezone.now)
+    # The 30-minutes-before notice; the beat task sets it in the same transaction that notifies.
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["space", "user"], name="reminder_once")]
+        indexes = [models.Index(fields=["space"], condition=Q(sent_at__isnull=True), name="reminder_unsent_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user} reminded of {self.space}"
+
+
+class SpaceReport(models.Model):
+    class Reason(models.TextChoices):
+        SPAM = "spam", "Spam"
+        ABUSE = "abuse", "Abuse or harassment"
+        HATE = "hate", "Hateful conduct"
+        OTHER = "other", "Something else"
+
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="reports")
+    reporter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    reported_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    reason = models.CharField(max_length=10, choices=Reason.choices)
+    details = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        who = self.reported_user or "the Space"
+        return f"{self.get_reason_display()} report on {who}"

@@ -6,11 +6,14 @@ from django.contrib import admin
 from django.urls import include, path
 
 from accounts import views as account_views
+from rooms.studio import studio_site
 
 urlpatterns = [
     path("", account_views.home, name="home"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("money/", include("ticketing.urls")),
+    path("spaces/", include("rooms.urls")),
+    path("studio/", studio_site.urls),
     path("", include("accounts.urls")),
 ] + static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -177,3 +177,19 @@ CELERY_BEAT_SCHEDULE["ticketing-reapply-stuck-stripe-events"] = {
     "task": "ticketing.tasks.reapply_stuck_stripe_events",
     "schedule": 300.0,
 }
+
+# --- Spaces rooms (issue 3) ---
+SPACES_MAX_COHOSTS = 2
+SPACES_MAX_SPEAKERS = 10
+SPACES_MAX_TOPICS = 3
+SPACES_MAX_SCHEDULE_DAYS = 30
+SPACES_MAX_SCHEDULED_PER_HOST = 10
+SPACES_REMINDER_MINUTES_BEFORE = 30
+SPACES_HOST_GRACE_SECONDS = env_int("SPACES_HOST_GRACE_SECONDS", 120, minimum=0)
+SPACES_REACTION_FLUSH_MS = env_int("SPACES_REACTION_FLUSH_MS", 500, minimum=10)
+SPACES_REACTIONS_PER_10S = env_int("SPACES_REACTIONS_PER_10S", 20, minimum=1)
+SPACES_TEXT_MESSAGES_PER_10S = env_int("SPACES_TEXT_MESSAGES_PER_10S", 100, minimum=1)
+SPACES_FRAMES_PER_10S = env_int("SPACES_FRAMES_PER_10S", 1000, minimum=1)
+SPACES_MAX_TEXT_MESSAGE_BYTES = 4096
+CELERY_BEAT_SCHEDULE["rooms-send-due-reminders"] = {"task": "rooms.tasks.send_due_reminders", "schedule": 60.0}
+CELERY_BEAT_SCHEDULE["rooms-end-abandoned-spaces"] = {"task": "rooms.tasks.end_abandoned_spaces", "schedule": 30.0}

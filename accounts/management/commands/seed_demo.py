@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 from allauth.account.models import EmailAddress
 from django.contrib.auth.hashers import make_password
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.db.models import Count, OuterRef, Subquery
@@ -103,6 +104,7 @@ class Command(BaseCommand):
             Post.objects.bulk_create(posts, batch_size=500)
 
         _recount_follows()
+        call_command("seed_spaces_demo", stdout=self.stdout)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo network ready: {User.objects.count()} accounts, {Follow.objects.count()} follows, "

@@ -1,0 +1,190 @@
+"""The one place that decides who may host, join and speak in a Space.
+
+Other apps (ticketing, super follows) add admission rules for their audiences with
+`register_admission_check` instead of rooms importing them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+
+from accounts.models import Block, Follow, User
+
+from .models import MANAGER_ROLES, SPEAKING_ROLES, Invitation, Participant, Role, Space
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str = ""
+    # The websocket close code that goes with a refusal (see rooms/PROTOCOL.md).
+    code: int = 0
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+ALLOW = Decision(True)
+
+
+class AdmissionRefused(PermissionDenied):
+    """Raised by services when `can_join` refuses; carries the decision (and its close code)."""
+
+    def __init__(self, decision: Decision) -> None:
+        super().__init__(decision.reason)
+        self.decision = decision
+
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+CLOSE_NOT_LIVE = 4409
+CLOSE_ENDED = 4410
+
+# audience -> checks; each returns a refusing Decision or ALLOW.
+AdmissionCheck = Callable[[Space, User], Decision]
+_admission_checks: dict[str, list[AdmissionCheck]] = {}
+
+
+def register_admission_check(audience: str, check: AdmissionCheck) -> None:
+    """Add a rule for Spaces of `audience` (e.g. ticketing: "has a ticket")."""
+    if check not in _admission_checks.setdefault(audience, []):
+        _admission_checks[audience].append(check)
+
+
+def unregister_admission_check(audience: str, check: AdmissionCheck) -> None:
+    if check in _admission_checks.get(audience, []):
+        _admission_checks[audience].remove(check)
+
+
+@dataclass(frozen=True)
+class HostEligibility:
+    eligible: bool
+    followers: int
+    required: int
+
+    @property
+    def missing(self) -> int:
+        return max(self.required - self.followers, 0)
+
+
+def host_eligibility(*, user: User) -> HostEligibility:
+    required = settings.SPACES_MIN_FOLLOWERS_TO_HOST
+    return HostEligibility(eligible=user.followers_count >= required, followers=user.followers_count, required=required)
+
+
+def can_join(*, space: Space, user: User, participant: Participant | None = None) -> Decision:
+    """May `user` open this Space's room now? `participant` is their row if the caller has it."""
+    if not user.is_authenticated:
+        return Decision(False, "Log in to join Spaces.", CLOSE_UNAUTHENTICATED)
+    if space.state in (Space.State.ENDED, Space.State.CANCELLED):
+        return Decision(False, f"This Space has {space.state}.", CLOSE_ENDED)
+    if space.host_id == user.pk:
+        return ALLOW if space.state == Space.State.LIVE else Decision(False, "Start the Space first.", CLOSE_NOT_LIVE)
+    if space.state != Space.State.LIVE:
+        return Decision(False, "This Space hasn't started yet.", CLOSE_NOT_LIVE)
+    if participant is None:
+        participant = Participant.objects.filter(space=space, user=user).first()
+    if participant is not None and participant.removed:
+        return Decision(False, "You were removed from this Space.", CLOSE_FORBIDDEN)
+    if Block.objects.filter(blocker_id=space.host_id, blocked=user).exists():
+        return Decision(False, "The host has blocked you.", CLOSE_FORBIDDEN)
+    for check in _admission_checks.get(space.audience, []):
+        decision = check(space, user)
+        if not decision:
+            return Decision(False, decision.reason or "This Space is not open to you.", CLOSE_FORBIDDEN)
+    return ALLOW
+
+
+def may_request_to_speak(*, space: Space, user: User) -> Decision:
+    policy = space.speaking_policy
+    if policy == Space.SpeakingPolicy.EVERYONE:
+        return ALLOW
+    if Invitation.objects.filter(space=space, user=user).exists():
+        return ALLOW
+    if (
+        policy == Space.SpeakingPolicy.FOLLOWED
+        and Follow.objects.filter(follower_id=space.host_id, followee=user).exists()
+    ):
+        return ALLOW
+    if policy == Space.SpeakingPolicy.FOLLOWED:
+        return Decision(False, "In this Space only people the host follows can request to speak.")
+    return Decision(False, "In this Space only invited people can speak.")
+
+
+def is_manager(role: str) -> bool:
+    return role in MANAGER_ROLES
+
+
+def is_speaking_role(role: str) -> bool:
+    return role in SPEAKING_ROLES
+
+
+# What each role may do over the socket; the consumer checks this in memory for every message.
+ACTIONS_BY_ROLE: dict[str, frozenset[str]] = {
+    Role.LISTENER: frozenset({"raise_hand", "lower_hand", "react", "accept_invite", "ping"}),
+    Role.SPEAKER: frozenset(
+        {"raise_hand", "lower_hand", "react", "unmute", "mute_self", "step_down", "pin", "unpin", "ping"}
+    ),
+    Role.COHOST: frozenset(
+        {
+            "raise_hand",
+            "lower_hand",
+            "react",
+            "unmute",
+            "mute_self",
+            "step_down",
+            "pin",
+            "unpin",
+            "approve",
+            "decline",
+            "invite",
+            "mute",
+            "mute_all",
+            "remove",
+            "make_listener",
+            "ping",
+        }
+    ),
+    Role.HOST: frozenset(
+        {
+            "raise_hand",
+            "lower_hand",
+            "react",
+            "unmute",
+            "mute_self",
+            "pin",
+            "unpin",
+            "approve",
+            "decline",
+            "invite",
+            "mute",
+            "mute_all",
+            "remove",
+            "make_listener",
+            "add_cohost",
+            "remove_cohost",
+            "end",
+            "ping",
+        }
+    ),
+}
+
+
+def role_allows(role: str, action: str) -> bool:
+    return action in ACTIONS_BY_ROLE.get(role, frozenset())
+
+
+def blocked_speaker_ids_for(*, user: User, speaker_ids: list[int]) -> set[int]:
+    """Which of these speakers the listener has blocked (they are warned, not kept out)."""
+    return set(
+        Block.objects.filter(Q(blocker=user) & Q(blocked_id__in=speaker_ids)).values_list("blocked_id", flat=True)
+    )
+
+
+KNOWN_ACTIONS: frozenset[str] = frozenset().union(*ACTIONS_BY_ROLE.values())

@@ -1,0 +1,57 @@
+"""Staff admin for Spaces, participants, invitations, pins, reminders and reports."""
+
+from django.contrib import admin
+
+from .models import Invitation, Participant, PinnedPost, Reminder, Space, SpaceReport
+
+
+class ParticipantInline(admin.TabularInline):
+    model = Participant
+    extra = 0
+    raw_id_fields = ["user"]
+    fields = ["user", "role", "muted", "hand_raised_at", "removed_at", "speaker_index", "connections"]
+
+
+@admin.register(Space)
+class SpaceAdmin(admin.ModelAdmin):
+    list_display = ["title", "host", "state", "audience", "scheduled_for", "started_at", "ended_at", "peak_listeners"]
+    list_filter = ["state", "audience", "speaking_policy", "scheduled_for"]
+    search_fields = ["title", "topics", "host__username"]
+    raw_id_fields = ["host"]
+    date_hierarchy = "created_at"
+    inlines = [ParticipantInline]
+
+
+@admin.register(Participant)
+class ParticipantAdmin(admin.ModelAdmin):
+    list_display = ["user", "space", "role", "muted", "hand_raised_at", "removed_at", "connections"]
+    list_filter = ["role", "muted"]
+    search_fields = ["user__username", "space__title"]
+    raw_id_fields = ["user", "space"]
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = ["user", "space", "role", "invited_by", "created_at"]
+    raw_id_fields = ["user", "space", "invited_by"]
+
+
+@admin.register(PinnedPost)
+class PinnedPostAdmin(admin.ModelAdmin):
+    list_display = ["post", "space", "pinned_by", "created_at"]
+    raw_id_fields = ["post", "space", "pinned_by"]
+
+
+@admin.register(Reminder)
+class ReminderAdmin(admin.ModelAdmin):
+    list_display = ["user", "space", "created_at", "sent_at"]
+    list_filter = [("sent_at", admin.EmptyFieldListFilter)]
+    raw_id_fields = ["user", "space"]
+
+
+@admin.register(SpaceReport)
+class SpaceReportAdmin(admin.ModelAdmin):
+    list_display = ["space", "reported_user", "reason", "reporter", "created_at"]
+    list_filter = ["reason", "created_at"]
+    search_fields = ["space__title", "reported_user__username", "details"]
+    raw_id_fields = ["space", "reporter", "reported_user"]

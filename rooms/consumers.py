@@ -1,0 +1,270 @@
+"""The live room socket: JSON control events plus binary audio frames (rooms/PROTOCOL.md)."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import DatabaseError
+
+from accounts.models import Post, User
+
+from . import access, fanout, media, selectors, services
+from .events import participant_payload
+from .models import SPEAKING_ROLES, Participant, Space
+from .presence import TokenBucket, batcher
+
+log = logging.getLogger(__name__)
+
+REACTIONS = ("💯", "✋", "👏", "😂", "❤️", "🙏", "✅", "🔥", "🎉")
+CLOSE_TOO_MANY_MESSAGES = 4429
+
+
+class SpaceConsumer(AsyncWebsocketConsumer):
+    space_id: int
+    joined = False
+    closing = False
+
+    async def connect(self) -> None:
+        await self.accept()
+        user = self.scope.get("user")
+        self.space_id = int(self.scope["url_route"]["kwargs"]["space_id"])
+        if user is None or not user.is_authenticated:
+            await self._refuse("Log in to join Spaces.", access.CLOSE_UNAUTHENTICATED)
+            return
+        self.user = user
+        try:
+            snapshot = await self._join()
+        except access.AdmissionRefused as refused:
+            await self._refuse(refused.decision.reason, refused.decision.code)
+            return
+        except Space.DoesNotExist:
+            await self._refuse("There is no such Space.", access.CLOSE_NOT_FOUND)
+            return
+        self.joined = True
+        self.text_bucket = TokenBucket(settings.SPACES_TEXT_MESSAGES_PER_10S, 10)
+        self.frame_bucket = TokenBucket(settings.SPACES_FRAMES_PER_10S, 10)
+        self.dropped_frames = 0
+        await fanout.attach(self.space_id, self)
+        await media.attach(self.space_id, self)
+        await self._send_event(snapshot)
+        if self.first_connection:
+            batcher().joined(self.space_id, snapshot["me"])
+
+    @database_sync_to_async
+    def _join(self) -> dict:
+        space = Space.objects.get(pk=self.space_id)
+        participant = services.participant_join(space=space, user=self.user)
+        self._remember(participant_payload(participant))
+        self.first_connection = participant.first_connection
+        participant.space = space
+        return selectors.room_snapshot(space=space, me=participant)
+
+    def _remember(self, payload: dict) -> None:
+        self.role = payload["role"]
+        self.muted = payload["muted"]
+        self.speaker_index = payload["speaker_index"]
+
+    async def _refuse(self, reason: str, code: int) -> None:
+        self.closing = True
+        await self._send_event({"type": "error", "code": "refused", "message": reason, "close_code": code})
+        await self.close(code=code)
+
+    async def disconnect(self, code: int) -> None:
+        if not self.joined:
+            return
+        self.joined = False
+        await media.detach(self.space_id, self)
+        await fanout.detach(self.space_id, self)
+        last = await database_sync_to_async(services.participant_leave)(space_id=self.space_id, user_id=self.user.pk)
+        if last:
+            batcher().left(self.space_id, self.user.pk)
+
+    # --- inbound -------------------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if not self.joined or self.closing:
+            return
+        if bytes_data is not None:
+            await self._receive_frame(bytes_data)
+            return
+        if not self.text_bucket.take():
+            await self._refuse("Too many messages; slow down.", CLOSE_TOO_MANY_MESSAGES)
+            return
+        if len(text_data.encode()) > settings.SPACES_MAX_TEXT_MESSAGE_BYTES:
+            await self._error("too_large", f"Messages can be at most {settings.SPACES_MAX_TEXT_MESSAGE_BYTES} bytes.")
+            return
+        try:
+            content = json.loads(text_data)
+        except ValueError:
+            await self._error("bad_json", "That message is not valid JSON.")
+            return
+        if not isinstance(content, dict) or not isinstance(content.get("type"), str):
+            await self._error("bad_message", "Each message is a JSON object with a string `type`.")
+            return
+        kind = content["type"]
+        handler = getattr(self, f"on_{kind}", None)
+        if handler is None or kind not in access.KNOWN_ACTIONS:
+            await self._error("unknown_type", f"Unknown message type {kind[:40]!r}.", ref=kind[:40])
+            return
+        if not access.role_allows(self.role, kind):
+            await self._error("forbidden", f"A {self.role} can't {kind.replace('_', ' ')}.", ref=kind)
+            return
+        await handler(content)
+
+    async def _receive_frame(self, frame: bytes) -> None:
+        if not self.frame_bucket.take():
+            await self._refuse("Too many audio frames.", CLOSE_TOO_MANY_MESSAGES)
+            return
+        if self.role not in SPEAKING_ROLES or self.muted or self.speaker_index is None:
+            self.dropped_frames += 1
+            return
+        try:
+            media.validate_frame(frame)
+        except media.FrameError as exc:
+            await self._refuse(str(exc), exc.close_code)
+            return
+        await media.publish(self.space_id, self.speaker_index, frame)
+
+    async def _error(self, code: str, message: str, ref: str = "") -> None:
+        event = {"type": "error", "code": code, "message": message}
+        if ref:
+            event["ref"] = ref
+        await self._send_event(event)
+
+    async def _call(self, kind: str, service, **kwargs) -> bool:
+        try:
+            await database_sync_to_async(self._run_service)(service, kwargs)
+        except PermissionDenied as exc:
+            await self._error("forbidden", str(exc) or "You can't do that.", ref=kind)
+            return False
+        except ValidationError as exc:
+            await self._error("invalid", " ".join(exc.messages), ref=kind)
+            return False
+        except (User.DoesNotExist, Post.DoesNotExist, Participant.DoesNotExist):
+            await self._error("not_found", "No such person or post.", ref=kind)
+            return False
+        except DatabaseError:
+            # The transaction rolled back as a whole (e.g. a lock timeout), so nothing changed.
+            log.warning("room action %s failed in the database", kind, exc_info=True)
+            await self._error("conflict", "That didn't go through; try again.", ref=kind)
+            return False
+        return True
+
+    def _run_service(self, service, kwargs: dict) -> None:
+        space = Space.objects.get(pk=self.space_id)
+        if "user_id" in kwargs:
+            kwargs["user"] = User.objects.get(pk=kwargs.pop("user_id"))
+        if "post_id" in kwargs and service is services.pin_create:
+            kwargs["post"] = Post.objects.select_related("author").get(pk=kwargs.pop("post_id"))
+        service(space=space, **kwargs)
+
+    async def _target(self, content: dict, kind: str, field: str = "user_id") -> int | None:
+        value = content.get(field)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            await self._error("invalid", f"`{field}` must be a positive integer.", ref=kind)
+            return None
+        return value
+
+    async def on_ping(self, content: dict) -> None:
+        await self._send_event({"type": "pong"})
+
+    async def on_react(self, content: dict) -> None:
+        emoji = content.get("emoji")
+        if emoji not in REACTIONS:
+            await self._error("invalid", f"Reactions are one of {' '.join(REACTIONS)}.", ref="react")
+            return
+        # Per person, not per socket: five open tabs don't make five times the reactions.
+        if not batcher().reaction_allowed(self.user.pk):
+            await self._error("rate_limited", "You're reacting too fast.", ref="react")
+            return
+        batcher().react(self.space_id, emoji)
+
+    async def on_raise_hand(self, content: dict) -> None:
+        await self._call("raise_hand", services.hand_raise, user=self.user)
+
+    async def on_lower_hand(self, content: dict) -> None:
+        await self._call("lower_hand", services.hand_lower, user=self.user)
+
+    async def on_accept_invite(self, content: dict) -> None:
+        await self._call("accept_invite", services.invitation_accept, user=self.user)
+
+    async def on_step_down(self, content: dict) -> None:
+        await self._call("step_down", services.participant_step_down, user=self.user)
+
+    async def on_unmute(self, content: dict) -> None:
+        await self._call("unmute", services.participant_set_muted, user=self.user, muted=False)
+
+    async def on_mute_self(self, content: dict) -> None:
+        await self._call("mute_self", services.participant_set_muted, user=self.user, muted=True)
+
+    async def _on_target(self, kind: str, service, content: dict, **extra) -> None:
+        user_id = await self._target(content, kind)
+        if user_id is not None:
+            await self._call(kind, service, by=self.user, user_id=user_id, **extra)
+
+    async def on_approve(self, content: dict) -> None:
+        await self._on_target("approve", services.speaker_approve, content)
+
+    async def on_decline(self, content: dict) -> None:
+        await self._on_target("decline", services.speaker_decline, content)
+
+    async def on_invite(self, content: dict) -> None:
+        await self._on_target("invite", services.speaker_invite, content, by_dm=content.get("by_dm") is True)
+
+    async def on_mute(self, content: dict) -> None:
+        await self._on_target("mute", services.participant_mute, content)
+
+    async def on_remove(self, content: dict) -> None:
+        await self._on_target("remove", services.participant_remove, content)
+
+    async def on_make_listener(self, content: dict) -> None:
+        await self._on_target("make_listener", services.participant_make_listener, content)
+
+    async def on_add_cohost(self, content: dict) -> None:
+        await self._on_target("add_cohost", services.cohost_add, content)
+
+    async def on_remove_cohost(self, content: dict) -> None:
+        await self._on_target("remove_cohost", services.cohost_remove, content)
+
+    async def on_mute_all(self, content: dict) -> None:
+        await self._call("mute_all", services.participant_mute_all, by=self.user)
+
+    async def on_pin(self, content: dict) -> None:
+        post_id = await self._target(content, "pin", "post_id")
+        if post_id is not None:
+            await self._call("pin", services.pin_create, by=self.user, post_id=post_id)
+
+    async def on_unpin(self, content: dict) -> None:
+        post_id = await self._target(content, "unpin", "post_id")
+        if post_id is not None:
+            await self._call("unpin", services.pin_delete, by=self.user, post_id=post_id)
+
+    async def on_end(self, content: dict) -> None:
+        await self._call("end", services.space_end, by=self.user)
+
+    # --- outbound ------------------------------------------------------------------------
+
+    async def _send_event(self, event: dict) -> None:
+        await self.send(text_data=json.dumps(event, ensure_ascii=False))
+
+    async def send_media(self, payload: bytes) -> None:
+        if self.joined and not self.closing:
+            await self.send(bytes_data=payload)
+
+    async def space_event(self, event: dict, text: str) -> None:
+        """Called by rooms.fanout with the event and its JSON, serialised once for all sockets."""
+        if self.closing or not self.joined:
+            return
+        kind = event["type"]
+        if kind == "role_changed" and event["participant"]["user_id"] == self.user.pk:
+            self._remember(event["participant"])
+        await self.send(text_data=text)
+        if kind == "removed" and event["user_id"] == self.user.pk:
+            await self._refuse("You were removed from this Space.", access.CLOSE_FORBIDDEN)
+        elif kind == "space_ended":
+            await self._refuse("This Space has ended.", access.CLOSE_ENDED)

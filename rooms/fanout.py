@@ -1,0 +1,84 @@
+"""Delivers a Space's control events to this process's sockets in it.
+
+Each process subscribes one channel to a Space's group (not one channel per socket), so a
+`group_send` costs the channel layer one message per process, and the process writes the event,
+serialised once, to each of its sockets. With Redis this turns 1,000 deliveries per event into 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import weakref
+
+from channels.layers import get_channel_layer
+
+from .events import space_group
+
+log = logging.getLogger(__name__)
+
+
+class _Hub:
+    def __init__(self) -> None:
+        self.layer = get_channel_layer()
+        self.channel: str | None = None
+        self.sockets: dict[int, set] = {}
+
+    async def start(self) -> None:
+        if self.channel is None:
+            # The default "specific" prefix: channels_redis reads all process-local channels from one key.
+            self.channel = await self.layer.new_channel()
+            self.task = asyncio.get_running_loop().create_task(self._pump())
+
+    async def _pump(self) -> None:
+        while True:
+            try:
+                message = await self.layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # A channel-layer hiccup (a Redis timeout or restart) must not end delivery for good.
+                log.warning("room channel receive failed; retrying", exc_info=True)
+                await asyncio.sleep(0.5)
+                continue
+            event = message.get("event")
+            if not isinstance(event, dict):
+                continue
+            text = json.dumps(event, ensure_ascii=False)
+            for space_id in [message["space"]] if "space" in message else list(self.sockets):
+                for consumer in list(self.sockets.get(space_id, ())):
+                    try:
+                        await consumer.space_event(event, text)
+                    except Exception:
+                        # One closing socket must not stop delivery to the others.
+                        log.debug("could not deliver a room event", exc_info=True)
+
+
+_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Hub] = weakref.WeakKeyDictionary()
+
+
+async def _hub() -> _Hub:
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is None:
+        hub = _hubs[loop] = _Hub()
+    await hub.start()
+    return hub
+
+
+async def attach(space_id: int, consumer) -> None:
+    hub = await _hub()
+    sockets = hub.sockets.setdefault(space_id, set())
+    if not sockets:
+        await hub.layer.group_add(space_group(space_id), hub.channel)
+    sockets.add(consumer)
+
+
+async def detach(space_id: int, consumer) -> None:
+    hub = await _hub()
+    sockets = hub.sockets.get(space_id, set())
+    sockets.discard(consumer)
+    if not sockets:
+        hub.sockets.pop(space_id, None)
+        await hub.layer.group_discard(space_group(space_id), hub.channel)

@@ -1,0 +1,128 @@
+"""Forms for scheduling, editing, reporting and sharing Spaces; each shows field errors."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from accounts.models import User
+
+from . import services
+from .models import Space, SpaceReport
+
+
+class SpaceForm(forms.Form):
+    title = forms.CharField(max_length=100, error_messages={"required": "Give your Space a title."})
+    topics = forms.CharField(
+        max_length=100,
+        required=False,
+        help_text=f"Up to {settings.SPACES_MAX_TOPICS} topics, separated by commas.",
+    )
+    start = forms.ChoiceField(
+        choices=[("now", "Start now"), ("later", "Schedule for later")],
+        initial="later",
+        widget=forms.RadioSelect,
+        label="When",
+    )
+    scheduled_for = forms.DateTimeField(
+        required=False,
+        label="Start time (UTC)",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
+        help_text=f"Up to {settings.SPACES_MAX_SCHEDULE_DAYS} days ahead.",
+    )
+    speaking_policy = forms.ChoiceField(
+        choices=Space.SpeakingPolicy.choices, initial=Space.SpeakingPolicy.EVERYONE, label="Who can speak"
+    )
+    cohosts = forms.CharField(
+        max_length=200, required=False, label="Co-hosts", help_text="Up to 2 usernames, separated by commas."
+    )
+
+    def __init__(self, *args, host: User, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.host = host
+
+    def clean_topics(self) -> list[str]:
+        try:
+            return services.clean_topics(self.cleaned_data["topics"])
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from None
+
+    def clean_cohosts(self) -> list[User]:
+        names = [n.strip().lstrip("@") for n in self.cleaned_data["cohosts"].split(",") if n.strip()]
+        if len(names) > settings.SPACES_MAX_COHOSTS:
+            raise forms.ValidationError(f"A Space can have at most {settings.SPACES_MAX_COHOSTS} co-hosts.")
+        users = []
+        for name in names:
+            user = User.objects.filter(username__iexact=name, is_active=True).first()
+            if user is None:
+                raise forms.ValidationError(f"No account is called @{name}.")
+            if user.pk == self.host.pk:
+                raise forms.ValidationError("You are the host; name someone else as co-host.")
+            users.append(user)
+        return users
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("start") == "later":
+            when = cleaned.get("scheduled_for")
+            if when is None:
+                if "scheduled_for" not in self.errors:
+                    self.add_error("scheduled_for", "Choose when the Space starts.")
+            else:
+                try:
+                    services.check_schedule_time(when)
+                except ValidationError as exc:
+                    self.add_error("scheduled_for", exc.messages)
+                else:
+                    scheduled = Space.objects.filter(host=self.host, state=Space.State.SCHEDULED).count()
+                    if scheduled >= settings.SPACES_MAX_SCHEDULED_PER_HOST:
+                        self.add_error(
+                            "scheduled_for",
+                            f"You already have {scheduled} scheduled Spaces; "
+                            f"the most is {settings.SPACES_MAX_SCHEDULED_PER_HOST}.",
+                        )
+        return cleaned
+
+
+class SpaceEditForm(forms.Form):
+    title = forms.CharField(max_length=100)
+    topics = forms.CharField(max_length=100, required=False, help_text="Up to 3 topics, separated by commas.")
+    scheduled_for = forms.DateTimeField(
+        label="Start time (UTC)",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
+    )
+
+    def clean_topics(self) -> list[str]:
+        try:
+            return services.clean_topics(self.cleaned_data["topics"])
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from None
+
+    def clean_scheduled_for(self):
+        when = self.cleaned_data["scheduled_for"]
+        if when != self.initial.get("scheduled_for"):
+            try:
+                services.check_schedule_time(when)
+            except ValidationError as exc:
+                raise forms.ValidationError(exc.messages) from None
+        return when
+
+
+class SpaceReportForm(forms.Form):
+    reason = forms.ChoiceField(choices=SpaceReport.Reason.choices, widget=forms.RadioSelect)
+    details = forms.CharField(max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class UsernameForm(forms.Form):
+    username = forms.CharField(max_length=150, label="Username")
+    by_dm = forms.BooleanField(required=False, label="Also send a direct message")
+
+    def clean_username(self) -> User:
+        name = self.cleaned_data["username"].strip().lstrip("@")
+        user = User.objects.filter(username__iexact=name, is_active=True).first()
+        if user is None:
+            raise forms.ValidationError(f"No account is called @{name}.")
+        return user

@@ -1,0 +1,114 @@
+"""Batches the noisy parts of a room (reactions, listeners coming and going) into periodic events.
+
+A burst of thousands of reactions or joins becomes one `reactions` and one `presence` event per
+Space per flush interval per process, instead of one message per reaction per socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+from collections import Counter
+from dataclasses import dataclass, field
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from .events import space_group, space_message
+
+log = logging.getLogger(__name__)
+
+
+class TokenBucket:
+    """`capacity` messages per `period` seconds, refilled continuously; no timers, no queries."""
+
+    def __init__(self, capacity: int, period: float) -> None:
+        self.capacity = capacity
+        self.rate = capacity / period
+        self.tokens = float(capacity)
+        self.stamp = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+@dataclass
+class _Pending:
+    reactions: Counter = field(default_factory=Counter)
+    joined: dict[int, dict] = field(default_factory=dict)
+    left: set[int] = field(default_factory=set)
+
+
+class Batcher:
+    def __init__(self) -> None:
+        self.pending: dict[int, _Pending] = {}
+        self.task: asyncio.Task | None = None
+        self.interval = settings.SPACES_REACTION_FLUSH_MS / 1000
+        self.reaction_buckets: dict[int, TokenBucket] = {}
+
+    def reaction_allowed(self, user_id: int) -> bool:
+        bucket = self.reaction_buckets.get(user_id)
+        if bucket is None:
+            if len(self.reaction_buckets) > 100_000:
+                self.reaction_buckets.clear()  # a bound on memory; forgetting a bucket only refills it
+            bucket = self.reaction_buckets[user_id] = TokenBucket(settings.SPACES_REACTIONS_PER_10S, 10)
+        return bucket.take()
+
+    def _ensure_running(self) -> None:
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._run())
+
+    def react(self, space_id: int, emoji: str) -> None:
+        self.pending.setdefault(space_id, _Pending()).reactions[emoji] += 1
+        self._ensure_running()
+
+    def joined(self, space_id: int, participant: dict) -> None:
+        pending = self.pending.setdefault(space_id, _Pending())
+        pending.left.discard(participant["user_id"])
+        pending.joined[participant["user_id"]] = participant
+        self._ensure_running()
+
+    def left(self, space_id: int, user_id: int) -> None:
+        pending = self.pending.setdefault(space_id, _Pending())
+        pending.joined.pop(user_id, None)
+        pending.left.add(user_id)
+        self._ensure_running()
+
+    async def flush(self) -> None:
+        pending, self.pending = self.pending, {}
+        layer = get_channel_layer()
+        for space_id, batch in pending.items():
+            if batch.joined or batch.left:
+                event = {"type": "presence", "joined": list(batch.joined.values()), "left": sorted(batch.left)}
+                await layer.group_send(space_group(space_id), space_message(space_id, event))
+            if batch.reactions:
+                event = {"type": "reactions", "counts": dict(batch.reactions)}
+                await layer.group_send(space_group(space_id), space_message(space_id, event))
+
+    async def _run(self) -> None:
+        while self.pending:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.flush()
+            except Exception:
+                # A lost batch is a few reactions; the room itself must keep going.
+                log.exception("could not send a batch of room events")
+
+
+_batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Batcher] = weakref.WeakKeyDictionary()
+
+
+def batcher() -> Batcher:
+    loop = asyncio.get_running_loop()
+    found = _batchers.get(loop)
+    if found is None:
+        found = _batchers[loop] = Batcher()
+    return found

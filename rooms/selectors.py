@@ -1,0 +1,148 @@
+"""What people read about Spaces: lists, search, a room's state, the live bubbles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+
+from accounts.models import Block, Follow, User
+
+from .events import participant_payload
+from .models import SPEAKING_ROLES, Participant, PinnedPost, Reminder, Role, Space
+
+LISTENER_SNAPSHOT_LIMIT = 100
+
+
+def spaces_live(*, query: str = "") -> QuerySet[Space]:
+    return _search(Space.objects.filter(state=Space.State.LIVE), query).order_by("-started_at")
+
+
+def spaces_upcoming(*, query: str = "") -> QuerySet[Space]:
+    return _search(Space.objects.filter(state=Space.State.SCHEDULED), query).order_by("scheduled_for", "pk")
+
+
+def _search(spaces: QuerySet[Space], query: str) -> QuerySet[Space]:
+    spaces = spaces.select_related("host")
+    for word in query.split()[:5]:
+        word = word.lstrip("#")
+        spaces = spaces.filter(Q(title__icontains=word) | Q(topics__icontains=word))
+    return spaces
+
+
+def spaces_hosted_by(*, user: User) -> QuerySet[Space]:
+    return Space.objects.filter(host=user).order_by("-created_at")
+
+
+def space_by_id(*, pk: int) -> Space | None:
+    return Space.objects.select_related("host").filter(pk=pk).first()
+
+
+def has_reminder(*, space: Space, user: User) -> bool:
+    return user.is_authenticated and Reminder.objects.filter(space=space, user=user).exists()
+
+
+def pins_in(*, space: Space) -> QuerySet[PinnedPost]:
+    return PinnedPost.objects.filter(space=space).select_related("post", "post__author").order_by("-created_at")
+
+
+def speakers_of(*, space: Space) -> QuerySet[Participant]:
+    return (
+        Participant.objects.filter(space=space, role__in=SPEAKING_ROLES, removed_at__isnull=True)
+        .select_related("user")
+        .order_by("speaker_index")
+    )
+
+
+def hands_queue(*, space: Space) -> QuerySet[Participant]:
+    return (
+        Participant.objects.filter(space=space, hand_raised_at__isnull=False, removed_at__isnull=True)
+        .select_related("user")
+        .order_by("hand_raised_at")
+    )
+
+
+def ever_spoke_in(*, space: Space) -> QuerySet[User]:
+    """Speakers shown on an ended Space's page (anyone who held a speaking seat at the end)."""
+    return User.objects.filter(
+        space_participations__space=space, space_participations__role__in=SPEAKING_ROLES
+    ).order_by("space_participations__speaker_index")
+
+
+def room_snapshot(*, space: Space, me: Participant) -> dict:
+    """Everything a socket needs on (re)connect, in a handful of queries."""
+    from .services import pin_payload
+
+    live = Participant.objects.filter(space=space, removed_at__isnull=True).select_related("user")
+    speakers = [participant_payload(p) for p in live.filter(role__in=SPEAKING_ROLES).order_by("speaker_index")]
+    listening = live.filter(role=Role.LISTENER)
+    hands = list(listening.filter(hand_raised_at__isnull=False).order_by("hand_raised_at"))
+    quiet = list(
+        listening.filter(connections__gt=0, hand_raised_at__isnull=True).order_by("joined_at")[:LISTENER_SNAPSHOT_LIMIT]
+    )
+    listeners = [participant_payload(p) for p in [*hands, *quiet]]
+    listener_count = listening.filter(Q(connections__gt=0) | Q(hand_raised_at__isnull=False)).count()
+    blocked = set(
+        Block.objects.filter(blocker_id=me.user_id, blocked_id__in=[s["user_id"] for s in speakers]).values_list(
+            "blocked_id", flat=True
+        )
+    )
+    return {
+        "type": "welcome",
+        "space": {
+            "id": space.pk,
+            "title": space.title,
+            "state": space.state,
+            "host_id": space.host_id,
+            "speaking_policy": space.speaking_policy,
+        },
+        "me": participant_payload(me),
+        "speakers": speakers,
+        "listeners": listeners,
+        "listener_count": listener_count,
+        "pins": [pin_payload(pin) for pin in pins_in(space=space)],
+        "blocked_speaker_ids": sorted(blocked),
+        # The listener's own block list, so a blocked account who becomes a speaker later is flagged too.
+        "blocked_ids": list(Block.objects.filter(blocker_id=me.user_id).values_list("blocked_id", flat=True)[:1000]),
+        "invited": me.space.invitations.filter(user_id=me.user_id).exists() if me.role == Role.LISTENER else False,
+    }
+
+
+@dataclass(frozen=True)
+class Bubble:
+    url: str
+    user_id: int
+    initial: str
+    name: str
+    title: str
+
+
+def live_bubbles_for(*, user: User) -> list[Bubble]:
+    """Followed accounts hosting or speaking in a live Space now: one query, however many."""
+    if not user.is_authenticated:
+        return []
+    followed = Follow.objects.filter(follower=user).values("followee_id")
+    blockers = Block.objects.filter(blocked=user).values("blocker_id")
+    rows = (
+        Participant.objects.filter(
+            user__in=followed,
+            role__in=SPEAKING_ROLES,
+            removed_at__isnull=True,
+            space__state=Space.State.LIVE,
+        )
+        .exclude(space__host__in=blockers)
+        .select_related("user", "space")
+        .order_by("-space__started_at", "speaker_index")
+    )
+    bubbles: dict[int, Bubble] = {}
+    for participant in rows[:100]:
+        if participant.user_id in bubbles:
+            continue
+        bubbles[participant.user_id] = Bubble(
+            url=participant.space.get_absolute_url(),
+            user_id=participant.user_id,
+            initial=participant.user.initial,
+            name=participant.user.name,
+            title=participant.space.title,
+        )
+    return list(bubbles.values())

@@ -1,0 +1,652 @@
+"""What happens in Spaces: scheduling, the lifecycle, roles, moderation, pins and reminders."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from accounts import services as account_services
+from accounts.models import Notification, Post, User
+
+from . import access
+from .events import broadcast, participant_payload
+from .models import (
+    MANAGER_ROLES,
+    SPEAKING_ROLES,
+    Invitation,
+    Participant,
+    PinnedPost,
+    Reminder,
+    Role,
+    Space,
+    SpaceReport,
+)
+
+SPEAKER_SLOTS = range(1, 13)  # 0 is the host's
+
+
+def clean_topics(raw: str | list[str]) -> list[str]:
+    items = raw.split(",") if isinstance(raw, str) else raw
+    topics: list[str] = []
+    for item in items:
+        topic = item.strip().lower().lstrip("#")
+        if topic and topic not in topics:
+            topics.append(topic)
+    if len(topics) > settings.SPACES_MAX_TOPICS:
+        raise ValidationError(f"A Space can have at most {settings.SPACES_MAX_TOPICS} topics (you gave {len(topics)}).")
+    if any(len(t) > 30 for t in topics):
+        raise ValidationError("Each topic can be at most 30 characters.")
+    return topics
+
+
+def check_schedule_time(when: datetime, *, now: datetime | None = None) -> None:
+    now = now or timezone.now()
+    if when <= now:
+        raise ValidationError("The start time must be in the future.")
+    if when > now + timedelta(days=settings.SPACES_MAX_SCHEDULE_DAYS):
+        raise ValidationError(f"You can schedule at most {settings.SPACES_MAX_SCHEDULE_DAYS} days ahead.")
+
+
+def _require_host_eligible(user: User) -> None:
+    eligibility = access.host_eligibility(user=user)
+    if not eligibility.eligible:
+        raise PermissionDenied(
+            f"Hosting needs {eligibility.required} followers; you have {eligibility.followers} "
+            f"({eligibility.missing} more needed)."
+        )
+
+
+def _require_host(space: Space, by: User) -> None:
+    if space.host_id != by.pk:
+        raise PermissionDenied("Only the host can do that.")
+
+
+@transaction.atomic
+def space_create(
+    *,
+    host: User,
+    title: str,
+    topics: str | list[str] = "",
+    scheduled_for: datetime | None = None,
+    speaking_policy: str = Space.SpeakingPolicy.EVERYONE,
+    audience: str = Space.Audience.PUBLIC,
+    cohosts: list[User] | None = None,
+) -> Space:
+    """Schedule a Space, or start one now when `scheduled_for` is None."""
+    _require_host_eligible(host)
+    title = (title or "").strip()
+    if not title:
+        raise ValidationError("Give your Space a title.")
+    topic_list = clean_topics(topics)
+    if speaking_policy not in Space.SpeakingPolicy.values:
+        raise ValidationError("Choose who can speak.")
+    if audience not in Space.Audience.values:
+        raise ValidationError("Choose who can listen.")
+    # Serialise one host's scheduling so two tabs cannot both create the 11th Space.
+    User.objects.select_for_update().filter(pk=host.pk).first()
+    if scheduled_for is not None:
+        check_schedule_time(scheduled_for)
+        scheduled = Space.objects.filter(host=host, state=Space.State.SCHEDULED).count()
+        if scheduled >= settings.SPACES_MAX_SCHEDULED_PER_HOST:
+            raise ValidationError(
+                f"You already have {scheduled} scheduled Spaces; the most is {settings.SPACES_MAX_SCHEDULED_PER_HOST}."
+            )
+    space = Space.objects.create(
+        host=host,
+        title=title,
+        topics=",".join(topic_list),
+        scheduled_for=scheduled_for,
+        speaking_policy=speaking_policy,
+        audience=audience,
+    )
+    for cohost in (cohosts or [])[: settings.SPACES_MAX_COHOSTS + 1]:
+        cohost_name_in_advance(space=space, by=host, user=cohost)
+    if scheduled_for is None:
+        return space_start(space=space, by=host)
+    # The host hears about their own Space 30 minutes ahead, exactly once, like any reminded listener.
+    Reminder.objects.get_or_create(space=space, user=host)
+    return space
+
+
+@transaction.atomic
+def space_update(
+    *, space: Space, by: User, title: str | None = None, scheduled_for: datetime | None = None, topics=None
+) -> Space:
+    space = Space.objects.select_for_update().get(pk=space.pk)
+    _require_host(space, by)
+    if space.state != Space.State.SCHEDULED:
+        raise ValidationError("Only a scheduled Space can be edited.")
+    if title is not None:
+        if not title.strip():
+            raise ValidationError("Give your Space a title.")
+        space.title = title.strip()
+    if scheduled_for is not None and scheduled_for != space.scheduled_for:
+        check_schedule_time(scheduled_for)
+        space.scheduled_for = scheduled_for
+        # A new time means a new 30-minute notice.
+        Reminder.objects.filter(space=space).update(sent_at=None)
+    if topics is not None:
+        space.topics = ",".join(clean_topics(topics))
+    space.save()
+    return space
+
+
+@transaction.atomic
+def space_cancel(*, space: Space, by: User) -> Space:
+    space = Space.objects.select_for_update().get(pk=space.pk)
+    _require_host(space, by)
+    if space.state != Space.State.SCHEDULED:
+        raise ValidationError("Only a scheduled Space can be cancelled.")
+    space.state = Space.State.CANCELLED
+    space.ended_at = timezone.now()
+    space.save(update_fields=["state", "ended_at"])
+    recipients = list(Reminder.objects.filter(space=space).exclude(user=space.host).values_list("user_id", flat=True))
+    if recipients:
+        account_services.notification_create_many(
+            recipient_ids=recipients,
+            actor=space.host,
+            kind=Notification.Kind.OTHER,
+            text=f"{space.host.name} cancelled the Space “{space.title}”.",
+            url=space.get_absolute_url(),
+        )
+    return space
+
+
+@transaction.atomic
+def space_start(*, space: Space, by: User) -> Space:
+    from . import tasks
+
+    space = Space.objects.select_for_update().get(pk=space.pk)
+    _require_host(space, by)
+    if space.state != Space.State.SCHEDULED:
+        raise ValidationError(f"This Space can't start: it is {space.get_state_display().lower()}.")
+    _require_host_eligible(by)
+    space.state = Space.State.LIVE
+    space.started_at = timezone.now()
+    space.host_left_at = None
+    try:
+        with transaction.atomic():
+            space.save(update_fields=["state", "started_at", "host_left_at"])
+    except IntegrityError:
+        raise ValidationError("You already have a live Space; end it before starting another.") from None
+    Participant.objects.update_or_create(
+        space=space, user=by, defaults={"role": Role.HOST, "speaker_index": 0, "removed_at": None}
+    )
+    transaction.on_commit(lambda: tasks.notify_space_live.delay(space.pk))
+    transaction.on_commit(lambda: tasks.push_live_bubble.delay(space.pk, by.pk, "add"))
+    return space
+
+
+@transaction.atomic
+def space_end(*, space: Space, by: User | None = None, reason: str = "ended by the host") -> Space:
+    """End a live Space; `by` None means the system (the host never came back)."""
+    from . import tasks
+
+    space = Space.objects.select_for_update().get(pk=space.pk)
+    if by is not None:
+        _require_host(space, by)
+    if space.state != Space.State.LIVE:
+        raise ValidationError("This Space is not live.")
+    space.state = Space.State.ENDED
+    space.ended_at = timezone.now()
+    space.save(update_fields=["state", "ended_at"])
+    speakers = list(
+        Participant.objects.filter(space=space, role__in=SPEAKING_ROLES, removed_at__isnull=True).values_list(
+            "user_id", flat=True
+        )
+    )
+    Participant.objects.filter(space=space).update(hand_raised_at=None)
+    broadcast(space.pk, {"type": "space_ended", "reason": reason, "url": space.get_absolute_url()})
+    for user_id in speakers:
+        transaction.on_commit(lambda uid=user_id: tasks.push_live_bubble.delay(space.pk, uid, "remove"))
+    return space
+
+
+def _locked(space: Space) -> Space:
+    return Space.objects.select_for_update().get(pk=space.pk)
+
+
+def _require_live(space: Space) -> None:
+    if space.state != Space.State.LIVE:
+        raise ValidationError("This Space is not live.")
+
+
+def _participant(space: Space, user: User, *, lock: bool = False) -> Participant:
+    rows = Participant.objects.select_related("user")
+    if lock:
+        rows = rows.select_for_update()
+    try:
+        return rows.get(space=space, user=user)
+    except Participant.DoesNotExist:
+        raise ValidationError("That person is not in this Space.") from None
+
+
+def _require_manager(space: Space, by: User) -> Participant:
+    actor = Participant.objects.filter(space=space, user=by, removed_at__isnull=True).first()
+    if actor is None or actor.role not in MANAGER_ROLES:
+        raise PermissionDenied("Only the host and co-hosts can do that.")
+    return actor
+
+
+def _free_speaker_index(space: Space) -> int:
+    taken = set(
+        Participant.objects.filter(space=space, speaker_index__isnull=False).values_list("speaker_index", flat=True)
+    )
+    return next(i for i in SPEAKER_SLOTS if i not in taken)
+
+
+def _announce_role(participant: Participant) -> None:
+    broadcast(participant.space_id, {"type": "role_changed", "participant": participant_payload(participant)})
+
+
+def _set_role(space: Space, participant: Participant, role: str) -> Participant:
+    """Change a role inside a transaction holding the Space lock, enforcing the limits."""
+    from . import tasks
+
+    was_speaking = participant.role in SPEAKING_ROLES
+    if role == Role.SPEAKER and participant.role != Role.SPEAKER:
+        speakers = Participant.objects.filter(space=space, role=Role.SPEAKER).count()
+        if speakers >= settings.SPACES_MAX_SPEAKERS:
+            raise ValidationError(f"This Space already has {settings.SPACES_MAX_SPEAKERS} speakers.")
+    if role == Role.COHOST and participant.role != Role.COHOST:
+        cohosts = Participant.objects.filter(space=space, role=Role.COHOST).count()
+        if cohosts >= settings.SPACES_MAX_COHOSTS:
+            raise ValidationError(f"This Space already has {settings.SPACES_MAX_COHOSTS} co-hosts.")
+    participant.role = role
+    if role in SPEAKING_ROLES:
+        participant.hand_raised_at = None
+        if participant.speaker_index is None:
+            participant.speaker_index = _free_speaker_index(space)
+        if not was_speaking:
+            participant.muted = True  # new speakers start muted and unmute themselves
+    else:
+        participant.speaker_index = None
+        participant.muted = False
+    participant.save(update_fields=["role", "hand_raised_at", "speaker_index", "muted"])
+    _announce_role(participant)
+    now_speaking = role in SPEAKING_ROLES
+    if now_speaking != was_speaking:
+        action = "add" if now_speaking else "remove"
+        transaction.on_commit(lambda: tasks.push_live_bubble.delay(space.pk, participant.user_id, action))
+    return participant
+
+
+@transaction.atomic
+def participant_join(*, space: Space, user: User) -> Participant:
+    """A socket opened: admit (or refuse), count the connection, keep the role of a returning person."""
+    space = _locked(space)
+    participant = Participant.objects.select_related("user").filter(space=space, user=user).first()
+    decision = access.can_join(space=space, user=user, participant=participant)
+    if not decision:
+        raise access.AdmissionRefused(decision)
+    if participant is None:
+        participant = Participant.objects.create(space=space, user=user)
+        participant.user = user
+    first_connection = participant.connections == 0
+    participant.connections = F("connections") + 1
+    participant.save(update_fields=["connections"])
+    participant.refresh_from_db()
+    if space.host_id == user.pk and space.host_left_at is not None:
+        Space.objects.filter(pk=space.pk).update(host_left_at=None)
+    invitation = Invitation.objects.filter(space=space, user=user, role=Role.COHOST).first()
+    if invitation is not None and participant.role in (Role.LISTENER, Role.SPEAKER):
+        try:
+            with transaction.atomic():
+                _set_role(space, participant, Role.COHOST)
+            invitation.delete()
+        except ValidationError:
+            pass  # both co-host seats are taken; the person stays a listener and keeps the invitation
+    if first_connection:
+        listening = Participant.objects.filter(space=space, connections__gt=0, removed_at__isnull=True).count()
+        Space.objects.filter(pk=space.pk).update(peak_listeners=Greatest(F("peak_listeners"), listening))
+    participant.first_connection = first_connection
+    return participant
+
+
+@transaction.atomic
+def participant_leave(*, space_id: int, user_id: int) -> bool:
+    """A socket closed; True when it was the person's last. When the host's last one closes, the
+    grace period starts."""
+    updated = Participant.objects.filter(space_id=space_id, user_id=user_id, connections__gt=0).update(
+        connections=F("connections") - 1
+    )
+    if not updated:
+        return False
+    participant = Participant.objects.select_related("space").get(space_id=space_id, user_id=user_id)
+    if participant.connections:
+        return False
+    if participant.role == Role.HOST and participant.space.state == Space.State.LIVE:
+        Space.objects.filter(pk=space_id).update(host_left_at=timezone.now())
+    return True
+
+
+@transaction.atomic
+def hand_raise(*, space: Space, user: User) -> Participant:
+    _require_live(space)
+    participant = _participant(space, user, lock=True)
+    if participant.removed:
+        raise PermissionDenied("You were removed from this Space.")
+    if participant.role == Role.LISTENER:
+        decision = access.may_request_to_speak(space=space, user=user)
+        if not decision:
+            raise PermissionDenied(decision.reason)
+    if participant.hand_raised_at is None:
+        participant.hand_raised_at = timezone.now()
+        participant.save(update_fields=["hand_raised_at"])
+        broadcast(
+            space.pk, {"type": "hand", "user_id": user.pk, "raised": True, "at": participant.hand_raised_at.isoformat()}
+        )
+    return participant
+
+
+@transaction.atomic
+def hand_lower(*, space: Space, user: User) -> Participant:
+    participant = _participant(space, user, lock=True)
+    if participant.hand_raised_at is not None:
+        participant.hand_raised_at = None
+        participant.save(update_fields=["hand_raised_at"])
+        broadcast(space.pk, {"type": "hand", "user_id": user.pk, "raised": False})
+    return participant
+
+
+@transaction.atomic
+def speaker_approve(*, space: Space, by: User, user: User) -> Participant:
+    """Make a listener who raised their hand a speaker; race-free against the speaker limit."""
+    space = _locked(space)
+    _require_live(space)
+    _require_manager(space, by)
+    participant = _participant(space, user, lock=True)
+    if participant.removed:
+        raise ValidationError("That person was removed from this Space.")
+    if participant.role != Role.LISTENER:
+        raise ValidationError(f"{user.name} is already a {participant.get_role_display().lower()}.")
+    if participant.hand_raised_at is None and not Invitation.objects.filter(space=space, user=user).exists():
+        raise ValidationError(f"{user.name} hasn't asked to speak.")
+    participant = _set_role(space, participant, Role.SPEAKER)
+    Invitation.objects.filter(space=space, user=user).delete()
+    return participant
+
+
+@transaction.atomic
+def speaker_decline(*, space: Space, by: User, user: User) -> Participant:
+    _require_manager(space, by)
+    participant = _participant(space, user, lock=True)
+    if participant.hand_raised_at is None:
+        raise ValidationError(f"{user.name} hasn't asked to speak.")
+    participant.hand_raised_at = None
+    participant.save(update_fields=["hand_raised_at"])
+    broadcast(space.pk, {"type": "hand", "user_id": user.pk, "raised": False, "declined": True})
+    return participant
+
+
+@transaction.atomic
+def speaker_invite(*, space: Space, by: User, user: User, by_dm: bool = False) -> Invitation:
+    """Invite anyone to speak; they get a notification (and a DM if asked) and accept in the room."""
+    _require_live(space)
+    _require_manager(space, by)
+    if user.pk == by.pk:
+        raise ValidationError("You can't invite yourself.")
+    existing = Participant.objects.filter(space=space, user=user).first()
+    if existing is not None and existing.removed:
+        raise ValidationError(f"{user.name} was removed from this Space.")
+    if existing is not None and existing.role in SPEAKING_ROLES:
+        raise ValidationError(f"{user.name} can already speak.")
+    invitation, _ = Invitation.objects.update_or_create(
+        space=space, user=user, defaults={"role": Role.SPEAKER, "invited_by": by}
+    )
+    text = f"{by.name} invited you to speak in “{space.title}”."
+    account_services.notification_create(
+        recipient=user, actor=by, kind=Notification.Kind.SPACE_INVITE, text=text, url=space.get_absolute_url()
+    )
+    if by_dm:
+        account_services.message_send(sender=by, recipient=user, body=f"{text} Join: {space.get_absolute_url()}")
+    broadcast(space.pk, {"type": "invited", "user_id": user.pk, "role": Role.SPEAKER})
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(*, space: Space, user: User) -> Participant:
+    space = _locked(space)
+    _require_live(space)
+    invitation = Invitation.objects.filter(space=space, user=user).first()
+    if invitation is None:
+        raise ValidationError("You have no invitation to speak here.")
+    participant = _participant(space, user, lock=True)
+    if participant.role in SPEAKING_ROLES and invitation.role == Role.SPEAKER:
+        invitation.delete()
+        return participant
+    participant = _set_role(space, participant, invitation.role)
+    invitation.delete()
+    return participant
+
+
+@transaction.atomic
+def participant_step_down(*, space: Space, user: User) -> Participant:
+    space = _locked(space)
+    participant = _participant(space, user, lock=True)
+    if participant.role == Role.HOST:
+        raise ValidationError("The host can't step down; end the Space instead.")
+    if participant.role == Role.LISTENER:
+        raise ValidationError("You are already a listener.")
+    return _set_role(space, participant, Role.LISTENER)
+
+
+@transaction.atomic
+def participant_make_listener(*, space: Space, by: User, user: User) -> Participant:
+    space = _locked(space)
+    actor = _require_manager(space, by)
+    participant = _participant(space, user, lock=True)
+    if participant.role == Role.HOST or (participant.role == Role.COHOST and actor.role != Role.HOST):
+        raise PermissionDenied("Only the host can change a co-host's role.")
+    if participant.role == Role.LISTENER:
+        raise ValidationError(f"{user.name} is already a listener.")
+    return _set_role(space, participant, Role.LISTENER)
+
+
+def cohost_name_in_advance(*, space: Space, by: User, user: User) -> Invitation:
+    """Name a co-host of a scheduled Space; they take the seat when they join."""
+    _require_host(space, by)
+    if user.pk == space.host_id:
+        raise ValidationError("The host can't also be a co-host.")
+    named = Invitation.objects.filter(space=space, role=Role.COHOST).exclude(user=user).count()
+    if named >= settings.SPACES_MAX_COHOSTS:
+        raise ValidationError(f"A Space can have at most {settings.SPACES_MAX_COHOSTS} co-hosts.")
+    invitation, _ = Invitation.objects.update_or_create(
+        space=space, user=user, defaults={"role": Role.COHOST, "invited_by": by}
+    )
+    return invitation
+
+
+@transaction.atomic
+def cohost_add(*, space: Space, by: User, user: User) -> Participant | Invitation:
+    space = _locked(space)
+    _require_host(space, by)
+    if space.state == Space.State.SCHEDULED:
+        return cohost_name_in_advance(space=space, by=by, user=user)
+    _require_live(space)
+    participant = Participant.objects.filter(space=space, user=user).first()
+    if participant is None:
+        raise ValidationError(f"{user.name} is not in this Space.")
+    if participant.removed:
+        raise ValidationError(f"{user.name} was removed from this Space.")
+    if participant.role in (Role.HOST, Role.COHOST):
+        raise ValidationError(f"{user.name} is already a {participant.get_role_display().lower()}.")
+    return _set_role(space, participant, Role.COHOST)
+
+
+@transaction.atomic
+def cohost_remove(*, space: Space, by: User, user: User) -> Participant | None:
+    space = _locked(space)
+    _require_host(space, by)
+    if space.state == Space.State.SCHEDULED:
+        Invitation.objects.filter(space=space, user=user, role=Role.COHOST).delete()
+        return None
+    participant = _participant(space, user, lock=True)
+    if participant.role != Role.COHOST:
+        raise ValidationError(f"{user.name} is not a co-host.")
+    return _set_role(space, participant, Role.LISTENER)
+
+
+@transaction.atomic
+def participant_mute(*, space: Space, by: User, user: User) -> Participant:
+    _require_live(space)
+    actor = _require_manager(space, by)
+    participant = _participant(space, user, lock=True)
+    if participant.role not in SPEAKING_ROLES:
+        raise ValidationError(f"{user.name} is not a speaker.")
+    if participant.role == Role.HOST and actor.role != Role.HOST:
+        raise PermissionDenied("Co-hosts can't mute the host.")
+    if not participant.muted:
+        participant.muted = True
+        participant.save(update_fields=["muted"])
+        _announce_role(participant)
+    return participant
+
+
+@transaction.atomic
+def participant_mute_all(*, space: Space, by: User) -> int:
+    _require_live(space)
+    _require_manager(space, by)
+    rows = list(
+        Participant.objects.select_for_update()
+        .select_related("user")
+        .filter(space=space, role__in=[Role.COHOST, Role.SPEAKER], muted=False)
+        .exclude(user=by)
+    )
+    for participant in rows:
+        participant.muted = True
+        participant.save(update_fields=["muted"])
+        _announce_role(participant)
+    return len(rows)
+
+
+@transaction.atomic
+def participant_set_muted(*, space: Space, user: User, muted: bool) -> Participant:
+    """Only the speaker unmutes themselves (anyone speaking may mute themselves)."""
+    participant = _participant(space, user, lock=True)
+    if participant.role not in SPEAKING_ROLES:
+        raise ValidationError("Only speakers have a microphone.")
+    if participant.muted != muted:
+        participant.muted = muted
+        participant.save(update_fields=["muted"])
+        _announce_role(participant)
+    return participant
+
+
+@transaction.atomic
+def participant_remove(*, space: Space, by: User, user: User) -> Participant:
+    """Remove someone for good: their sockets close and they cannot rejoin this Space."""
+    from . import tasks
+
+    space = _locked(space)
+    actor = _require_manager(space, by)
+    participant = _participant(space, user, lock=True)
+    if participant.role == Role.HOST:
+        raise PermissionDenied("The host can't be removed.")
+    if participant.role == Role.COHOST and actor.role != Role.HOST:
+        raise PermissionDenied("Only the host can remove a co-host.")
+    if participant.removed:
+        raise ValidationError(f"{user.name} was already removed.")
+    was_speaking = participant.role in SPEAKING_ROLES
+    participant.removed_at = timezone.now()
+    participant.role = Role.LISTENER
+    participant.speaker_index = None
+    participant.hand_raised_at = None
+    participant.muted = False
+    participant.save(update_fields=["removed_at", "role", "speaker_index", "hand_raised_at", "muted"])
+    Invitation.objects.filter(space=space, user=user).delete()
+    broadcast(space.pk, {"type": "removed", "user_id": user.pk})
+    if was_speaking:
+        transaction.on_commit(lambda: tasks.push_live_bubble.delay(space.pk, user.pk, "remove"))
+    return participant
+
+
+@transaction.atomic
+def pin_create(*, space: Space, by: User, post: Post) -> PinnedPost:
+    _require_live(space)
+    participant = Participant.objects.filter(space=space, user=by, removed_at__isnull=True).first()
+    if participant is None or participant.role not in SPEAKING_ROLES:
+        raise PermissionDenied("Only hosts and speakers can pin posts.")
+    if PinnedPost.objects.filter(space=space).count() >= 5:
+        raise ValidationError("A Space can show at most 5 pinned posts; unpin one first.")
+    pin, created = PinnedPost.objects.get_or_create(space=space, post=post, defaults={"pinned_by": by})
+    if not created:
+        raise ValidationError("That post is already pinned.")
+    broadcast(space.pk, {"type": "pinned", "pin": pin_payload(pin)})
+    return pin
+
+
+def pin_payload(pin: PinnedPost) -> dict:
+    return {
+        "id": pin.pk,
+        "post_id": pin.post_id,
+        "body": pin.post.body,
+        "author": pin.post.author.username,
+        "url": pin.post.get_absolute_url(),
+    }
+
+
+@transaction.atomic
+def pin_delete(*, space: Space, by: User, post_id: int) -> None:
+    participant = Participant.objects.filter(space=space, user=by, removed_at__isnull=True).first()
+    if participant is None or participant.role not in SPEAKING_ROLES:
+        raise PermissionDenied("Only hosts and speakers can unpin posts.")
+    deleted, _ = PinnedPost.objects.filter(space=space, post_id=post_id).delete()
+    if not deleted:
+        raise ValidationError("That post is not pinned.")
+    broadcast(space.pk, {"type": "unpinned", "post_id": post_id})
+
+
+def reminder_set(*, space: Space, user: User) -> Reminder:
+    if space.state != Space.State.SCHEDULED:
+        raise ValidationError("Reminders are for Spaces that haven't started.")
+    reminder, _ = Reminder.objects.get_or_create(space=space, user=user)
+    return reminder
+
+
+def reminder_delete(*, space: Space, user: User) -> bool:
+    if space.host_id == user.pk:
+        return False
+    deleted, _ = Reminder.objects.filter(space=space, user=user).delete()
+    return bool(deleted)
+
+
+def space_report_create(
+    *, space: Space, reporter: User, reason: str, details: str = "", reported_user: User | None = None
+) -> SpaceReport:
+    if reason not in SpaceReport.Reason.values:
+        raise ValidationError("Choose a reason for the report.")
+    if reported_user is not None and reported_user.pk == reporter.pk:
+        raise ValidationError("You can't report yourself.")
+    return SpaceReport.objects.create(
+        space=space, reporter=reporter, reported_user=reported_user, reason=reason, details=details.strip()[:500]
+    )
+
+
+def space_share_to_timeline(*, space: Space, user: User, url: str) -> Post:
+    return account_services.post_create(author=user, body=f"Listen in: {space.title} {url}"[:280])
+
+
+def space_share_by_dm(*, space: Space, sender: User, recipient: User, url: str) -> None:
+    account_services.message_send(sender=sender, recipient=recipient, body=f"Join me in “{space.title}”: {url}")
+
+
+def reminders_due_query(*, now: datetime):
+    window = now + timedelta(minutes=settings.SPACES_REMINDER_MINUTES_BEFORE)
+    return Reminder.objects.filter(
+        sent_at__isnull=True,
+        space__state=Space.State.SCHEDULED,
+        space__scheduled_for__lte=window,
+        space__scheduled_for__gt=now - timedelta(hours=1),
+    )
+
+
+def spaces_abandoned_query(*, now: datetime):
+    cutoff = now - timedelta(seconds=settings.SPACES_HOST_GRACE_SECONDS)
+    return Space.objects.filter(state=Space.State.LIVE, host_left_at__isnull=False, host_left_at__lte=cutoff)

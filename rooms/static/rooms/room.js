@@ -1,0 +1,234 @@
+// The room page's control socket: participants by role, hands, reactions, pins, moderation.
+// Reconnects by itself; the server keeps the role, so a reload comes back as the same speaker.
+// Audio capture and playback live in rooms/static/rooms/audio/; they get this page's socket from the
+// `room:socket` event (on every connect) and the person's role and mute state from `room:me`.
+
+const root = document.getElementById("room");
+const spaceId = root.dataset.space;
+const myId = Number(root.dataset.user);
+const scheme = location.protocol === "https:" ? "wss" : "ws";
+const FINAL = { 4401: "Log in to join this Space.", 4403: "You can't join this Space.", 4404: "This Space doesn't exist.", 4410: "This Space has ended." };
+const ROLE_NAMES = { host: "Host", cohost: "Co-host", speaker: "Speaker", listener: "Listener" };
+const SPEAKING = new Set(["host", "cohost", "speaker"]);
+const MANAGERS = new Set(["host", "cohost"]);
+
+const people = new Map();
+let me = null;
+let invited = false;
+let blocked = new Set();
+let socket = null;
+let delay = 1000;
+let stopped = false;
+let extraListeners = 0;
+
+const $ = (id) => document.getElementById(id);
+const status = $("connection-status");
+
+function setStatus(text) { status.textContent = text; }
+
+function send(message) {
+  if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+  else setStatus("Not connected; trying again…");
+}
+
+function connect() {
+  socket = new WebSocket(`${scheme}://${location.host}/ws/spaces/${spaceId}/`);
+  socket.binaryType = "arraybuffer";
+  socket.addEventListener("open", () => {
+    setStatus("Connected.");
+    root.dispatchEvent(new CustomEvent("room:socket", { detail: { socket } }));
+  });
+  socket.addEventListener("message", (message) => {
+    if (typeof message.data !== "string") return; // audio frames are the audio player's business
+    handle(JSON.parse(message.data));
+  });
+  socket.addEventListener("close", (closed) => {
+    root.dataset.connected = "false";
+    if (closed.code === 4410) { stopped = true; location.reload(); return; }
+    if (closed.code === 4401) { stopped = true; location.href = root.dataset.loginUrl; return; }
+    if (FINAL[closed.code]) { stopped = true; setStatus(FINAL[closed.code]); return; }
+    if (stopped) return;
+    setStatus(`Connection lost; reconnecting in ${Math.round(delay / 1000)} s…`);
+    setTimeout(connect, delay);
+    delay = Math.min(delay * 2, 15000);
+  });
+}
+
+function upsert(participant) {
+  people.set(participant.user_id, { ...(people.get(participant.user_id) || {}), ...participant });
+  if (participant.user_id === myId) {
+    me = people.get(myId);
+    root.dispatchEvent(new CustomEvent("room:me", { detail: { ...me } }));
+  }
+}
+
+function handle(event) {
+  switch (event.type) {
+    case "welcome":
+      delay = 1000;
+      people.clear();
+      for (const p of [...event.speakers, ...event.listeners]) upsert(p);
+      upsert(event.me);
+      extraListeners = Math.max(0, event.listener_count - event.listeners.length);
+      blocked = new Set(event.blocked_ids || event.blocked_speaker_ids);
+      invited = event.invited;
+      renderPins(event.pins);
+      root.dataset.connected = "true";
+      setStatus("Connected.");
+      break;
+    case "presence":
+      for (const p of event.joined) upsert(p);
+      for (const id of event.left) {
+        const p = people.get(id);
+        if (p && !SPEAKING.has(p.role) && !p.hand) people.delete(id);
+      }
+      break;
+    case "role_changed":
+      upsert(event.participant);
+      if (event.participant.user_id === myId && SPEAKING.has(event.participant.role)) invited = false;
+      break;
+    case "hand": {
+      const p = people.get(event.user_id);
+      if (p) p.hand = event.raised;
+      if (event.user_id === myId && event.declined) setStatus("Your request to speak was declined.");
+      break;
+    }
+    case "invited":
+      if (event.user_id === myId) { invited = true; setStatus("You're invited to speak."); }
+      break;
+    case "removed":
+      people.delete(event.user_id);
+      break;
+    case "pinned": addPin(event.pin); break;
+    case "unpinned": document.querySelector(`#pins li[data-post="${event.post_id}"]`)?.remove(); break;
+    case "reactions": showReactions(event.counts); break;
+    case "space_ended": stopped = true; setStatus("The Space has ended."); location.href = event.url; return;
+    case "error": setStatus(event.message); break;
+    default: return;
+  }
+  render();
+}
+
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  Object.assign(node, props);
+  for (const child of children) node.append(child);
+  return node;
+}
+
+function action(label, type, userId, secondary = true) {
+  const button = el("button", { type: "button", textContent: label, className: secondary ? "secondary small-button" : "small-button" });
+  button.dataset.act = type;
+  button.dataset.user = userId;
+  return button;
+}
+
+function personRow(p) {
+  const myRole = me ? me.role : "listener";
+  const li = el("li", { className: "room-person" });
+  li.dataset.user = p.user_id;
+  li.dataset.role = p.role;
+  const label = el("span", { className: "room-person-name" },
+    el("span", { className: "avatar", textContent: p.initial, ariaHidden: "true" }),
+    el("span", {}, el("strong", { textContent: p.name }), " ", el("span", { className: "muted small", textContent: `@${p.username}` })));
+  li.append(label);
+  const tags = el("span", { className: "room-tags" });
+  if (p.role !== "listener") tags.append(el("span", { className: "tag", textContent: ROLE_NAMES[p.role] }));
+  if (SPEAKING.has(p.role) && p.muted) tags.append(el("span", { className: "tag", textContent: "Muted" }));
+  if (p.hand) tags.append(el("span", { className: "tag hand", textContent: "✋ Hand raised" }));
+  if (blocked.has(p.user_id)) tags.append(el("span", { className: "tag warn", textContent: "You blocked this account" }));
+  li.append(tags);
+  if (p.user_id !== myId && MANAGERS.has(myRole) && p.role !== "host") {
+    const buttons = el("span", { className: "actions" });
+    const canTouch = myRole === "host" || p.role !== "cohost";
+    if (p.role === "listener" && p.hand) buttons.append(action("Approve", "approve", p.user_id, false), action("Decline", "decline", p.user_id));
+    else if (p.role === "listener") buttons.append(action("Invite to speak", "invite", p.user_id));
+    if (SPEAKING.has(p.role) && !p.muted && canTouch) buttons.append(action("Mute", "mute", p.user_id));
+    if (p.role === "speaker") buttons.append(action("Make listener", "make_listener", p.user_id));
+    if (myRole === "host" && p.role !== "cohost") buttons.append(action("Make co-host", "add_cohost", p.user_id));
+    if (myRole === "host" && p.role === "cohost") buttons.append(action("Remove co-host", "remove_cohost", p.user_id));
+    if (canTouch) buttons.append(action("Remove", "remove", p.user_id));
+    li.append(buttons);
+  }
+  if (p.user_id !== myId) {
+    const report = el("a", { href: `/spaces/${spaceId}/report/?user=${p.user_id}`, textContent: "Report", className: "small" });
+    li.append(report);
+  }
+  return li;
+}
+
+function render() {
+  const all = [...people.values()];
+  const speakers = all.filter((p) => SPEAKING.has(p.role)).sort((a, b) => (a.speaker_index ?? 99) - (b.speaker_index ?? 99));
+  const listeners = all.filter((p) => !SPEAKING.has(p.role));
+  const hands = all.filter((p) => p.hand);
+  $("speakers").replaceChildren(...speakers.map(personRow));
+  $("listeners").replaceChildren(...listeners.map(personRow));
+  $("hands").replaceChildren(...hands.map(personRow));
+  $("hand-count").textContent = hands.length;
+  $("listener-count").textContent = listeners.length + extraListeners;
+
+  const role = me ? me.role : "listener";
+  $("my-role").textContent = ROLE_NAMES[role];
+  $("my-mute").textContent = SPEAKING.has(role) ? (me.muted ? " (muted)" : " (microphone on)") : "";
+  const flags = {
+    "can-ask": role === "listener" && !(me && me.hand) && !invited,
+    "hand-up": Boolean(me && me.hand),
+    invited: role === "listener" && invited,
+    muted: SPEAKING.has(role) && me.muted,
+    unmuted: SPEAKING.has(role) && !me.muted,
+    "can-step-down": role === "speaker" || role === "cohost",
+    manager: MANAGERS.has(role),
+    host: role === "host",
+    speaking: SPEAKING.has(role),
+  };
+  for (const node of document.querySelectorAll("[data-show]")) node.hidden = !flags[node.dataset.show];
+  const warnings = speakers.filter((p) => blocked.has(p.user_id) && p.user_id !== myId);
+  $("warnings").replaceChildren(...warnings.map((p) => el("p", { className: "flash-error", textContent: `${p.name} (@${p.username}), whom you blocked, is speaking.` })));
+}
+
+function addPin(pin) {
+  if (document.querySelector(`#pins li[data-post="${pin.post_id}"]`)) return;
+  const li = el("li", {}, el("a", { href: pin.url, textContent: `@${pin.author}: ${pin.body}` }));
+  li.dataset.post = pin.post_id;
+  $("pins").prepend(li);
+}
+
+function renderPins(pins) {
+  $("pins").replaceChildren();
+  for (const pin of [...pins].reverse()) addPin(pin);
+}
+
+let feedTimer = null;
+function showReactions(counts) {
+  const feed = $("reaction-feed");
+  feed.textContent = Object.entries(counts).map(([emoji, n]) => (n > 1 ? `${emoji}×${n}` : emoji)).join(" ");
+  clearTimeout(feedTimer);
+  feedTimer = setTimeout(() => { feed.textContent = ""; }, 2500);
+}
+
+root.addEventListener("click", (click) => {
+  const target = click.target.closest("button");
+  if (!target) return;
+  if (target.dataset.send) {
+    if (target.dataset.confirm && !confirm(target.dataset.confirm)) return;
+    send({ type: target.dataset.send });
+  } else if (target.dataset.act) {
+    send({ type: target.dataset.act, user_id: Number(target.dataset.user) });
+  } else if (target.dataset.react) {
+    send({ type: "react", emoji: target.dataset.react });
+  }
+});
+
+$("pin-form").addEventListener("submit", (submit) => {
+  submit.preventDefault();
+  const input = $("pin-post");
+  const numbers = input.value.match(/\d+/g);
+  if (!numbers) { setStatus("Enter a post link or number to pin."); return; }
+  send({ type: "pin", post_id: Number(numbers[numbers.length - 1]) });
+  input.value = "";
+});
+
+window.spacesRoom = { get socket() { return socket; }, get me() { return me; } };
+render();
+connect();

@@ -1,0 +1,232 @@
+"""Pages for Spaces: the list and search, scheduling, the room, the ended page."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.models import User
+
+from . import access, selectors, services
+from .consumers import REACTIONS
+from .forms import SpaceEditForm, SpaceForm, SpaceReportForm, UsernameForm
+from .models import Participant, Space
+
+
+def _space_or_404(pk: int) -> Space:
+    space = selectors.space_by_id(pk=pk)
+    if space is None:
+        raise Http404("There is no such Space.")
+    return space
+
+
+def _errors(exc: ValidationError | PermissionDenied) -> str:
+    return " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+
+
+@login_required
+@require_GET
+def space_list(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()[:100]
+    context = {
+        "query": query,
+        "live": selectors.spaces_live(query=query)[:50],
+        "upcoming": selectors.spaces_upcoming(query=query)[:50],
+        "eligibility": access.host_eligibility(user=request.user),
+    }
+    return render(request, "rooms/list.html", context)
+
+
+@login_required
+def space_new(request: HttpRequest) -> HttpResponse:
+    eligibility = access.host_eligibility(user=request.user)
+    if not eligibility.eligible:
+        return render(request, "rooms/not_eligible.html", {"eligibility": eligibility}, status=403)
+    form = SpaceForm(request.POST or None, host=request.user)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            space = services.space_create(
+                host=request.user,
+                title=data["title"],
+                topics=data["topics"],
+                scheduled_for=data["scheduled_for"] if data["start"] == "later" else None,
+                speaking_policy=data["speaking_policy"],
+                cohosts=data["cohosts"],
+            )
+        except (ValidationError, PermissionDenied) as exc:
+            form.add_error(None, _errors(exc))
+        else:
+            messages.success(request, "Your Space is live." if space.is_live else "Your Space is scheduled.")
+            return redirect(space)
+    return render(request, "rooms/form.html", {"form": form}, status=422 if form.errors else 200)
+
+
+@login_required
+def space_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    space = _space_or_404(pk)
+    if space.host_id != request.user.pk:
+        raise PermissionDenied("Only the host can edit this Space.")
+    if space.state != Space.State.SCHEDULED:
+        messages.error(request, "Only a scheduled Space can be edited.")
+        return redirect(space)
+    initial = {"title": space.title, "topics": ", ".join(space.topic_list), "scheduled_for": space.scheduled_for}
+    form = SpaceEditForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.space_update(space=space, by=request.user, **form.cleaned_data)
+        except (ValidationError, PermissionDenied) as exc:
+            form.add_error(None, _errors(exc))
+        else:
+            messages.success(request, "Saved.")
+            return redirect(space)
+    return render(request, "rooms/edit.html", {"form": form, "space": space}, status=422 if form.errors else 200)
+
+
+def _action(request: HttpRequest, pk: int, run, done: str) -> HttpResponse:
+    space = _space_or_404(pk)
+    try:
+        run(space)
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, _errors(exc))
+        return redirect(space)
+    messages.success(request, done)
+    return redirect(space)
+
+
+@login_required
+@require_POST
+def space_start(request: HttpRequest, pk: int) -> HttpResponse:
+    return _action(request, pk, lambda s: services.space_start(space=s, by=request.user), "You're live.")
+
+
+@login_required
+@require_POST
+def space_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    return _action(request, pk, lambda s: services.space_cancel(space=s, by=request.user), "Space cancelled.")
+
+
+@login_required
+@require_POST
+def space_end(request: HttpRequest, pk: int) -> HttpResponse:
+    return _action(request, pk, lambda s: services.space_end(space=s, by=request.user), "Space ended.")
+
+
+@login_required
+@require_POST
+def reminder_toggle(request: HttpRequest, pk: int) -> HttpResponse:
+    space = _space_or_404(pk)
+    if request.POST.get("action") == "remove":
+        services.reminder_delete(space=space, user=request.user)
+        messages.success(request, "Reminder removed.")
+        return redirect(space)
+    return _action(
+        request, pk, lambda s: services.reminder_set(space=s, user=request.user), "We'll remind you 30 minutes before."
+    )
+
+
+@login_required
+def space_report(request: HttpRequest, pk: int) -> HttpResponse:
+    space = _space_or_404(pk)
+    reported = None
+    if raw := request.GET.get("user") or request.POST.get("user"):
+        reported = User.objects.filter(pk=raw if str(raw).isdigit() else 0).first()
+        if reported is None:
+            raise Http404("No such person.")
+    form = SpaceReportForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.space_report_create(
+                space=space, reporter=request.user, reported_user=reported, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, "Thanks. The host and our moderators will review your report.")
+            return redirect(space)
+    context = {"space": space, "reported": reported, "form": form}
+    return render(request, "rooms/report.html", context, status=422 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def share_to_timeline(request: HttpRequest, pk: int) -> HttpResponse:
+    url = request.build_absolute_uri(_space_or_404(pk).get_absolute_url())
+    return _action(
+        request, pk, lambda s: services.space_share_to_timeline(space=s, user=request.user, url=url), "Shared."
+    )
+
+
+@login_required
+@require_POST
+def share_by_dm(request: HttpRequest, pk: int) -> HttpResponse:
+    space = _space_or_404(pk)
+    form = UsernameForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(form.errors.get("username", ["Enter a username."])))
+        return redirect(space)
+    recipient = form.cleaned_data["username"]
+    url = request.build_absolute_uri(space.get_absolute_url())
+    return _action(
+        request,
+        pk,
+        lambda s: services.space_share_by_dm(space=s, sender=request.user, recipient=recipient, url=url),
+        f"Sent to @{recipient.username}.",
+    )
+
+
+@login_required
+@require_POST
+def invite(request: HttpRequest, pk: int) -> HttpResponse:
+    space = _space_or_404(pk)
+    form = UsernameForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(form.errors.get("username", ["Enter a username."])))
+        return redirect(space)
+    user, by_dm = form.cleaned_data["username"], form.cleaned_data["by_dm"]
+    return _action(
+        request,
+        pk,
+        lambda s: services.speaker_invite(space=s, by=request.user, user=user, by_dm=by_dm),
+        f"Invited @{user.username} to speak.",
+    )
+
+
+@login_required
+@require_GET
+def live_bubbles(request: HttpRequest) -> HttpResponse:
+    return render(
+        request, "accounts/_live_bubbles.html", {"live_bubbles": selectors.live_bubbles_for(user=request.user)}
+    )
+
+
+@login_required
+def space_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    space = _space_or_404(pk)
+    if space.is_over:
+        context = {
+            "space": space,
+            "speakers": selectors.ever_spoke_in(space=space),
+        }
+        return render(request, "rooms/ended.html", context)
+    me = Participant.objects.filter(space=space, user=request.user).first()
+    decision = access.can_join(space=space, user=request.user, participant=me)
+    context = {
+        "space": space,
+        "me": me,
+        "is_host": space.host_id == request.user.pk,
+        "decision": decision,
+        "has_reminder": selectors.has_reminder(space=space, user=request.user),
+        "pins": selectors.pins_in(space=space),
+        "share_url": request.build_absolute_uri(space.get_absolute_url()),
+        "reactions": REACTIONS,
+    }
+    if space.state == Space.State.SCHEDULED:
+        return render(request, "rooms/scheduled.html", context)
+    if not decision:
+        return render(request, "rooms/refused.html", context, status=403)
+    return render(request, "rooms/room.html", context)

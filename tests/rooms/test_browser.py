@@ -1,0 +1,126 @@
+"""Real pages in Debian's Chromium against a live Daphne: join, request to speak, host approves."""
+
+import os
+
+import pytest
+from django.test import Client
+from playwright.sync_api import expect
+
+from rooms.models import Participant, Role
+from tests.accounts.factories import UserFactory
+from tests.rooms.factories import LiveSpaceFactory, make_host
+
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": "/usr/bin/chromium",
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    }
+
+
+def signed_in_page(browser, base_url: str, user):
+    client = Client()
+    client.force_login(user)
+    context = browser.new_context(base_url=base_url)
+    context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": base_url}])
+    return context.new_page()
+
+
+def test_listener_requests_to_speak_and_host_approves_in_real_pages(browser, live_daphne):
+    host = make_host(display_name="Maya Host")
+    space = LiveSpaceFactory(host=host, title="Browser Space")
+    listener = UserFactory(display_name="Sam Listener")
+    base_url = f"http://{live_daphne}"
+
+    host_page = signed_in_page(browser, base_url, host)
+    page_errors = []
+    host_page.on("pageerror", lambda error: page_errors.append(error))
+    host_page.goto(f"/spaces/{space.pk}/")
+    expect(host_page.locator("#room")).to_have_attribute("data-connected", "true")
+    expect(host_page.locator("#my-role")).to_have_text("Host")
+
+    listener_page = signed_in_page(browser, base_url, listener)
+    listener_page.on("pageerror", lambda error: page_errors.append(error))
+    listener_page.goto(f"/spaces/{space.pk}/")
+    expect(listener_page.locator("#room")).to_have_attribute("data-connected", "true")
+    expect(listener_page.locator("#my-role")).to_have_text("Listener")
+    expect(host_page.locator(f'#listeners li[data-user="{listener.pk}"]')).to_contain_text("Sam Listener")
+
+    listener_page.get_by_role("button", name="Request to speak").click()
+    request = host_page.locator(f'#hands li[data-user="{listener.pk}"]')
+    expect(request).to_contain_text("Hand raised")
+    request.get_by_role("button", name="Approve").click()
+
+    expect(listener_page.locator("#my-role")).to_have_text("Speaker")
+    assert page_errors == []
+    expect(listener_page.get_by_role("button", name="Unmute")).to_be_visible()
+    expect(host_page.locator(f'#speakers li[data-user="{listener.pk}"]')).to_contain_text("Sam Listener")
+    assert Participant.objects.get(space=space, user=listener).role == Role.SPEAKER
+
+    # A reload reconnects and keeps the role.
+    listener_page.reload()
+    expect(listener_page.locator("#room")).to_have_attribute("data-connected", "true")
+    expect(listener_page.locator("#my-role")).to_have_text("Speaker")
+    assert page_errors == []
+    assert page_errors == []
+
+
+def test_live_bubble_events_add_and_remove_bubbles_on_the_home_page(browser, live_daphne):
+    follower = UserFactory()
+    page = signed_in_page(browser, f"http://{live_daphne}", follower)
+    page_errors = []
+    page.on("pageerror", lambda error: page_errors.append(error))
+    page.goto("/")
+    bubbles = page.locator("#live-bubbles .bubble")
+    expect(bubbles).to_have_count(0)
+    event = {"type": "live_bubble", "action": "add", "user_id": 42, "url": "/spaces/9/", "initial": "M"}
+    event |= {"name": "Maya <b>", "title": "Night synths"}
+    # The same DOM event static/js/user-events.js dispatches for a /ws/me/ message.
+    dispatch = "e => document.body.dispatchEvent(new CustomEvent(e.type, {detail: e, bubbles: true}))"
+    page.evaluate(dispatch, event)
+    expect(bubbles).to_have_count(1)
+    expect(bubbles.first).to_have_attribute("href", "/spaces/9/")
+    expect(bubbles.first).to_contain_text("Maya <b>")  # text, never markup
+    expect(page.get_by_role("link", name="Maya <b> is live: Night synths")).to_be_visible()
+    page.evaluate(dispatch, {**event, "action": "remove"})
+    expect(bubbles).to_have_count(0)
+    assert page_errors == []
+
+
+def test_spaces_pages_have_no_axe_violations(browser, live_daphne):
+    from axe_playwright_python.sync_playwright import Axe
+
+    from rooms.models import Space
+
+    host = make_host()
+    live = LiveSpaceFactory(host=host, title="Accessible room")
+    listener = UserFactory()
+    Participant.objects.create(space=live, user=listener, hand_raised_at=live.started_at, connections=1)
+    scheduled = LiveSpaceFactory(host=make_host(), state=Space.State.SCHEDULED, started_at=None)
+    ended = LiveSpaceFactory(host=make_host(), state=Space.State.ENDED, ended_at=live.started_at)
+    page = signed_in_page(browser, f"http://{live_daphne}", host)
+    pages = {
+        f"/spaces/{live.pk}/": "#hands li",
+        "/spaces/": "h1",
+        f"/spaces/{scheduled.pk}/": "h1",
+        f"/spaces/{ended.pk}/": "h1",
+        "/spaces/new/": "form",
+    }
+    for url, ready in pages.items():
+        page.goto(url)
+        expect(page.locator(ready).first).to_be_visible()
+        results = Axe().run(page)
+        assert results.violations_count == 0, f"{url}: {results.generate_report()}"

@@ -1,0 +1,356 @@
+"""The room socket over the configured channel layer (Redis when REDIS_URL is set)."""
+
+import json
+import struct
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import AnonymousUser
+
+from rooms import services
+from rooms.models import Participant, Role, Space
+from rooms.routing import websocket_urlpatterns
+from tests.accounts.factories import UserFactory
+from tests.rooms.conftest import seat
+from tests.rooms.factories import LiveSpaceFactory, SpaceFactory, make_host
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+application = URLRouter(websocket_urlpatterns)
+
+
+@pytest.fixture(autouse=True)
+def fast_batches(settings):
+    settings.SPACES_REACTION_FLUSH_MS = 20
+
+
+def frame(seq: int = 1, payload: bytes = b"\x01\x02\x03", fmt: int = 1) -> bytes:
+    return struct.pack("<BId", fmt, seq, 1234.5) + payload
+
+
+async def open_socket(user, space_id: int):
+    communicator = WebsocketCommunicator(application, f"/ws/spaces/{space_id}/")
+    communicator.scope["user"] = user
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
+
+
+async def joined(user, space_id: int):
+    """Open a socket and read the welcome snapshot."""
+    communicator = await open_socket(user, space_id)
+    welcome = await communicator.receive_json_from(timeout=3)
+    assert welcome["type"] == "welcome", welcome
+    return communicator, welcome
+
+
+async def next_of(communicator, kind: str, timeout: float = 3):
+    """The next event of `kind`, skipping presence and reaction batches in between."""
+    while True:
+        event = await communicator.receive_json_from(timeout=timeout)
+        if event["type"] == kind:
+            return event
+
+
+async def next_matching(communicator, kind: str, test, timeout: float = 3):
+    while True:
+        event = await next_of(communicator, kind, timeout)
+        if test(event):
+            return event
+
+
+async def closed_with(communicator) -> int:
+    while True:
+        output = await communicator.receive_output(timeout=3)
+        if output["type"] == "websocket.close":
+            return output["code"]
+
+
+def make_live_space():
+    return LiveSpaceFactory(host=make_host())
+
+
+async def test_listener_joins_and_sees_the_host_among_speakers():
+    space = await database_sync_to_async(make_live_space)()
+    listener = await database_sync_to_async(UserFactory)()
+    communicator, welcome = await joined(listener, space.pk)
+    assert welcome["me"]["role"] == Role.LISTENER
+    assert [s["user_id"] for s in welcome["speakers"]] == [space.host_id]
+    await communicator.disconnect()
+    assert await database_sync_to_async(lambda: Participant.objects.get(user=listener).connections)() == 0
+
+
+async def test_anonymous_socket_is_closed_with_4401():
+    space = await database_sync_to_async(make_live_space)()
+    communicator = await open_socket(AnonymousUser(), space.pk)
+    assert (await communicator.receive_json_from())["close_code"] == 4401
+    assert await closed_with(communicator) == 4401
+
+
+async def test_unknown_space_is_closed_with_4404():
+    listener = await database_sync_to_async(UserFactory)()
+    communicator = await open_socket(listener, 999999)
+    assert await closed_with(communicator) == 4404
+
+
+async def test_joining_an_ended_space_is_closed_with_4410_and_nothing_is_recorded():
+    space = await database_sync_to_async(lambda: SpaceFactory(host=make_host(), state=Space.State.ENDED))()
+    listener = await database_sync_to_async(UserFactory)()
+    communicator = await open_socket(listener, space.pk)
+    assert await closed_with(communicator) == 4410
+    assert not await database_sync_to_async(Participant.objects.filter(user=listener).exists)()
+
+
+async def test_bad_input_gets_an_error_event_and_changes_nothing(settings):
+    space = await database_sync_to_async(make_live_space)()
+    listener = await database_sync_to_async(UserFactory)()
+    communicator, _ = await joined(listener, space.pk)
+
+    await communicator.send_to(text_data="{not json")
+    assert (await next_of(communicator, "error"))["code"] == "bad_json"
+    await communicator.send_to(text_data="[1, 2]")
+    assert (await next_of(communicator, "error"))["code"] == "bad_message"
+    await communicator.send_json_to({"type": "dance"})
+    assert (await next_of(communicator, "error"))["code"] == "unknown_type"
+    await communicator.send_json_to({"type": "approve", "user_id": listener.pk})
+    error = await next_of(communicator, "error")
+    assert (error["code"], error["ref"]) == ("forbidden", "approve")
+    await communicator.send_json_to({"type": "end"})
+    assert (await next_of(communicator, "error"))["code"] == "forbidden"
+    await communicator.send_to(text_data=json.dumps({"type": "react", "emoji": "x" * 5000}))
+    assert (await next_of(communicator, "error"))["code"] == "too_large"
+    await communicator.send_json_to({"type": "react", "emoji": "🍕"})
+    assert (await next_of(communicator, "error"))["code"] == "invalid"
+
+    me = await database_sync_to_async(Participant.objects.get)(user=listener)
+    assert (me.role, me.hand_raised_at, me.removed_at) == (Role.LISTENER, None, None)
+    assert await database_sync_to_async(lambda: Space.objects.get(pk=space.pk).state)() == Space.State.LIVE
+    await communicator.disconnect()
+
+
+async def test_request_approve_unmute_and_speak_reaches_listeners():
+    space = await database_sync_to_async(make_live_space)()
+    host = await database_sync_to_async(lambda: space.host)()
+    listener = await database_sync_to_async(UserFactory)()
+    host_socket, _ = await joined(host, space.pk)
+    listener_socket, _ = await joined(listener, space.pk)
+
+    await listener_socket.send_json_to({"type": "raise_hand"})
+    hand = await next_of(host_socket, "hand")
+    assert (hand["user_id"], hand["raised"]) == (listener.pk, True)
+
+    await host_socket.send_json_to({"type": "approve", "user_id": listener.pk})
+    changed = await next_of(listener_socket, "role_changed")
+    assert changed["participant"]["role"] == Role.SPEAKER and changed["participant"]["muted"] is True
+
+    # Muted: the frame is dropped without a query, nobody hears it.
+    await listener_socket.send_to(bytes_data=frame(1))
+    await listener_socket.send_json_to({"type": "unmute"})
+    unmuted = await next_matching(host_socket, "role_changed", lambda e: not e["participant"]["muted"])
+    assert unmuted["participant"]["user_id"] == listener.pk
+    index = unmuted["participant"]["speaker_index"]
+
+    await listener_socket.send_to(bytes_data=frame(2))
+    relayed = await host_socket.receive_from(timeout=3)
+    while not isinstance(relayed, bytes):
+        relayed = await host_socket.receive_from(timeout=3)
+    assert relayed[0] == index
+    assert relayed[1:] == frame(2)
+
+    await listener_socket.disconnect()
+    await host_socket.disconnect()
+
+
+async def test_listener_frames_are_dropped_and_bad_frames_close_the_socket():
+    space = await database_sync_to_async(make_live_space)()
+    host = await database_sync_to_async(lambda: space.host)()
+    listener = await database_sync_to_async(UserFactory)()
+    host_socket, _ = await joined(host, space.pk)
+    listener_socket, _ = await joined(listener, space.pk)
+    await listener_socket.send_to(bytes_data=frame(1))
+    await listener_socket.send_json_to({"type": "ping"})
+    await next_of(listener_socket, "pong")
+    # The host (a speaker) would have been sent the relayed frame by now; nothing binary arrived.
+    while not await host_socket.receive_nothing(timeout=0.2):
+        assert isinstance(await host_socket.receive_from(), str)
+    await host_socket.send_to(bytes_data=b"\x09" + bytes(20))
+    assert await closed_with(host_socket) == 4400
+    await listener_socket.disconnect()
+
+
+async def test_host_mutes_a_speaker_who_alone_can_unmute_while_a_listener_cannot_unmute():
+    space = await database_sync_to_async(make_live_space)()
+    speaker, listener = await database_sync_to_async(lambda: UserFactory.create_batch(2))()
+    await database_sync_to_async(seat)(space, speaker, Role.SPEAKER)
+    listener_socket, _ = await joined(listener, space.pk)
+    await listener_socket.send_json_to({"type": "unmute"})
+    assert (await next_of(listener_socket, "error"))["code"] == "forbidden"
+    await listener_socket.disconnect()
+    host = await database_sync_to_async(lambda: space.host)()
+    host_socket, _ = await joined(host, space.pk)
+    speaker_socket, _ = await joined(speaker, space.pk)
+    await host_socket.send_json_to({"type": "mute", "user_id": speaker.pk})
+    muted = await next_of(speaker_socket, "role_changed")
+    assert (muted["participant"]["user_id"], muted["participant"]["muted"]) == (speaker.pk, True)
+    await speaker_socket.send_json_to({"type": "unmute"})
+    changed = await next_matching(host_socket, "role_changed", lambda e: not e["participant"]["muted"])
+    assert changed["participant"]["user_id"] == speaker.pk
+    await host_socket.disconnect()
+    await speaker_socket.disconnect()
+
+
+async def test_reactions_are_aggregated_and_rate_limited(settings):
+    settings.SPACES_REACTIONS_PER_10S = 3
+    space = await database_sync_to_async(make_live_space)()
+    host = await database_sync_to_async(lambda: space.host)()
+    listener = await database_sync_to_async(UserFactory)()
+    host_socket, _ = await joined(host, space.pk)
+    listener_socket, _ = await joined(listener, space.pk)
+    for _ in range(3):
+        await listener_socket.send_json_to({"type": "react", "emoji": "🔥"})
+    await listener_socket.send_json_to({"type": "react", "emoji": "🔥"})
+    assert (await next_of(listener_socket, "error"))["code"] == "rate_limited"
+    counts: dict[str, int] = {}
+    while sum(counts.values()) < 3:  # one batch, or two if a flush fell between the reactions
+        for emoji, n in (await next_of(host_socket, "reactions"))["counts"].items():
+            counts[emoji] = counts.get(emoji, 0) + n
+    assert counts == {"🔥": 3}
+    await host_socket.disconnect()
+    await listener_socket.disconnect()
+
+
+async def test_removed_listener_is_disconnected_and_cannot_reconnect():
+    space = await database_sync_to_async(make_live_space)()
+    host = await database_sync_to_async(lambda: space.host)()
+    listener = await database_sync_to_async(UserFactory)()
+    host_socket, _ = await joined(host, space.pk)
+    listener_socket, _ = await joined(listener, space.pk)
+    await host_socket.send_json_to({"type": "remove", "user_id": listener.pk})
+    assert (await next_of(listener_socket, "removed"))["user_id"] == listener.pk
+    assert await closed_with(listener_socket) == 4403
+    again = await open_socket(listener, space.pk)
+    refusal = await again.receive_json_from(timeout=3)
+    assert (refusal["type"], refusal["close_code"]) == ("error", 4403)
+    assert await closed_with(again) == 4403
+    await host_socket.disconnect()
+
+
+async def test_host_ends_the_space_and_every_socket_closes_with_4410():
+    space = await database_sync_to_async(make_live_space)()
+    host = await database_sync_to_async(lambda: space.host)()
+    listener = await database_sync_to_async(UserFactory)()
+    host_socket, _ = await joined(host, space.pk)
+    listener_socket, _ = await joined(listener, space.pk)
+    await host_socket.send_json_to({"type": "end"})
+    ended = await next_of(listener_socket, "space_ended")
+    assert ended["url"] == f"/spaces/{space.pk}/"
+    assert await closed_with(listener_socket) == 4410
+    assert await closed_with(host_socket) == 4410
+    assert await database_sync_to_async(lambda: Space.objects.get(pk=space.pk).state)() == Space.State.ENDED
+
+
+async def test_cohost_cannot_add_cohosts_even_if_the_client_tries():
+    space = await database_sync_to_async(make_live_space)()
+    cohost, other = await database_sync_to_async(lambda: UserFactory.create_batch(2))()
+    await database_sync_to_async(seat)(space, cohost, Role.COHOST)
+    await database_sync_to_async(seat)(space, other)
+    cohost_socket, _ = await joined(cohost, space.pk)
+    await cohost_socket.send_json_to({"type": "add_cohost", "user_id": other.pk})
+    assert (await next_of(cohost_socket, "error"))["code"] == "forbidden"
+    await cohost_socket.send_json_to({"type": "approve", "user_id": "seven"})
+    assert (await next_of(cohost_socket, "error"))["code"] == "invalid"
+    assert await database_sync_to_async(lambda: Participant.objects.get(user=other).role)() == Role.LISTENER
+    await cohost_socket.disconnect()
+
+
+async def test_flooding_text_messages_closes_with_4429(settings):
+    settings.SPACES_TEXT_MESSAGES_PER_10S = 3
+    space = await database_sync_to_async(make_live_space)()
+    listener = await database_sync_to_async(UserFactory)()
+    communicator, _ = await joined(listener, space.pk)
+    for _ in range(5):
+        await communicator.send_json_to({"type": "ping"})
+    assert await closed_with(communicator) == 4429
+
+
+async def test_presence_batches_tell_the_room_who_joined_and_left():
+    space = await database_sync_to_async(make_live_space)()
+    host = await database_sync_to_async(lambda: space.host)()
+    listener = await database_sync_to_async(UserFactory)()
+    host_socket, _ = await joined(host, space.pk)
+    listener_socket, _ = await joined(listener, space.pk)
+    seen = set()
+    while listener.pk not in seen:
+        seen |= {p["user_id"] for p in (await next_of(host_socket, "presence"))["joined"]}
+    await listener_socket.disconnect()
+    left = await next_of(host_socket, "presence")
+    while listener.pk not in left["left"]:
+        left = await next_of(host_socket, "presence")
+    assert listener.pk in left["left"]
+    await host_socket.disconnect()
+
+
+async def test_role_kept_when_a_speaker_reconnects():
+    space = await database_sync_to_async(make_live_space)()
+    speaker = await database_sync_to_async(UserFactory)()
+    await database_sync_to_async(seat)(space, speaker, Role.SPEAKER)
+    first, welcome = await joined(speaker, space.pk)
+    await first.disconnect()
+    second, welcome_again = await joined(speaker, space.pk)
+    assert welcome["me"]["role"] == welcome_again["me"]["role"] == Role.SPEAKER
+    assert welcome["me"]["speaker_index"] == welcome_again["me"]["speaker_index"]
+    await second.disconnect()
+
+
+async def test_services_events_update_the_role_held_in_memory():
+    space = await database_sync_to_async(make_live_space)()
+    host = await database_sync_to_async(lambda: space.host)()
+    listener = await database_sync_to_async(UserFactory)()
+    listener_socket, _ = await joined(listener, space.pk)
+    await database_sync_to_async(services.cohost_add)(space=space, by=host, user=listener)
+    await next_of(listener_socket, "role_changed")
+    # A co-host may now mute everyone: allowed by the in-memory role without reconnecting.
+    await listener_socket.send_json_to({"type": "mute_all"})
+    await listener_socket.send_json_to({"type": "ping"})
+    event = await listener_socket.receive_json_from(timeout=3)
+    while event["type"] in {"presence", "reactions"}:
+        event = await listener_socket.receive_json_from(timeout=3)
+    assert event["type"] in {"pong", "role_changed"}
+    await listener_socket.disconnect()
+
+
+async def test_followers_home_socket_gets_the_bubble_when_the_host_goes_live_and_when_it_ends():
+    from accounts.routing import websocket_urlpatterns as me_routes
+    from accounts.services import follow_create
+
+    host = await database_sync_to_async(make_host)()
+    follower = await database_sync_to_async(UserFactory)()
+    await database_sync_to_async(follow_create)(follower=follower, followee=host)
+    space = await database_sync_to_async(lambda: SpaceFactory(host=host, title="Going live"))()
+    me_socket = WebsocketCommunicator(URLRouter(me_routes), "/ws/me/")
+    me_socket.scope["user"] = follower
+    assert (await me_socket.connect())[0]
+    await database_sync_to_async(services.space_start)(space=space, by=host)
+    bubble = await next_of(me_socket, "live_bubble")
+    assert (bubble["action"], bubble["user_id"], bubble["title"]) == ("add", host.pk, "Going live")
+    assert bubble["url"] == f"/spaces/{space.pk}/"
+    await database_sync_to_async(services.space_end)(space=space, by=host)
+    gone = await next_of(me_socket, "live_bubble")
+    assert (gone["action"], gone["user_id"]) == ("remove", host.pk)
+    await me_socket.disconnect()
+
+
+async def test_reaction_limit_is_per_person_not_per_socket(settings):
+    settings.SPACES_REACTIONS_PER_10S = 2
+    space = await database_sync_to_async(make_live_space)()
+    listener = await database_sync_to_async(UserFactory)()
+    first, _ = await joined(listener, space.pk)
+    second, _ = await joined(listener, space.pk)
+    await first.send_json_to({"type": "react", "emoji": "👏"})
+    await second.send_json_to({"type": "react", "emoji": "👏"})
+    await second.send_json_to({"type": "react", "emoji": "👏"})
+    assert (await next_of(second, "error"))["code"] == "rate_limited"
+    await first.disconnect()
+    await second.disconnect()

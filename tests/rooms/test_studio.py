@@ -1,0 +1,138 @@
+"""The hosts' studio at /studio/: allauth log-in, and each host sees and changes only their own Spaces."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import User
+from rooms.models import Invitation, Space
+from tests.accounts.factories import UserFactory
+from tests.rooms.conftest import seat
+from tests.rooms.factories import LiveSpaceFactory, SpaceFactory, make_host
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def host_a():
+    return make_host(username="hosta")
+
+
+@pytest.fixture
+def host_b():
+    return make_host(username="hostb")
+
+
+def change_data(space, **overrides):
+    data = {
+        "title": space.title,
+        "topics": "music",
+        "scheduled_for_0": (space.scheduled_for).strftime("%Y-%m-%d"),
+        "scheduled_for_1": (space.scheduled_for).strftime("%H:%M:%S"),
+        "speaking_policy": "everyone",
+        "invitations-TOTAL_FORMS": "0",
+        "invitations-INITIAL_FORMS": "0",
+        "invitations-MIN_NUM_FORMS": "0",
+        "invitations-MAX_NUM_FORMS": "2",
+        "participants-TOTAL_FORMS": "0",
+        "participants-INITIAL_FORMS": "0",
+        "reports-TOTAL_FORMS": "0",
+        "reports-INITIAL_FORMS": "0",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_anonymous_visitors_are_sent_to_allauth_login(client):
+    response = client.get("/studio/", follow=True)
+    assert response.redirect_chain[-1][0].startswith(reverse("account_login"))
+    assert "next=/studio/" in response.redirect_chain[-1][0]
+
+
+def test_account_without_enough_followers_is_told_how_many_are_missing(client, settings):
+    settings.SPACES_MIN_FOLLOWERS_TO_HOST = 600
+    newcomer = UserFactory()
+    User.objects.filter(pk=newcomer.pk).update(followers_count=100)
+    client.force_login(newcomer)
+    response = client.get("/studio/", follow=True)
+    assert response.status_code == 403
+    assert b"<strong>500</strong> more" in response.content
+
+
+def test_host_sees_only_their_own_spaces(client, host_a, host_b):
+    mine = SpaceFactory(host=host_a, title="Alpha talk")
+    theirs = SpaceFactory(host=host_b, title="Bravo talk")
+    client.force_login(host_a)
+    listing = client.get("/studio/rooms/space/")
+    assert listing.status_code == 200
+    assert list(listing.context["cl"].queryset) == [mine]
+    assert b"Bravo talk" not in listing.content
+    detail = client.get(f"/studio/rooms/space/{theirs.pk}/change/", follow=True)
+    assert b"Bravo talk" not in detail.content
+    assert detail.redirect_chain  # sent away as if it did not exist
+
+
+def test_host_cannot_change_or_cancel_another_hosts_space(client, host_a, host_b):
+    theirs = SpaceFactory(host=host_b, title="Bravo talk")
+    client.force_login(host_a)
+    client.post(f"/studio/rooms/space/{theirs.pk}/change/", change_data(theirs, title="Hijacked"))
+    client.post("/studio/rooms/space/", {"action": "cancel_spaces", "_selected_action": [theirs.pk], "index": "0"})
+    theirs.refresh_from_db()
+    assert (theirs.title, theirs.state) == ("Bravo talk", Space.State.SCHEDULED)
+
+
+def test_host_edits_and_cancels_their_own_space(client, host_a):
+    mine = SpaceFactory(host=host_a, title="Alpha talk")
+    client.force_login(host_a)
+    response = client.post(f"/studio/rooms/space/{mine.pk}/change/", change_data(mine, title="Alpha, renamed"))
+    assert response.status_code == 302
+    mine.refresh_from_db()
+    assert mine.title == "Alpha, renamed"
+    client.post("/studio/rooms/space/", {"action": "cancel_spaces", "_selected_action": [mine.pk], "index": "0"})
+    assert Space.objects.get(pk=mine.pk).state == Space.State.CANCELLED
+
+
+def test_host_schedules_in_the_studio_with_field_errors_for_bad_times(client, host_a):
+    client.force_login(host_a)
+    past = timezone.now() - timedelta(days=1)
+    data = {
+        "title": "From the studio",
+        "topics": "a,b",
+        "scheduled_for_0": past.strftime("%Y-%m-%d"),
+        "scheduled_for_1": past.strftime("%H:%M:%S"),
+        "speaking_policy": "everyone",
+        "invitations-TOTAL_FORMS": "0",
+        "invitations-INITIAL_FORMS": "0",
+    }
+    response = client.post("/studio/rooms/space/add/", data)
+    assert response.status_code == 200
+    assert "in the future" in str(response.context["adminform"].form.errors["scheduled_for"])
+    soon = timezone.now() + timedelta(days=3)
+    data["scheduled_for_0"], data["scheduled_for_1"] = soon.strftime("%Y-%m-%d"), soon.strftime("%H:%M:%S")
+    assert client.post("/studio/rooms/space/add/", data).status_code == 302
+    space = Space.objects.get(title="From the studio")
+    assert (space.host, space.topic_list) == (host_a, ["a", "b"])
+
+
+def test_host_names_cohosts_in_advance(client, host_a):
+    mine = SpaceFactory(host=host_a)
+    ivy = UserFactory()
+    client.force_login(host_a)
+    data = change_data(mine, **{"invitations-TOTAL_FORMS": "1", "invitations-0-username": "nobody"})
+    response = client.post(f"/studio/rooms/space/{mine.pk}/change/", data)
+    assert response.status_code == 200 and b"No account is called @nobody." in response.content
+    data["invitations-0-username"] = ivy.username
+    assert client.post(f"/studio/rooms/space/{mine.pk}/change/", data).status_code == 302
+    assert Invitation.objects.get(space=mine).user == ivy
+
+
+def test_participants_and_reports_are_visible_only_to_their_host(client, host_a, host_b):
+    theirs = LiveSpaceFactory(host=host_b)
+    stranger = UserFactory(username="visible_only_to_b")
+    seat(theirs, stranger)
+    client.force_login(host_a)
+    assert b"visible_only_to_b" not in client.get(f"/studio/rooms/space/{theirs.pk}/change/", follow=True).content
+    client.force_login(host_b)
+    assert b"visible_only_to_b" in client.get(f"/studio/rooms/space/{theirs.pk}/change/").content
