@@ -151,3 +151,17 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
 }
+
+# Live audio media path (rooms/media.py, rooms/PROTOCOL.md "Audio frames").
+# Per-listener queue of websocket messages kept while its socket pushes back (oldest dropped first),
+# and how many dropped messages (since its queue was last empty) make a listener "slow": it is told and closed.
+SPACES_MEDIA_QUEUE_MESSAGES = env_int("SPACES_MEDIA_QUEUE_MESSAGES", 25, minimum=1)
+SPACES_MEDIA_SLOW_DROP_LIMIT = env_int("SPACES_MEDIA_SLOW_DROP_LIMIT", 50, minimum=1)
+# Frames per websocket message to listeners (1 = no batching) and the longest a frame waits for a batch.
+SPACES_MEDIA_BATCH_FRAMES = env_int("SPACES_MEDIA_BATCH_FRAMES", 1, minimum=1)
+SPACES_MEDIA_BATCH_MS = env_int("SPACES_MEDIA_BATCH_MS", 20, minimum=0)
+SPACES_MEDIA_REDIS_PREFIX = env_str("SPACES_MEDIA_REDIS_PREFIX", "spaces.media")
+if REDIS_URL:
+    # channels-redis waits 5 s in BZPOPMIN and redis-py 8 stops reading after a 5 s socket timeout by
+    # default: idle consumers then die with "Timeout reading". Give the read room past the wait.
+    CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [{"address": REDIS_URL, "socket_timeout": 30}]
