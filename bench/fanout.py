@@ -156,7 +156,7 @@ async def connect(host: str, port: int, path: str, stats: Stats | None) -> WsCli
             _transport, client = await loop.create_connection(lambda: WsClient(host, port, path, stats), host, port)
             await asyncio.wait_for(client.open, 20)
             return client
-        except (OSError, ConnectionError, asyncio.TimeoutError):
+        except (TimeoutError, OSError, ConnectionError):
             if attempt == 4:
                 raise
             await asyncio.sleep(0.2 * (attempt + 1))
