@@ -34,6 +34,7 @@ FRAME_MS = 20
 OPUS_PAYLOAD_BYTES = 80  # 32 kbps * 20 ms
 HIST_STEP_MS = 0.5
 HIST_SIZE = 40_000  # up to 20 s
+HIST_PER_MS = 1 / HIST_STEP_MS
 CAPTURE = struct.Struct("<d")
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -82,6 +83,7 @@ class WsClient(asyncio.Protocol):
             self.open.set_result(True)
         pos, size = 0, len(buffer)
         stats = self.stats
+        now = time.time() * 1000
         while size - pos >= 2:
             opcode = buffer[pos] & 0x0F
             length = buffer[pos + 1] & 0x7F
@@ -101,7 +103,7 @@ class WsClient(asyncio.Protocol):
                 break
             if opcode == 2:
                 if stats is not None:
-                    self.received += stats.record(buffer, start, length)
+                    self.received += stats.record(buffer, start, length, now)
             elif opcode == 8:
                 self.close_code = int.from_bytes(buffer[start : start + 2], "big") if length >= 2 else 1005
             elif opcode == 9:
@@ -131,22 +133,19 @@ class Stats:
     def reset(self) -> None:
         self.hist = [0] * HIST_SIZE
 
-    def record(self, buffer: bytearray, start: int, length: int) -> int:
-        now = time.time() * 1000
+    def record(self, buffer: bytearray, start: int, length: int, now: float) -> int:
         hist = self.hist
         if buffer[start] != 0xFF:
-            frames = [(start, length)]
-        else:
-            frames, at, end = [], start + 1, start + length
-            while at + 2 <= end:
-                size = buffer[at] | (buffer[at + 1] << 8)
-                frames.append((at + 2, size))
-                at += 2 + size
-        for at, _size in frames:
-            latency = now - CAPTURE.unpack_from(buffer, at + 6)[0]
-            index = int(latency / HIST_STEP_MS)
-            hist[min(max(index, 0), HIST_SIZE - 1)] += 1
-        return len(frames)
+            index = int((now - CAPTURE.unpack_from(buffer, start + 6)[0]) * HIST_PER_MS)
+            hist[index if 0 <= index < HIST_SIZE else (0 if index < 0 else HIST_SIZE - 1)] += 1
+            return 1
+        count, at, end = 0, start + 1, start + length
+        while at + 2 <= end:
+            index = int((now - CAPTURE.unpack_from(buffer, at + 8)[0]) * HIST_PER_MS)
+            hist[index if 0 <= index < HIST_SIZE else (0 if index < 0 else HIST_SIZE - 1)] += 1
+            at += 2 + (buffer[at] | (buffer[at + 1] << 8))
+            count += 1
+        return count
 
 
 async def connect(host: str, port: int, path: str, stats: Stats | None) -> WsClient:

@@ -207,16 +207,24 @@ class _SpaceHub:
         self.slow_drop_limit = max(1, int(settings.SPACES_MEDIA_SLOW_DROP_LIMIT))
         self.batch_frames = max(1, int(settings.SPACES_MEDIA_BATCH_FRAMES))
         self.batch_s = max(0, int(settings.SPACES_MEDIA_BATCH_MS)) / 1000
+        self.batch_from_listeners = max(0, int(settings.SPACES_MEDIA_BATCH_FROM_LISTENERS))
         self.pending: list[bytes] = []
+        self.speakers_now: set[int] = set()
+        self.speakers_before: set[int] = set()
         self.timer: asyncio.TimerHandle | None = None
         self.ready: asyncio.Future | None = None  # the Redis subscription, when there is one
 
     def deliver(self, message: bytes) -> None:
-        if self.batch_frames == 1:
+        if self.batch_frames == 1 or len(self.listeners) < self.batch_from_listeners:
+            if self.pending:
+                self.flush()
             self._fan_out(message)
             return
+        # A batch holds `batch_frames` frames of each speaker heard lately, so the message rate per
+        # listener stays the same however many people speak; a timer sends what a quiet speaker left.
         self.pending.append(message)
-        if len(self.pending) >= self.batch_frames:
+        self.speakers_now.add(message[0])
+        if len(self.pending) >= self.batch_frames * max(len(self.speakers_now), len(self.speakers_before)):
             self.flush()
         elif self.timer is None:
             self.timer = asyncio.get_running_loop().call_later(self.batch_s, self.flush)
@@ -226,6 +234,7 @@ class _SpaceHub:
             self.timer.cancel()
             self.timer = None
         pending, self.pending = self.pending, []
+        self.speakers_before, self.speakers_now = self.speakers_now, set()
         if pending:
             self._fan_out(pending[0] if len(pending) == 1 else pack_batch(pending))
 

@@ -157,9 +157,12 @@ LOGGING = {
 # and how many dropped messages (since its queue was last empty) make a listener "slow": it is told and closed.
 SPACES_MEDIA_QUEUE_MESSAGES = env_int("SPACES_MEDIA_QUEUE_MESSAGES", 25, minimum=1)
 SPACES_MEDIA_SLOW_DROP_LIMIT = env_int("SPACES_MEDIA_SLOW_DROP_LIMIT", 50, minimum=1)
-# Frames per websocket message to listeners (1 = no batching) and the longest a frame waits for a batch.
-SPACES_MEDIA_BATCH_FRAMES = env_int("SPACES_MEDIA_BATCH_FRAMES", 1, minimum=1)
-SPACES_MEDIA_BATCH_MS = env_int("SPACES_MEDIA_BATCH_MS", 20, minimum=0)
+# Batching (measured in bench/fanout.py): once a Space has SPACES_MEDIA_BATCH_FROM_LISTENERS listeners in a
+# process, each websocket message carries SPACES_MEDIA_BATCH_FRAMES frames per speaker (1 = no batching);
+# a frame waits at most SPACES_MEDIA_BATCH_MS for its batch.
+SPACES_MEDIA_BATCH_FRAMES = env_int("SPACES_MEDIA_BATCH_FRAMES", 3, minimum=1)
+SPACES_MEDIA_BATCH_MS = env_int("SPACES_MEDIA_BATCH_MS", 60, minimum=0)
+SPACES_MEDIA_BATCH_FROM_LISTENERS = env_int("SPACES_MEDIA_BATCH_FROM_LISTENERS", 100, minimum=0)
 SPACES_MEDIA_REDIS_PREFIX = env_str("SPACES_MEDIA_REDIS_PREFIX", "spaces.media")
 if REDIS_URL:
     # channels-redis waits 5 s in BZPOPMIN and redis-py 8 stops reading after a 5 s socket timeout by
