@@ -144,3 +144,57 @@ def test_pcm16_fallback_reaches_the_listener_as_the_same_speech(
     assert speaker.evaluate("window.audioTest.speaker.format") == "pcm16"
     assert listener.evaluate("window.spacesAudioStats.framesReceived") == sent
     assert_decoded_is_the_speech(listener, speech_wav, other_speech_wav)
+
+
+def test_two_speakers_are_decoded_separately_and_mixed(audio_browser, media_server, speech_wav, other_speech_wav):
+    listener = open_page(audio_browser, media_server, "role=listener")
+    first = open_page(audio_browser, media_server, "role=speaker&index=0")
+    second = open_page(audio_browser, media_server, "role=speaker&index=1")
+    first.wait_for_timeout(3000)
+    sent = [
+        page.evaluate("window.audioTest.speaker.stop().then(() => window.audioTest.speaker.stats.framesSent)")
+        for page in (first, second)
+    ]
+    listener.wait_for_function(f"window.spacesAudioStats.framesDecoded >= {sum(sent)}", timeout=15_000)
+    stats = listener.evaluate("window.spacesAudioStats")
+    assert [stats["speakers"][i]["framesReceived"] for i in ("0", "1")] == sent
+    assert all(stats["speakers"][i]["peakLevel"] > 0.02 for i in ("0", "1"))
+    assert_decoded_is_the_speech(listener, speech_wav, other_speech_wav)
+    second_voice = listener.evaluate("window.audioTest.recording16k(1)")
+    assert math.sqrt(sum(x * x for x in second_voice) / len(second_voice)) > 0.01
+    mix = listener.evaluate("window.audioTest.mix16k()")
+    assert math.sqrt(sum(x * x for x in mix) / len(mix)) > 0.01
+    assert max(abs(x) for x in mix) <= 1.0  # soft-clipped, never past full scale
+    level = listener.locator('[data-speaker-index="1"]').evaluate("el => el.style.getPropertyValue('--audio-level')")
+    assert 0 <= float(level) <= 1
+
+
+def test_self_mute_stops_frames_at_the_source(audio_browser, media_server):
+    listener = open_page(audio_browser, media_server, "role=listener")
+    speaker = open_page(audio_browser, media_server, "role=speaker&index=0")
+    speaker.wait_for_function("window.audioTest.speaker.stats.framesSent > 50")
+    speaker.evaluate("window.audioTest.speaker.setMuted(true)")
+    speaker.wait_for_timeout(300)  # frames already in the encoder may still leave
+    muted_at = speaker.evaluate("window.audioTest.speaker.stats.framesSent")
+    speaker.wait_for_timeout(1500)
+    assert speaker.evaluate("window.audioTest.speaker.stats.framesSent") == muted_at
+    assert speaker.evaluate("window.audioTest.speaker.muted") is True
+    listener.wait_for_function(f"window.spacesAudioStats.framesReceived >= {muted_at}", timeout=10_000)
+    assert listener.evaluate("window.spacesAudioStats.framesReceived") == muted_at
+    speaker.evaluate("window.audioTest.speaker.setMuted(false)")
+    speaker.wait_for_function(f"window.audioTest.speaker.stats.framesSent > {muted_at + 25}")
+
+
+def test_listener_reconnects_and_keeps_playing(audio_browser, media_server):
+    listener = open_page(audio_browser, media_server, "role=listener")
+    speaker = open_page(audio_browser, media_server, "role=speaker&index=0")
+    listener.wait_for_function("window.spacesAudioStats.framesDecoded > 50", timeout=10_000)
+    listener.evaluate("window.audioTest.reconnect()")
+    before = listener.evaluate("window.spacesAudioStats.framesDecoded")
+    listener.wait_for_function(f"window.spacesAudioStats.framesDecoded > {before + 50}", timeout=10_000)
+    stats = listener.evaluate("window.spacesAudioStats")
+    sent = speaker.evaluate("window.audioTest.speaker.stats.framesSent")
+    assert stats["decodeErrors"] == 0
+    # Frames relayed while the socket was down are counted lost; everything else arrived.
+    assert stats["framesReceived"] + stats["framesLost"] <= sent
+    assert stats["framesReceived"] > before

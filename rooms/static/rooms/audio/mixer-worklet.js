@@ -121,6 +121,8 @@ class MixerProcessor extends AudioWorkletProcessor {
     this.speakers = new Map();
     this.mix = new Float32Array(128);
     this.sinceReport = 0;
+    this.recordMix = !!(options.processorOptions && options.processorOptions.record);
+    this.mixChunks = [];
     this.port.onmessage = ({ data }) => {
       if (data.type === "frame") {
         let buffer = this.speakers.get(data.speaker);
@@ -144,6 +146,7 @@ class MixerProcessor extends AudioWorkletProcessor {
       mix[i] = x > 0.9 || x < -0.9 ? Math.tanh(x) : x; // soft clip when several speakers add up
     }
     for (const channel of output) channel.set(mix);
+    if (this.recordMix) this.mixChunks.push(mix.slice());
     this.sinceReport += n;
     if (this.sinceReport >= 2400) {
       this.sinceReport = 0;
@@ -158,7 +161,17 @@ class MixerProcessor extends AudioWorkletProcessor {
           playing: buffer.playing,
         };
       }
-      this.port.postMessage({ type: "report", speakers });
+      const report = { type: "report", speakers };
+      if (this.recordMix) {
+        report.mix = new Float32Array(this.mixChunks.reduce((total, chunk) => total + chunk.length, 0));
+        let at = 0;
+        for (const chunk of this.mixChunks) {
+          report.mix.set(chunk, at);
+          at += chunk.length;
+        }
+        this.mixChunks = [];
+      }
+      this.port.postMessage(report);
     }
     return true;
   }

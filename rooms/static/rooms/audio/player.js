@@ -20,6 +20,16 @@ function pcm16ToFloat48k(payload) {
   return out;
 }
 
+function concat(chunks) {
+  const out = new Float32Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
+}
+
 function newStats() {
   return {
     framesReceived: 0,
@@ -48,8 +58,9 @@ function newStats() {
  *   onLevels(levels)    { speakerIndex: rms } about 20 times a second
  *   onNeedsGesture()    the browser wants a click before audio may play (Safari); resumed on the next one
  *   debugPanel          element to show live stats in
- *   record              keep the decoded audio (tests): recording(speakerIndex) returns a Float32Array
- * Returns { stats, context, attach(socket), recording(i), stop() }; stats is also window.spacesAudioStats.
+ *   record              keep the decoded audio (tests): recording(speakerIndex) and mixRecording() return
+ *                       Float32Arrays at 48 kHz
+ * Returns { stats, context, attach(socket), recording(i), mixRecording(), stop() }; stats is also window.spacesAudioStats.
  */
 export async function startListening(socket, opts = {}) {
   const context = new AudioContext({ sampleRate: 48000, latencyHint: "interactive" });
@@ -58,7 +69,7 @@ export async function startListening(socket, opts = {}) {
     numberOfInputs: 0,
     numberOfOutputs: 1,
     outputChannelCount: [2],
-    processorOptions: { startMs: opts.jitterStartMs ?? 60 },
+    processorOptions: { startMs: opts.jitterStartMs ?? 60, record: !!opts.record },
   });
   mixer.connect(context.destination);
   const stats = newStats();
@@ -75,6 +86,7 @@ export async function startListening(socket, opts = {}) {
 
   const speakers = new Map();
   const recordings = new Map();
+  const mixChunks = [];
   const canDecodeOpus = typeof AudioDecoder !== "undefined";
 
   const deliver = (speaker, samples, discontinuity) => {
@@ -164,6 +176,7 @@ export async function startListening(socket, opts = {}) {
 
   mixer.port.onmessage = ({ data }) => {
     if (data.type !== "report") return;
+    if (data.mix && stats.framesDecoded > 0) mixChunks.push(data.mix);
     const levels = {};
     let underruns = 0;
     let buffered = 0;
@@ -171,7 +184,9 @@ export async function startListening(socket, opts = {}) {
       levels[index] = report.level;
       underruns += report.underruns;
       buffered = Math.max(buffered, report.bufferedMs);
-      Object.assign((stats.speakers[index] = stats.speakers[index] ?? {}), report);
+      const speaker = (stats.speakers[index] = stats.speakers[index] ?? {});
+      Object.assign(speaker, report);
+      speaker.peakLevel = Math.max(speaker.peakLevel ?? 0, report.level);
     }
     stats.underruns = underruns;
     if (stats.latencyAvgMs !== null) stats.playoutLatencyMs = stats.latencyAvgMs + buffered;
@@ -210,14 +225,10 @@ export async function startListening(socket, opts = {}) {
     context,
     attach,
     recording(index) {
-      const chunks = recordings.get(index) ?? [];
-      const out = new Float32Array(chunks.reduce((n, c) => n + c.length, 0));
-      let at = 0;
-      for (const chunk of chunks) {
-        out.set(chunk, at);
-        at += chunk.length;
-      }
-      return out;
+      return concat(recordings.get(index) ?? []);
+    },
+    mixRecording() {
+      return concat(mixChunks);
     },
     async stop() {
       if (current) current.removeEventListener("message", onMessage);
