@@ -352,6 +352,55 @@ def ask(pipes, *command):
     return [pipe.recv() for pipe in pipes]
 
 
+def measure(n, args, pipes, procs, loop, speakers, kind, retry=False) -> dict:
+    per_worker = [n // args.workers + (1 if i < n % args.workers else 0) for i in range(args.workers)]
+    for pipe, count in zip(pipes, per_worker, strict=True):
+        pipe.send(("grow", count))
+    connected = sum(g[0] for g in (pipe.recv() for pipe in pipes))
+    time.sleep(3.0)  # let the new sockets settle before measuring
+    ask(pipes, "reset")
+    cpu_before, wall_before = cpu_seconds(procs), time.monotonic()
+    frames = loop.run_until_complete(speak(speakers, args.seconds))
+    expected = frames * args.speakers * n
+    deadline, last, still = time.monotonic() + 10, -1, 0
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        got = sum(ask(pipes, "count"))
+        if got >= expected:
+            break
+        still = still + 1 if got == last else 0
+        if still >= 8:
+            break
+        last = got
+    cpu = cpu_seconds(procs) - cpu_before
+    wall = time.monotonic() - wall_before
+    reports = ask(pipes, "report")
+    delivered = sum(c for r in reports for c in r[0])
+    hist = [sum(column) for column in zip(*(r[1] for r in reports), strict=True)]
+    closes = sum(r[2] for r in reports)
+    row = {
+        "server": kind,
+        "listeners": n,
+        "connected": connected,
+        "delivered": delivered / expected if expected else 0.0,
+        "p50": percentile(hist, 0.50),
+        "p99": percentile(hist, 0.99),
+        "cpu_pct": 100 * cpu / wall,
+        "cpu_us_per_frame": 1e6 * cpu / delivered if delivered else float("nan"),
+        "closed": closes,
+    }
+    row["ok"] = connected == n and row["delivered"] >= 1.0 and row["p99"] <= args.budget_ms
+    print(
+        f"server={kind} processes={args.processes} batch={args.batch} speakers={args.speakers} "
+        f"listeners={n} connected={connected} delivered={row['delivered']:.4f} "
+        f"p50_ms={row['p50']:.1f} p99_ms={row['p99']:.1f} server_cpu={row['cpu_pct']:.0f}% "
+        f"cpu_us_per_frame={row['cpu_us_per_frame']:.1f} closed={closes} "
+        f"{'ok' if row['ok'] else 'FAIL'}{' (retry)' if retry else ''}",
+        flush=True,
+    )
+    return row
+
+
 def run_server(kind: str, args, redis_url: str) -> list[dict]:
     env = dict(os.environ)
     env.update(
@@ -383,53 +432,11 @@ def run_server(kind: str, args, redis_url: str) -> list[dict]:
             for i in range(args.speakers)
         ]
         for n in args.steps:
-            per_worker = [n // args.workers + (1 if i < n % args.workers else 0) for i in range(args.workers)]
-            for pipe, count in zip(pipes, per_worker, strict=True):
-                pipe.send(("grow", count))
-            grown = [pipe.recv() for pipe in pipes]
-            connected = sum(g[0] for g in grown)
-            time.sleep(3.0)  # let the new sockets settle before measuring
-            ask(pipes, "reset")
-            cpu_before, wall_before = cpu_seconds(procs), time.monotonic()
-            frames = loop.run_until_complete(speak(speakers, args.seconds))
-            expected = frames * args.speakers * n
-            deadline, last, still = time.monotonic() + 10, -1, 0
-            while time.monotonic() < deadline:
-                time.sleep(0.25)
-                got = sum(ask(pipes, "count"))
-                if got >= expected:
-                    break
-                still = still + 1 if got == last else 0
-                if still >= 8:
-                    break
-                last = got
-            cpu = cpu_seconds(procs) - cpu_before
-            wall = time.monotonic() - wall_before
-            reports = ask(pipes, "report")
-            counts = [c for r in reports for c in r[0]]
-            hist = [sum(column) for column in zip(*(r[1] for r in reports), strict=True)]
-            closes = sum(r[2] for r in reports)
-            delivered = sum(counts)
-            row = {
-                "server": kind,
-                "listeners": n,
-                "connected": connected,
-                "delivered": delivered / expected if expected else 0.0,
-                "p50": percentile(hist, 0.50),
-                "p99": percentile(hist, 0.99),
-                "cpu_pct": 100 * cpu / wall,
-                "cpu_us_per_frame": 1e6 * cpu / delivered if delivered else float("nan"),
-                "closed": closes,
-            }
-            row["ok"] = connected == n and row["delivered"] >= 1.0 and row["p99"] <= args.budget_ms
+            row = measure(n, args, pipes, procs, loop, speakers, kind)
+            if not row["ok"]:
+                # One more try at the same N, so that a burst of other work on the machine does not end the search.
+                row = measure(n, args, pipes, procs, loop, speakers, kind, retry=True)
             results.append(row)
-            print(
-                f"server={kind} processes={args.processes} batch={args.batch} speakers={args.speakers} "
-                f"listeners={n} connected={connected} delivered={row['delivered']:.4f} "
-                f"p50_ms={row['p50']:.1f} p99_ms={row['p99']:.1f} server_cpu={row['cpu_pct']:.0f}% "
-                f"cpu_us_per_frame={row['cpu_us_per_frame']:.1f} closed={closes} {'ok' if row['ok'] else 'FAIL'}",
-                flush=True,
-            )
             if not row["ok"]:
                 break
         for speaker in speakers:
@@ -469,6 +476,8 @@ def main() -> None:
         default=[100, 250, 500, 750, 1000, 1500, 2000, 2250, 2500, 3000, 4000],
     )
     args = parser.parse_args()
+    with open("/proc/loadavg") as loadavg:
+        print(f"machine cpus={os.cpu_count()} loadavg_before={' '.join(loadavg.read().split()[:3])}", flush=True)
     redis_url, redis_proc = start_redis()
     best: dict | None = None
     try:
