@@ -40,6 +40,7 @@ function newStats() {
     gaps: 0,
     underruns: 0,
     decodeErrors: 0,
+    undecodable: 0,
     latencyMs: null, // capture -> receipt, last frame
     latencyAvgMs: null, // moving average
     latencyMaxMs: null,
@@ -156,6 +157,8 @@ export async function startListening(socket, opts = {}) {
       );
     } else if (frame.format === FORMAT_PCM16) {
       deliver(frame.speaker, pcm16ToFloat48k(frame.payload), discontinuity);
+    } else {
+      stats.undecodable += 1; // Opus without WebCodecs in this browser, or an unknown format
     }
   };
 
