@@ -473,7 +473,7 @@ def main() -> None:
     parser.add_argument(
         "--steps",
         type=lambda raw: [int(x) for x in raw.split(",")],
-        default=[100, 250, 500, 750, 1000, 1500, 2000, 2250, 2500, 3000, 4000],
+        default=[100, 250, 500, 750, 1000, 1500, 2000, 2250, 2500, 3000, 3500, 4000],
     )
     args = parser.parse_args()
     with open("/proc/loadavg") as loadavg:

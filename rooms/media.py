@@ -20,6 +20,7 @@ import weakref
 from typing import Any, Protocol
 
 from django.conf import settings
+from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +123,7 @@ STATS: collections.Counter[str] = collections.Counter()
 
 
 def media_stats() -> dict[str, int]:
-    """Counters of this process: published, fanned_out, sent, dropped, slow_listeners."""
+    """Counters of this process: published, publish_failed, fanned_out, sent, dropped, slow_listeners."""
     return dict(STATS)
 
 
@@ -290,6 +291,7 @@ class _Process:
         self.client: Any = None
         self.pubsub: Any = None
         self.reader: asyncio.Task | None = None
+        self.last_publish_warning = float("-inf")
         self.lock = asyncio.Lock()  # SUBSCRIBE/UNSUBSCRIBE go out one at a time, in order
         self.background: set[asyncio.Task] = set()
 
@@ -315,9 +317,16 @@ class _Process:
             hub = self.hubs[space_id] = _SpaceHub(self, space_id)
             if self.redis_url:
                 hub.ready = asyncio.get_running_loop().create_task(self._subscribe(hub))
-        hub.listeners[id(sink)] = _Listener(sink, hub, hub.queue_size)
+        listener = hub.listeners[id(sink)] = _Listener(sink, hub, hub.queue_size)
         if hub.ready is not None:
-            await asyncio.shield(hub.ready)
+            try:
+                await asyncio.shield(hub.ready)
+            except Exception:
+                # Redis refused the subscription: forget this hub so that the next attach tries afresh.
+                hub.remove(listener)
+                if self.hubs.get(space_id) is hub:
+                    del self.hubs[space_id]
+                raise
 
     async def detach(self, space_id: int, sink: MediaSink) -> None:
         hub = self.hubs.get(space_id)
@@ -337,7 +346,15 @@ class _Process:
         message = relayed(speaker_index, frame)
         STATS["published"] += 1
         if self.redis_url:
-            await self._redis().publish(self.channel(space_id), message)
+            try:
+                await self._redis().publish(self.channel(space_id), message)
+            except (OSError, RedisError) as exc:
+                # A lost frame is better than a speaker whose socket dies with Redis; say so once a second.
+                STATS["publish_failed"] += 1
+                now = asyncio.get_running_loop().time()
+                if now - self.last_publish_warning >= 1:
+                    self.last_publish_warning = now
+                    logger.warning("media publish to Redis failed (%d so far): %s", STATS["publish_failed"], exc)
             return
         hub = self.hubs.get(space_id)
         if hub is not None:

@@ -10,6 +10,7 @@ import uuid
 import pytest
 import pytest_asyncio
 from django.conf import settings as django_settings
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from rooms import media
 
@@ -314,3 +315,14 @@ async def test_sink_that_raises_is_detached_and_others_keep_receiving(in_process
     await media.publish(1, 0, frame(2))
     assert fine.sequences() == [1, 2]
     assert id(broken) not in media._process().hubs[1].listeners
+
+
+@pytest.mark.asyncio
+async def test_publish_survives_redis_being_unreachable_and_attach_retries_afresh(media_settings):
+    media_settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    failed_before = media.media_stats().get("publish_failed", 0)
+    await media.publish(4, 0, frame(1))
+    assert media.media_stats()["publish_failed"] == failed_before + 1
+    with pytest.raises(RedisConnectionError):
+        await media.attach(4, Sink())
+    assert 4 not in media._process().hubs
