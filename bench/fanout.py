@@ -291,13 +291,23 @@ def stop(procs: list[subprocess.Popen]) -> None:
             proc.wait()
 
 
-def cpu_seconds(procs: list[subprocess.Popen]) -> float:
+def cpu_seconds(procs: list) -> float:
     total = 0
     for proc in procs:
-        with open(f"/proc/{proc.pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
+        try:
+            with open(f"/proc/{proc.pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
         total += int(fields[11]) + int(fields[12])
     return total / TICKS
+
+
+def machine_busy_seconds() -> float:
+    with open("/proc/stat") as stat:
+        fields = [int(x) for x in stat.readline().split()[1:]]
+    # user, nice, system, steal: process time (the kernel's interrupt work for loopback traffic is left out)
+    return (fields[0] + fields[1] + fields[2] + fields[7]) / TICKS
 
 
 def start_redis() -> tuple[str, subprocess.Popen | None]:
@@ -352,7 +362,7 @@ def ask(pipes, *command):
     return [pipe.recv() for pipe in pipes]
 
 
-def measure(n, args, pipes, procs, loop, speakers, kind, retry=False) -> dict:
+def measure(n, args, pipes, procs, loop, speakers, kind, retry=False, ours=()) -> dict:
     per_worker = [n // args.workers + (1 if i < n % args.workers else 0) for i in range(args.workers)]
     for pipe, count in zip(pipes, per_worker, strict=True):
         pipe.send(("grow", count))
@@ -360,6 +370,7 @@ def measure(n, args, pipes, procs, loop, speakers, kind, retry=False) -> dict:
     time.sleep(3.0)  # let the new sockets settle before measuring
     ask(pipes, "reset")
     cpu_before, wall_before = cpu_seconds(procs), time.monotonic()
+    ours_before, busy_before = cpu_seconds(ours), machine_busy_seconds()
     frames = loop.run_until_complete(speak(speakers, args.seconds))
     expected = frames * args.speakers * n
     deadline, last, still = time.monotonic() + 10, -1, 0
@@ -374,6 +385,8 @@ def measure(n, args, pipes, procs, loop, speakers, kind, retry=False) -> dict:
         last = got
     cpu = cpu_seconds(procs) - cpu_before
     wall = time.monotonic() - wall_before
+    # CPU that neither the servers nor the bench used: other work on the machine during the step.
+    other = (machine_busy_seconds() - busy_before) - (cpu_seconds(ours) - ours_before) - cpu
     reports = ask(pipes, "report")
     delivered = sum(c for r in reports for c in r[0])
     hist = [sum(column) for column in zip(*(r[1] for r in reports), strict=True)]
@@ -388,20 +401,21 @@ def measure(n, args, pipes, procs, loop, speakers, kind, retry=False) -> dict:
         "cpu_pct": 100 * cpu / wall,
         "cpu_us_per_frame": 1e6 * cpu / delivered if delivered else float("nan"),
         "closed": closes,
+        "other_cpu_pct": max(0.0, 100 * other / wall),
     }
     row["ok"] = connected == n and row["delivered"] >= 1.0 and row["p99"] <= args.budget_ms
     print(
         f"server={kind} processes={args.processes} batch={args.batch} speakers={args.speakers} "
         f"listeners={n} connected={connected} delivered={row['delivered']:.4f} "
         f"p50_ms={row['p50']:.1f} p99_ms={row['p99']:.1f} server_cpu={row['cpu_pct']:.0f}% "
-        f"cpu_us_per_frame={row['cpu_us_per_frame']:.1f} closed={closes} "
+        f"cpu_us_per_frame={row['cpu_us_per_frame']:.1f} closed={closes} other_cpu={row['other_cpu_pct']:.0f}% "
         f"{'ok' if row['ok'] else 'FAIL'}{' (retry)' if retry else ''}",
         flush=True,
     )
     return row
 
 
-def run_server(kind: str, args, redis_url: str) -> list[dict]:
+def run_server(kind: str, args, redis_url: str, redis_procs: list) -> list[dict]:
     env = dict(os.environ)
     env.update(
         {
@@ -423,6 +437,7 @@ def run_server(kind: str, args, redis_url: str) -> list[dict]:
         pipes.append(parent)
         workers.append(worker)
     results = []
+    ours = [*workers, mp.current_process(), *redis_procs]
     try:
         loop = asyncio.new_event_loop()
         speakers = [
@@ -432,10 +447,10 @@ def run_server(kind: str, args, redis_url: str) -> list[dict]:
             for i in range(args.speakers)
         ]
         for n in args.steps:
-            row = measure(n, args, pipes, procs, loop, speakers, kind)
+            row = measure(n, args, pipes, procs, loop, speakers, kind, ours=ours)
             if not row["ok"]:
                 # One more try at the same N, so that a burst of other work on the machine does not end the search.
-                row = measure(n, args, pipes, procs, loop, speakers, kind, retry=True)
+                row = measure(n, args, pipes, procs, loop, speakers, kind, retry=True, ours=ours)
             results.append(row)
             if not row["ok"]:
                 break
@@ -482,7 +497,7 @@ def main() -> None:
     best: dict | None = None
     try:
         for kind in args.servers.split(","):
-            rows = run_server(kind.strip(), args, redis_url)
+            rows = run_server(kind.strip(), args, redis_url, [redis_proc] if redis_proc else [])
             passed = [r for r in rows if r["ok"]]
             top = max(passed, key=lambda r: r["listeners"]) if passed else None
             if top is None:
