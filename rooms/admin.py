@@ -33,12 +33,16 @@ class ParticipantAdmin(admin.ModelAdmin):
 @admin.register(Invitation)
 class InvitationAdmin(admin.ModelAdmin):
     list_display = ["user", "space", "role", "invited_by", "created_at"]
+    list_filter = ["role", "created_at"]
+    search_fields = ["user__username", "space__title", "invited_by__username"]
     raw_id_fields = ["user", "space", "invited_by"]
 
 
 @admin.register(PinnedPost)
 class PinnedPostAdmin(admin.ModelAdmin):
     list_display = ["post", "space", "pinned_by", "created_at"]
+    list_filter = ["created_at"]
+    search_fields = ["post__body", "space__title", "pinned_by__username"]
     raw_id_fields = ["post", "space", "pinned_by"]
 
 
@@ -46,6 +50,7 @@ class PinnedPostAdmin(admin.ModelAdmin):
 class ReminderAdmin(admin.ModelAdmin):
     list_display = ["user", "space", "created_at", "sent_at"]
     list_filter = [("sent_at", admin.EmptyFieldListFilter)]
+    search_fields = ["user__username", "space__title"]
     raw_id_fields = ["user", "space"]
 
 

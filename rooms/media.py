@@ -1,114 +1,444 @@
-"""Moves audio frames from a speaker's socket to every listener's socket (see media-contract).
+"""The audio fast path: validate a speaker's frame, relay it once per process, fan it out to local sockets.
 
-This implementation relays through the channel layer: each process subscribes one channel to a
-Space's media group and writes each relayed frame to its own sockets in that Space.
-It keeps the four names the consumer uses, so a faster relay can replace it without touching
-rooms/consumers.py.
+The SpaceConsumer uses four names from here (see rooms/PROTOCOL.md, "Audio frames"): `FrameError`,
+`validate_frame`, `attach`, `detach` and `publish`. Frames never touch the database nor the channel layer:
+with REDIS_URL set, each process holds one Redis pub/sub subscription per Space that has a local listener
+and writes every frame straight to that process's sockets; without it, fan-out stays inside the process.
+Each listener has a bounded queue that drops its oldest messages when its socket pushes back; a listener
+that keeps dropping is told, detached and closed with `CLOSE_SLOW_LISTENER`, and nobody else waits for it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import json
 import logging
+import math
 import struct
 import weakref
+from typing import Any, Protocol
 
-from channels.layers import get_channel_layer
+from django.conf import settings
+from redis.exceptions import RedisError
 
-HEADER_BYTES = 13
+logger = logging.getLogger(__name__)
+
+HEADER = struct.Struct("<BId")  # format, sequence number, capture time in ms
+HEADER_BYTES = HEADER.size  # 13
 MAX_FRAME_BYTES = 4096
-FORMATS = {1: "opus-20ms-48k-mono", 2: "pcm16-16k-mono"}
-CLOSE_BAD_FRAME = 4400
-_HEADER = struct.Struct("<BId")
-log = logging.getLogger(__name__)
+FORMAT_OPUS = 1  # Opus, 20 ms, mono, 48 kHz
+FORMAT_PCM16 = 2  # PCM16 little-endian, mono, 16 kHz (the fallback where WebCodecs is missing)
+FORMATS = frozenset({FORMAT_OPUS, FORMAT_PCM16})
+MAX_SPEAKER_INDEX = 254
+BATCH_MARKER = 0xFF  # first byte of a batched message; never a speaker index
+
+CLOSE_BAD_FRAME = 4400  # malformed header: too short, unknown format, capture time not a number, no payload
+CLOSE_SLOW_LISTENER = 4408  # this listener's socket kept falling behind; it was dropped from the fan-out
+CLOSE_FRAME_TOO_LARGE = 4413  # a frame above MAX_FRAME_BYTES
+CLOSE_FLOOD = 4429  # more frames or bytes per second than a speaker can produce (see MediaRateLimit)
 
 
 class FrameError(ValueError):
-    """A frame that breaks the format; the consumer closes the socket with `close_code`."""
+    """A frame that must not be relayed; the consumer closes the socket with `close_code`."""
 
-    def __init__(self, message: str, close_code: int = CLOSE_BAD_FRAME) -> None:
+    def __init__(self, message: str, close_code: int) -> None:
         super().__init__(message)
         self.close_code = close_code
 
 
+class MediaSink(Protocol):
+    async def send_media(self, payload: bytes) -> None: ...
+
+
 def validate_frame(frame: bytes) -> None:
-    if len(frame) > MAX_FRAME_BYTES:
-        raise FrameError(f"frame of {len(frame)} bytes is over the {MAX_FRAME_BYTES}-byte limit")
-    if len(frame) < HEADER_BYTES:
-        raise FrameError(f"frame of {len(frame)} bytes is shorter than the {HEADER_BYTES}-byte header")
-    fmt, _sequence, _captured = _HEADER.unpack_from(frame)
+    """Raise FrameError unless `frame` is a well-formed client frame (13-byte header plus a payload)."""
+    size = len(frame)
+    if size > MAX_FRAME_BYTES:
+        raise FrameError(f"frame of {size} bytes is above the {MAX_FRAME_BYTES}-byte limit", CLOSE_FRAME_TOO_LARGE)
+    if size <= HEADER_BYTES:
+        raise FrameError(f"frame of {size} bytes has no room for the 13-byte header and a payload", CLOSE_BAD_FRAME)
+    fmt, _sequence, captured_ms = HEADER.unpack_from(frame)
     if fmt not in FORMATS:
-        raise FrameError(f"unknown frame format {fmt}")
+        raise FrameError(f"unknown frame format {fmt}; expected 1 (Opus) or 2 (PCM16)", CLOSE_BAD_FRAME)
+    if not math.isfinite(captured_ms):
+        raise FrameError("capture time is not a finite number", CLOSE_BAD_FRAME)
 
 
-def media_group(space_id: int) -> str:
-    return f"space-media.{space_id}"
+def relayed(speaker_index: int, frame: bytes) -> bytes:
+    """The relayed form of a frame: one byte of speaker index in front of the client's frame."""
+    if not 0 <= speaker_index <= MAX_SPEAKER_INDEX:
+        raise ValueError(f"speaker_index {speaker_index} is outside 0..{MAX_SPEAKER_INDEX}")
+    return bytes((speaker_index,)) + frame
 
 
-class _Relay:
-    """One per process (per event loop): a single channel subscribed to the Spaces it has sockets in."""
+def pack_batch(messages: list[bytes]) -> bytes:
+    """Several relayed frames in one websocket message: 0xFF, then per frame a uint16 LE length and the frame."""
+    parts = [bytes((BATCH_MARKER,))]
+    for message in messages:
+        parts.append(len(message).to_bytes(2, "little"))
+        parts.append(message)
+    return b"".join(parts)
 
-    def __init__(self) -> None:
-        self.layer = get_channel_layer()
-        self.channel: str | None = None
-        self.sinks: dict[int, set] = {}
+
+def unpack_message(message: bytes) -> list[bytes]:
+    """The relayed frames inside one websocket message, batched or not (used by tests and the bench)."""
+    if not message or message[0] != BATCH_MARKER:
+        return [message]
+    frames, at = [], 1
+    while at + 2 <= len(message):
+        length = int.from_bytes(message[at : at + 2], "little")
+        frames.append(message[at + 2 : at + 2 + length])
+        at += 2 + length
+    return frames
+
+
+class MediaRateLimit:
+    """Flood guard for one speaker connection: a token bucket over frames and bytes per second.
+
+    A speaker produces 50 Opus frames (or 50 PCM16 frames of 640 bytes) a second; the defaults allow twice
+    that over a one-second burst. `allow(size)` returns False once the sender is past the cap; the
+    consumer then closes with CLOSE_FLOOD.
+    """
+
+    def __init__(self, frames_per_second: float = 100.0, bytes_per_second: float = 64_000.0, burst_s: float = 1.0):
+        self.frames_rate, self.bytes_rate = frames_per_second, bytes_per_second
+        self.frames_cap, self.bytes_cap = frames_per_second * burst_s, bytes_per_second * burst_s
+        self.frames, self.bytes = self.frames_cap, self.bytes_cap
+        self.at: float | None = None
+
+    def allow(self, size: int, now: float | None = None) -> bool:
+        now = asyncio.get_running_loop().time() if now is None else now
+        if self.at is not None:
+            elapsed = max(0.0, now - self.at)
+            self.frames = min(self.frames_cap, self.frames + elapsed * self.frames_rate)
+            self.bytes = min(self.bytes_cap, self.bytes + elapsed * self.bytes_rate)
+        self.at = now
+        self.frames -= 1
+        self.bytes -= size
+        return self.frames >= 0 and self.bytes >= 0
+
+
+STATS: collections.Counter[str] = collections.Counter()
+
+
+def media_stats() -> dict[str, int]:
+    """Counters of this process: published, publish_failed, fanned_out, sent, dropped, slow_listeners."""
+    return dict(STATS)
+
+
+async def _drive(coro: Any, yielded: Any) -> None:
+    """Finish a coroutine that `_Listener.offer` started eagerly and that suspended on `yielded`."""
+    while True:
+        if yielded is None:
+            await asyncio.sleep(0)
+        else:
+            yielded._asyncio_future_blocking = False
+            await asyncio.wait([yielded])
+        try:
+            yielded = coro.send(None)
+        except StopIteration:
+            return
+
+
+class _Listener:
+    """One attached sink: writes go straight through while its socket keeps up, else into a bounded queue."""
+
+    __slots__ = ("sink", "hub", "queue", "task", "behind", "gone")
+
+    def __init__(self, sink: MediaSink, hub: _SpaceHub, queue_size: int) -> None:
+        self.sink = sink
+        self.hub = hub
+        self.queue: collections.deque[bytes] = collections.deque(maxlen=queue_size)
         self.task: asyncio.Task | None = None
+        self.behind = 0  # messages dropped since the queue was last empty
+        self.gone = False
 
-    async def start(self) -> None:
-        if self.channel is None:
-            # The default prefix matters: channels_redis reads every process-local channel from one key.
-            self.channel = await self.layer.new_channel()
-            self.task = asyncio.get_running_loop().create_task(self._pump())
+    def offer(self, payload: bytes) -> None:
+        if self.task is not None:
+            queue = self.queue
+            if len(queue) == queue.maxlen:
+                STATS["dropped"] += 1
+                self.behind += 1
+                if self.behind >= self.hub.slow_drop_limit:
+                    self.hub.evict(self)
+                    return
+            queue.append(payload)
+            return
+        # Under Daphne and uvicorn a websocket send completes without suspending while the socket keeps
+        # up, so the coroutine is run here, eagerly, instead of paying for a task per frame per listener.
+        coro = self.sink.send_media(payload)
+        try:
+            yielded = coro.send(None)
+        except StopIteration:
+            STATS["sent"] += 1
+            return
+        except Exception:
+            logger.warning("media sink %r failed; detaching it", self.sink, exc_info=True)
+            self.hub.remove(self)
+            return
+        self.task = asyncio.get_running_loop().create_task(self._catch_up(coro, yielded))
 
-    async def _pump(self) -> None:
+    async def _catch_up(self, coro: Any, yielded: Any) -> None:
+        try:
+            await _drive(coro, yielded)
+            STATS["sent"] += 1
+            while self.queue and not self.gone:
+                await self.sink.send_media(self.queue.popleft())
+                STATS["sent"] += 1
+        except asyncio.CancelledError:
+            coro.close()
+            raise
+        except Exception:
+            logger.warning("media sink %r failed; detaching it", self.sink, exc_info=True)
+            self.hub.remove(self)
+        finally:
+            self.task = None
+            self.behind = 0
+
+
+class _SpaceHub:
+    """The listeners of one Space in this process, and the batching of what reaches them."""
+
+    def __init__(self, process: _Process, space_id: int) -> None:
+        self.process = process
+        self.space_id = space_id
+        self.listeners: dict[int, _Listener] = {}
+        self.queue_size = max(1, int(settings.SPACES_MEDIA_QUEUE_MESSAGES))
+        self.slow_drop_limit = max(1, int(settings.SPACES_MEDIA_SLOW_DROP_LIMIT))
+        self.batch_frames = max(1, int(settings.SPACES_MEDIA_BATCH_FRAMES))
+        self.batch_s = max(0, int(settings.SPACES_MEDIA_BATCH_MS)) / 1000
+        self.batch_from_listeners = max(0, int(settings.SPACES_MEDIA_BATCH_FROM_LISTENERS))
+        self.pending: list[bytes] = []
+        self.speakers_now: set[int] = set()
+        self.speakers_before: set[int] = set()
+        self.timer: asyncio.TimerHandle | None = None
+        self.ready: asyncio.Future | None = None  # the Redis subscription, when there is one
+
+    def deliver(self, message: bytes) -> None:
+        if self.batch_frames == 1 or len(self.listeners) < self.batch_from_listeners:
+            if self.pending:
+                self.flush()
+            self._fan_out(message)
+            return
+        # A batch holds `batch_frames` frames of each speaker heard lately, so the message rate per
+        # listener stays the same however many people speak; a timer sends what a quiet speaker left.
+        self.pending.append(message)
+        self.speakers_now.add(message[0])
+        if len(self.pending) >= self.batch_frames * max(len(self.speakers_now), len(self.speakers_before)):
+            self.flush()
+        elif self.timer is None:
+            self.timer = asyncio.get_running_loop().call_later(self.batch_s, self.flush)
+
+    def flush(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        pending, self.pending = self.pending, []
+        self.speakers_before, self.speakers_now = self.speakers_now, set()
+        if pending:
+            self._fan_out(pending[0] if len(pending) == 1 else pack_batch(pending))
+
+    def _fan_out(self, payload: bytes) -> None:
+        STATS["fanned_out"] += 1
+        for listener in list(self.listeners.values()):
+            listener.offer(payload)
+
+    def remove(self, listener: _Listener) -> None:
+        listener.gone = True
+        if self.listeners.get(id(listener.sink)) is listener:
+            del self.listeners[id(listener.sink)]
+        if listener.task is not None and listener.task is not asyncio.current_task():
+            listener.task.cancel()
+        listener.queue.clear()
+        if not self.listeners:
+            self.process.drop_hub(self)
+
+    def evict(self, listener: _Listener) -> None:
+        """Drop a listener that stays behind, then tell it why and close its socket."""
+        STATS["slow_listeners"] += 1
+        self.remove(listener)
+        self.process.spawn(_tell_slow_listener(listener.sink))
+
+
+async def _tell_slow_listener(sink: Any) -> None:
+    try:
+        notify = getattr(sink, "media_evicted", None)
+        if notify is not None:
+            await asyncio.wait_for(notify(CLOSE_SLOW_LISTENER), 5)
+            return
+        event = {
+            "type": "error",
+            "code": "slow_listener",
+            "close_code": CLOSE_SLOW_LISTENER,
+            "message": "Your connection could not keep up with the live audio; reconnect to listen again.",
+        }
+        if hasattr(sink, "send"):
+            await asyncio.wait_for(sink.send(text_data=json.dumps(event)), 5)
+        if hasattr(sink, "close"):
+            await asyncio.wait_for(sink.close(code=CLOSE_SLOW_LISTENER), 5)
+    except Exception:
+        logger.info("could not tell slow listener %r before closing", sink, exc_info=True)
+
+
+class _Process:
+    """What one event loop (one server process) holds: its Space hubs and, with Redis, one pub/sub reader."""
+
+    def __init__(self, redis_url: str | None) -> None:
+        self.hubs: dict[int, _SpaceHub] = {}
+        self.redis_url = redis_url
+        self.prefix = settings.SPACES_MEDIA_REDIS_PREFIX
+        self.client: Any = None
+        self.pubsub: Any = None
+        self.reader: asyncio.Task | None = None
+        self.last_publish_warning = float("-inf")
+        self.lock = asyncio.Lock()  # SUBSCRIBE/UNSUBSCRIBE go out one at a time, in order
+        self.background: set[asyncio.Task] = set()
+
+    def spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    def channel(self, space_id: int) -> str:
+        return f"{self.prefix}.{space_id}"
+
+    def _redis(self) -> Any:
+        if self.client is None:
+            import redis.asyncio as aioredis
+
+            self.client = aioredis.Redis.from_url(self.redis_url)
+            self.pubsub = self.client.pubsub()
+        return self.client
+
+    async def attach(self, space_id: int, sink: MediaSink) -> None:
+        hub = self.hubs.get(space_id)
+        if hub is None:
+            hub = self.hubs[space_id] = _SpaceHub(self, space_id)
+            if self.redis_url:
+                hub.ready = asyncio.get_running_loop().create_task(self._subscribe(hub))
+        listener = hub.listeners[id(sink)] = _Listener(sink, hub, hub.queue_size)
+        if hub.ready is not None:
+            try:
+                await asyncio.shield(hub.ready)
+            except Exception:
+                # Redis refused the subscription: forget this hub so that the next attach tries afresh.
+                hub.remove(listener)
+                if self.hubs.get(space_id) is hub:
+                    del self.hubs[space_id]
+                raise
+
+    async def detach(self, space_id: int, sink: MediaSink) -> None:
+        hub = self.hubs.get(space_id)
+        listener = hub.listeners.get(id(sink)) if hub is not None else None
+        if listener is not None and listener.sink is sink:
+            hub.remove(listener)
+
+    def drop_hub(self, hub: _SpaceHub) -> None:
+        if self.hubs.get(hub.space_id) is hub:
+            del self.hubs[hub.space_id]
+        if hub.timer is not None:
+            hub.timer.cancel()
+        if hub.ready is not None:
+            self.spawn(self._unsubscribe(hub))
+
+    async def publish(self, space_id: int, speaker_index: int, frame: bytes) -> None:
+        message = relayed(speaker_index, frame)
+        STATS["published"] += 1
+        if self.redis_url:
+            try:
+                await self._redis().publish(self.channel(space_id), message)
+            except (OSError, RedisError) as exc:
+                # A lost frame is better than a speaker whose socket dies with Redis; say so once a second.
+                STATS["publish_failed"] += 1
+                now = asyncio.get_running_loop().time()
+                if now - self.last_publish_warning >= 1:
+                    self.last_publish_warning = now
+                    logger.warning("media publish to Redis failed (%d so far): %s", STATS["publish_failed"], exc)
+            return
+        hub = self.hubs.get(space_id)
+        if hub is not None:
+            hub.deliver(message)
+
+    async def _subscribe(self, hub: _SpaceHub) -> None:
+        self._redis()
+        async with self.lock:
+            await self.pubsub.subscribe(self.channel(hub.space_id))
+        if self.reader is None:
+            self.reader = asyncio.get_running_loop().create_task(self._read())
+
+    async def _unsubscribe(self, hub: _SpaceHub) -> None:
+        try:
+            await hub.ready
+        except Exception:
+            return
+        async with self.lock:
+            if hub.space_id not in self.hubs:
+                await self.pubsub.unsubscribe(self.channel(hub.space_id))
+
+    async def _read(self) -> None:
+        prefix = self.prefix.encode() + b"."
         while True:
             try:
-                message = await self.layer.receive(self.channel)
+                message = await self.pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
             except asyncio.CancelledError:
                 raise
             except Exception:
-                # A channel-layer hiccup (a Redis timeout or restart) must not end delivery for good.
-                log.warning("room channel receive failed; retrying", exc_info=True)
+                logger.warning("media pub/sub read failed; retrying", exc_info=True)
                 await asyncio.sleep(0.5)
                 continue
-            for sink in list(self.sinks.get(message["space"], ())):
-                try:
-                    await sink.send_media(message["payload"])
-                except Exception:  # a closing socket must not stop the relay for the others
-                    log.debug("dropped a frame for a closing socket", exc_info=True)
+            if message is None or message.get("type") != "message":
+                continue
+            channel = message["channel"]
+            if not channel.startswith(prefix):
+                continue
+            hub = self.hubs.get(int(channel[len(prefix) :]))
+            if hub is not None:
+                hub.deliver(message["data"])
+
+    async def close(self) -> None:
+        for hub in list(self.hubs.values()):
+            for listener in list(hub.listeners.values()):
+                hub.remove(listener)
+        if self.reader is not None:
+            self.reader.cancel()
+        for task in list(self.background):
+            task.cancel()
+        if self.pubsub is not None:
+            await self.pubsub.aclose()
+        if self.client is not None:
+            await self.client.aclose()
 
 
-_relays: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Relay] = weakref.WeakKeyDictionary()
+_processes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Process] = weakref.WeakKeyDictionary()
 
 
-async def _relay() -> _Relay:
+def _process() -> _Process:
     loop = asyncio.get_running_loop()
-    relay = _relays.get(loop)
-    if relay is None:
-        relay = _relays[loop] = _Relay()
-    await relay.start()
-    return relay
+    process = _processes.get(loop)
+    if process is None:
+        process = _processes[loop] = _Process(settings.REDIS_URL)
+    return process
 
 
-async def attach(space_id: int, sink) -> None:
-    relay = await _relay()
-    sinks = relay.sinks.setdefault(space_id, set())
-    if not sinks:
-        await relay.layer.group_add(media_group(space_id), relay.channel)
-    sinks.add(sink)
+async def attach(space_id: int, sink: MediaSink) -> None:
+    """Start sending `sink` every frame published in the Space (from the next frame on)."""
+    await _process().attach(space_id, sink)
 
 
-async def detach(space_id: int, sink) -> None:
-    relay = await _relay()
-    sinks = relay.sinks.get(space_id, set())
-    sinks.discard(sink)
-    if not sinks:
-        relay.sinks.pop(space_id, None)
-        await relay.layer.group_discard(media_group(space_id), relay.channel)
+async def detach(space_id: int, sink: MediaSink) -> None:
+    """Stop sending to `sink`; safe to call twice or for a sink that was evicted."""
+    await _process().detach(space_id, sink)
 
 
 async def publish(space_id: int, speaker_index: int, frame: bytes) -> None:
-    relay = await _relay()
-    await relay.layer.group_send(
-        media_group(space_id), {"type": "media.frame", "space": space_id, "payload": bytes([speaker_index]) + frame}
-    )
+    """Relay a validated frame from speaker `speaker_index` to every listener of the Space, in every process."""
+    await _process().publish(space_id, speaker_index, frame)
+
+
+async def shutdown() -> None:
+    """Close this event loop's Redis connections and forget its listeners (tests, server shutdown)."""
+    loop = asyncio.get_running_loop()
+    process = _processes.pop(loop, None)
+    if process is not None:
+        await process.close()

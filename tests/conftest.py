@@ -40,3 +40,9 @@ def users_with_followers(count: int, **kwargs) -> User:
     User.objects.filter(pk=star.pk).update(followers_count=count)
     star.refresh_from_db()
     return star
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests run last: Playwright's sync API keeps its event loop running for the rest of the session,
+    and pytest-asyncio tests collected after it could not start their own."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

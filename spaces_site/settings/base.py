@@ -193,3 +193,20 @@ SPACES_FRAMES_PER_10S = env_int("SPACES_FRAMES_PER_10S", 1000, minimum=1)
 SPACES_MAX_TEXT_MESSAGE_BYTES = 4096
 CELERY_BEAT_SCHEDULE["rooms-send-due-reminders"] = {"task": "rooms.tasks.send_due_reminders", "schedule": 60.0}
 CELERY_BEAT_SCHEDULE["rooms-end-abandoned-spaces"] = {"task": "rooms.tasks.end_abandoned_spaces", "schedule": 30.0}
+
+# Live audio media path (rooms/media.py, rooms/PROTOCOL.md "Audio frames").
+# Per-listener queue of websocket messages kept while its socket pushes back (oldest dropped first),
+# and how many dropped messages (since its queue was last empty) make a listener "slow": it is told and closed.
+SPACES_MEDIA_QUEUE_MESSAGES = env_int("SPACES_MEDIA_QUEUE_MESSAGES", 25, minimum=1)
+SPACES_MEDIA_SLOW_DROP_LIMIT = env_int("SPACES_MEDIA_SLOW_DROP_LIMIT", 50, minimum=1)
+# Batching (measured in bench/fanout.py): once a Space has SPACES_MEDIA_BATCH_FROM_LISTENERS listeners in a
+# process, each websocket message carries SPACES_MEDIA_BATCH_FRAMES frames per speaker (1 = no batching);
+# a frame waits at most SPACES_MEDIA_BATCH_MS for its batch.
+SPACES_MEDIA_BATCH_FRAMES = env_int("SPACES_MEDIA_BATCH_FRAMES", 3, minimum=1)
+SPACES_MEDIA_BATCH_MS = env_int("SPACES_MEDIA_BATCH_MS", 60, minimum=0)
+SPACES_MEDIA_BATCH_FROM_LISTENERS = env_int("SPACES_MEDIA_BATCH_FROM_LISTENERS", 100, minimum=0)
+SPACES_MEDIA_REDIS_PREFIX = env_str("SPACES_MEDIA_REDIS_PREFIX", "spaces.media")
+if REDIS_URL:
+    # channels-redis waits 5 s in BZPOPMIN and redis-py 8 stops reading after a 5 s socket timeout by
+    # default: idle consumers then die with "Timeout reading". Give the read room past the wait.
+    CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [{"address": REDIS_URL, "socket_timeout": 30}]

@@ -9,7 +9,7 @@ from playwright.sync_api import Page, expect
 from accounts import services
 from tests.accounts.factories import UserFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 
 def assert_accessible(page: Page) -> None:

@@ -1,9 +1,13 @@
 """Personas for rooms tests: a host with enough followers, a co-host, listeners."""
 
+import uuid
+from pathlib import Path
+
 import pytest
 
 from rooms.models import Participant, Role
 from tests.accounts.factories import UserFactory
+from tests.daphne import daphne_server
 from tests.rooms.factories import LiveSpaceFactory, make_host
 
 
@@ -49,63 +53,29 @@ def tasks_run_in_process():
 
 @pytest.fixture
 def live_daphne(transactional_db):
-    """A real Daphne process on a free port, serving the test database; yields its base URL."""
-    import os
-    import socket
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
-
+    """A real Daphne process serving the room socket on the test database; yields "127.0.0.1:<port>"."""
     from django.conf import settings
     from django.db import connection
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     db = connection.settings_dict
     if db["ENGINE"].endswith("sqlite3"):
         database_url = f"sqlite:///{db['NAME']}"
     else:
         database_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "spaces_site.settings.test",
-        "DATABASE_URL": database_url,
-        "DJANGO_LOG_LEVEL": "WARNING",
-    }
+    env = {"DJANGO_SETTINGS_MODULE": "spaces_site.settings.test", "DATABASE_URL": database_url}
     if settings.REDIS_URL:
         env["REDIS_URL"] = settings.REDIS_URL
-    root = Path(__file__).resolve().parents[2]
-    daphne = Path(sys.executable).with_name("daphne")
-    process = subprocess.Popen(
-        [str(daphne), "-b", "127.0.0.1", "-p", str(port), "tests.rooms.live_asgi:application"],
-        cwd=root,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 20
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"Daphne did not start: {process.stderr.read().decode()[-2000:]}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError("Daphne did not open its port within 20 s") from None
-            time.sleep(0.05)
-    yield f"127.0.0.1:{port}"
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    with daphne_server("tests.rooms.live_asgi:application", env) as port:
+        yield f"127.0.0.1:{port}"
 
 
-def pytest_collection_modifyitems(config, items):
-    """Browser tests last: Playwright's sync API keeps an event loop running in the main thread
-    for the rest of the session, which asyncio-based tests collected after it would trip over."""
-    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+@pytest.fixture(scope="module")
+def media_server():
+    """Daphne serving bench/fanout_app.py (the media contract's stand-in); yields "http://127.0.0.1:<port>"."""
+    env = {
+        "DJANGO_SETTINGS_MODULE": "spaces_site.settings.base",
+        "SPACES_MEDIA_REDIS_PREFIX": f"test.{uuid.uuid4().hex}",
+        "SPACES_BENCH_PAGES": str(Path(__file__).resolve().parent / "pages"),
+    }
+    with daphne_server("bench.fanout_app:application", env) as port:
+        yield f"http://127.0.0.1:{port}"

@@ -1,28 +1,328 @@
-"""The frame checks every rooms/media.py must make (see media-contract): good frames pass, bad ones
-raise FrameError carrying a close code from the documented 4xxx range."""
+"""The audio fast path: frame validation, fan-out (in-process and over Redis pub/sub), bounded queues."""
 
+from __future__ import annotations
+
+import asyncio
+import json
 import struct
+import uuid
 
 import pytest
+import pytest_asyncio
+from django.conf import settings as django_settings
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from rooms import media
 
-
-def frame(fmt=1, payload=b"\x00" * 40):
-    return struct.pack("<BId", fmt, 7, 1234.5) + payload
+REDIS = pytest.mark.skipif(not django_settings.REDIS_URL, reason="needs REDIS_URL (the real pub/sub)")
 
 
-def test_well_formed_opus_and_pcm_frames_pass():
-    media.validate_frame(frame(1))
-    media.validate_frame(frame(2, b"\x00" * (4096 - 13)))
+def frame(sequence: int = 0, fmt: int = media.FORMAT_OPUS, payload: bytes = b"\x01" * 80, at: float = 1.0) -> bytes:
+    return struct.pack("<BId", fmt, sequence, at) + payload
+
+
+class Sink:
+    """Collects what the fan-out sends, like a consumer's `send_media`; can hold its socket back."""
+
+    def __init__(self, expect: int = 0) -> None:
+        self.payloads: list[bytes] = []
+        self.texts: list[dict] = []
+        self.closed_with: int | None = None
+        self.open = asyncio.Event()
+        self.open.set()
+        self.expect = expect
+        self.done = asyncio.Event()
+
+    async def send_media(self, payload: bytes) -> None:
+        if not self.open.is_set():
+            await self.open.wait()
+        self.payloads.append(payload)
+        if self.expect and len(self.frames()) >= self.expect:
+            self.done.set()
+
+    async def send(self, text_data: str) -> None:
+        self.texts.append(json.loads(text_data))
+
+    async def close(self, code: int) -> None:
+        self.closed_with = code
+        self.done.set()
+
+    def frames(self) -> list[bytes]:
+        return [f for p in self.payloads for f in media.unpack_message(p)]
+
+    def sequences(self) -> list[int]:
+        return [struct.unpack_from("<I", f, 2)[0] for f in self.frames()]
+
+
+@pytest_asyncio.fixture
+async def media_settings(settings):
+    settings.SPACES_MEDIA_REDIS_PREFIX = f"test.{uuid.uuid4().hex}"
+    settings.SPACES_MEDIA_BATCH_FRAMES = 1
+    yield settings
+    await media.shutdown()
+
+
+@pytest.fixture
+def in_process(media_settings):
+    media_settings.REDIS_URL = None
+    return media_settings
+
+
+async def settle(condition, rounds: int = 500) -> None:
+    """Let the event loop run until `condition()` holds (bounded; not a timing assertion)."""
+    for _ in range(rounds):
+        if condition():
+            return
+        await asyncio.sleep(0.001)
+
+
+# --- validation ---
+
+
+def test_well_formed_opus_and_pcm_frames_pass_validation():
+    media.validate_frame(frame())
+    media.validate_frame(frame(fmt=media.FORMAT_PCM16, payload=b"\x00" * 640))
+    media.validate_frame(b"\x01" + bytes(12) + b"\x00" * (media.MAX_FRAME_BYTES - 13))
 
 
 @pytest.mark.parametrize(
-    "bad",
-    [frame(1, b"\x00" * (4096 - 12)), b"\x01\x00\x00", frame(3)],
-    ids=["over 4096 bytes", "shorter than the header", "unknown format"],
+    ("data", "code"),
+    [
+        (b"", media.CLOSE_BAD_FRAME),
+        (b"\x01\x00\x00", media.CLOSE_BAD_FRAME),
+        (frame(payload=b""), media.CLOSE_BAD_FRAME),
+        (frame(fmt=7), media.CLOSE_BAD_FRAME),
+        (frame(fmt=0), media.CLOSE_BAD_FRAME),
+        (frame(at=float("nan")), media.CLOSE_BAD_FRAME),
+        (frame(at=float("inf")), media.CLOSE_BAD_FRAME),
+        (frame(payload=b"\x00" * (media.MAX_FRAME_BYTES - 12)), media.CLOSE_FRAME_TOO_LARGE),
+    ],
+    ids=["empty", "short", "header-only", "unknown-format", "format-zero", "nan-time", "inf-time", "oversize"],
 )
-def test_malformed_frames_raise_frame_error_with_a_close_code(bad):
-    with pytest.raises(media.FrameError) as error:
-        media.validate_frame(bad)
-    assert 4000 <= error.value.close_code <= 4999
+def test_bad_frames_raise_frame_error_with_documented_close_code(data, code):
+    with pytest.raises(media.FrameError) as raised:
+        media.validate_frame(data)
+    assert raised.value.close_code == code
+    assert str(raised.value)
+
+
+def test_relayed_frame_is_speaker_index_then_client_frame_and_index_is_bounded():
+    assert media.relayed(3, frame(9)) == b"\x03" + frame(9)
+    with pytest.raises(ValueError):
+        media.relayed(media.BATCH_MARKER, frame())
+
+
+def test_batch_packs_and_unpacks_relayed_frames_in_order():
+    frames = [media.relayed(0, frame(1)), media.relayed(2, frame(2, payload=b"\x07" * 300))]
+    packed = media.pack_batch(frames)
+    assert packed[0] == media.BATCH_MARKER
+    assert media.unpack_message(packed) == frames
+    assert media.unpack_message(frames[0]) == [frames[0]]
+
+
+def test_rate_limit_allows_a_speakers_rate_and_refuses_a_flood():
+    limit = media.MediaRateLimit(frames_per_second=100, bytes_per_second=64_000)
+    assert all(limit.allow(93, now=i * 0.02) for i in range(500))  # 10 s at 50 frames/s
+    flood = media.MediaRateLimit(frames_per_second=100, bytes_per_second=64_000)
+    verdicts = [flood.allow(93, now=0.0) for _ in range(150)]
+    assert verdicts[:100] == [True] * 100
+    assert not any(verdicts[101:])
+    assert flood.allow(93, now=10.0)
+    big = media.MediaRateLimit(frames_per_second=100, bytes_per_second=64_000)
+    assert not all(big.allow(4096, now=i * 0.02) for i in range(100))
+
+
+# --- fan-out ---
+
+
+@pytest.mark.asyncio
+async def test_in_process_fan_out_reaches_every_attached_sink_with_speaker_index(in_process):
+    sinks = [Sink() for _ in range(3)]
+    for sink in sinks:
+        await media.attach(7, sink)
+    other_space = Sink()
+    await media.attach(8, other_space)
+    await media.publish(7, 2, frame(1))
+    await media.publish(7, 2, frame(2))
+    for sink in sinks:
+        assert sink.payloads == [b"\x02" + frame(1), b"\x02" + frame(2)]
+    assert other_space.payloads == []
+
+
+@pytest.mark.asyncio
+async def test_detached_sink_gets_nothing_more_and_detach_twice_is_harmless(in_process):
+    staying, leaving = Sink(), Sink()
+    await media.attach(1, staying)
+    await media.attach(1, leaving)
+    await media.publish(1, 0, frame(1))
+    await media.detach(1, leaving)
+    await media.detach(1, leaving)
+    await media.publish(1, 0, frame(2))
+    assert staying.sequences() == [1, 2]
+    assert leaving.sequences() == [1]
+
+
+@pytest.mark.asyncio
+async def test_listener_joining_mid_stream_starts_at_the_next_frame(in_process):
+    early, late = Sink(), Sink()
+    await media.attach(1, early)
+    await media.publish(1, 0, frame(1))
+    await media.attach(1, late)
+    await media.publish(1, 0, frame(2))
+    assert early.sequences() == [1, 2]
+    assert late.sequences() == [2]
+
+
+@pytest.mark.asyncio
+@REDIS
+async def test_redis_fan_out_reaches_sinks_attached_in_two_processes(media_settings):
+    here, there = Sink(expect=3), Sink(expect=3)
+    await media.attach(5, here)
+    # A second process is a second `_Process` with its own subscription; the first one publishes.
+    other = media._Process(media_settings.REDIS_URL)
+    try:
+        await other.attach(5, there)
+        for sequence in (1, 2, 3):
+            await media.publish(5, 4, frame(sequence))
+        await asyncio.wait_for(asyncio.gather(here.done.wait(), there.done.wait()), 10)
+    finally:
+        await other.close()
+    assert here.sequences() == there.sequences() == [1, 2, 3]
+    assert {f[0] for f in here.frames()} == {4}
+
+
+@pytest.mark.asyncio
+@REDIS
+async def test_redis_fan_out_stops_for_a_space_once_its_last_local_listener_leaves(media_settings):
+    leaving, staying = Sink(), Sink(expect=1)
+    await media.attach(11, leaving)
+    await media.attach(12, staying)
+    await media.detach(11, leaving)
+    await media.publish(11, 0, frame(1))
+    await media.publish(12, 0, frame(2))
+    await asyncio.wait_for(staying.done.wait(), 10)
+    assert leaving.payloads == []
+    assert staying.sequences() == [2]
+    assert 11 not in media._process().hubs
+
+
+@pytest.mark.asyncio
+async def test_batching_packs_frames_into_one_message_and_flushes_a_lone_frame(in_process):
+    in_process.SPACES_MEDIA_BATCH_FRAMES = 2
+    in_process.SPACES_MEDIA_BATCH_MS = 20
+    in_process.SPACES_MEDIA_BATCH_FROM_LISTENERS = 0
+    sink = Sink(expect=3)
+    await media.attach(3, sink)
+    await media.publish(3, 0, frame(1))
+    await media.publish(3, 0, frame(2))
+    await media.publish(3, 0, frame(3))
+    await asyncio.wait_for(sink.done.wait(), 5)
+    assert len(sink.payloads) == 2
+    assert sink.payloads[0][0] == media.BATCH_MARKER
+    assert sink.payloads[1] == b"\x00" + frame(3)
+    assert sink.sequences() == [1, 2, 3]
+
+
+@pytest.mark.asyncio
+async def test_batch_holds_the_same_frames_per_speaker_when_several_speak(in_process):
+    in_process.SPACES_MEDIA_BATCH_FRAMES = 2
+    in_process.SPACES_MEDIA_BATCH_MS = 20
+    in_process.SPACES_MEDIA_BATCH_FROM_LISTENERS = 0
+    sink = Sink(expect=8)
+    await media.attach(3, sink)
+    for sequence in range(1, 9):
+        await media.publish(3, sequence % 2, frame(sequence))
+    await asyncio.wait_for(sink.done.wait(), 5)
+    assert sink.sequences() == list(range(1, 9))
+    # The first batch learns that two people speak (it waits for its timer); from then on, 4 frames each.
+    assert [len(media.unpack_message(p)) for p in sink.payloads][-1] == 4
+    assert {f[0] for f in media.unpack_message(sink.payloads[-1])} == {0, 1}
+
+
+@pytest.mark.asyncio
+async def test_small_audience_gets_every_frame_at_once_without_batching(in_process):
+    in_process.SPACES_MEDIA_BATCH_FRAMES = 3
+    in_process.SPACES_MEDIA_BATCH_FROM_LISTENERS = 5
+    sink = Sink()
+    await media.attach(3, sink)
+    await media.publish(3, 0, frame(1))
+    await media.publish(3, 0, frame(2))
+    assert sink.payloads == [b"\x00" + frame(1), b"\x00" + frame(2)]
+
+
+# --- slow listeners ---
+
+
+@pytest.mark.asyncio
+async def test_slow_listener_queue_drops_oldest_without_slowing_others(in_process):
+    in_process.SPACES_MEDIA_QUEUE_MESSAGES = 3
+    in_process.SPACES_MEDIA_SLOW_DROP_LIMIT = 100
+    slow, fast = Sink(), Sink()
+    slow.open.clear()
+    await media.attach(1, slow)
+    await media.attach(1, fast)
+    dropped_before = media.media_stats().get("dropped", 0)
+    for sequence in range(1, 9):
+        await media.publish(1, 0, frame(sequence))
+    assert fast.sequences() == list(range(1, 9))
+    assert slow.payloads == []
+    slow.open.set()
+    await settle(lambda: len(slow.payloads) == 4)
+    # Frame 1 was on the wire when the socket stalled; the queue kept the newest three of the rest.
+    assert slow.sequences() == [1, 6, 7, 8]
+    assert media.media_stats()["dropped"] - dropped_before == 4
+    await media.publish(1, 0, frame(9))
+    assert slow.sequences()[-1] == 9
+
+
+@pytest.mark.asyncio
+async def test_listener_that_stays_behind_is_told_detached_and_closed(in_process):
+    in_process.SPACES_MEDIA_QUEUE_MESSAGES = 2
+    in_process.SPACES_MEDIA_SLOW_DROP_LIMIT = 3
+    slow, fast = Sink(), Sink()
+    slow.open.clear()
+    await media.attach(1, slow)
+    await media.attach(1, fast)
+    for sequence in range(1, 11):
+        await media.publish(1, 0, frame(sequence))
+    await asyncio.wait_for(slow.done.wait(), 5)
+    assert slow.closed_with == media.CLOSE_SLOW_LISTENER
+    assert slow.texts == [
+        {
+            "type": "error",
+            "code": "slow_listener",
+            "close_code": media.CLOSE_SLOW_LISTENER,
+            "message": slow.texts[0]["message"],
+        }
+    ]
+    assert fast.sequences() == list(range(1, 11))
+    slow.open.set()
+    await media.publish(1, 0, frame(11))
+    assert 11 not in slow.sequences()
+    assert fast.sequences()[-1] == 11
+
+
+@pytest.mark.asyncio
+async def test_sink_that_raises_is_detached_and_others_keep_receiving(in_process):
+    class Broken(Sink):
+        async def send_media(self, payload: bytes) -> None:
+            raise ConnectionResetError("socket gone")
+
+    broken, fine = Broken(), Sink()
+    await media.attach(1, broken)
+    await media.attach(1, fine)
+    await media.publish(1, 0, frame(1))
+    await media.publish(1, 0, frame(2))
+    assert fine.sequences() == [1, 2]
+    assert id(broken) not in media._process().hubs[1].listeners
+
+
+@pytest.mark.asyncio
+async def test_publish_survives_redis_being_unreachable_and_attach_retries_afresh(media_settings):
+    media_settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    failed_before = media.media_stats().get("publish_failed", 0)
+    await media.publish(4, 0, frame(1))
+    assert media.media_stats()["publish_failed"] == failed_before + 1
+    with pytest.raises(RedisConnectionError):
+        await media.attach(4, Sink())
+    assert 4 not in media._process().hubs

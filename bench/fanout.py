@@ -1,0 +1,520 @@
+"""Fan-out benchmark of the live audio path: how many listeners one Space holds at p99 <= 150 ms.
+
+Starts the server shape on 127.0.0.1 (Redis plus P server processes serving bench/fanout_app.py, which
+relays through rooms/media.py), connects k speakers and N listeners over real websockets, sends 20 ms
+Opus-sized frames at real rate for a bounded time, and prints per N: delivered fraction, p50/p99 latency
+from the frame's capture time to the listener's receipt, and the servers' CPU. It raises N until a step
+fails (delivery below 100% or p99 above the budget) and ends with
+`max_listeners=<N> p99_ms=<p99> speakers=<k>` for the best server measured.
+
+    python bench/fanout.py                        # Daphne and uvicorn, 2 processes each, 3 speakers
+    python bench/fanout.py --servers daphne --speakers 1 --batch 1 --steps 100,500,1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import multiprocessing as mp
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+FRAME_MS = 20
+OPUS_PAYLOAD_BYTES = 80  # 32 kbps * 20 ms
+HIST_STEP_MS = 0.5
+HIST_SIZE = 40_000  # up to 20 s
+HIST_PER_MS = 1 / HIST_STEP_MS
+CAPTURE = struct.Struct("<d")
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+# --- a lean websocket client (asyncio protocol, hand-rolled framing), so the load client costs little ---
+
+
+class WsClient(asyncio.Protocol):
+    def __init__(self, host: str, port: int, path: str, stats: Stats | None) -> None:
+        self.request = (
+            f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\nSec-WebSocket-Version: 13\r\n"
+            f"Origin: http://{host}:{port}\r\n\r\n"
+        ).encode()
+        self.stats = stats
+        self.buffer = bytearray()
+        self.open = asyncio.get_running_loop().create_future()
+        self.upgraded = False
+        self.transport: asyncio.Transport | None = None
+        self.received = 0
+        self.close_code: int | None = None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        transport.write(self.request)
+
+    def connection_lost(self, exc) -> None:
+        if not self.open.done():
+            self.open.set_exception(ConnectionError(f"closed during handshake: {exc}"))
+        if self.close_code is None:
+            self.close_code = 1006
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self.buffer
+        buffer += data
+        if not self.upgraded:
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            if b" 101 " not in buffer[: buffer.find(b"\r\n")]:
+                self.open.set_exception(ConnectionError(bytes(buffer[:end]).decode(errors="replace")))
+                self.transport.close()
+                return
+            self.upgraded = True
+            del buffer[: end + 4]
+            self.open.set_result(True)
+        pos, size = 0, len(buffer)
+        stats = self.stats
+        now = time.time() * 1000
+        while size - pos >= 2:
+            opcode = buffer[pos] & 0x0F
+            length = buffer[pos + 1] & 0x7F
+            head = 2
+            if length == 126:
+                if size - pos < 4:
+                    break
+                length = int.from_bytes(buffer[pos + 2 : pos + 4], "big")
+                head = 4
+            elif length == 127:
+                if size - pos < 10:
+                    break
+                length = int.from_bytes(buffer[pos + 2 : pos + 10], "big")
+                head = 10
+            start = pos + head
+            if size - start < length:
+                break
+            if opcode == 2:
+                if stats is not None:
+                    self.received += stats.record(buffer, start, length, now)
+            elif opcode == 8:
+                self.close_code = int.from_bytes(buffer[start : start + 2], "big") if length >= 2 else 1005
+            elif opcode == 9:
+                self.send(bytes(buffer[start : start + length]), opcode=10)
+            pos = start + length
+        if pos:
+            del buffer[:pos]
+
+    def send(self, payload: bytes, opcode: int = 2) -> None:
+        mask = os.urandom(4)
+        length = len(payload)
+        if length < 126:
+            head = bytes((0x80 | opcode, 0x80 | length))
+        else:
+            head = bytes((0x80 | opcode, 0x80 | 126)) + length.to_bytes(2, "big")
+        key = int.from_bytes(mask * (length // 4 + 1), "little")
+        masked = (int.from_bytes(payload, "little") ^ key).to_bytes(length + 4, "little")[:length]
+        self.transport.write(head + mask + masked)
+
+
+class Stats:
+    """Latency histogram (0.5 ms buckets) of every relayed frame received in this worker.
+
+    Each frame of a batched message is counted at the latency of the message's oldest frame (its first):
+    an upper bound for every frame in it, so the percentiles printed err on the slow side, and the load
+    client spends its CPU on receiving rather than on bookkeeping.
+    """
+
+    def __init__(self) -> None:
+        self.hist = [0] * HIST_SIZE
+
+    def reset(self) -> None:
+        self.hist = [0] * HIST_SIZE
+
+    def record(self, buffer: bytearray, start: int, length: int, now: float) -> int:
+        if buffer[start] != 0xFF:
+            count, capture_at = 1, start + 6
+        else:
+            count, capture_at, at, end = 0, start + 9, start + 1, start + length
+            while at + 2 <= end:
+                at += 2 + (buffer[at] | (buffer[at + 1] << 8))
+                count += 1
+        index = int((now - CAPTURE.unpack_from(buffer, capture_at)[0]) * HIST_PER_MS)
+        self.hist[index if 0 <= index < HIST_SIZE else (0 if index < 0 else HIST_SIZE - 1)] += count
+        return count
+
+
+async def connect(host: str, port: int, path: str, stats: Stats | None) -> WsClient:
+    loop = asyncio.get_running_loop()
+    for attempt in range(5):
+        try:
+            _transport, client = await loop.create_connection(lambda: WsClient(host, port, path, stats), host, port)
+            await asyncio.wait_for(client.open, 20)
+            return client
+        except (TimeoutError, OSError, ConnectionError):
+            if attempt == 4:
+                raise
+            await asyncio.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+# --- listener workers: separate processes, driven over a pipe ---
+
+
+def listener_worker(pipe, host: str, ports: list[int], space_id: int) -> None:
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    asyncio.run(_listener_worker(pipe, host, ports, space_id))
+
+
+async def _listener_worker(pipe, host: str, ports: list[int], space_id: int) -> None:
+    loop = asyncio.get_running_loop()
+    stats = Stats()
+    clients: list[WsClient] = []
+    commands: asyncio.Queue = asyncio.Queue()
+    loop.add_reader(pipe.fileno(), lambda: commands.put_nowait(pipe.recv()))
+    while True:
+        command, *args = await commands.get()
+        if command == "grow":
+            (total,) = args
+            todo = [ports[i % len(ports)] for i in range(len(clients), total)]
+            failed = 0
+            for chunk in range(0, len(todo), 100):
+                results = await asyncio.gather(
+                    *(connect(host, p, f"/ws/bench/{space_id}/", stats) for p in todo[chunk : chunk + 100]),
+                    return_exceptions=True,
+                )
+                for result in results:
+                    if isinstance(result, WsClient):
+                        clients.append(result)
+                    else:
+                        failed += 1
+            pipe.send((len(clients), failed))
+        elif command == "reset":
+            stats.reset()
+            for client in clients:
+                client.received = 0
+            pipe.send(True)
+        elif command == "count":
+            pipe.send(sum(c.received for c in clients))
+        elif command == "report":
+            closes = sum(1 for c in clients if c.close_code is not None)
+            pipe.send(([c.received for c in clients], stats.hist, closes))
+        elif command == "quit":
+            for client in clients:
+                client.transport.close()
+            pipe.send(True)
+            return
+
+
+# --- servers ---
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_port(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server on port {port} exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server on port {port} did not start")
+
+
+def server_command(kind: str, port: int) -> list[str]:
+    app = "bench.fanout_app:application"
+    if kind == "daphne":
+        return [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "-v", "0", app]
+    if kind == "uvicorn":
+        return [
+            str(VENV_BIN / "uvicorn"),
+            app,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--ws",
+            "websockets",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--backlog",
+            "8192",
+        ]
+    raise ValueError(f"unknown server {kind!r}; use daphne or uvicorn")
+
+
+def start_servers(kind: str, count: int, env: dict[str, str]) -> tuple[list[subprocess.Popen], list[int]]:
+    procs, ports = [], []
+    for _ in range(count):
+        port = free_port()
+        proc = subprocess.Popen(server_command(kind, port), cwd=ROOT, env=env, stdin=subprocess.DEVNULL)
+        procs.append(proc)
+        ports.append(port)
+    for proc, port in zip(procs, ports, strict=True):
+        wait_port(port, proc)
+    return procs, ports
+
+
+def stop(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def cpu_seconds(procs: list) -> float:
+    total = 0
+    for proc in procs:
+        try:
+            with open(f"/proc/{proc.pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / TICKS
+
+
+def machine_busy_seconds() -> float:
+    with open("/proc/stat") as stat:
+        fields = [int(x) for x in stat.readline().split()[1:]]
+    # user, nice, system, steal: process time (the kernel's interrupt work for loopback traffic is left out)
+    return (fields[0] + fields[1] + fields[2] + fields[7]) / TICKS
+
+
+def start_redis() -> tuple[str, subprocess.Popen | None]:
+    if os.environ.get("REDIS_URL"):
+        return os.environ["REDIS_URL"], None
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("set REDIS_URL or install redis-server")
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        cwd=tempfile.gettempdir(),
+        stdout=subprocess.DEVNULL,
+    )
+    wait_port(port, proc)
+    return f"redis://127.0.0.1:{port}/0", proc
+
+
+# --- one run ---
+
+
+def percentile(hist: list[int], fraction: float) -> float:
+    total = sum(hist)
+    if not total:
+        return float("nan")
+    target, seen = fraction * total, 0
+    for index, count in enumerate(hist):
+        seen += count
+        if seen >= target:
+            return (index + 1) * HIST_STEP_MS
+    return HIST_SIZE * HIST_STEP_MS
+
+
+async def speak(speakers: list[WsClient], seconds: float) -> int:
+    frames = int(seconds * 1000 / FRAME_MS)
+    payload = os.urandom(OPUS_PAYLOAD_BYTES)
+    start = time.time() + 0.05
+    for sequence in range(frames):
+        capture = start + sequence * FRAME_MS / 1000
+        delay = capture - time.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        head = struct.pack("<BId", 1, sequence, capture * 1000)
+        for speaker in speakers:
+            speaker.send(head + payload)
+    return frames
+
+
+def ask(pipes, *command):
+    for pipe in pipes:
+        pipe.send(command)
+    return [pipe.recv() for pipe in pipes]
+
+
+def measure(n, args, pipes, procs, loop, speakers, kind, retry=False, ours=()) -> dict:
+    per_worker = [n // args.workers + (1 if i < n % args.workers else 0) for i in range(args.workers)]
+    for pipe, count in zip(pipes, per_worker, strict=True):
+        pipe.send(("grow", count))
+    connected = sum(g[0] for g in (pipe.recv() for pipe in pipes))
+    time.sleep(3.0)  # let the new sockets settle before measuring
+    ask(pipes, "reset")
+    cpu_before, wall_before = cpu_seconds(procs), time.monotonic()
+    ours_before, busy_before = cpu_seconds(ours), machine_busy_seconds()
+    frames = loop.run_until_complete(speak(speakers, args.seconds))
+    expected = frames * args.speakers * n
+    deadline, last, still = time.monotonic() + 10, -1, 0
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        got = sum(ask(pipes, "count"))
+        if got >= expected:
+            break
+        still = still + 1 if got == last else 0
+        if still >= 8:
+            break
+        last = got
+    cpu = cpu_seconds(procs) - cpu_before
+    wall = time.monotonic() - wall_before
+    # CPU that neither the servers nor the bench used: other work on the machine during the step.
+    other = (machine_busy_seconds() - busy_before) - (cpu_seconds(ours) - ours_before) - cpu
+    reports = ask(pipes, "report")
+    delivered = sum(c for r in reports for c in r[0])
+    hist = [sum(column) for column in zip(*(r[1] for r in reports), strict=True)]
+    closes = sum(r[2] for r in reports)
+    row = {
+        "server": kind,
+        "listeners": n,
+        "connected": connected,
+        "delivered": delivered / expected if expected else 0.0,
+        "p50": percentile(hist, 0.50),
+        "p99": percentile(hist, 0.99),
+        "cpu_pct": 100 * cpu / wall,
+        "cpu_us_per_frame": 1e6 * cpu / delivered if delivered else float("nan"),
+        "closed": closes,
+        "other_cpu_pct": max(0.0, 100 * other / wall),
+    }
+    row["ok"] = connected == n and row["delivered"] >= 1.0 and row["p99"] <= args.budget_ms
+    print(
+        f"server={kind} processes={args.processes} batch={args.batch} speakers={args.speakers} "
+        f"listeners={n} connected={connected} delivered={row['delivered']:.4f} "
+        f"p50_ms={row['p50']:.1f} p99_ms={row['p99']:.1f} server_cpu={row['cpu_pct']:.0f}% "
+        f"cpu_us_per_frame={row['cpu_us_per_frame']:.1f} closed={closes} other_cpu={row['other_cpu_pct']:.0f}% "
+        f"{'ok' if row['ok'] else 'FAIL'}{' (retry)' if retry else ''}",
+        flush=True,
+    )
+    return row
+
+
+def run_server(kind: str, args, redis_url: str, redis_procs: list) -> list[dict]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "REDIS_URL": redis_url,
+            "DJANGO_SETTINGS_MODULE": "spaces_site.settings.base",
+            "SPACES_MEDIA_BATCH_FRAMES": str(args.batch),
+            "SPACES_MEDIA_REDIS_PREFIX": f"bench.{os.getpid()}.{kind}",
+            "DJANGO_LOG_LEVEL": "WARNING",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+    procs, ports = start_servers(kind, args.processes, env)
+    ctx = mp.get_context("fork")
+    pipes, workers = [], []
+    for _ in range(args.workers):
+        parent, child = ctx.Pipe()
+        worker = ctx.Process(target=listener_worker, args=(child, "127.0.0.1", ports, args.space), daemon=True)
+        worker.start()
+        pipes.append(parent)
+        workers.append(worker)
+    results = []
+    ours = [*workers, mp.current_process(), *redis_procs]
+    try:
+        loop = asyncio.new_event_loop()
+        speakers = [
+            loop.run_until_complete(
+                connect("127.0.0.1", ports[i % len(ports)], f"/ws/bench/{args.space}/?speaker={i}", None)
+            )
+            for i in range(args.speakers)
+        ]
+        for n in args.steps:
+            row = measure(n, args, pipes, procs, loop, speakers, kind, ours=ours)
+            if not row["ok"]:
+                # One more try at the same N, so that a burst of other work on the machine does not end the search.
+                row = measure(n, args, pipes, procs, loop, speakers, kind, retry=True, ours=ours)
+            results.append(row)
+            if not row["ok"]:
+                break
+        for speaker in speakers:
+            speaker.transport.close()
+        loop.close()
+    finally:
+        try:
+            ask(pipes, "quit")
+        except (BrokenPipeError, EOFError, OSError):
+            pass
+        for worker in workers:
+            worker.join(5)
+            if worker.is_alive():
+                worker.kill()
+        stop(procs)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--servers", default=os.environ.get("BENCH_SERVERS", "daphne,uvicorn"))
+    parser.add_argument("--processes", type=int, default=2, help="server processes (listeners spread evenly)")
+    parser.add_argument("--workers", type=int, default=2, help="load-client processes")
+    parser.add_argument("--speakers", type=int, default=3, help="speakers talking at once")
+    parser.add_argument("--seconds", type=float, default=5.0, help="speaking time per step")
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=int(os.environ.get("SPACES_MEDIA_BATCH_FRAMES", "3")),
+        help="frames per speaker per message (SPACES_MEDIA_BATCH_FRAMES)",
+    )
+    parser.add_argument("--budget-ms", type=float, default=150.0)
+    parser.add_argument("--space", type=int, default=1)
+    parser.add_argument(
+        "--steps",
+        type=lambda raw: [int(x) for x in raw.split(",")],
+        default=[100, 250, 500, 750, 1000, 1500, 2000, 2250, 2500, 3000, 3500, 4000],
+    )
+    args = parser.parse_args()
+    with open("/proc/loadavg") as loadavg:
+        print(f"machine cpus={os.cpu_count()} loadavg_before={' '.join(loadavg.read().split()[:3])}", flush=True)
+    redis_url, redis_proc = start_redis()
+    best: dict | None = None
+    try:
+        for kind in args.servers.split(","):
+            rows = run_server(kind.strip(), args, redis_url, [redis_proc] if redis_proc else [])
+            passed = [r for r in rows if r["ok"]]
+            top = max(passed, key=lambda r: r["listeners"]) if passed else None
+            if top is None:
+                print(f"server={kind} max_listeners=0", flush=True)
+            else:
+                print(f"server={kind} max_listeners={top['listeners']} p99_ms={top['p99']:.1f}", flush=True)
+                if best is None or top["listeners"] > best["listeners"]:
+                    best = top
+    finally:
+        if redis_proc is not None:
+            stop([redis_proc])
+    if best is None:
+        print(f"max_listeners=0 p99_ms=nan speakers={args.speakers}")
+    else:
+        print(f"best server={best['server']}", flush=True)
+        print(f"max_listeners={best['listeners']} p99_ms={best['p99']:.1f} speakers={args.speakers}")
+
+
+if __name__ == "__main__":
+    main()

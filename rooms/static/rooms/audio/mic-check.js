@@ -1,0 +1,63 @@
+// Mic check before joining the stage: choose the input device and watch its level.
+import { microphoneConstraints } from "./capture.js";
+
+export async function listInputs() {
+  const devices = await navigator.mediaDevices.enumerateDevices();
+  return devices.filter((d) => d.kind === "audioinput").map((d, i) => ({ deviceId: d.deviceId, label: d.label || `Microphone ${i + 1}` }));
+}
+
+/**
+ * Open the chosen microphone and report its level (0..1) about 30 times a second.
+ * Returns { stream, stop() }; pass `stream` on to startSpeaking({stream}) to keep the same device.
+ */
+export async function startMicCheck({ deviceId, onLevel } = {}) {
+  const stream = await navigator.mediaDevices.getUserMedia(microphoneConstraints(deviceId));
+  const context = new AudioContext();
+  if (context.state === "suspended") await context.resume().catch(() => {});
+  const analyser = context.createAnalyser();
+  analyser.fftSize = 1024;
+  context.createMediaStreamSource(stream).connect(analyser);
+  const samples = new Float32Array(analyser.fftSize);
+  const timer = setInterval(() => {
+    analyser.getFloatTimeDomainData(samples);
+    let sum = 0;
+    for (const s of samples) sum += s * s;
+    onLevel?.(Math.sqrt(sum / samples.length));
+  }, 33);
+  return {
+    stream,
+    async stop({ keepStream = false } = {}) {
+      clearInterval(timer);
+      if (!keepStream) stream.getTracks().forEach((t) => t.stop());
+      await context.close();
+    },
+  };
+}
+
+/**
+ * A ready-made mic check in `container`: a device <select> and a level meter (<meter>).
+ * Resolves to { deviceId(), stream(), stop() }.
+ */
+export async function mountMicCheck(container) {
+  container.classList.add("mic-check");
+  const select = document.createElement("select");
+  select.setAttribute("aria-label", "Microphone");
+  const meter = document.createElement("meter");
+  meter.min = 0;
+  meter.max = 1;
+  meter.low = 0.05;
+  meter.high = 0.6;
+  meter.setAttribute("aria-label", "Microphone level");
+  container.replaceChildren(select, meter);
+  let check = await startMicCheck({ onLevel: (rms) => (meter.value = Math.min(1, rms * 4)) });
+  for (const input of await listInputs()) select.append(new Option(input.label, input.deviceId));
+  select.addEventListener("change", async () => {
+    await check.stop();
+    check = await startMicCheck({ deviceId: select.value, onLevel: (rms) => (meter.value = Math.min(1, rms * 4)) });
+  });
+  return {
+    deviceId: () => select.value,
+    stream: () => check.stream,
+    stop: (options) => check.stop(options),
+  };
+}

@@ -1,0 +1,200 @@
+"""End to end in Debian's Chromium: a speaker page captures a speech WAV, a listener page decodes and plays it."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import wave
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+OTHER_SPEECH = "Seven green boxes arrived on Monday, and nobody could open them until the evening."
+SPEECH = "Welcome to the space. Today we talk about live audio, listeners, and speakers around the world."
+
+
+def synthesise(folder, text: str) -> str:
+    """A sentence spoken by espeak-ng, turned by sox into 48 kHz mono 16-bit with a little silence around it."""
+    raw, wav = folder / "raw.wav", folder / "speech.wav"
+    subprocess.run(["espeak-ng", "-s", "150", "-w", str(raw), text], check=True, capture_output=True)
+    subprocess.run(
+        ["sox", str(raw), "-r", "48000", "-c", "1", "-b", "16", str(wav), "norm", "-3", "pad", "0.2", "0.2"],
+        check=True,
+        capture_output=True,
+    )
+    return str(wav)
+
+
+@pytest.fixture(scope="session")
+def speech_wav(tmp_path_factory) -> str:
+    return synthesise(tmp_path_factory.mktemp("speech"), SPEECH)
+
+
+@pytest.fixture(scope="session")
+def other_speech_wav(tmp_path_factory) -> str:
+    return synthesise(tmp_path_factory.mktemp("other-speech"), OTHER_SPEECH)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(speech_wav):
+    return {
+        "executable_path": "/usr/bin/chromium",
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={speech_wav}",
+            "--autoplay-policy=no-user-gesture-required",
+        ],
+    }
+
+
+@pytest.fixture
+def audio_browser(browser_type, browser_type_launch_args):
+    # Launched here rather than through the shared `browser` fixture so the fake microphone is always this WAV.
+    browser = browser_type.launch(**browser_type_launch_args)
+    yield browser
+    browser.close()
+
+
+def envelope(samples: list[float], window: int) -> list[float]:
+    return [
+        math.sqrt(sum(x * x for x in samples[i : i + window]) / window)
+        for i in range(0, len(samples) - window + 1, window)
+    ]
+
+
+def pearson(a: list[float], b: list[float]) -> float:
+    n = len(a)
+    mean_a, mean_b = sum(a) / n, sum(b) / n
+    cov = sum((x - mean_a) * (y - mean_b) for x, y in zip(a, b, strict=True))
+    var_a = sum((x - mean_a) ** 2 for x in a)
+    var_b = sum((y - mean_b) ** 2 for y in b)
+    return cov / math.sqrt(var_a * var_b) if var_a and var_b else 0.0
+
+
+def best_loop_correlation(decoded_env: list[float], source_env: list[float]) -> float:
+    """Highest correlation of the decoded envelope with the looping source envelope at any offset."""
+    looped = source_env * (len(decoded_env) // len(source_env) + 2)
+    return max(pearson(decoded_env, looped[lag : lag + len(decoded_env)]) for lag in range(len(source_env)))
+
+
+def source_samples_16k(path: str) -> list[float]:
+    with wave.open(path) as wav:
+        frames = wav.readframes(wav.getnframes())
+    pcm = memoryview(frames).cast("h")
+    return [(pcm[i] + pcm[i + 1] + pcm[i + 2]) / 3 / 32768 for i in range(0, len(pcm) - 2, 3)]
+
+
+def open_page(browser, base: str, query: str):
+    page = browser.new_context().new_page()
+    page.goto(f"{base}/pages/audio.html?{query}")
+    page.wait_for_function("window.audioTest && (window.audioTest.ready || window.audioTest.error)")
+    assert page.evaluate("window.audioTest.error || null") is None
+    return page
+
+
+def speak_and_collect(audio_browser, media_server, speaker_query: str, seconds: float = 4.0):
+    listener = open_page(audio_browser, media_server, "role=listener")
+    speaker = open_page(audio_browser, media_server, speaker_query)
+    speaker.wait_for_timeout(seconds * 1000)
+    sent = speaker.evaluate("window.audioTest.speaker.stop().then(() => window.audioTest.speaker.stats.framesSent)")
+    listener.wait_for_function(f"window.spacesAudioStats.framesReceived >= {sent}", timeout=15_000)
+    listener.wait_for_function(f"window.spacesAudioStats.framesDecoded >= {sent}", timeout=15_000)
+    return speaker, listener, sent
+
+
+def assert_decoded_is_the_speech(listener, speech_wav: str, other_speech_wav: str) -> None:
+    decoded = listener.evaluate("window.audioTest.recording16k(0)")
+    rms = math.sqrt(sum(x * x for x in decoded) / len(decoded))
+    assert rms > 0.01, f"decoded audio is silent (rms {rms:.4f})"
+    decoded_env = envelope(decoded, 160)
+    correlation = best_loop_correlation(decoded_env, envelope(source_samples_16k(speech_wav), 160))
+    # The same search against another sentence shows what correlation chance alone reaches.
+    chance = best_loop_correlation(decoded_env, envelope(source_samples_16k(other_speech_wav), 160))
+    print(f"decoded rms {rms:.3f}, envelope correlation {correlation:.2f} (another sentence: {chance:.2f})")
+    assert correlation > 0.5, f"decoded audio does not follow the source (envelope correlation {correlation:.2f})"
+    assert correlation > chance + 0.2, f"source {correlation:.2f} is no better than another sentence {chance:.2f}"
+
+
+def test_listener_plays_what_the_speaker_page_captures_with_opus(
+    audio_browser, media_server, speech_wav, other_speech_wav
+):
+    speaker, listener, sent = speak_and_collect(audio_browser, media_server, "role=speaker&index=0")
+    assert speaker.evaluate("window.audioTest.speaker.format") == "opus"
+    assert sent >= 150  # 4 s of 20 ms frames, less start-up
+    stats = listener.evaluate("window.spacesAudioStats")
+    assert stats["framesReceived"] == sent
+    assert stats["framesLost"] == 0
+    assert stats["speakers"]["0"]["framesReceived"] == sent
+    assert_decoded_is_the_speech(listener, speech_wav, other_speech_wav)
+    assert "frames" in listener.inner_text("#debug")
+
+
+def test_pcm16_fallback_reaches_the_listener_as_the_same_speech(
+    audio_browser, media_server, speech_wav, other_speech_wav
+):
+    speaker, listener, sent = speak_and_collect(audio_browser, media_server, "role=speaker&index=0&pcm=1")
+    assert speaker.evaluate("window.audioTest.speaker.format") == "pcm16"
+    assert listener.evaluate("window.spacesAudioStats.framesReceived") == sent
+    assert_decoded_is_the_speech(listener, speech_wav, other_speech_wav)
+
+
+def test_two_speakers_are_decoded_separately_and_mixed(audio_browser, media_server, speech_wav, other_speech_wav):
+    listener = open_page(audio_browser, media_server, "role=listener")
+    first = open_page(audio_browser, media_server, "role=speaker&index=0")
+    second = open_page(audio_browser, media_server, "role=speaker&index=1")
+    first.wait_for_timeout(3000)
+    sent = [
+        page.evaluate("window.audioTest.speaker.stop().then(() => window.audioTest.speaker.stats.framesSent)")
+        for page in (first, second)
+    ]
+    listener.wait_for_function(f"window.spacesAudioStats.framesDecoded >= {sum(sent)}", timeout=15_000)
+    stats = listener.evaluate("window.spacesAudioStats")
+    assert [stats["speakers"][i]["framesReceived"] for i in ("0", "1")] == sent
+    assert all(stats["speakers"][i]["peakLevel"] > 0.02 for i in ("0", "1"))
+    assert_decoded_is_the_speech(listener, speech_wav, other_speech_wav)
+    second_voice = listener.evaluate("window.audioTest.recording16k(1)")
+    assert math.sqrt(sum(x * x for x in second_voice) / len(second_voice)) > 0.01
+    mix = listener.evaluate("window.audioTest.mix16k()")
+    assert math.sqrt(sum(x * x for x in mix) / len(mix)) > 0.01
+    assert max(abs(x) for x in mix) <= 1.0  # soft-clipped, never past full scale
+    level = listener.locator('[data-speaker-index="1"]').evaluate("el => el.style.getPropertyValue('--audio-level')")
+    assert 0 <= float(level) <= 1
+
+
+def test_self_mute_stops_frames_at_the_source(audio_browser, media_server):
+    listener = open_page(audio_browser, media_server, "role=listener")
+    speaker = open_page(audio_browser, media_server, "role=speaker&index=0")
+    speaker.wait_for_function("window.audioTest.speaker.stats.framesSent > 50")
+    speaker.evaluate("window.audioTest.speaker.setMuted(true)")
+    speaker.wait_for_timeout(300)  # frames already in the encoder may still leave
+    muted_at = speaker.evaluate("window.audioTest.speaker.stats.framesSent")
+    speaker.wait_for_timeout(1500)
+    assert speaker.evaluate("window.audioTest.speaker.stats.framesSent") == muted_at
+    assert speaker.evaluate("window.audioTest.speaker.muted") is True
+    listener.wait_for_function(f"window.spacesAudioStats.framesReceived >= {muted_at}", timeout=10_000)
+    assert listener.evaluate("window.spacesAudioStats.framesReceived") == muted_at
+    speaker.evaluate("window.audioTest.speaker.setMuted(false)")
+    speaker.wait_for_function(f"window.audioTest.speaker.stats.framesSent > {muted_at + 25}")
+
+
+def test_listener_reconnects_and_keeps_playing(audio_browser, media_server):
+    listener = open_page(audio_browser, media_server, "role=listener")
+    speaker = open_page(audio_browser, media_server, "role=speaker&index=0")
+    listener.wait_for_function("window.spacesAudioStats.framesDecoded > 50", timeout=10_000)
+    listener.evaluate("window.audioTest.reconnect()")
+    before = listener.evaluate("window.spacesAudioStats.framesDecoded")
+    listener.wait_for_function(f"window.spacesAudioStats.framesDecoded > {before + 50}", timeout=10_000)
+    stats = listener.evaluate("window.spacesAudioStats")
+    sent = speaker.evaluate("window.audioTest.speaker.stats.framesSent")
+    assert stats["decodeErrors"] == 0
+    # Frames relayed while the socket was down are counted lost; everything else arrived.
+    assert stats["framesReceived"] + stats["framesLost"] <= sent
+    assert stats["framesReceived"] > before
