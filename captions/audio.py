@@ -33,8 +33,8 @@ OPUS_FRAME_MS = 20
 # Missing audio up to this long is replaced by silence of the same length; a longer gap gets
 # this much silence (enough to end the utterance in flight) and the timeline jumps.
 MAX_FILLED_GAP_MS = 1_000
-# Frames are 20 ms; disagreement with the capture clock below this is jitter, not a gap.
-GAP_TOLERANCE_MS = 30
+# Disagreement with the capture clock below this is jitter (or decoder delay), not a lost frame.
+GAP_TOLERANCE_MS = 10
 
 
 class FrameDecodeError(ValueError):
