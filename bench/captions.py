@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -137,6 +138,7 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=40.0, help="audio per stream (the run lasts about this long)")
     parser.add_argument("--engine", default=None, help="whisper or vosk (default: CAPTIONS_ENGINE)")
+    parser.add_argument("--threads", type=int, default=1, help="threads pumping the streams (Vosk uses one core each)")
     args = parser.parse_args()
     engine_name = args.engine or settings.CAPTIONS_ENGINE
 
@@ -152,6 +154,11 @@ def main() -> None:
     sessions = [SpeakerStream(engine=engine, speaker_id=i, speaker_index=i) for i in range(args.streams)]
 
     emitted: list[list[tuple[float, Caption]]] = [[] for _ in sessions]
+    pool = ThreadPoolExecutor(max_workers=args.threads)
+
+    def pump(stream: SpeakerStream) -> list[tuple[float, object]]:
+        return [(time.perf_counter() - t0, e) for e in stream.pump()]
+
     t0 = time.perf_counter()
     total = max(len(f) for f in frames)
     sent = 0
@@ -162,10 +169,8 @@ def main() -> None:
                 if k < len(stream_frames):
                     stream.push(stream_frames[k])
         sent = due
-        for i, stream in enumerate(sessions):
-            for event in stream.pump():
-                if isinstance(event, Caption):
-                    emitted[i].append((time.perf_counter() - t0, event))
+        for i, events in enumerate(pool.map(pump, sessions)):
+            emitted[i].extend((t, e) for t, e in events if isinstance(e, Caption))
         sleep = t0 + sent * 0.020 - time.perf_counter()
         if sleep > 0:
             time.sleep(sleep)
@@ -194,8 +199,9 @@ def main() -> None:
 
     rss, peak = rss_mb()
     utterance_count = sum(len(u) for _, u in streams_audio)
-    print(f"engine={engine.name} model_load_s={load_s:.2f} streams={args.streams} audio_s={args.seconds:.0f}")
-    print(f"wall_s={wall:.1f} utterances={utterance_count} missed={missed} wer={errors / words:.3f}")
+    print(f"engine={engine.name} model_load_s={load_s:.2f} streams={args.streams} threads={args.threads}")
+    print(f"audio_per_stream_s={args.seconds:.0f} wall_s={wall:.1f} utterances={utterance_count}")
+    print(f"missed={missed} wer={errors / words:.3f}")
     realtime = 0
     for i, stream in enumerate(sessions):
         audio_s = stream.audio_ms / 1000 or float("nan")
