@@ -247,9 +247,10 @@ class WhisperRecogniser:
         self._frames_seen = 0
         self._voiced_run = 0
         self._silent_ms = 0
-        self._preroll: list[bytes] = []
-        self._utterance: list[bytes] = []
+        self._preroll: list[tuple[bytes, float]] = []
+        self._utterance: list[tuple[bytes, float]] = []  # 20 ms frames with their levels
         self._utterance_start_ms = 0
+        self._speech_start_ms = 0
         self._in_speech = False
 
     def feed(self, pcm16: bytes) -> list[Result]:
@@ -265,10 +266,11 @@ class WhisperRecogniser:
 
     def finish(self) -> list[Result]:
         if self._pending and self._in_speech:
-            self._utterance.append(self._pending)
+            self._utterance.append((self._pending, self._vad.min_speech_db))
             self._fed_ms += len(self._pending) // BYTES_PER_MS
         self._pending = b""
-        result = self._close() if self._in_speech else None
+        cut = len(self._utterance) - self._silent_ms // self._vad.frame_ms
+        result = self._close(cut) if self._in_speech else None
         return [result] if result is not None else []
 
     def _frame(self, frame: bytes) -> Result | None:
@@ -286,34 +288,48 @@ class WhisperRecogniser:
         self._fed_ms += vad.frame_ms
 
         if not self._in_speech:
-            self._preroll.append(frame)
+            self._preroll.append((frame, level_db))
             del self._preroll[: -max(1, vad.preroll_ms // vad.frame_ms)]
             self._voiced_run = self._voiced_run + 1 if voiced else 0
             if self._voiced_run >= vad.start_frames:
                 self._in_speech = True
                 self._utterance = list(self._preroll)
                 self._utterance_start_ms = self._fed_ms - len(self._preroll) * vad.frame_ms
+                self._speech_start_ms = self._fed_ms - self._voiced_run * vad.frame_ms
                 self._preroll = []
                 self._silent_ms = 0
             return None
 
-        self._utterance.append(frame)
+        self._utterance.append((frame, level_db))
         self._silent_ms = 0 if voiced else self._silent_ms + vad.frame_ms
-        if self._silent_ms >= vad.hangover_ms or self._fed_ms - self._utterance_start_ms >= vad.max_utterance_ms:
-            return self._close()
+        if self._silent_ms >= vad.hangover_ms:
+            return self._close(len(self._utterance) - self._silent_ms // vad.frame_ms)
+        if self._fed_ms - self._utterance_start_ms >= vad.max_utterance_ms:
+            # Someone who never pauses: cut at the quietest moment of the last 1.5 s, not mid-word.
+            window = min(len(self._utterance) - 1, 1_500 // vad.frame_ms)
+            levels = [level for _, level in self._utterance[-window:]]
+            return self._close(len(self._utterance) - window + int(np.argmin(levels)))
         return None
 
-    def _close(self) -> Result | None:
-        audio = b"".join(self._utterance)
+    def _close(self, cut: int) -> Result | None:
+        """Transcribe the utterance's frames before `cut`; frames after it open the next utterance."""
+        frame_ms = self._vad.frame_ms
+        spoken, rest = self._utterance[:cut], self._utterance[cut:]
         start_ms = self._utterance_start_ms
-        end_ms = self._fed_ms - self._silent_ms
-        self._in_speech = False
-        self._utterance = []
+        end_ms = start_ms + len(spoken) * frame_ms
+        speech_ms = end_ms - max(start_ms, self._speech_start_ms)
         self._voiced_run = 0
-        self._silent_ms = 0
-        if end_ms - start_ms < self._vad.min_utterance_ms:
+        if rest and self._silent_ms < len(rest) * frame_ms:
+            # Cut for length: the speaker is still talking, so the rest carries on as speech.
+            self._utterance = rest
+            self._utterance_start_ms = self._speech_start_ms = end_ms
+        else:
+            self._in_speech = False
+            self._utterance = []
+            self._silent_ms = 0
+        if speech_ms < self._vad.min_utterance_ms:
             return None
-        text = self._engine.transcribe(audio)
+        text = self._engine.transcribe(b"".join(frame for frame, _ in spoken))
         if not text:
             return None
         return Result(text=text, final=True, start_ms=start_ms, end_ms=end_ms)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from captions import engines
-from captions.engines import VoskEngine, WhisperEngine, get_engine
+from captions.engines import VadConfig, VoskEngine, WhisperEngine, WhisperRecogniser, get_engine
 from captions.streams import Caption, SpeakerStream
 from tests.captions.conftest import pcm_frames, silence, speak, words_of
 
@@ -91,6 +92,26 @@ def test_whisper_engine_cuts_utterances_at_silences_not_in_mid_sentence(whisper_
 
     assert len(finals) == 1
     assert {"electric", "bicycles", "cities"} <= words_of(finals[0].text)
+
+
+def test_whisper_engine_cuts_a_speaker_who_never_pauses_at_quiet_moments(whisper_engine):
+    speech = speak(
+        "Our guest speaker talks about electric bicycles and the future of cities "
+        "and then about trains and buses and the weather in the mountains"
+    )
+    recogniser = WhisperRecogniser(whisper_engine, VadConfig(hangover_ms=5_000, max_utterance_ms=4_000))
+
+    finals = _recognise(recogniser, silence(400) + speech + silence(500), chunk_ms=20)
+
+    assert len(finals) >= 2
+    assert all(a.end_ms == b.start_ms for a, b in zip(finals, finals[1:], strict=False))
+    assert {"guest", "speaker", "cities", "trains", "buses"} <= words_of(" ".join(f.text for f in finals))
+
+
+def test_whisper_engine_ignores_a_click(whisper_engine):
+    click = np.zeros(16_000, dtype=np.int16)
+    click[8_000:8_800] = 20_000  # 50 ms
+    assert _recognise(whisper_engine.start(), click.tobytes(), chunk_ms=20) == []
 
 
 def test_whisper_engine_refuses_a_grammar_with_a_clear_message(whisper_engine):
