@@ -3,3 +3,6 @@ from django.apps import AppConfig
 
 class CaptionsConfig(AppConfig):
     name = "captions"
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the engine check)

