@@ -98,6 +98,7 @@ def live_daphne(transactional_db):
                 raise RuntimeError("Daphne did not open its port within 20 s") from None
             time.sleep(0.05)
     yield f"127.0.0.1:{port}"
+    # Daphne must let go of the test database before pytest-django drops or flushes it.
     process.terminate()
     try:
         process.wait(timeout=10)
