@@ -63,9 +63,9 @@ def hands_queue(*, space: Space) -> QuerySet[Participant]:
 
 
 def ever_spoke_in(*, space: Space) -> QuerySet[User]:
-    """Speakers shown on an ended Space's page (anyone who held a speaking seat at the end)."""
+    """Speakers shown on an ended Space's page: co-hosts and speakers who held a seat at the end."""
     return User.objects.filter(
-        space_participations__space=space, space_participations__role__in=SPEAKING_ROLES
+        space_participations__space=space, space_participations__role__in=[Role.COHOST, Role.SPEAKER]
     ).order_by("space_participations__speaker_index")
 
 

@@ -340,7 +340,14 @@ def hand_raise(*, space: Space, user: User) -> Participant:
         participant.hand_raised_at = timezone.now()
         participant.save(update_fields=["hand_raised_at"])
         broadcast(
-            space.pk, {"type": "hand", "user_id": user.pk, "raised": True, "at": participant.hand_raised_at.isoformat()}
+            space.pk,
+            {
+                "type": "hand",
+                "user_id": user.pk,
+                "raised": True,
+                "at": participant.hand_raised_at.isoformat(),
+                "participant": participant_payload(participant),
+            },
         )
     return participant
 
@@ -351,7 +358,8 @@ def hand_lower(*, space: Space, user: User) -> Participant:
     if participant.hand_raised_at is not None:
         participant.hand_raised_at = None
         participant.save(update_fields=["hand_raised_at"])
-        broadcast(space.pk, {"type": "hand", "user_id": user.pk, "raised": False})
+        event = {"type": "hand", "user_id": user.pk, "raised": False, "participant": participant_payload(participant)}
+        broadcast(space.pk, event)
     return participant
 
 
@@ -381,7 +389,8 @@ def speaker_decline(*, space: Space, by: User, user: User) -> Participant:
         raise ValidationError(f"{user.name} hasn't asked to speak.")
     participant.hand_raised_at = None
     participant.save(update_fields=["hand_raised_at"])
-    broadcast(space.pk, {"type": "hand", "user_id": user.pk, "raised": False, "declined": True})
+    event = {"type": "hand", "user_id": user.pk, "raised": False, "declined": True}
+    broadcast(space.pk, {**event, "participant": participant_payload(participant)})
     return participant
 
 

@@ -140,6 +140,7 @@ async def test_request_approve_unmute_and_speak_reaches_listeners():
     await listener_socket.send_json_to({"type": "raise_hand"})
     hand = await next_of(host_socket, "hand")
     assert (hand["user_id"], hand["raised"]) == (listener.pk, True)
+    assert (hand["participant"]["username"], hand["participant"]["hand"]) == (listener.username, True)
 
     await host_socket.send_json_to({"type": "approve", "user_id": listener.pk})
     changed = await next_of(listener_socket, "role_changed")

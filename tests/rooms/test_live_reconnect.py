@@ -43,11 +43,11 @@ def test_network_drop_reconnects_with_the_same_role_and_slot(live_daphne):
     async def scenario():
         socket, first = await welcome(live_daphne, space.pk, speaker_cookie)
         socket.transport.abort()  # a network drop: no closing handshake
-        await socket.wait_closed()
+        await asyncio.wait_for(socket.wait_closed(), 10)
         again, second = await welcome(live_daphne, space.pk, speaker_cookie)
         host_socket, _ = await welcome(live_daphne, space.pk, host_cookie)
         host_socket.transport.abort()
-        await host_socket.wait_closed()
+        await asyncio.wait_for(host_socket.wait_closed(), 10)
         host_again, host_welcome = await welcome(live_daphne, space.pk, host_cookie)
         await again.close()
         await host_again.close()
@@ -77,7 +77,7 @@ def test_removed_listener_reconnecting_to_daphne_is_closed_with_4403(live_daphne
             origin=f"http://{live_daphne}",
         )
         refusal = json.loads(await asyncio.wait_for(socket.recv(), 10))
-        await socket.wait_closed()
+        await asyncio.wait_for(socket.wait_closed(), 10)
         return refusal, socket.close_code
 
     refusal, code = asyncio.run(scenario())

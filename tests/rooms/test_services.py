@@ -349,7 +349,7 @@ def test_two_approvals_at_once_never_make_eleven_speakers():
     askers = UserFactory.create_batch(2)
     for user in askers:
         seat(space, user, hand_raised_at=timezone.now())
-    barrier = threading.Barrier(2)
+    barrier = threading.Barrier(2, timeout=30)
     outcomes = []
 
     def approve(by, user):

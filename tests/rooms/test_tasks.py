@@ -61,7 +61,7 @@ def test_two_concurrent_reminder_senders_notify_each_person_exactly_once():
     with time_machine.travel(NOON, tick=False):
         space = services.space_create(host=host, title="Busy", scheduled_for=NOON + timedelta(minutes=45))
         Reminder.objects.bulk_create([Reminder(space=space, user=p) for p in people])
-    barrier = threading.Barrier(2)
+    barrier = threading.Barrier(2, timeout=30)
     results, errors = [], []
 
     def sender():

@@ -77,7 +77,8 @@ function handle(event) {
       setStatus("Connected.");
       break;
     case "presence":
-      for (const p of event.joined) upsert(p);
+      // A batch is as old as its flush interval: never let it overwrite fresher hand or role events.
+      for (const p of event.joined) if (!people.has(p.user_id)) upsert(p);
       for (const id of event.left) {
         const p = people.get(id);
         if (p && !SPEAKING.has(p.role) && !p.hand) people.delete(id);
@@ -88,8 +89,7 @@ function handle(event) {
       if (event.participant.user_id === myId && SPEAKING.has(event.participant.role)) invited = false;
       break;
     case "hand": {
-      const p = people.get(event.user_id);
-      if (p) p.hand = event.raised;
+      if (event.participant) upsert(event.participant);
       if (event.user_id === myId && event.declined) setStatus("Your request to speak was declined.");
       break;
     }
