@@ -10,8 +10,6 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from rooms.selectors import live_bubbles_for
-
 from . import selectors, services
 from .forms import MessageForm, NewMessageForm, PostForm, ProfileForm, ReportForm
 from .models import Post, User
@@ -35,7 +33,6 @@ def home(request: HttpRequest) -> HttpResponse:
     if error:
         return error
     context = {"page": page, "form": PostForm(), "who_to_follow": selectors.who_to_follow(user=request.user)}
-    context["live_bubbles"] = live_bubbles_for(user=request.user)
     if request.htmx and request.GET.get("cursor"):
         return render(request, "accounts/_post_page.html", context)
     return render(request, "accounts/home.html", context)

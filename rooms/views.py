@@ -199,9 +199,7 @@ def invite(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_GET
 def live_bubbles(request: HttpRequest) -> HttpResponse:
-    return render(
-        request, "accounts/_live_bubbles.html", {"live_bubbles": selectors.live_bubbles_for(user=request.user)}
-    )
+    return render(request, "rooms/_live_bubbles.html", {"live_bubbles": selectors.live_bubbles_for(user=request.user)})
 
 
 @login_required

@@ -1,0 +1,12 @@
+"""Template tags other apps' pages use to show live Spaces without importing rooms."""
+
+from django import template
+
+from rooms.selectors import live_bubbles_for
+
+register = template.Library()
+
+
+@register.inclusion_tag("rooms/_live_bubbles.html", takes_context=True)
+def live_bubbles(context) -> dict:
+    return {"live_bubbles": live_bubbles_for(user=context["request"].user)}
