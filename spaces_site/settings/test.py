@@ -1,6 +1,14 @@
 """Test settings: the same services as configured by the environment, faster hashing."""
 
+import os
+import uuid
+
 from .base import *  # noqa: F403
+
+# One cache namespace per test run, inherited by the live servers it starts, so state a run leaves
+# in a shared Redis (allauth's rate-limit counters, say) never leaks into the next run.
+os.environ.setdefault("DJANGO_CACHE_PREFIX", f"test-{uuid.uuid4().hex[:12]}")
+CACHES["default"]["KEY_PREFIX"] = os.environ["DJANGO_CACHE_PREFIX"]  # noqa: F405
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
