@@ -1,9 +1,12 @@
 """Personas shared by every test module (alice follows bob; charlie is a stranger)."""
 
+import os
+
 import pytest
 
 from accounts.models import User
 from tests.accounts.factories import UserFactory
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 
 PASSWORD = "pass-word-123"
 
@@ -46,3 +49,14 @@ def pytest_collection_modifyitems(config, items):
     """Browser tests run last: Playwright's sync API keeps its event loop running for the rest of the session,
     and pytest-asyncio tests collected after it could not start their own."""
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
+# Playwright's sync API runs an event loop in the test thread; the live servers' ORM calls run elsewhere.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: run `make system-deps` (apt package chromium)")
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}

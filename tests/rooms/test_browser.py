@@ -1,7 +1,5 @@
 """Real pages in Debian's Chromium against a live Daphne: join, request to speak, host approves."""
 
-import os
-
 import pytest
 from django.test import Client
 from playwright.sync_api import expect
@@ -10,25 +8,7 @@ from rooms.models import Participant, Role
 from tests.accounts.factories import UserFactory
 from tests.rooms.factories import LiveSpaceFactory, make_host
 
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return {
-        **browser_type_launch_args,
-        "executable_path": "/usr/bin/chromium",
-        "args": [
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-        ],
-    }
 
 
 def signed_in_page(browser, base_url: str, user):
