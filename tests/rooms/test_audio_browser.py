@@ -198,3 +198,49 @@ def test_listener_reconnects_and_keeps_playing(audio_browser, media_server):
     # Frames relayed while the socket was down are counted lost; everything else arrived.
     assert stats["framesReceived"] + stats["framesLost"] <= sent
     assert stats["framesReceived"] > before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_real_room_pages_carry_the_hosts_voice_to_a_listener(audio_browser, live_daphne, speech_wav, other_speech_wav):
+    from django.test import Client
+
+    from tests.accounts.factories import UserFactory
+    from tests.rooms.factories import LiveSpaceFactory, make_host
+
+    host = make_host(username="maya", display_name="Maya")
+    listener_user = UserFactory(username="sam")
+    space = LiveSpaceFactory(host=host, title="Voices")
+    base = f"http://{live_daphne}"
+
+    def signed_in(user, path):
+        client = Client()
+        client.force_login(user)
+        context = audio_browser.new_context(base_url=base)
+        context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": base}])
+        page = context.new_page()
+        page.goto(path)
+        return page
+
+    listener = signed_in(listener_user, f"/spaces/{space.pk}/?record-audio")
+    listener.wait_for_function("window.spacesAudioPlayer !== undefined", timeout=15_000)
+    speaker = signed_in(host, f"/spaces/{space.pk}/")
+    speaker.locator("#mic-check meter").wait_for(timeout=15_000)
+    speaker.get_by_role("button", name="Start talking").click()
+    speaker.wait_for_function("window.spacesAudioSpeaker && window.spacesAudioSpeaker.stats.framesSent > 200")
+    sent = speaker.evaluate("window.spacesAudioSpeaker.stop().then(() => window.spacesAudioSpeaker.stats.framesSent)")
+
+    listener.wait_for_function(f"window.spacesAudioStats.framesReceived >= {sent}", timeout=15_000)
+    stats = listener.evaluate("window.spacesAudioStats")
+    assert stats["framesReceived"] == sent
+    assert stats["speakers"]["0"]["framesReceived"] == sent
+    decoded = listener.evaluate(
+        """() => { const full = window.spacesAudioPlayer.recording(0); const out = [];
+                   for (let i = 0; i + 2 < full.length; i += 3) out.push((full[i] + full[i + 1] + full[i + 2]) / 3);
+                   return out; }"""
+    )
+    rms = math.sqrt(sum(x * x for x in decoded) / len(decoded))
+    assert rms > 0.01, f"decoded audio is silent (rms {rms:.4f})"
+    decoded_env = envelope(decoded, 160)
+    correlation = best_loop_correlation(decoded_env, envelope(source_samples_16k(speech_wav), 160))
+    chance = best_loop_correlation(decoded_env, envelope(source_samples_16k(other_speech_wav), 160))
+    assert correlation > 0.5 and correlation > chance + 0.2, (correlation, chance)

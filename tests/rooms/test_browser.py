@@ -31,6 +31,8 @@ def test_listener_requests_to_speak_and_host_approves_in_real_pages(browser, liv
     host_page.goto(f"/spaces/{space.pk}/")
     expect(host_page.locator("#room")).to_have_attribute("data-connected", "true")
     expect(host_page.locator("#my-role")).to_have_text("Host")
+    # This browser has no microphone: the host is told why instead of the page failing.
+    expect(host_page.locator("#audio-status")).to_contain_text("microphone is not available")
 
     listener_page = signed_in_page(browser, base_url, listener)
     listener_page.on("pageerror", lambda error: page_errors.append(error))

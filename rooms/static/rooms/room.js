@@ -128,8 +128,10 @@ function personRow(p) {
   const li = el("li", { className: "room-person" });
   li.dataset.user = p.user_id;
   li.dataset.role = p.role;
+  const avatar = el("span", { className: "avatar", textContent: p.initial, ariaHidden: "true" });
+  if (SPEAKING.has(p.role) && p.speaker_index != null) avatar.dataset.speakerIndex = p.speaker_index;
   const label = el("span", { className: "room-person-name" },
-    el("span", { className: "avatar", textContent: p.initial, ariaHidden: "true" }),
+    avatar,
     el("span", {}, el("strong", { textContent: p.name }), " ", el("span", { className: "muted small", textContent: `@${p.username}` })));
   li.append(label);
   const tags = el("span", { className: "room-tags" });
