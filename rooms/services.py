@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts import services as account_services
 from accounts.models import Notification, Post, User
 
-from . import access
+from . import access, signals
 from .events import broadcast, participant_payload
 from .models import (
     MANAGER_ROLES,
@@ -128,9 +128,11 @@ def space_update(
         space.title = title.strip()
     if scheduled_for is not None and scheduled_for != space.scheduled_for:
         check_schedule_time(scheduled_for)
+        previous_time = space.scheduled_for
         space.scheduled_for = scheduled_for
         # A new time means a new 30-minute notice.
         Reminder.objects.filter(space=space).update(sent_at=None)
+        signals.space_rescheduled.send(sender=Space, space=space, previous_time=previous_time)
     if topics is not None:
         space.topics = ",".join(clean_topics(topics))
     space.save()
@@ -155,6 +157,7 @@ def space_cancel(*, space: Space, by: User) -> Space:
             text=f"{space.host.name} cancelled the Space “{space.title}”.",
             url=space.get_absolute_url(),
         )
+    signals.space_cancelled.send(sender=Space, space=space)
     return space
 
 
@@ -180,6 +183,7 @@ def space_start(*, space: Space, by: User) -> Space:
     )
     transaction.on_commit(lambda: tasks.notify_space_live.delay(space.pk))
     transaction.on_commit(lambda: tasks.push_live_bubble.delay(space.pk, by.pk, "add"))
+    signals.space_started.send(sender=Space, space=space)
     return space
 
 
@@ -205,6 +209,7 @@ def space_end(*, space: Space, by: User | None = None, reason: str = "ended by t
     broadcast(space.pk, {"type": "space_ended", "reason": reason, "url": space.get_absolute_url()})
     for user_id in speakers:
         transaction.on_commit(lambda uid=user_id: tasks.push_live_bubble.delay(space.pk, uid, "remove"))
+    signals.space_ended.send(sender=Space, space=space)
     return space
 
 

@@ -166,6 +166,8 @@ class Sale(models.Model):
     super_follow = models.ForeignKey(
         SuperFollowSubscription, on_delete=models.SET_NULL, null=True, blank=True, related_name="sales"
     )
+    # The Space a ticket or tip was bought for: the per-Space dashboard groups by it.
+    space = models.ForeignKey("rooms.Space", on_delete=models.SET_NULL, null=True, blank=True, related_name="sales")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -179,3 +181,141 @@ class Sale(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.gross_cents}¢ for {self.creator_id}"
+
+
+# --- Ticketed Spaces and tips (design in ticketing/NOTES.md) ---------------------------------------
+
+
+class TicketOffer(models.Model):
+    """What a host sells for one Space; `held_count + sold_count <= quantity` is kept by the database."""
+
+    space = models.OneToOneField("rooms.Space", on_delete=models.CASCADE, related_name="ticket_offer")
+    price_cents = models.PositiveIntegerField()
+    quantity = models.PositiveIntegerField()
+    held_count = models.PositiveIntegerField(default=0)
+    sold_count = models.PositiveIntegerField(default=0)
+    # Views of the ticket page by people without a ticket: the dashboard's conversion denominator.
+    page_views = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(price_cents__gte=settings.TICKET_PRICE_MIN_CENTS)
+                & Q(price_cents__lte=settings.TICKET_PRICE_MAX_CENTS),
+                name="ticket_offer_price_in_range",
+            ),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="ticket_offer_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(held_count__gte=0) & Q(sold_count__gte=0), name="ticket_offer_counts_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(held_count__lte=F("quantity") - F("sold_count")), name="ticket_offer_never_oversold"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.price_display} for space {self.space_id}"
+
+    @property
+    def price_display(self) -> str:
+        return f"${self.price_cents / 100:.2f}"
+
+    @property
+    def left(self) -> int:
+        return self.quantity - self.sold_count - self.held_count
+
+
+class SeatHold(models.Model):
+    """A seat kept for one buyer while their Checkout Session is open; becomes a Ticket when paid."""
+
+    class Status(models.TextChoices):
+        HELD = "held", "Held during checkout"
+        PAID = "paid", "Paid"
+        RELEASED = "released", "Released"
+
+    # Sent to Stripe as metadata and in the idempotency key.
+    reference = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    offer = models.ForeignKey(TicketOffer, on_delete=models.CASCADE, related_name="holds")
+    buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="seat_holds")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.HELD)
+    price_cents = models.PositiveIntegerField()
+    application_fee_cents = models.PositiveIntegerField()
+    expires_at = models.DateTimeField()
+    stripe_checkout_session_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    checkout_url = models.URLField(max_length=2000, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["offer", "buyer"], condition=Q(status__in=["held", "paid"]), name="seat_hold_one_per_buyer"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "expires_at"], name="seat_hold_status_expiry_idx")]
+
+    def __str__(self) -> str:
+        return f"hold {self.reference} ({self.status})"
+
+
+class Ticket(models.Model):
+    class Status(models.TextChoices):
+        VALID = "valid", "Valid"
+        REFUND_PENDING = "refund_pending", "Refund pending"
+        REFUNDED = "refunded", "Refunded"
+        REFUND_FAILED = "refund_failed", "Refund failed"
+
+    hold = models.OneToOneField(SeatHold, on_delete=models.PROTECT, related_name="ticket")
+    offer = models.ForeignKey(TicketOffer, on_delete=models.PROTECT, related_name="tickets")
+    buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="tickets")
+    payment_intent_id = models.CharField(max_length=255, unique=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.VALID)
+    refund_id = models.CharField(max_length=255, blank=True)
+    refund_error = models.TextField(blank=True)
+    refunded_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["offer", "buyer"],
+                condition=Q(status__in=["valid", "refund_pending"]),
+                name="ticket_one_valid_per_buyer",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"ticket {self.pk} for offer {self.offer_id} ({self.status})"
+
+
+class Tip(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for payment"
+        PAID = "paid", "Paid"
+        EXPIRED = "expired", "Checkout expired"
+
+    reference = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    space = models.ForeignKey("rooms.Space", on_delete=models.CASCADE, related_name="tips")
+    tipper = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tips_given")
+    host = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tips_received")
+    amount_cents = models.PositiveIntegerField()
+    application_fee_cents = models.PositiveIntegerField()
+    # The tipper chose to have the tip announced in the Space.
+    announce = models.BooleanField(default=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    stripe_checkout_session_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount_cents__gte=settings.TIP_MIN_CENTS) & Q(amount_cents__lte=settings.TIP_MAX_CENTS),
+                name="tip_amount_in_range",
+            ),
+            models.CheckConstraint(condition=~Q(tipper=F("host")), name="tip_not_self"),
+        ]
+        indexes = [models.Index(fields=["host", "status"], name="tip_host_status_idx")]
+
+    def __str__(self) -> str:
+        return f"tip {self.amount_cents}¢ to {self.host_id} ({self.status})"

@@ -173,6 +173,11 @@ PLATFORM_FEE_SCHEDULE = (
     ),
 )
 SUPER_FOLLOWS_PRICES_CENTS = (299, 499, 999)
+# Ticketed Spaces: $1 to $999 a ticket; tips during a live Space: $1 to $500.
+TICKET_PRICE_MIN_CENTS = 100
+TICKET_PRICE_MAX_CENTS = 99_900
+TIP_MIN_CENTS = 100
+TIP_MAX_CENTS = 50_000
 CELERY_BEAT_SCHEDULE["ticketing-reapply-stuck-stripe-events"] = {
     "task": "ticketing.tasks.reapply_stuck_stripe_events",
     "schedule": 300.0,
