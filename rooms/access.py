@@ -131,9 +131,9 @@ def is_speaking_role(role: str) -> bool:
 
 # What each role may do over the socket; the consumer checks this in memory for every message.
 ACTIONS_BY_ROLE: dict[str, frozenset[str]] = {
-    Role.LISTENER: frozenset({"raise_hand", "lower_hand", "react", "accept_invite", "ping"}),
+    Role.LISTENER: frozenset({"raise_hand", "lower_hand", "react", "accept_invite", "ping", "media_ack"}),
     Role.SPEAKER: frozenset(
-        {"raise_hand", "lower_hand", "react", "unmute", "mute_self", "step_down", "pin", "unpin", "ping"}
+        {"raise_hand", "lower_hand", "react", "unmute", "mute_self", "step_down", "pin", "unpin", "ping", "media_ack"}
     ),
     Role.COHOST: frozenset(
         {
@@ -153,6 +153,7 @@ ACTIONS_BY_ROLE: dict[str, frozenset[str]] = {
             "remove",
             "make_listener",
             "ping",
+            "media_ack",
         }
     ),
     Role.HOST: frozenset(
@@ -175,6 +176,7 @@ ACTIONS_BY_ROLE: dict[str, frozenset[str]] = {
             "remove_cohost",
             "end",
             "ping",
+            "media_ack",
         }
     ),
 }
