@@ -61,6 +61,7 @@ class WsClient(asyncio.Protocol):
         self.stats = stats
         self.buffer = bytearray()
         self.open = asyncio.get_running_loop().create_future()
+        self.lost = asyncio.get_running_loop().create_future()  # done when the connection is gone
         self.upgraded = False
         self.transport: asyncio.Transport | None = None
         self.received = 0  # relayed frames
@@ -73,6 +74,8 @@ class WsClient(asyncio.Protocol):
         transport.write(self.request)
 
     def connection_lost(self, exc) -> None:
+        if not self.lost.done():
+            self.lost.set_result(exc)
         if not self.open.done():
             self.open.set_exception(ConnectionError(f"closed during handshake: {exc}"))
         if self.close_code is None:
