@@ -335,7 +335,7 @@ class _Process:
             self.pubsub = self.client.pubsub()
         return self.client
 
-    async def attach(self, space_id: int, sink: MediaSink, acks: bool) -> None:
+    async def attach(self, space_id: int, sink: MediaSink, acks: bool = False) -> None:
         hub = self.hubs.get(space_id)
         if hub is None:
             hub = self.hubs[space_id] = _SpaceHub(self, space_id)
