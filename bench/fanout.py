@@ -66,6 +66,7 @@ class WsClient(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.received = 0  # relayed frames
         self.messages = 0  # binary messages, what a listener acknowledges
+        self.acked = 0
         self.close_code: int | None = None
         self.refused = ""
 
@@ -146,6 +147,22 @@ class WsClient(asyncio.Protocol):
         masked = (int.from_bytes(payload, "little") ^ key).to_bytes(length + 4, "little")[:length]
         self.transport.write(head + mask + masked)
 
+    def acknowledge(self) -> None:
+        """Report the audio messages read so far, as the room page does every second."""
+        if self.messages != self.acked and self.transport is not None and not self.transport.is_closing():
+            self.send(b'{"type": "media_ack", "received": %d}' % self.messages, opcode=1)
+            self.acked = self.messages
+
+
+async def acknowledge_every_second(clients: list[WsClient], slices: int = 10) -> None:
+    """Each client acknowledges once a second, spread over the second as independent pages would be."""
+    turn = 0
+    while True:
+        await asyncio.sleep(1 / slices)
+        for client in clients[turn::slices]:
+            client.acknowledge()
+        turn = (turn + 1) % slices
+
 
 class Stats:
     """Latency histogram (0.5 ms buckets) of every relayed frame received in this worker.
@@ -214,6 +231,7 @@ async def _listener_worker(pipe, host: str, ports: list[int], path: str, cookies
     clients: list[WsClient] = []
     commands: asyncio.Queue = asyncio.Queue()
     loop.add_reader(pipe.fileno(), lambda: commands.put_nowait(pipe.recv()))
+    _acks = loop.create_task(acknowledge_every_second(clients))  # held so the task lives until the worker quits
     while True:
         command, *args = await commands.get()
         if command == "grow":
@@ -525,6 +543,7 @@ def run_server(kind: str, args, redis_url: str, database_url: str, redis_procs: 
     # The speakers' sockets live on a loop of their own, so they keep reading what the Space sends them
     # between steps, as a speaker's page does.
     loop = asyncio.new_event_loop()
+    background: list[asyncio.Task] = []  # the speakers' acknowledging task
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
 
@@ -536,6 +555,7 @@ def run_server(kind: str, args, redis_url: str, database_url: str, redis_procs: 
             on_loop(connect("127.0.0.1", ports[i % len(ports)], path, room.cookie(key), None))
             for i, key in enumerate(room.speaker_sessions)
         ]
+        loop.call_soon_threadsafe(lambda: background.append(loop.create_task(acknowledge_every_second(speakers))))
         for n in args.steps:
             row = measure(n, args, pipes, procs, on_loop, speakers, kind, ours=ours)
             if not row["ok"]:
@@ -556,6 +576,8 @@ def run_server(kind: str, args, redis_url: str, database_url: str, redis_procs: 
             if worker.is_alive():
                 worker.kill()
         stop(procs)
+        for task in background:
+            loop.call_soon_threadsafe(task.cancel)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
         unseed(room, prefix)
