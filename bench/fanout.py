@@ -56,7 +56,9 @@ class WsClient(asyncio.Protocol):
         self.request = (
             f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\nSec-WebSocket-Version: 13\r\n"
-            f"Origin: http://{host}:{port}\r\nCookie: {cookie}\r\n\r\n"
+            f"Origin: http://{host}:{port}\r\nCookie: {cookie}\r\n"
+            # What Chromium offers: a server that accepts compresses every audio message for every socket.
+            "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n"
         ).encode()
         self.stats = stats
         self.buffer = bytearray()
@@ -91,6 +93,12 @@ class WsClient(asyncio.Protocol):
                 return
             if b" 101 " not in buffer[: buffer.find(b"\r\n")]:
                 self.open.set_exception(ConnectionError(bytes(buffer[:end]).decode(errors="replace")))
+                self.transport.close()
+                return
+            if b"permessage-deflate" in buffer[:end].lower():
+                self.open.set_exception(
+                    ConnectionError("the server compresses audio (permessage-deflate); turn it off")
+                )
                 self.transport.close()
                 return
             self.upgraded = True
@@ -309,6 +317,8 @@ def server_command(kind: str, port: int) -> list[str]:
             "httptools",
             "--ws",
             "websockets",
+            "--ws-per-message-deflate",
+            "false",
             "--lifespan",
             "off",
             "--no-access-log",
