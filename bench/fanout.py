@@ -436,7 +436,7 @@ def measure(n, args, pipes, procs, on_loop, speakers, kind, retry=False, ours=()
     refusals = [g[2] for g in grown if g[1]]
     if refusals:
         print(f"server={kind} failed_to_join={sum(g[1] for g in grown)} first_error={refusals[0]}", flush=True)
-    time.sleep(2.0)  # let the presence events of the new sockets go out before measuring
+    time.sleep(4.0)  # let the presence events of the new sockets go out before measuring
     ask(pipes, "reset")
     cpu_before, wall_before = cpu_seconds(procs), time.monotonic()
     ours_before, busy_before = cpu_seconds(ours), machine_busy_seconds()
