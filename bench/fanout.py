@@ -419,6 +419,12 @@ async def speak(speakers: list[WsClient], seconds: float) -> int:
     return frames
 
 
+async def cancel(tasks: list[asyncio.Task]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 def ask(pipes, *command):
     for pipe in pipes:
         pipe.send(command)
@@ -586,8 +592,7 @@ def run_server(kind: str, args, redis_url: str, database_url: str, redis_procs: 
             if worker.is_alive():
                 worker.kill()
         stop(procs)
-        for task in background:
-            loop.call_soon_threadsafe(task.cancel)
+        on_loop(cancel(background))
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
         unseed(room, prefix)
