@@ -1,11 +1,12 @@
 """The audio fast path: validate a speaker's frame, relay it once per process, fan it out to local sockets.
 
-The SpaceConsumer uses four names from here (see rooms/PROTOCOL.md, "Audio frames"): `FrameError`,
-`validate_frame`, `attach`, `detach` and `publish`. Frames never touch the database nor the channel layer:
-with REDIS_URL set, each process holds one Redis pub/sub subscription per Space that has a local listener
-and writes every frame straight to that process's sockets; without it, fan-out stays inside the process.
-Each listener has a bounded queue that drops its oldest messages when its socket pushes back; a listener
-that keeps dropping is told, detached and closed with `CLOSE_SLOW_LISTENER`, and nobody else waits for it.
+The SpaceConsumer uses these names from here (see rooms/PROTOCOL.md, "Audio frames"): `FrameError`,
+`validate_frame`, `attach`, `acknowledge`, `detach` and `publish`. Frames never touch the database nor the
+channel layer: with REDIS_URL set, each process holds one Redis pub/sub subscription per Space that has a
+local listener and writes every frame straight to that process's sockets; without it, fan-out stays inside
+the process. Each listener has a bounded queue that drops its oldest messages when its socket pushes back,
+and a listener attached with `acks` must acknowledge what it reads; one that keeps dropping or stops
+acknowledging is told, detached and closed with `CLOSE_SLOW_LISTENER`, and nobody else waits for it.
 """
 
 from __future__ import annotations
