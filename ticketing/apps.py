@@ -8,6 +8,7 @@ class TicketingConfig(AppConfig):
         from django.conf import settings
         from django.core.exceptions import ImproperlyConfigured
 
+        from . import audience
         from .fees import fee_split
 
         # A malformed fee schedule must stop start-up, not the first sale.
@@ -15,3 +16,4 @@ class TicketingConfig(AppConfig):
             fee_split(lifetime_gross_cents=0, gross_cents=0, schedule=settings.PLATFORM_FEE_SCHEDULE)
         except ValueError as exc:
             raise ImproperlyConfigured(f"PLATFORM_FEE_SCHEDULE: {exc}") from exc
+        audience.register()

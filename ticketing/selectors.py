@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC
 
@@ -141,6 +142,38 @@ def live_super_follows_of(*, subscriber: User):
     return SuperFollowSubscription.objects.filter(
         subscriber=subscriber, status__in=SuperFollowSubscription.LIVE
     ).select_related("creator")
+
+
+def super_followed_creator_ids(*, subscriber: User) -> QuerySet:
+    """The creators `subscriber` super-follows now, as ids for a subquery (who reads which posts)."""
+    return SuperFollowSubscription.objects.filter(
+        subscriber=subscriber, status__in=SuperFollowSubscription.LIVE
+    ).values("creator_id")
+
+
+def super_follower_ids_among(*, creator: User, user_ids: Iterable[int]) -> set[int]:
+    """Which of these people super-follow `creator` now: one query for a whole page of names."""
+    user_ids = {pk for pk in user_ids if pk is not None and pk != creator.pk}
+    if not user_ids:
+        return set()
+    return set(
+        SuperFollowSubscription.objects.filter(
+            creator=creator, status__in=SuperFollowSubscription.LIVE, subscriber_id__in=user_ids
+        ).values_list("subscriber_id", flat=True)
+    )
+
+
+def super_follower_ids_of(*, creator: User) -> list[int]:
+    """Everyone who super-follows `creator` now (a host's room marks them as they come and go)."""
+    return list(
+        SuperFollowSubscription.objects.filter(creator=creator, status__in=SuperFollowSubscription.LIVE).values_list(
+            "subscriber_id", flat=True
+        )
+    )
+
+
+def is_super_follows_enrolled(*, user: User) -> bool:
+    return CreatorProfile.objects.filter(user=user, super_follows_enrolled_at__isnull=False).exists()
 
 
 def is_super_follower(*, subscriber: User, creator: User) -> bool:

@@ -29,3 +29,17 @@ def super_follow_button(context, creator: User) -> dict:
         "offer": selectors.super_follow_offer_for(viewer=context["request"].user, creator=creator),
         **context.flatten(),
     }
+
+
+@register.simple_tag
+def super_followers_among(creator: User, rows, attribute: str) -> set[int]:
+    """The ids among `rows`' `attribute` (e.g. "author_id") that super-follow `creator`: one query per page,
+    for the Super Follower badge the creator sees next to those names."""
+    if not creator.is_authenticated:
+        return set()
+    return selectors.super_follower_ids_among(creator=creator, user_ids=[getattr(row, attribute) for row in rows])
+
+
+@register.simple_tag
+def super_follower_ids(creator: User) -> list[int]:
+    return selectors.super_follower_ids_of(creator=creator)
