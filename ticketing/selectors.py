@@ -71,6 +71,8 @@ class TicketPage:
     is_host: bool
     sales_closed_reason: str
     seller_refusals: list[str] = field(default_factory=list)
+    # For the host: how many tickets are in each status (refunds pending, done, failed).
+    ticket_statuses: dict[str, int] = field(default_factory=dict)
 
 
 def sales_closed_reason(*, space: Space, now: datetime | None = None) -> str:
@@ -92,9 +94,12 @@ def ticket_page_for(*, space: Space, viewer: User) -> TicketPage:
         ticket = Ticket.objects.filter(offer=offer, buyer=viewer).order_by("-created_at").first()
         hold = SeatHold.objects.filter(offer=offer, buyer=viewer, status=SeatHold.Status.HELD).first()
     is_host = space.host_id == viewer.pk
-    refusals = []
+    refusals, statuses = [], {}
     if is_host and offer is None:
         refusals = ticket_sales_refusals_for(user=viewer, profile=creator_profile_of(user=viewer))
+    if is_host and offer is not None:
+        rows = Ticket.objects.filter(offer=offer).values("status").annotate(n=Count("pk")).order_by("status")
+        statuses = {Ticket.Status(row["status"]).label: row["n"] for row in rows}
     return TicketPage(
         space=space,
         offer=offer,
@@ -103,6 +108,7 @@ def ticket_page_for(*, space: Space, viewer: User) -> TicketPage:
         is_host=is_host,
         sales_closed_reason=sales_closed_reason(space=space),
         seller_refusals=refusals,
+        ticket_statuses=statuses,
     )
 
 

@@ -9,7 +9,7 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from . import services, stripe_gateway, tickets
-from .models import ProcessedStripeEvent
+from .models import ProcessedStripeEvent, Ticket
 from .stripe_gateway import PaymentProviderError
 
 
@@ -78,3 +78,14 @@ def expire_checkout_sessions(session_ids: list[str]) -> int:
 def release_expired_seat_holds() -> int:
     """Beat: seats whose checkout ran out go back on sale (their sessions expired at Stripe first)."""
     return tickets.seat_holds_release_expired()
+
+
+@shared_task
+def requeue_pending_refunds() -> int:
+    """Beat: a refund whose task message was lost runs again; refund_ticket is safe to run twice."""
+    pending = Ticket.objects.filter(status=Ticket.Status.REFUND_PENDING).values_list("pk", flat=True)
+    count = 0
+    for ticket_id in pending:
+        refund_ticket.delay(ticket_id)
+        count += 1
+    return count

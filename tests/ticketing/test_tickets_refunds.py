@@ -15,7 +15,7 @@ from rooms import services as room_services
 from spaces_site.celery import app as celery_app
 from ticketing import tickets
 from ticketing.models import CreatorProfile, Sale, SeatHold, Ticket
-from ticketing.tasks import refund_ticket
+from ticketing.tasks import refund_ticket, requeue_pending_refunds
 
 from .conftest import stripe_event
 from .tickets_support import buy, counts, paid_event, ticketed_space
@@ -208,3 +208,29 @@ def test_a_refund_cannot_be_asked_for_once_the_space_has_started(sold, client, f
     assert "Refunds can be asked for only before the Space starts." in response.content.decode()
     assert Ticket.objects.get(pk=ticket.pk).status == Ticket.Status.VALID
     assert not fake_stripe.requests_to("POST", "/v1/refunds")
+
+
+def test_the_host_sees_each_refunds_state_on_the_ticket_page(sold, client, retries_run_in_process, fake_stripe, bob):
+    alice_ticket, bob_ticket = Ticket.objects.get(buyer__username="alice"), Ticket.objects.get(buyer=bob)
+    Ticket.objects.filter(pk__in=[alice_ticket.pk, bob_ticket.pk]).update(status=Ticket.Status.REFUND_PENDING)
+    refund_ticket.delay(alice_ticket.pk).get()
+    fake_stripe.fail_next.extend([(402, "Insufficient funds.")] * (refund_ticket.max_retries + 1))
+    refund_ticket.delay(bob_ticket.pk).get()
+
+    client.force_login(sold.space.host)
+    page = client.get(reverse("ticketing:space_tickets", kwargs={"space_id": sold.space_id})).content.decode()
+
+    assert "<li>Refunded: 1</li>" in page
+    assert "<li>Refund failed: 1</li>" in page
+
+
+def test_a_refund_whose_task_was_lost_is_requeued_by_the_sweep(sold, fake_stripe, settings, alice):
+    ticket = Ticket.objects.get(buyer=alice)
+    Ticket.objects.filter(pk=ticket.pk).update(status=Ticket.Status.REFUND_PENDING)  # its message never arrived
+
+    assert requeue_pending_refunds.delay().get() == 1
+    assert requeue_pending_refunds.delay().get() == 0
+
+    assert Ticket.objects.get(pk=ticket.pk).status == Ticket.Status.REFUNDED
+    assert len(fake_stripe.refunds) == 1
+    assert "ticketing-requeue-pending-refunds" in settings.CELERY_BEAT_SCHEDULE
