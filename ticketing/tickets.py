@@ -249,7 +249,7 @@ def _late_payment_seated(hold: SeatHold, payment_intent: str) -> bool:
     if not seated:
         from .tasks import refund_unseated_payment
 
-        transaction.on_commit(lambda: refund_unseated_payment.delay(hold.pk, payment_intent))
+        transaction.on_commit(lambda: refund_unseated_payment.delay(hold.pk, payment_intent), robust=True)
     return seated
 
 
@@ -309,7 +309,9 @@ def _refunds_start(tickets) -> list[int]:
     ids = list(tickets.select_for_update().filter(status=Ticket.Status.VALID).values_list("pk", flat=True))
     Ticket.objects.filter(pk__in=ids).update(status=Ticket.Status.REFUND_PENDING)
     for ticket_id in ids:
-        transaction.on_commit(lambda pk=ticket_id: refund_ticket.delay(pk))
+        # Robust: a refund that can't be queued (or, run in-process, fails) must not fail the cancel
+        # that already committed; the ticket stays refund_pending and the beat sweep requeues it.
+        transaction.on_commit(lambda pk=ticket_id: refund_ticket.delay(pk), robust=True)
     return ids
 
 
@@ -323,7 +325,7 @@ def tickets_refund_all(*, space: Space) -> list[int]:
     if sessions:
         from .tasks import expire_checkout_sessions
 
-        transaction.on_commit(lambda: expire_checkout_sessions.delay(sessions))
+        transaction.on_commit(lambda: expire_checkout_sessions.delay(sessions), robust=True)
     return ids
 
 

@@ -234,3 +234,22 @@ def test_a_refund_whose_task_was_lost_is_requeued_by_the_sweep(sold, fake_stripe
     assert Ticket.objects.get(pk=ticket.pk).status == Ticket.Status.REFUNDED
     assert len(fake_stripe.refunds) == 1
     assert "ticketing-requeue-pending-refunds" in settings.CELERY_BEAT_SCHEDULE
+
+
+def test_a_refund_stripe_refuses_during_a_cancel_does_not_fail_the_cancel(
+    sold, client, fake_stripe, django_capture_on_commit_callbacks, alice
+):
+    fake_stripe.fail_path["/v1/refunds"] = (402, "The connected account has insufficient funds.")
+    client.force_login(sold.space.host)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("rooms:cancel", kwargs={"pk": sold.space_id}))
+
+    assert response.status_code == 302
+    sold.space.refresh_from_db()
+    assert sold.space.state == "cancelled"
+    statuses = sorted(Ticket.objects.values_list("status", flat=True))
+    assert statuses == [Ticket.Status.REFUND_PENDING, Ticket.Status.REFUNDED]
+    assert requeue_pending_refunds.delay().get() == 1
+    assert set(Ticket.objects.values_list("status", flat=True)) == {Ticket.Status.REFUNDED}
+    assert len(fake_stripe.refunds) == 2
