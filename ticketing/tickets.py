@@ -22,7 +22,7 @@ from accounts.selectors import is_blocked_between
 from accounts.services import notification_create, notification_create_many
 from rooms import access
 from rooms import services as room_services
-from rooms.models import SPEAKING_ROLES, Invitation, Participant, Space
+from rooms.models import Space
 
 from . import services, stripe_gateway
 from .fees import platform_fee_for
@@ -444,11 +444,9 @@ def tickets_notify_rescheduled(*, space: Space, previous_time: datetime | None) 
 
 def ticket_admission(space: Space, user: User) -> access.Decision:
     """Who may open a ticketed Space besides the host: ticket holders, co-hosts and invited speakers."""
-    if (
-        Ticket.objects.filter(offer__space=space, buyer=user, status=Ticket.Status.VALID).exists()
-        or Invitation.objects.filter(space=space, user=user).exists()
-        or Participant.objects.filter(space=space, user=user, role__in=SPEAKING_ROLES).exists()
-    ):
+    if access.invited_or_speaking(space=space, user=user):
+        return access.ALLOW
+    if Ticket.objects.filter(offer__space=space, buyer=user, status=Ticket.Status.VALID).exists():
         return access.ALLOW
     url = ticket_page_url(space.pk)
     return access.Decision(False, f"Only ticket holders can join this Space. Tickets: {url}", url=url)
