@@ -24,6 +24,8 @@ class Decision:
     reason: str = ""
     # The websocket close code that goes with a refusal (see rooms/PROTOCOL.md).
     code: int = 0
+    # Where the person can do something about a refusal (e.g. buy a ticket); shown on the page.
+    url: str = ""
 
     def __bool__(self) -> bool:
         return self.allowed
@@ -129,7 +131,7 @@ def can_join(*, space: Space, user: User, participant: Participant | None = None
     for check in _admission_checks.get(space.audience, []):
         decision = check(space, user)
         if not decision:
-            return Decision(False, decision.reason or "This Space is not open to you.", CLOSE_FORBIDDEN)
+            return Decision(False, decision.reason or "This Space is not open to you.", CLOSE_FORBIDDEN, decision.url)
     return ALLOW
 
 

@@ -182,6 +182,14 @@ CELERY_BEAT_SCHEDULE["ticketing-reapply-stuck-stripe-events"] = {
     "task": "ticketing.tasks.reapply_stuck_stripe_events",
     "schedule": 300.0,
 }
+CELERY_BEAT_SCHEDULE["ticketing-release-expired-seat-holds"] = {
+    "task": "ticketing.tasks.release_expired_seat_holds",
+    "schedule": 60.0,
+}
+CELERY_BEAT_SCHEDULE["ticketing-requeue-pending-refunds"] = {
+    "task": "ticketing.tasks.requeue_pending_refunds",
+    "schedule": 900.0,
+}
 
 # --- Spaces rooms (issue 3) ---
 SPACES_MAX_COHOSTS = 2
