@@ -311,3 +311,14 @@ def test_a_speaker_who_withdraws_consent_mid_space_is_never_recognised_again(loa
 
     assert captioner.pump() + captioner.close() == []
     assert captioner.declined_frames == len(frames) - half
+
+
+def test_the_embedded_beat_runs_the_caption_sweep(caption_worker):
+    from rooms.embedded_beat import run_due
+
+    app.loader.import_default_modules()
+    space = LiveSpaceFactory(host=make_host())
+    assert "captions.tasks.sweep_captioners" in run_due({}, now=0.0)
+    assert wait_for(lambda: captioning(space.pk)), "the sweep run by the embedded beat did not start a captioner"
+    services.space_end(space=space, by=space.host)
+    assert wait_for(lambda: lease_of(space.pk).expires_at <= _now())
