@@ -240,10 +240,13 @@ class SpaceCaptionRunner:
             logger.warning("captions: could not push to space %s", self.space_id, exc_info=True)
 
     def _push_once_without_tap(self, event: Event) -> None:
+        send = get_channel_layer().group_send
+        message = space_message(self.space_id, event_message(event, ""))
         try:
-            async_to_sync(get_channel_layer().group_send)(
-                space_group(self.space_id), space_message(self.space_id, event_message(event, ""))
-            )
+            if self.loop is not None:  # the server's loop, where the in-memory layer's sockets wait
+                asyncio.run_coroutine_threadsafe(send(space_group(self.space_id), message), self.loop).result(5)
+            else:
+                async_to_sync(send)(space_group(self.space_id), message)
         except Exception:
             logger.warning("captions: could not tell space %s", self.space_id, exc_info=True)
 
