@@ -109,6 +109,17 @@ def test_a_listener_reads_live_captions_of_the_host_and_then_the_transcript(
     listener.get_by_role("button", name=re.compile("Resume live")).click()
     assert log.locator(".caption-line").count() > lines
 
+    # The host withdraws consent: their voice goes on, captions of it stop.
+    assert listener.locator("#captions-consent").is_hidden()  # a control for speakers only
+    speaker.get_by_label("Caption my voice when I speak").uncheck()
+    speaker.wait_for_function("document.getElementById('captions-saved').textContent === 'Caption settings saved.'")
+    speaker.wait_for_timeout(1_500)  # the captioner looks at the speakers once a second
+    finals = "window.spacesCaptions.received.filter((c) => c.final).length"
+    before = listener.evaluate(finals)
+    listener.wait_for_timeout(6_000)  # the fake microphone keeps looping the sentence meanwhile
+    assert listener.evaluate(finals) == before
+    assert listener.evaluate("window.spacesAudioStats.framesReceived") > 0  # the audio itself never stopped
+
     speaker.once("dialog", lambda dialog: dialog.accept())
     speaker.get_by_role("button", name="End Space").click()
     listener.wait_for_url(re.compile(rf"/spaces/{space.pk}/$"))
