@@ -241,8 +241,8 @@ CAPTIONS_WHISPER_THREADS = env_int("CAPTIONS_WHISPER_THREADS", 0, minimum=0)
 # Live captioning of every live Space (captions/tasks.py): one captioner per Space holds a lease it
 # renews; the beat sweep re-dispatches Spaces whose lease expired (a crashed worker).
 CAPTIONS_LIVE = env_bool("CAPTIONS_LIVE", True)
-CAPTIONS_LEASE_SECONDS = env_int("CAPTIONS_LEASE_SECONDS", 15, minimum=3)
-CAPTIONS_SWEEP_SECONDS = env_int("CAPTIONS_SWEEP_SECONDS", 15, minimum=1)
+CAPTIONS_LEASE_SECONDS = env_int("CAPTIONS_LEASE_SECONDS", 6, minimum=3)
+CAPTIONS_SWEEP_SECONDS = env_int("CAPTIONS_SWEEP_SECONDS", 5, minimum=1)
 CELERY_TASK_ROUTES = {"captions.tasks.caption_space": {"queue": "captions"}}
 CELERY_BEAT_SCHEDULE["captions-sweep"] = {
     "task": "captions.tasks.sweep_captioners",
