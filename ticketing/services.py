@@ -17,9 +17,11 @@ from django.utils import timezone
 from accounts.models import Notification, User
 from accounts.selectors import is_blocked_between
 from accounts.services import notification_create
+from rooms.models import Space
 
-from . import stripe_gateway
-from .fees import marginal_fee_bps, platform_fee_for
+# tickets imports this module too; each only reaches into the other inside functions.
+from . import stripe_gateway, tickets
+from .fees import FeeSplit, marginal_fee_bps, platform_fee_for
 from .models import CreatorProfile, ProcessedStripeEvent, Sale, SuperFollowPlan, SuperFollowSubscription
 from .selectors import audience_refusals_for, live_super_follow, super_follows_refusals_for
 
@@ -226,8 +228,14 @@ def sale_record(
     stripe_reference: str,
     buyer: User | None = None,
     super_follow: SuperFollowSubscription | None = None,
+    space: Space | None = None,
+    platform_fee_cents: int | None = None,
 ) -> Sale:
-    """Enter a payment in the ledger once, split by the fee schedule at the creator's lifetime earnings."""
+    """Enter a payment in the ledger once, split by the fee schedule at the creator's lifetime earnings.
+
+    `platform_fee_cents` is the fee Stripe actually took when it was fixed before payment (a ticket's
+    `application_fee_amount`), so the ledger matches the money even if the schedule moved meanwhile.
+    """
     if gross_cents <= 0:
         raise ValidationError("A sale must be for more than $0.")
     # The row lock orders concurrent sales of one creator, so each is split at the right point.
@@ -236,6 +244,8 @@ def sale_record(
     if existing is not None:
         return existing
     split = platform_fee_for(creator=profile, gross_cents=gross_cents)
+    if platform_fee_cents is not None:
+        split = FeeSplit(gross_cents, platform_fee_cents, gross_cents - platform_fee_cents)
     sale = Sale.objects.create(
         creator=creator,
         buyer=buyer,
@@ -245,6 +255,7 @@ def sale_record(
         creator_net_cents=split.creator_net_cents,
         stripe_reference=stripe_reference,
         super_follow=super_follow,
+        space=space,
     )
     CreatorProfile.objects.filter(pk=profile.pk).update(lifetime_gross_cents=F("lifetime_gross_cents") + gross_cents)
     return sale
@@ -309,7 +320,15 @@ def _timestamp(value: Any) -> datetime | None:
     return datetime.fromtimestamp(int(value), tz=UTC) if value else None
 
 
+def _checkout_for_tickets(session: dict[str, Any]) -> bool:
+    """Sessions are told apart by their metadata key: "seat_hold" (tickets), "super_follow", "tip"."""
+    return "seat_hold" in (session.get("metadata") or {})
+
+
 def _on_checkout_completed(session: dict[str, Any]) -> None:
+    if _checkout_for_tickets(session):
+        tickets.seat_hold_checkout_completed(session)
+        return
     if session.get("mode") != "subscription":
         return
     subscription = _super_follow_by_reference(session)
@@ -363,6 +382,9 @@ def _cancel_duplicate(subscription: SuperFollowSubscription) -> None:
 
 
 def _on_checkout_expired(session: dict[str, Any]) -> None:
+    if _checkout_for_tickets(session):
+        tickets.seat_hold_checkout_ended(session)
+        return
     if session.get("mode") != "subscription":
         return
     subscription = _super_follow_by_reference(session)
@@ -370,6 +392,15 @@ def _on_checkout_expired(session: dict[str, Any]) -> None:
         subscription.status = SuperFollowSubscription.Status.EXPIRED
         subscription.updated_at = timezone.now()
         subscription.save(update_fields=["status", "updated_at"])
+
+
+def _on_checkout_payment_failed(session: dict[str, Any]) -> None:
+    if _checkout_for_tickets(session):
+        tickets.seat_hold_checkout_ended(session)
+
+
+def _on_charge_refunded(charge: dict[str, Any]) -> None:
+    tickets.ticket_charge_refunded(charge)
 
 
 _STRIPE_STATUS = {
@@ -446,6 +477,8 @@ _HANDLERS: dict[str, Callable[[dict[str, Any]], None]] = {
     "checkout.session.completed": _on_checkout_completed,
     "checkout.session.async_payment_succeeded": _on_checkout_completed,
     "checkout.session.expired": _on_checkout_expired,
+    "checkout.session.async_payment_failed": _on_checkout_payment_failed,
+    "charge.refunded": _on_charge_refunded,
     "customer.subscription.created": _on_subscription_changed,
     "customer.subscription.updated": _on_subscription_changed,
     "customer.subscription.deleted": _on_subscription_deleted,
