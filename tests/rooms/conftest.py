@@ -52,14 +52,10 @@ def tasks_run_in_process():
 
 
 @pytest.fixture
-def live_daphne_env() -> dict[str, str]:
-    """Extra environment for the `live_daphne` server; a test module overrides it to tune settings."""
-    return {}
+def live_daphne(transactional_db, request):
+    """A real Daphne process serving the room socket on the test database; yields "127.0.0.1:<port>".
 
-
-@pytest.fixture
-def live_daphne(transactional_db, live_daphne_env):
-    """A real Daphne process serving the room socket on the test database; yields "127.0.0.1:<port>"."""
+    A test module may tune the server's settings with a module-level `LIVE_DAPHNE_ENV` dict."""
     from django.conf import settings
     from django.db import connection
 
@@ -71,7 +67,7 @@ def live_daphne(transactional_db, live_daphne_env):
     env = {"DJANGO_SETTINGS_MODULE": "spaces_site.settings.test", "DATABASE_URL": database_url}
     if settings.REDIS_URL:
         env["REDIS_URL"] = settings.REDIS_URL
-    env.update(live_daphne_env)
+    env.update(getattr(request.module, "LIVE_DAPHNE_ENV", {}))
     with daphne_server("tests.rooms.live_asgi:application", env) as port:
         yield f"127.0.0.1:{port}"
 

@@ -23,11 +23,7 @@ from rooms import media
 FRAMES = 150  # 3 s of 20 ms frames
 LISTENERS = 20
 ACK_LAG_MS = 2000
-
-
-@pytest.fixture
-def live_daphne_env():
-    return {"SPACES_MEDIA_ACK_LAG_MS": str(ACK_LAG_MS)}
+LIVE_DAPHNE_ENV = {"SPACES_MEDIA_ACK_LAG_MS": str(ACK_LAG_MS)}
 
 
 @pytest.fixture
