@@ -46,8 +46,8 @@ bench: install
 	@ls bench/*.py >/dev/null 2>&1 && for b in bench/*.py; do case $$b in *_seed.py) continue;; esac; \
 		echo "== $$b"; $(PY) $$b || exit 1; done
 
-# Listeners per Space at p99 <= 150 ms under Daphne and uvicorn: needs DATABASE_URL (PostgreSQL, seeded and
-# cleaned up by the bench); starts its own Redis unless REDIS_URL is set.
+# Listeners per Space at p99 <= 150 ms under Daphne and uvicorn: a scratch database on the local PostgreSQL
+# (see bench/fanout.py); starts its own Redis unless REDIS_URL is set.
 bench-fanout: install
 	$(PY) bench/fanout.py
 

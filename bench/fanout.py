@@ -10,11 +10,12 @@ latency from the frame's capture time to the listener's receipt, the servers' CP
 how fast the N sockets joined. It raises N until a step fails (delivery below 100% or p99 above the budget)
 and ends with `max_listeners=<N> p99_ms=<p99> speakers=<k>` for the best server measured.
 
-Prerequisites: DATABASE_URL must name a PostgreSQL database the bench may migrate and write to (it deletes
-what it seeded when it ends); REDIS_URL is used when set, otherwise it starts its own redis-server on a free
-port. A default run takes a few minutes.
+Prerequisites: a PostgreSQL server (`--server`, default postgres://postgres@127.0.0.1:5432) on which it makes
+a scratch database of its own (`--database`, dropped, created and migrated on each run; never DATABASE_URL's);
+REDIS_URL is used when set, otherwise it starts its own redis-server on a free port. A default run takes a
+few minutes.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/spaces_bench python bench/fanout.py
+    python bench/fanout.py
     python bench/fanout.py --servers uvicorn --speakers 1 --batch 1 --steps 100,500,1000
 """
 
@@ -493,7 +494,13 @@ def measure(n, args, pipes, procs, on_loop, speakers, kind, retry=False, ours=()
 
 
 def django_setup(database_url: str) -> None:
-    """Django in this process, on the bench database: migrate it and seed rooms from here."""
+    """Django in this process, on the bench's scratch database, made afresh: seed rooms from here."""
+    import psycopg
+
+    server, name = database_url.rsplit("/", 1)
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
     os.environ["DATABASE_URL"] = database_url
     os.environ["DJANGO_SETTINGS_MODULE"] = SETTINGS
     sys.path.insert(0, str(ROOT))
@@ -502,20 +509,6 @@ def django_setup(database_url: str) -> None:
 
     django.setup()
     call_command("migrate", "--noinput", verbosity=0)
-
-
-def unseed(room, prefix: str) -> None:
-    """Delete what `seed_room` made: the Space (and its participants), the sessions, the accounts."""
-    from django.contrib.sessions.models import Session
-    from django.db import connections
-
-    from accounts.models import User
-    from rooms.models import Space
-
-    Space.objects.filter(pk=room.space_id).delete()
-    Session.objects.filter(session_key__in=room.speaker_sessions + room.listener_sessions).delete()
-    User.objects.filter(username__startswith=f"{prefix}-").delete()
-    connections.close_all()
 
 
 def run_server(kind: str, args, redis_url: str, database_url: str, redis_procs: list) -> list[dict]:
@@ -595,7 +588,6 @@ def run_server(kind: str, args, redis_url: str, database_url: str, redis_procs: 
         on_loop(cancel(background))
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
-        unseed(room, prefix)
     return results
 
 
@@ -613,15 +605,15 @@ def main() -> None:
         help="frames per speaker per message (SPACES_MEDIA_BATCH_FRAMES)",
     )
     parser.add_argument("--budget-ms", type=float, default=150.0)
+    parser.add_argument("--server", default="postgres://postgres@127.0.0.1:5432", help="PostgreSQL, no database")
+    parser.add_argument("--database", default="spaces_bench_fanout", help="scratch database, dropped each run")
     parser.add_argument(
         "--steps",
         type=lambda raw: [int(x) for x in raw.split(",")],
         default=[100, 250, 500, 750, 1000, 1500, 2000, 2250, 2500, 3000, 3500, 4000],
     )
     args = parser.parse_args()
-    database_url = os.environ.get("DATABASE_URL", "")
-    if not database_url.startswith(("postgres://", "postgresql://")):
-        raise SystemExit("set DATABASE_URL to a PostgreSQL database the bench may migrate and write to")
+    database_url = f"{args.server}/{args.database}"
     with open("/proc/loadavg") as loadavg:
         print(f"machine cpus={os.cpu_count()} loadavg_before={' '.join(loadavg.read().split()[:3])}", flush=True)
     django_setup(database_url)
@@ -636,7 +628,7 @@ def main() -> None:
                 print(f"server={kind} max_listeners=0", flush=True)
             else:
                 print(f"server={kind} max_listeners={top['listeners']} p99_ms={top['p99']:.1f}", flush=True)
-                if best is None or top["listeners"] > best["listeners"]:
+                if best is None or (top["listeners"], -top["p99"]) > (best["listeners"], -best["p99"]):
                     best = top
     finally:
         if redis_proc is not None:
