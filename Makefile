@@ -43,10 +43,11 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 
 bench: install
-	@ls bench/*.py >/dev/null 2>&1 && for b in bench/*.py; do case $$b in *_app.py) continue;; esac; \
+	@ls bench/*.py >/dev/null 2>&1 && for b in bench/*.py; do case $$b in *_seed.py) continue;; esac; \
 		echo "== $$b"; $(PY) $$b || exit 1; done
 
-# Listeners per Space at p99 <= 150 ms under Daphne and uvicorn (starts its own Redis unless REDIS_URL is set).
+# Listeners per Space at p99 <= 150 ms under Daphne and uvicorn: a scratch database on the local PostgreSQL
+# (see bench/fanout.py); starts its own Redis unless REDIS_URL is set.
 bench-fanout: install
 	$(PY) bench/fanout.py
 
@@ -57,7 +58,7 @@ daphne: install
 # The live socket for large Spaces: the same ASGI application under uvicorn (see rooms/PROTOCOL.md).
 uvicorn: install
 	$(VENV)/bin/uvicorn spaces_site.asgi:application --host $(HOST) --port $(PORT) \
-		--loop uvloop --http httptools --ws websockets --lifespan off --no-access-log
+		--loop uvloop --http httptools --ws websockets --ws-per-message-deflate false --lifespan off --no-access-log
 
 # Both queues: `captions` (one long task per live Space, see captions/README.md) and the default `celery`.
 worker: install

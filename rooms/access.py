@@ -112,8 +112,12 @@ def host_eligibility(*, user: User) -> HostEligibility:
     return HostEligibility(eligible=user.followers_count >= required, followers=user.followers_count, required=required)
 
 
-def can_join(*, space: Space, user: User, participant: Participant | None = None) -> Decision:
-    """May `user` open this Space's room now? `participant` is their row if the caller has it."""
+LOOK_UP = object()  # `can_join(participant=...)` default: the caller has not looked the row up
+
+
+def can_join(*, space: Space, user: User, participant: Participant | None | object = LOOK_UP) -> Decision:
+    """May `user` open this Space's room now? `participant` is their row, or None when the caller looked
+    and found none (a join of someone new then costs no second look-up)."""
     if not user.is_authenticated:
         return Decision(False, "Log in to join Spaces.", CLOSE_UNAUTHENTICATED)
     if space.state in (Space.State.ENDED, Space.State.CANCELLED):
@@ -122,7 +126,7 @@ def can_join(*, space: Space, user: User, participant: Participant | None = None
         return ALLOW if space.state == Space.State.LIVE else Decision(False, "Start the Space first.", CLOSE_NOT_LIVE)
     if space.state != Space.State.LIVE:
         return Decision(False, "This Space hasn't started yet.", CLOSE_NOT_LIVE)
-    if participant is None:
+    if participant is LOOK_UP:
         participant = Participant.objects.filter(space=space, user=user).first()
     if participant is not None and participant.removed:
         return Decision(False, "You were removed from this Space.", CLOSE_FORBIDDEN)
@@ -161,9 +165,9 @@ def is_speaking_role(role: str) -> bool:
 
 # What each role may do over the socket; the consumer checks this in memory for every message.
 ACTIONS_BY_ROLE: dict[str, frozenset[str]] = {
-    Role.LISTENER: frozenset({"raise_hand", "lower_hand", "react", "accept_invite", "ping"}),
+    Role.LISTENER: frozenset({"raise_hand", "lower_hand", "react", "accept_invite", "ping", "media_ack"}),
     Role.SPEAKER: frozenset(
-        {"raise_hand", "lower_hand", "react", "unmute", "mute_self", "step_down", "pin", "unpin", "ping"}
+        {"raise_hand", "lower_hand", "react", "unmute", "mute_self", "step_down", "pin", "unpin", "ping", "media_ack"}
     ),
     Role.COHOST: frozenset(
         {
@@ -183,6 +187,7 @@ ACTIONS_BY_ROLE: dict[str, frozenset[str]] = {
             "remove",
             "make_listener",
             "ping",
+            "media_ack",
         }
     ),
     Role.HOST: frozenset(
@@ -205,6 +210,7 @@ ACTIONS_BY_ROLE: dict[str, frozenset[str]] = {
             "remove_cohost",
             "end",
             "ping",
+            "media_ack",
         }
     ),
 }

@@ -39,3 +39,27 @@ def participant_payload(participant) -> dict[str, Any]:
         "hand": participant.hand_raised,
         "speaker_index": participant.speaker_index,
     }
+
+
+PAYLOAD_FIELDS = ("user_id", "user__username", "user__display_name", "role", "muted", "hand_raised_at", "speaker_index")
+
+
+def participant_payloads(rows) -> list[dict[str, Any]]:
+    """`participant_payload` for rows of `Participant.objects.values(*PAYLOAD_FIELDS)`: a welcome lists up to
+    100 listeners and a popular Space sends thousands of welcomes, so no model instances are built."""
+    payloads = []
+    for row in rows:
+        name = row["user__display_name"] or row["user__username"]  # as User.name and User.initial
+        payloads.append(
+            {
+                "user_id": row["user_id"],
+                "username": row["user__username"],
+                "name": name,
+                "initial": name[:1].upper(),
+                "role": row["role"],
+                "muted": row["muted"],
+                "hand": row["hand_raised_at"] is not None,
+                "speaker_index": row["speaker_index"],
+            }
+        )
+    return payloads

@@ -1,11 +1,12 @@
 """The audio fast path: validate a speaker's frame, relay it once per process, fan it out to local sockets.
 
-The SpaceConsumer uses four names from here (see rooms/PROTOCOL.md, "Audio frames"): `FrameError`,
-`validate_frame`, `attach`, `detach` and `publish`. Frames never touch the database nor the channel layer:
-with REDIS_URL set, each process holds one Redis pub/sub subscription per Space that has a local listener
-and writes every frame straight to that process's sockets; without it, fan-out stays inside the process.
-Each listener has a bounded queue that drops its oldest messages when its socket pushes back; a listener
-that keeps dropping is told, detached and closed with `CLOSE_SLOW_LISTENER`, and nobody else waits for it.
+The SpaceConsumer uses these names from here (see rooms/PROTOCOL.md, "Audio frames"): `FrameError`,
+`validate_frame`, `attach`, `acknowledge`, `detach` and `publish`. Frames never touch the database nor the
+channel layer: with REDIS_URL set, each process holds one Redis pub/sub subscription per Space that has a
+local listener and writes every frame straight to that process's sockets; without it, fan-out stays inside
+the process. Each listener has a bounded queue that drops its oldest messages when its socket pushes back,
+and a listener attached with `acks` must acknowledge what it reads; one that keeps dropping or stops
+acknowledging is told, detached and closed with `CLOSE_SLOW_LISTENER`, and nobody else waits for it.
 """
 
 from __future__ import annotations
@@ -123,7 +124,8 @@ STATS: collections.Counter[str] = collections.Counter()
 
 
 def media_stats() -> dict[str, int]:
-    """Counters of this process: published, publish_failed, fanned_out, sent, dropped, slow_listeners."""
+    """Counters of this process: published, publish_failed, fanned_out, sent, dropped, slow_listeners (evicted,
+    for either reason), ack_lagging (of those, evicted for not acknowledging in time)."""
     return dict(STATS)
 
 
@@ -144,15 +146,28 @@ async def _drive(coro: Any, yielded: Any) -> None:
 class _Listener:
     """One attached sink: writes go straight through while its socket keeps up, else into a bounded queue."""
 
-    __slots__ = ("sink", "hub", "queue", "task", "behind", "gone")
+    __slots__ = ("sink", "hub", "queue", "task", "behind", "gone", "sent", "acked", "marks")
 
-    def __init__(self, sink: MediaSink, hub: _SpaceHub, queue_size: int) -> None:
+    def __init__(self, sink: MediaSink, hub: _SpaceHub, queue_size: int, acks: bool) -> None:
         self.sink = sink
         self.hub = hub
         self.queue: collections.deque[bytes] = collections.deque(maxlen=queue_size)
         self.task: asyncio.Task | None = None
         self.behind = 0  # messages dropped since the queue was last empty
         self.gone = False
+        self.sent = 0  # messages handed to the socket
+        self.acked = 0  # messages the other end says it has read
+        # (time, sent) once a second while the sink acknowledges; None for sinks that never do (captions)
+        self.marks: collections.deque[tuple[float, int]] | None = collections.deque() if acks else None
+
+    def check_ack(self, now: float, lag_s: float) -> bool:
+        """False once something sent `lag_s` ago or earlier is still unacknowledged."""
+        marks = self.marks
+        marks.append((now, self.sent))
+        while len(marks) > 1 and marks[1][0] <= now - lag_s:
+            marks.popleft()
+        at, sent = marks[0]
+        return at > now - lag_s or sent <= self.acked
 
     def offer(self, payload: bytes) -> None:
         if self.task is not None:
@@ -167,6 +182,7 @@ class _Listener:
             return
         # Under Daphne and uvicorn a websocket send completes without suspending while the socket keeps
         # up, so the coroutine is run here, eagerly, instead of paying for a task per frame per listener.
+        self.sent += 1
         coro = self.sink.send_media(payload)
         try:
             yielded = coro.send(None)
@@ -184,6 +200,7 @@ class _Listener:
             await _drive(coro, yielded)
             STATS["sent"] += 1
             while self.queue and not self.gone:
+                self.sent += 1
                 await self.sink.send_media(self.queue.popleft())
                 STATS["sent"] += 1
         except asyncio.CancelledError:
@@ -209,6 +226,7 @@ class _SpaceHub:
         self.batch_frames = max(1, int(settings.SPACES_MEDIA_BATCH_FRAMES))
         self.batch_s = max(0, int(settings.SPACES_MEDIA_BATCH_MS)) / 1000
         self.batch_from_listeners = max(0, int(settings.SPACES_MEDIA_BATCH_FROM_LISTENERS))
+        self.ack_lag_s = max(1, int(settings.SPACES_MEDIA_ACK_LAG_MS)) / 1000
         self.pending: list[bytes] = []
         self.speakers_now: set[int] = set()
         self.speakers_before: set[int] = set()
@@ -254,6 +272,12 @@ class _SpaceHub:
         if not self.listeners:
             self.process.drop_hub(self)
 
+    def check_acks(self, now: float) -> None:
+        for listener in list(self.listeners.values()):
+            if listener.marks is not None and not listener.check_ack(now, self.ack_lag_s):
+                STATS["ack_lagging"] += 1
+                self.evict(listener)
+
     def evict(self, listener: _Listener) -> None:
         """Drop a listener that stays behind, then tell it why and close its socket."""
         STATS["slow_listeners"] += 1
@@ -294,6 +318,7 @@ class _Process:
         self.last_publish_warning = float("-inf")
         self.lock = asyncio.Lock()  # SUBSCRIBE/UNSUBSCRIBE go out one at a time, in order
         self.background: set[asyncio.Task] = set()
+        self.ack_checker: asyncio.Task | None = None
 
     def spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -311,13 +336,15 @@ class _Process:
             self.pubsub = self.client.pubsub()
         return self.client
 
-    async def attach(self, space_id: int, sink: MediaSink) -> None:
+    async def attach(self, space_id: int, sink: MediaSink, acks: bool = False) -> None:
         hub = self.hubs.get(space_id)
         if hub is None:
             hub = self.hubs[space_id] = _SpaceHub(self, space_id)
             if self.redis_url:
                 hub.ready = asyncio.get_running_loop().create_task(self._subscribe(hub))
-        listener = hub.listeners[id(sink)] = _Listener(sink, hub, hub.queue_size)
+        listener = hub.listeners[id(sink)] = _Listener(sink, hub, hub.queue_size, acks)
+        if acks and (self.ack_checker is None or self.ack_checker.done()):
+            self.ack_checker = asyncio.get_running_loop().create_task(self._check_acks())
         if hub.ready is not None:
             try:
                 await asyncio.shield(hub.ready)
@@ -327,6 +354,22 @@ class _Process:
                 if self.hubs.get(space_id) is hub:
                     del self.hubs[space_id]
                 raise
+
+    def acknowledge(self, space_id: int, sink: MediaSink, received: int) -> None:
+        hub = self.hubs.get(space_id)
+        listener = hub.listeners.get(id(sink)) if hub is not None else None
+        if listener is not None and listener.sink is sink:
+            # Never past what was sent: a client cannot buy time by acknowledging the future.
+            listener.acked = max(listener.acked, min(received, listener.sent))
+
+    async def _check_acks(self) -> None:
+        """Once a second, evict every acknowledging listener that lags more than SPACES_MEDIA_ACK_LAG_MS."""
+        loop = asyncio.get_running_loop()
+        while self.hubs:
+            await asyncio.sleep(1)
+            now = loop.time()
+            for hub in list(self.hubs.values()):
+                hub.check_acks(now)
 
     async def detach(self, space_id: int, sink: MediaSink) -> None:
         hub = self.hubs.get(space_id)
@@ -402,6 +445,8 @@ class _Process:
                 hub.remove(listener)
         if self.reader is not None:
             self.reader.cancel()
+        if self.ack_checker is not None:
+            self.ack_checker.cancel()
         for task in list(self.background):
             task.cancel()
         if self.pubsub is not None:
@@ -421,9 +466,18 @@ def _process() -> _Process:
     return process
 
 
-async def attach(space_id: int, sink: MediaSink) -> None:
-    """Start sending `sink` every frame published in the Space (from the next frame on)."""
-    await _process().attach(space_id, sink)
+async def attach(space_id: int, sink: MediaSink, *, acks: bool = False) -> None:
+    """Start sending `sink` every frame published in the Space (from the next frame on).
+
+    With `acks`, the other end must report what it has read (`acknowledge`): a sink that has not acknowledged
+    a message sent SPACES_MEDIA_ACK_LAG_MS ago is evicted like a slow listener, whatever the server does
+    with its writes (Daphne buffers them without pushing back, so the queue alone never notices)."""
+    await _process().attach(space_id, sink, acks)
+
+
+def acknowledge(space_id: int, sink: MediaSink, received: int) -> None:
+    """`sink`'s other end has read `received` of the messages sent to it since it was attached."""
+    _process().acknowledge(space_id, sink, received)
 
 
 async def detach(space_id: int, sink: MediaSink) -> None:

@@ -8,7 +8,7 @@ from django.db.models import Q, QuerySet
 
 from accounts.models import Block, Follow, User
 
-from .events import participant_payload
+from .events import PAYLOAD_FIELDS, participant_payload, participant_payloads
 from .models import SPEAKING_ROLES, Participant, PinnedPost, Reminder, Role, Space
 
 LISTENER_SNAPSHOT_LIMIT = 100
@@ -73,14 +73,14 @@ def room_snapshot(*, space: Space, me: Participant) -> dict:
     """Everything a socket needs on (re)connect, in a handful of queries."""
     from .services import pin_payload
 
-    live = Participant.objects.filter(space=space, removed_at__isnull=True).select_related("user")
-    speakers = [participant_payload(p) for p in live.filter(role__in=SPEAKING_ROLES).order_by("speaker_index")]
-    listening = live.filter(role=Role.LISTENER)
-    hands = list(listening.filter(hand_raised_at__isnull=False).order_by("hand_raised_at"))
-    quiet = list(
-        listening.filter(connections__gt=0, hand_raised_at__isnull=True).order_by("joined_at")[:LISTENER_SNAPSHOT_LIMIT]
+    live = Participant.objects.filter(space=space, removed_at__isnull=True)
+    speakers = participant_payloads(
+        live.filter(role__in=SPEAKING_ROLES).order_by("speaker_index").values(*PAYLOAD_FIELDS)
     )
-    listeners = [participant_payload(p) for p in [*hands, *quiet]]
+    listening = live.filter(role=Role.LISTENER)
+    hands = listening.filter(hand_raised_at__isnull=False).order_by("hand_raised_at").values(*PAYLOAD_FIELDS)
+    quiet = listening.filter(connections__gt=0, hand_raised_at__isnull=True).order_by("joined_at")
+    listeners = participant_payloads([*hands, *quiet.values(*PAYLOAD_FIELDS)[:LISTENER_SNAPSHOT_LIMIT]])
     listener_count = listening.filter(Q(connections__gt=0) | Q(hand_raised_at__isnull=False)).count()
     blocked = set(
         Block.objects.filter(blocker_id=me.user_id, blocked_id__in=[s["user_id"] for s in speakers]).values_list(

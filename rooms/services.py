@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Count, F, Subquery
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -300,12 +300,14 @@ def participant_join(*, space: Space, user: User) -> Participant:
     if not decision:
         raise access.AdmissionRefused(decision)
     if participant is None:
-        participant = Participant.objects.create(space=space, user=user)
-        participant.user = user
-    first_connection = participant.connections == 0
-    participant.connections = F("connections") + 1
-    participant.save(update_fields=["connections"])
-    participant.refresh_from_db()
+        # Someone new: one INSERT, already counted as connected (a popular Space takes thousands of these).
+        participant = Participant.objects.create(space=space, user=user, connections=1)
+        first_connection = True
+    else:
+        first_connection = participant.connections == 0
+        participant.connections = F("connections") + 1
+        participant.save(update_fields=["connections"])
+        participant.refresh_from_db(fields=["connections"])
     if space.host_id == user.pk and space.host_left_at is not None:
         Space.objects.filter(pk=space.pk).update(host_left_at=None)
     invitation = Invitation.objects.filter(space=space, user=user, role=Role.COHOST).first()
@@ -317,8 +319,9 @@ def participant_join(*, space: Space, user: User) -> Participant:
         except ValidationError:
             pass  # both co-host seats are taken; the person stays a listener and keeps the invitation
     if first_connection:
-        listening = Participant.objects.filter(space=space, connections__gt=0, removed_at__isnull=True).count()
-        Space.objects.filter(pk=space.pk).update(peak_listeners=Greatest(F("peak_listeners"), listening))
+        listening = Participant.objects.filter(space=space, connections__gt=0, removed_at__isnull=True)
+        count = listening.order_by().values("space").annotate(n=Count("pk")).values("n")
+        Space.objects.filter(pk=space.pk).update(peak_listeners=Greatest(F("peak_listeners"), Subquery(count)))
     participant.first_connection = first_connection
     return participant
 

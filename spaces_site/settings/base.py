@@ -216,6 +216,9 @@ CELERY_BEAT_SCHEDULE["rooms-end-abandoned-spaces"] = {"task": "rooms.tasks.end_a
 # and how many dropped messages (since its queue was last empty) make a listener "slow": it is told and closed.
 SPACES_MEDIA_QUEUE_MESSAGES = env_int("SPACES_MEDIA_QUEUE_MESSAGES", 25, minimum=1)
 SPACES_MEDIA_SLOW_DROP_LIMIT = env_int("SPACES_MEDIA_SLOW_DROP_LIMIT", 50, minimum=1)
+# A listener socket reports every second how many audio messages it has read; one that has not acknowledged
+# a message sent this long ago is evicted (close 4408), under any ASGI server.
+SPACES_MEDIA_ACK_LAG_MS = env_int("SPACES_MEDIA_ACK_LAG_MS", 5000, minimum=1000)
 # Batching (measured in bench/fanout.py): once a Space has SPACES_MEDIA_BATCH_FROM_LISTENERS listeners in a
 # process, each websocket message carries SPACES_MEDIA_BATCH_FRAMES frames per speaker (1 = no batching);
 # a frame waits at most SPACES_MEDIA_BATCH_MS for its batch.

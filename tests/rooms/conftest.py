@@ -52,8 +52,10 @@ def tasks_run_in_process():
 
 
 @pytest.fixture
-def live_daphne(transactional_db):
-    """A real Daphne process serving the room socket on the test database; yields "127.0.0.1:<port>"."""
+def live_daphne(transactional_db, request):
+    """A real Daphne process serving the room socket on the test database; yields "127.0.0.1:<port>".
+
+    A test module may tune the server's settings with a module-level `LIVE_DAPHNE_ENV` dict."""
     from django.conf import settings
     from django.db import connection
 
@@ -65,17 +67,18 @@ def live_daphne(transactional_db):
     env = {"DJANGO_SETTINGS_MODULE": "spaces_site.settings.test", "DATABASE_URL": database_url}
     if settings.REDIS_URL:
         env["REDIS_URL"] = settings.REDIS_URL
+    env.update(getattr(request.module, "LIVE_DAPHNE_ENV", {}))
     with daphne_server("tests.rooms.live_asgi:application", env) as port:
         yield f"127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="module")
 def media_server():
-    """Daphne serving bench/fanout_app.py (the media contract's stand-in); yields "http://127.0.0.1:<port>"."""
+    """Daphne serving tests/rooms/media_asgi.py (the media contract's stand-in); yields "http://127.0.0.1:<port>"."""
     env = {
         "DJANGO_SETTINGS_MODULE": "spaces_site.settings.base",
         "SPACES_MEDIA_REDIS_PREFIX": f"test.{uuid.uuid4().hex}",
         "SPACES_BENCH_PAGES": str(Path(__file__).resolve().parent / "pages"),
     }
-    with daphne_server("bench.fanout_app:application", env) as port:
+    with daphne_server("tests.rooms.media_asgi:application", env) as port:
         yield f"http://127.0.0.1:{port}"

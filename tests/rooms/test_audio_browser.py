@@ -37,16 +37,12 @@ def other_speech_wav(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
-def browser_type_launch_args(speech_wav):
+def browser_type_launch_args(browser_type_launch_args, speech_wav):
+    # The shared launch configuration (tests/conftest.py, tests/chromium.py) plus a fake microphone playing the WAV.
     return {
-        "executable_path": "/usr/bin/chromium",
+        **browser_type_launch_args,
         "args": [
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
+            *browser_type_launch_args["args"],
             "--use-fake-ui-for-media-stream",
             "--use-fake-device-for-media-stream",
             f"--use-file-for-fake-audio-capture={speech_wav}",
@@ -226,7 +222,10 @@ def test_real_room_pages_carry_the_hosts_voice_to_a_listener(audio_browser, live
     speaker = signed_in(host, f"/spaces/{space.pk}/")
     speaker.locator("#mic-check meter").wait_for(timeout=15_000)
     speaker.get_by_role("button", name="Start talking").click()
-    speaker.wait_for_function("window.spacesAudioSpeaker && window.spacesAudioSpeaker.stats.framesSent > 200")
+    # Past SPACES_MEDIA_ACK_LAG_MS (5 s): both pages must acknowledge what they read, or they are dropped.
+    speaker.wait_for_function(
+        "window.spacesAudioSpeaker && window.spacesAudioSpeaker.stats.framesSent > 400", timeout=30_000
+    )
     sent = speaker.evaluate("window.spacesAudioSpeaker.stop().then(() => window.spacesAudioSpeaker.stats.framesSent)")
 
     listener.wait_for_function(f"window.spacesAudioStats.framesReceived >= {sent}", timeout=15_000)

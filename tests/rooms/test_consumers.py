@@ -181,6 +181,23 @@ async def test_listener_frames_are_dropped_and_bad_frames_close_the_socket():
     await listener_socket.disconnect()
 
 
+async def test_audio_acknowledgement_with_a_bad_count_is_refused_and_a_good_one_is_accepted_quietly():
+    space = await database_sync_to_async(make_live_space)()
+    listener = await database_sync_to_async(UserFactory)()
+    socket, _ = await joined(listener, space.pk)
+    for bad in (-1, "12", 1.5, True, None):
+        await socket.send_json_to({"type": "media_ack", "received": bad})
+        error = await next_of(socket, "error")
+        assert (error["code"], error["ref"]) == ("invalid", "media_ack"), bad
+    await socket.send_json_to({"type": "media_ack", "received": 0})
+    await socket.send_json_to({"type": "ping"})
+    kinds = []
+    while not kinds or kinds[-1] != "pong":
+        kinds.append((await socket.receive_json_from(timeout=3))["type"])
+    assert "error" not in kinds
+    await socket.disconnect()
+
+
 async def test_host_mutes_a_speaker_who_alone_can_unmute_while_a_listener_cannot_unmute():
     space = await database_sync_to_async(make_live_space)()
     speaker, listener = await database_sync_to_async(lambda: UserFactory.create_batch(2))()

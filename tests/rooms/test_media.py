@@ -326,3 +326,30 @@ async def test_publish_survives_redis_being_unreachable_and_attach_retries_afres
     with pytest.raises(RedisConnectionError):
         await media.attach(4, Sink())
     assert 4 not in media._process().hubs
+
+
+@pytest.mark.asyncio
+async def test_listener_that_stops_acknowledging_is_told_and_closed_while_others_keep_receiving(in_process):
+    # Daphne buffers writes without pushing back, so the queue never fills for a socket that stops reading:
+    # the acknowledgements are what tell the server, under any server.
+    in_process.SPACES_MEDIA_ACK_LAG_MS = 1000
+    acking, silent, greedy, captions = Sink(), Sink(), Sink(), Sink()
+    for sink in (acking, silent, greedy):
+        await media.attach(1, sink, acks=True)
+    await media.attach(1, captions)  # a sink that never acknowledges (the caption pipeline) is not held to it
+    media.acknowledge(1, greedy, 10**9)  # acknowledging what was never sent buys no time
+    sequence = 0
+    while silent.closed_with is None or greedy.closed_with is None:
+        sequence += 1
+        assert sequence < 60, "the silent listeners were never evicted"
+        await media.publish(1, 0, frame(sequence))
+        media.acknowledge(1, acking, len(acking.payloads))
+        await asyncio.sleep(0.05)
+    await media.publish(1, 0, frame(sequence + 1))
+    for evicted in (silent, greedy):
+        assert evicted.closed_with == media.CLOSE_SLOW_LISTENER
+        assert [(t["code"], t["close_code"]) for t in evicted.texts] == [("slow_listener", media.CLOSE_SLOW_LISTENER)]
+        assert sequence + 1 not in evicted.sequences()
+    assert acking.sequences() == captions.sequences() == list(range(1, sequence + 2))
+    assert acking.closed_with is None and captions.closed_with is None
+    assert media.media_stats()["ack_lagging"] >= 2

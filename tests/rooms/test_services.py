@@ -175,6 +175,28 @@ class TestJoining:
         assert (again.role, again.speaker_index, again.connections) == (Role.SPEAKER, 3, 1)
         assert Space.objects.get(pk=live_space.pk).peak_listeners == 1
 
+    def test_peak_listeners_is_the_most_people_connected_at_once(self, live_space, alice, bob, charlie):
+        def peak():
+            return Space.objects.get(pk=live_space.pk).peak_listeners
+
+        for user in (alice, bob):
+            services.participant_join(space=live_space, user=user)
+        services.participant_leave(space_id=live_space.pk, user_id=alice.pk)
+        services.participant_join(space=live_space, user=charlie)
+        assert peak() == 2
+        services.participant_join(space=live_space, user=alice)
+        assert peak() == 3
+        for user in (alice, bob, charlie):
+            services.participant_leave(space_id=live_space.pk, user_id=user.pk)
+        assert peak() == 3
+
+    def test_someone_new_joins_in_a_fixed_handful_of_queries(self, live_space, listener, django_assert_num_queries):
+        # A popular host going live means thousands of these in seconds: no per-join re-reads.
+        with django_assert_num_queries(8):
+            participant = services.participant_join(space=live_space, user=listener)
+        assert (participant.role, participant.connections, participant.first_connection) == (Role.LISTENER, 1, True)
+        assert Participant.objects.get(pk=participant.pk).connections == 1
+
     def test_admission_checks_for_other_audiences_plug_in_without_rooms_knowing_them(self, host, listener, monkeypatch):
         # Only this test's rule: the installed apps register their own (ticketing's for ticketed Spaces).
         monkeypatch.setattr(access, "_admission_checks", {})

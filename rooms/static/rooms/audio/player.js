@@ -4,6 +4,9 @@ import { FORMAT_OPUS, FORMAT_PCM16, nowMs, parseMessage } from "./protocol.js";
 
 const DECODER_CONFIG = { codec: "opus", sampleRate: 48000, numberOfChannels: 1 };
 const SPEAKING_LEVEL = 0.02;
+// The server evicts a listener that has not acknowledged what it was sent a few seconds ago
+// (rooms/PROTOCOL.md, "Slow listeners"), so the page reports how many audio messages it has read.
+const ACK_INTERVAL_MS = 1000;
 
 function pcm16ToFloat48k(payload) {
   // 16 kHz PCM16 -> 48 kHz float by linear interpolation (x3).
@@ -162,20 +165,29 @@ export async function startListening(socket, opts = {}) {
     }
   };
 
+  let current = null;
+  let received = 0; // binary messages read on the current socket
+  let acked = 0;
   const onMessage = (event) => {
     if (!(event.data instanceof ArrayBuffer)) return; // JSON control events belong to the room page
+    received += 1;
     stats.bytesReceived += event.data.byteLength;
     for (const frame of parseMessage(event.data)) onFrame(frame);
   };
 
-  let current = null;
   const attach = (next) => {
     if (current) current.removeEventListener("message", onMessage);
     current = next;
+    received = acked = 0; // the server counts per socket
     current.binaryType = "arraybuffer";
     current.addEventListener("message", onMessage);
   };
   attach(socket);
+  const ackTimer = setInterval(() => {
+    if (received === acked || current.readyState !== WebSocket.OPEN) return;
+    current.send(JSON.stringify({ type: "media_ack", received }));
+    acked = received;
+  }, ACK_INTERVAL_MS);
 
   mixer.port.onmessage = ({ data }) => {
     if (data.type !== "report") return;
@@ -236,6 +248,7 @@ export async function startListening(socket, opts = {}) {
     async stop() {
       if (current) current.removeEventListener("message", onMessage);
       if (panelTimer) clearInterval(panelTimer);
+      clearInterval(ackTimer);
       for (const state of speakers.values()) if (state.decoder && state.decoder.state !== "closed") state.decoder.close();
       await context.close();
     },

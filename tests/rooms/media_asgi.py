@@ -1,9 +1,10 @@
-"""Bench and test ASGI app: a websocket consumer that follows the media contract, plus a tiny static server.
+"""A stand-in for the room socket that follows only the media contract, plus a tiny static server.
 
-It stands in for the SpaceConsumer so that bench/fanout.py and the browser tests measure rooms/media.py
-under a real server. `/ws/bench/<space_id>/` joins a Space as a listener; `?speaker=<index>` makes the
-connection a speaker too. HTTP serves the audio modules under /static/rooms/ and, when
-SPACES_BENCH_PAGES names a folder, the pages in it under /pages/.
+The browser tests of the audio modules (tests/rooms/test_audio_browser.py, pages/audio.html) drive
+rooms/media.py and rooms/static/rooms/audio/ through it without accounts or roles: `/ws/bench/<space_id>/`
+joins a Space as a listener; `?speaker=<index>` makes the connection a speaker too. HTTP serves the audio
+modules under /static/rooms/ and, when SPACES_BENCH_PAGES names a folder, the pages in it under /pages/.
+The real SpaceConsumer is what tests/rooms/test_media_live.py and bench/fanout.py measure.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from django.urls import path  # noqa: E402
 
 from rooms import media  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 STATIC_DIR = ROOT / "rooms" / "static" / "rooms"
 
 
