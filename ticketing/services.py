@@ -17,9 +17,10 @@ from django.utils import timezone
 from accounts.models import Notification, User
 from accounts.selectors import is_blocked_between
 from accounts.services import notification_create
+from rooms.models import Space
 
 from . import stripe_gateway
-from .fees import marginal_fee_bps, platform_fee_for
+from .fees import FeeSplit, marginal_fee_bps, platform_fee_for
 from .models import CreatorProfile, ProcessedStripeEvent, Sale, SuperFollowPlan, SuperFollowSubscription
 from .selectors import audience_refusals_for, live_super_follow, super_follows_refusals_for
 
@@ -226,8 +227,14 @@ def sale_record(
     stripe_reference: str,
     buyer: User | None = None,
     super_follow: SuperFollowSubscription | None = None,
+    space: Space | None = None,
+    application_fee_cents: int | None = None,
 ) -> Sale:
-    """Enter a payment in the ledger once, split by the fee schedule at the creator's lifetime earnings."""
+    """Enter a payment in the ledger once, split by the fee schedule at the creator's lifetime earnings.
+
+    `application_fee_cents` is the fee Stripe already took for a one-off payment (fixed when its
+    checkout started); the ledger records that, so it always matches what was charged.
+    """
     if gross_cents <= 0:
         raise ValidationError("A sale must be for more than $0.")
     # The row lock orders concurrent sales of one creator, so each is split at the right point.
@@ -236,6 +243,10 @@ def sale_record(
     if existing is not None:
         return existing
     split = platform_fee_for(creator=profile, gross_cents=gross_cents)
+    if application_fee_cents is not None:
+        if not 0 <= application_fee_cents <= gross_cents:
+            raise ValidationError("The platform fee must be between $0 and the sale's amount.")
+        split = FeeSplit(gross_cents, application_fee_cents, gross_cents - application_fee_cents)
     sale = Sale.objects.create(
         creator=creator,
         buyer=buyer,
@@ -245,6 +256,7 @@ def sale_record(
         creator_net_cents=split.creator_net_cents,
         stripe_reference=stripe_reference,
         super_follow=super_follow,
+        space=space,
     )
     CreatorProfile.objects.filter(pk=profile.pk).update(lifetime_gross_cents=F("lifetime_gross_cents") + gross_cents)
     return sale
@@ -309,7 +321,16 @@ def _timestamp(value: Any) -> datetime | None:
     return datetime.fromtimestamp(int(value), tz=UTC) if value else None
 
 
+def _checkout_metadata(session: dict[str, Any]) -> dict[str, Any]:
+    return session.get("metadata") or {}
+
+
 def _on_checkout_completed(session: dict[str, Any]) -> None:
+    if _checkout_metadata(session).get("tip"):
+        from .tips import tip_checkout_completed  # tips build on this module's ledger
+
+        tip_checkout_completed(session=session)
+        return
     if session.get("mode") != "subscription":
         return
     subscription = _super_follow_by_reference(session)
@@ -363,6 +384,11 @@ def _cancel_duplicate(subscription: SuperFollowSubscription) -> None:
 
 
 def _on_checkout_expired(session: dict[str, Any]) -> None:
+    if _checkout_metadata(session).get("tip"):
+        from .tips import tip_checkout_expired
+
+        tip_checkout_expired(session=session)
+        return
     if session.get("mode") != "subscription":
         return
     subscription = _super_follow_by_reference(session)

@@ -16,5 +16,9 @@ urlpatterns = [
     path("super-follows/<int:pk>/subscribe/", views.subscribe, name="subscribe"),
     path("super-follows/done/", views.subscribe_done, name="subscribe_done"),
     path("super-follows/@<str:username>/cancel/", views.super_follow_cancel, name="super_follow_cancel"),
+    path("spaces/<int:pk>/tip/", views.tip, name="tip"),
+    path("tips/done/", views.tip_done, name="tip_done"),
+    path("creator/dashboard/", views.dashboard_home, name="dashboard"),
+    path("creator/dashboard/spaces/<int:pk>/", views.dashboard_space, name="dashboard_space"),
     path("stripe/webhook/", views.stripe_webhook, name="stripe_webhook"),
 ]
