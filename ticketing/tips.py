@@ -20,7 +20,7 @@ from rooms.models import Space
 
 from . import stripe_gateway
 from .fees import platform_fee_for
-from .models import Sale, Tip
+from .models import CreatorProfile, Sale, Tip
 from .selectors import tip_refusal_for
 from .services import sale_record
 
@@ -56,7 +56,8 @@ def tip_start(
     if refusal:
         raise ValidationError(refusal)
     host = space.host
-    profile = host.creator_profile
+    # Fresh from the database: the fee depends on the lifetime earnings as they are now.
+    profile = CreatorProfile.objects.get(user=host)
     tip = Tip.objects.create(
         space=space,
         tipper=tipper,
