@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.layers import channel_layers
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.test import Client
@@ -20,6 +21,14 @@ from .conftest import WEBHOOK_SECRET, make_creator, stripe_event
 from .fake_stripe import sign_webhook
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+
+@pytest.fixture(autouse=True)
+def fresh_channel_layer():
+    """A layer made on this test's loop: the Redis layer earlier sync tests used keeps state from their loops."""
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
 
 
 def _tip_in_live_space(*, announce: bool) -> Tip:
