@@ -59,8 +59,9 @@ uvicorn: install
 	$(VENV)/bin/uvicorn spaces_site.asgi:application --host $(HOST) --port $(PORT) \
 		--loop uvloop --http httptools --ws websockets --lifespan off --no-access-log
 
+# Both queues: `captions` (one long task per live Space, see captions/README.md) and the default `celery`.
 worker: install
-	$(VENV)/bin/celery -A spaces_site worker --loglevel=info
+	$(VENV)/bin/celery -A spaces_site worker -Q captions,celery --loglevel=info
 
 beat: install
 	$(VENV)/bin/celery -A spaces_site beat --loglevel=info

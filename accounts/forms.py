@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
 
-from .models import Report, User
+from .audience import check_audience, may_write_for_super_followers
+from .models import Post, Report, User
 from .validators import validate_date_of_birth
 
 
@@ -42,6 +44,27 @@ class PostForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3, "maxlength": settings.POST_MAX_LENGTH}),
         error_messages={"required": "A post can't be empty."},
     )
+    # Every author's form has it, so a forged value gets a field error; only enrolled creators see it.
+    audience = forms.ChoiceField(
+        label="Who can read it",
+        choices=Post.Audience.choices,
+        initial=Post.Audience.EVERYONE,
+        required=False,
+        widget=forms.RadioSelect,
+    )
+
+    def __init__(self, *args, author: User, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.author = author
+        self.offers_audience = may_write_for_super_followers(author=author)
+
+    def clean_audience(self) -> str:
+        audience = self.cleaned_data["audience"] or Post.Audience.EVERYONE
+        try:
+            check_audience(author=self.author, audience=audience)
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from None
+        return audience
 
 
 class MessageForm(forms.Form):

@@ -84,19 +84,34 @@ class Block(models.Model):
 
 
 class Post(models.Model):
+    class Audience(models.TextChoices):
+        EVERYONE = "everyone", "Everyone"
+        SUPER_FOLLOWERS = "super_followers", "Super Followers only"
+
     author = models.ForeignKey(User, on_delete=models.CASCADE, related_name="posts")
     body = models.CharField(max_length=settings.POST_MAX_LENGTH)
+    # Who may read it; accounts.audience decides, with the Super Follows answers ticketing registers.
+    audience = models.CharField(max_length=20, choices=Audience.choices, default=Audience.EVERYONE)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         indexes = [models.Index(fields=["author", "-created_at", "-id"], name="post_author_time_idx")]
-        constraints = [models.CheckConstraint(condition=~Q(body=""), name="post_not_empty")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(body=""), name="post_not_empty"),
+            models.CheckConstraint(
+                condition=Q(audience__in=["everyone", "super_followers"]), name="post_audience_known"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.author}: {self.body[:40]}"
 
     def get_absolute_url(self) -> str:
         return reverse("accounts:post", kwargs={"username": self.author.username, "pk": self.pk})
+
+    @property
+    def for_super_followers(self) -> bool:
+        return self.audience == self.Audience.SUPER_FOLLOWERS
 
 
 class Report(models.Model):

@@ -5,8 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 
+from .audience import readable_by
 from .models import Block, Conversation, Follow, Message, Notification, Post, User
 from .pagination import Page, newest_first
 
@@ -20,19 +34,35 @@ def has_blocked(*, blocker: User, blocked: User) -> bool:
 
 
 def timeline_for(*, user: User, cursor: str | None = None, limit: int | None = None) -> Page[Post]:
-    """Posts by the accounts `user` follows and by `user`: one query whatever the follow count."""
+    """Posts by the accounts `user` follows and by `user` that `user` may read: one query whatever the
+    follow count (posts for Super Followers only are left out, not shown locked)."""
     followed = Follow.objects.filter(follower=user).values("followee_id")
     posts = (
         Post.objects.filter(Q(author__in=Subquery(followed)) | Q(author=user))
+        .filter(readable_by(user))
         .exclude(author__in=Block.objects.filter(blocked=user).values("blocker_id"))
         .select_related("author")
     )
     return newest_first(posts, cursor=cursor, limit=limit or settings.TIMELINE_PAGE_SIZE)
 
 
-def posts_by(*, author: User, cursor: str | None = None, limit: int | None = None) -> Page[Post]:
-    posts = Post.objects.filter(author=author).select_related("author")
-    return newest_first(posts, cursor=cursor, limit=limit or settings.TIMELINE_PAGE_SIZE)
+def posts_by(
+    *, author: User, viewer: User | None = None, cursor: str | None = None, limit: int | None = None
+) -> Page[Post]:
+    """An author's posts as `viewer` sees them: those `viewer` may not read come locked, their text
+    never leaving the database (`locked` set, `body` empty)."""
+    viewer = viewer or AnonymousUser()
+    posts = (
+        Post.objects.filter(author=author)
+        .select_related("author")
+        .annotate(locked=ExpressionWrapper(~readable_by(viewer), output_field=BooleanField()))
+        .annotate(shown_body=Case(When(locked=True, then=Value("")), default=F("body")))
+        .defer("body")
+    )
+    page = newest_first(posts, cursor=cursor, limit=limit or settings.TIMELINE_PAGE_SIZE)
+    for post in page.items:
+        post.body = post.shown_body
+    return page
 
 
 @dataclass(frozen=True)

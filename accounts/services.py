@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from .audience import check_audience
 from .events import push_to_user
 from .models import Block, Conversation, Follow, Message, Notification, Post, Report, User
 from .selectors import is_blocked_between, unread_notification_count
@@ -85,8 +86,10 @@ def _clean_text(body: str, *, limit: int, what: str) -> str:
     return body
 
 
-def post_create(*, author: User, body: str) -> Post:
-    return Post.objects.create(author=author, body=_clean_text(body, limit=settings.POST_MAX_LENGTH, what="A post"))
+def post_create(*, author: User, body: str, audience: str = Post.Audience.EVERYONE) -> Post:
+    body = _clean_text(body, limit=settings.POST_MAX_LENGTH, what="A post")
+    check_audience(author=author, audience=audience)
+    return Post.objects.create(author=author, body=body, audience=audience)
 
 
 def post_delete(*, post: Post, by: User) -> None:

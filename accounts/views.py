@@ -6,11 +6,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from . import selectors, services
+from .audience import can_read
 from .forms import MessageForm, NewMessageForm, PostForm, ProfileForm, ReportForm
 from .models import Post, User
 from .pagination import BadCursor
@@ -32,7 +33,11 @@ def home(request: HttpRequest) -> HttpResponse:
     page, error = _page_or_400(request, selectors.timeline_for, user=request.user)
     if error:
         return error
-    context = {"page": page, "form": PostForm(), "who_to_follow": selectors.who_to_follow(user=request.user)}
+    context = {
+        "page": page,
+        "form": PostForm(author=request.user),
+        "who_to_follow": selectors.who_to_follow(user=request.user),
+    }
     if request.htmx and request.GET.get("cursor"):
         return render(request, "accounts/_post_page.html", context)
     return render(request, "accounts/home.html", context)
@@ -41,15 +46,18 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def post_create(request: HttpRequest) -> HttpResponse:
-    form = PostForm(request.POST)
+    form = PostForm(request.POST, author=request.user)
     if form.is_valid():
         try:
-            post = services.post_create(author=request.user, body=form.cleaned_data["body"])
+            post = services.post_create(
+                author=request.user, body=form.cleaned_data["body"], audience=form.cleaned_data["audience"]
+            )
         except ValidationError as exc:
             form.add_error("body", exc)
         else:
             if request.htmx:
-                return render(request, "accounts/_post_created.html", {"post": post, "form": PostForm()})
+                context = {"post": post, "form": PostForm(author=request.user)}
+                return render(request, "accounts/_post_created.html", context)
             messages.success(request, "Posted.")
             return redirect("home")
     if request.htmx:
@@ -62,6 +70,9 @@ def post_detail(request: HttpRequest, username: str, pk: int) -> HttpResponse:
     post = get_object_or_404(Post.objects.select_related("author"), pk=pk, author__username=username)
     if request.user.is_authenticated and selectors.has_blocked(blocker=post.author, blocked=request.user):
         return render(request, "accounts/blocked.html", {"profile": post.author}, status=403)
+    if not can_read(post=post, viewer=request.user):
+        post.body, post.locked = "", True
+        return render(request, "accounts/post_detail.html", {"post": post}, status=403)
     return render(request, "accounts/post_detail.html", {"post": post})
 
 
@@ -81,7 +92,7 @@ def profile(request: HttpRequest, username: str) -> HttpResponse:
     relationship = selectors.relationship_between(viewer=request.user, other=person)
     if relationship.blocked_by:
         return render(request, "accounts/blocked.html", {"profile": person}, status=403)
-    page, error = _page_or_400(request, selectors.posts_by, author=person)
+    page, error = _page_or_400(request, selectors.posts_by, author=person, viewer=request.user)
     if error:
         return error
     context = {"profile": person, "relationship": relationship, "page": page}
@@ -175,6 +186,8 @@ def report(request: HttpRequest, username: str) -> HttpResponse:
     post = None
     if post_id := request.GET.get("post") or request.POST.get("post"):
         post = get_object_or_404(Post, pk=post_id if str(post_id).isdigit() else 0, author=person)
+        if not can_read(post=post, viewer=request.user):
+            raise Http404("No such post.")
     form = ReportForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

@@ -5,4 +5,4 @@ class CaptionsConfig(AppConfig):
     name = "captions"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the engine check)
+        from . import checks, receivers  # noqa: F401  (registers the engine check and the lifecycle hooks)

@@ -55,3 +55,22 @@ class CaptionPreference(models.Model):
 
     def __str__(self) -> str:
         return f"caption preferences of {self.user_id}"
+
+
+class CaptionLease(models.Model):
+    """Which caption worker holds a live Space; the holder renews `expires_at`, the sweep reclaims stale ones.
+
+    `holder` is PENDING between dispatch and a worker taking over, so a Space waiting in the queue is
+    not dispatched again until the pending claim itself expires.
+    """
+
+    PENDING = "pending"
+
+    space = models.OneToOneField("rooms.Space", on_delete=models.CASCADE, primary_key=True, related_name="+")
+    holder = models.CharField(max_length=100)
+    expires_at = models.DateTimeField()
+    # Set when the holder gave up for good (the engine could not load): shown to operators in the admin.
+    last_error = models.CharField(max_length=300, blank=True)
+
+    def __str__(self) -> str:
+        return f"captions of space {self.space_id} held by {self.holder} until {self.expires_at:%H:%M:%S}"

@@ -86,6 +86,12 @@ class SpaceCaptioner:
         stream = self._streams.pop(index, None)
         return stream.close() if stream is not None else []
 
+    def drop(self, index: int) -> None:
+        """Discard the stream at `index` unrecognised (its speaker withdrew consent)."""
+        self._declined.pop(index, None)
+        self._last_frame_at.pop(index, None)
+        self._streams.pop(index, None)
+
     def close(self) -> list[Event]:
         events: list[Event] = []
         for index in list(self._streams):

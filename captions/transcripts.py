@@ -23,7 +23,7 @@ def _speaker_name(line: Line) -> str:
     return line.speaker_name or "Speaker"
 
 
-def _clock(ms: int, *, vtt: bool) -> str:
+def clock(ms: int, *, vtt: bool) -> str:
     ms = max(0, int(ms))
     hours, rest = divmod(ms, 3_600_000)
     minutes, rest = divmod(rest, 60_000)
@@ -46,7 +46,7 @@ def to_webvtt(lines: Iterable[Line], *, title: str = "") -> str:
         end_ms = max(line.end_ms, line.start_ms + 1)
         out += [
             str(n),
-            f"{_clock(line.start_ms, vtt=True)} --> {_clock(end_ms, vtt=True)}",
+            f"{clock(line.start_ms, vtt=True)} --> {clock(end_ms, vtt=True)}",
             f"<v {_vtt_escape(_speaker_name(line))}>{_vtt_escape(line.text)}",
             "",
         ]
@@ -56,5 +56,5 @@ def to_webvtt(lines: Iterable[Line], *, title: str = "") -> str:
 def to_text(lines: Iterable[Line], *, title: str = "") -> str:
     """Plain text: `[hh:mm:ss] Name: text`, one line per segment."""
     out = [title, ""] if title else []
-    out += [f"[{_clock(line.start_ms, vtt=False)}] {_speaker_name(line)}: {line.text}" for line in lines]
+    out += [f"[{clock(line.start_ms, vtt=False)}] {_speaker_name(line)}: {line.text}" for line in lines]
     return "\n".join(out) + "\n"

@@ -24,6 +24,8 @@ class Decision:
     reason: str = ""
     # The websocket close code that goes with a refusal (see rooms/PROTOCOL.md).
     code: int = 0
+    # Where the person can do something about a refusal (e.g. buy a ticket); shown on the page.
+    url: str = ""
 
     def __bool__(self) -> bool:
         return self.allowed
@@ -62,6 +64,38 @@ def unregister_admission_check(audience: str, check: AdmissionCheck) -> None:
         _admission_checks[audience].remove(check)
 
 
+# audience -> checks on the host; each returns a refusing Decision (with the reason) or ALLOW.
+HostCheck = Callable[[User], Decision]
+_host_checks: dict[str, list[HostCheck]] = {}
+
+
+def register_host_check(audience: str, check: HostCheck) -> None:
+    """Add a rule on who may schedule or start a Space for `audience` (e.g. "enrolled in Super Follows")."""
+    if check not in _host_checks.setdefault(audience, []):
+        _host_checks[audience].append(check)
+
+
+def unregister_host_check(audience: str, check: HostCheck) -> None:
+    if check in _host_checks.get(audience, []):
+        _host_checks[audience].remove(check)
+
+
+def may_host_audience(*, user: User, audience: str) -> Decision:
+    for check in _host_checks.get(audience, []):
+        decision = check(user)
+        if not decision:
+            return decision
+    return ALLOW
+
+
+def invited_or_speaking(*, space: Space, user: User) -> bool:
+    """Named or invited by the hosts, or holding a speaking seat: let in whatever the audience."""
+    return (
+        Invitation.objects.filter(space=space, user=user).exists()
+        or Participant.objects.filter(space=space, user=user, role__in=SPEAKING_ROLES, removed_at__isnull=True).exists()
+    )
+
+
 @dataclass(frozen=True)
 class HostEligibility:
     eligible: bool
@@ -97,7 +131,7 @@ def can_join(*, space: Space, user: User, participant: Participant | None = None
     for check in _admission_checks.get(space.audience, []):
         decision = check(space, user)
         if not decision:
-            return Decision(False, decision.reason or "This Space is not open to you.", CLOSE_FORBIDDEN)
+            return Decision(False, decision.reason or "This Space is not open to you.", CLOSE_FORBIDDEN, decision.url)
     return ALLOW
 
 

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 
 from accounts.models import User
 
-from . import services
+from . import access, services
 from .models import Space, SpaceReport
 
 
@@ -38,10 +38,24 @@ class SpaceForm(forms.Form):
     cohosts = forms.CharField(
         max_length=200, required=False, label="Co-hosts", help_text="Up to 2 usernames, separated by commas."
     )
+    audience = forms.ChoiceField(
+        choices=[(a.value, a.label) for a in (Space.Audience.PUBLIC, Space.Audience.SUPER_FOLLOWERS)],
+        initial=Space.Audience.PUBLIC,
+        required=False,
+        label="Who can listen",
+        help_text="A Space for Super Followers needs you to be enrolled in Super Follows.",
+    )
 
     def __init__(self, *args, host: User, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.host = host
+
+    def clean_audience(self) -> str:
+        audience = self.cleaned_data["audience"] or Space.Audience.PUBLIC
+        decision = access.may_host_audience(user=self.host, audience=audience)
+        if not decision:
+            raise forms.ValidationError(decision.reason)
+        return audience
 
     def clean_topics(self) -> list[str]:
         try:

@@ -12,6 +12,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from accounts import services as account_services
+from accounts.audience import can_read
 from accounts.models import Notification, Post, User
 
 from . import access, signals
@@ -62,6 +63,12 @@ def _require_host_eligible(user: User) -> None:
         )
 
 
+def _require_audience_allowed(host: User, audience: str) -> None:
+    decision = access.may_host_audience(user=host, audience=audience)
+    if not decision:
+        raise ValidationError(decision.reason)
+
+
 def _require_host(space: Space, by: User) -> None:
     if space.host_id != by.pk:
         raise PermissionDenied("Only the host can do that.")
@@ -88,6 +95,7 @@ def space_create(
         raise ValidationError("Choose who can speak.")
     if audience not in Space.Audience.values:
         raise ValidationError("Choose who can listen.")
+    _require_audience_allowed(host, audience)
     # Serialise one host's scheduling so two tabs cannot both create the 11th Space.
     User.objects.select_for_update().filter(pk=host.pk).first()
     if scheduled_for is not None:
@@ -170,6 +178,7 @@ def space_start(*, space: Space, by: User) -> Space:
     if space.state != Space.State.SCHEDULED:
         raise ValidationError(f"This Space can't start: it is {space.get_state_display().lower()}.")
     _require_host_eligible(by)
+    _require_audience_allowed(by, space.audience)
     space.state = Space.State.LIVE
     space.started_at = timezone.now()
     space.host_left_at = None
@@ -587,6 +596,7 @@ def pin_create(*, space: Space, by: User, post: Post) -> PinnedPost:
     participant = Participant.objects.filter(space=space, user=by, removed_at__isnull=True).first()
     if participant is None or participant.role not in SPEAKING_ROLES:
         raise PermissionDenied("Only hosts and speakers can pin posts.")
+    _require_pinnable(space, by, post)
     if PinnedPost.objects.filter(space=space).count() >= 5:
         raise ValidationError("A Space can show at most 5 pinned posts; unpin one first.")
     pin, created = PinnedPost.objects.get_or_create(space=space, post=post, defaults={"pinned_by": by})
@@ -594,6 +604,19 @@ def pin_create(*, space: Space, by: User, post: Post) -> PinnedPost:
         raise ValidationError("That post is already pinned.")
     broadcast(space.pk, {"type": "pinned", "pin": pin_payload(pin)})
     return pin
+
+
+def _require_pinnable(space: Space, by: User, post: Post) -> None:
+    """A pin shows the post's text to everyone in the Space, so its audience must be able to read it."""
+    if not can_read(post=post, viewer=by):
+        raise ValidationError("That post is not available.")
+    if post.for_super_followers and not (
+        space.audience == Space.Audience.SUPER_FOLLOWERS and space.host_id == post.author_id
+    ):
+        raise ValidationError(
+            f"That post is for @{post.author.username}'s Super Followers; "
+            f"it can only be pinned in @{post.author.username}'s Spaces for Super Followers."
+        )
 
 
 def pin_payload(pin: PinnedPost) -> dict:

@@ -56,6 +56,7 @@ def space_new(request: HttpRequest) -> HttpResponse:
                 topics=data["topics"],
                 scheduled_for=data["scheduled_for"] if data["start"] == "later" else None,
                 speaking_policy=data["speaking_policy"],
+                audience=data["audience"],
                 cohosts=data["cohosts"],
             )
         except (ValidationError, PermissionDenied) as exc:

@@ -12,6 +12,7 @@ urlpatterns = [
     path("", account_views.home, name="home"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
+    path("captions/", include("captions.urls")),
     path("money/", include("ticketing.urls")),
     path("spaces/", include("rooms.urls")),
     path("studio/", studio_site.urls),

@@ -42,3 +42,32 @@ class TipForm(forms.Form):
         if error:
             raise forms.ValidationError(error)
         return cents
+
+
+class TicketOfferForm(forms.Form):
+    """Price in dollars (as the host thinks of it), stored in cents; the limits are the settings'."""
+
+    price = forms.DecimalField(
+        label="Ticket price (USD)",
+        max_digits=8,
+        decimal_places=2,
+        error_messages={"invalid": "Enter a price in dollars, like 5 or 12.50."},
+    )
+    quantity = forms.IntegerField(
+        label="Number of tickets",
+        max_value=100_000,
+        error_messages={"invalid": "Enter a whole number of tickets.", "max_value": "At most 100,000 tickets."},
+    )
+
+    def clean_price(self) -> int:
+        cents = int(self.cleaned_data["price"] * 100)
+        low, high = settings.TICKET_PRICE_MIN_CENTS, settings.TICKET_PRICE_MAX_CENTS
+        if not low <= cents <= high:
+            raise forms.ValidationError(f"A ticket costs between ${low / 100:,.2f} and ${high / 100:,.2f}.")
+        return cents
+
+    def clean_quantity(self) -> int:
+        quantity = self.cleaned_data["quantity"]
+        if quantity < 1:
+            raise forms.ValidationError("Offer at least one ticket.")
+        return quantity

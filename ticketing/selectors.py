@@ -2,30 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.contrib.humanize.templatetags.humanize import intcomma
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth
+from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import is_blocked_between
 from rooms.access import can_join
 from rooms.models import Space
 
-from .models import CreatorProfile, Sale, SuperFollowPlan, SuperFollowSubscription, Tip
+from .models import CreatorProfile, Sale, SeatHold, SuperFollowPlan, SuperFollowSubscription, Ticket, TicketOffer, Tip
 
 
 def creator_profile_of(*, user: User) -> CreatorProfile | None:
     return CreatorProfile.objects.filter(user=user).first()
 
 
-def audience_refusals_for(*, user: User) -> list[str]:
+def audience_refusals_for(*, user: User, min_followers: int | None = None) -> list[str]:
     """Why `user` can't earn from an audience yet (followers and age); empty when they can."""
     reasons = []
-    needed = settings.SUPER_FOLLOWS_MIN_FOLLOWERS
+    needed = settings.SUPER_FOLLOWS_MIN_FOLLOWERS if min_followers is None else min_followers
     if user.followers_count < needed:
         have = intcomma(user.followers_count)
         reasons.append(f"You need at least {intcomma(needed)} followers to earn on Spaces; you have {have}.")
@@ -38,12 +40,88 @@ def audience_refusals_for(*, user: User) -> list[str]:
 
 def super_follows_refusals_for(*, user: User, profile: CreatorProfile | None) -> list[str]:
     """Every reason `user` can't enrol in Super Follows, in the order they would fix them."""
-    reasons = audience_refusals_for(user=user)
+    return audience_refusals_for(user=user) + _payout_refusals(profile)
+
+
+def _payout_refusals(profile: CreatorProfile | None) -> list[str]:
     if profile is None or not profile.stripe_account_id:
-        reasons.append("Connect a payout account with Stripe.")
-    elif not profile.payout_ready:
-        reasons.append(f"Your payout account isn't ready yet: {profile.payout_state_label.lower()}.")
-    return reasons
+        return ["Connect a payout account with Stripe."]
+    if not profile.payout_ready:
+        return [f"Your payout account isn't ready yet: {profile.payout_state_label.lower()}."]
+    return []
+
+
+# --- Ticketed Spaces ---
+
+
+def ticket_sales_refusals_for(*, user: User, profile: CreatorProfile | None) -> list[str]:
+    """Every reason `user` can't sell tickets for their Spaces yet; empty when they can."""
+    reasons = audience_refusals_for(user=user, min_followers=settings.TICKETED_SPACES_MIN_FOLLOWERS)
+    if profile is None or not profile.super_follows_enrolled:
+        reasons.append("Enrol in Super Follows on your creator page first.")
+    return reasons + _payout_refusals(profile)
+
+
+@dataclass
+class TicketPage:
+    space: Space
+    offer: TicketOffer | None
+    # The viewer's ticket (any status) and their open checkout, if any.
+    ticket: Ticket | None
+    hold: SeatHold | None
+    is_host: bool
+    sales_closed_reason: str
+    seller_refusals: list[str] = field(default_factory=list)
+    # For the host: how many tickets are in each status (refunds pending, done, failed).
+    ticket_statuses: dict[str, int] = field(default_factory=dict)
+
+
+def sales_closed_reason(*, space: Space, now: datetime | None = None) -> str:
+    """Why tickets for `space` can't be bought any more; empty while sales are open."""
+    now = now or timezone.now()
+    if space.state == Space.State.CANCELLED:
+        return "This Space was cancelled."
+    if space.state == Space.State.ENDED:
+        return "This Space has ended."
+    if space.state == Space.State.LIVE or space.scheduled_for is None or space.scheduled_for <= now:
+        return "Ticket sales have closed: the Space has started."
+    return ""
+
+
+def ticket_page_for(*, space: Space, viewer: User) -> TicketPage:
+    offer = TicketOffer.objects.filter(space=space).first()
+    ticket = hold = None
+    if offer is not None:
+        ticket = Ticket.objects.filter(offer=offer, buyer=viewer).order_by("-created_at").first()
+        hold = SeatHold.objects.filter(offer=offer, buyer=viewer, status=SeatHold.Status.HELD).first()
+    is_host = space.host_id == viewer.pk
+    refusals, statuses = [], {}
+    if is_host and offer is None:
+        refusals = ticket_sales_refusals_for(user=viewer, profile=creator_profile_of(user=viewer))
+    if is_host and offer is not None:
+        rows = Ticket.objects.filter(offer=offer).values("status").annotate(n=Count("pk")).order_by("status")
+        statuses = {Ticket.Status(row["status"]).label: row["n"] for row in rows}
+    return TicketPage(
+        space=space,
+        offer=offer,
+        ticket=ticket,
+        hold=hold,
+        is_host=is_host,
+        sales_closed_reason=sales_closed_reason(space=space),
+        seller_refusals=refusals,
+        ticket_statuses=statuses,
+    )
+
+
+def seat_hold_for_buyer(*, buyer: User, session_id: str) -> SeatHold | None:
+    """The buyer's own hold started by this Checkout Session, for the status page."""
+    if not session_id:
+        return None
+    return (
+        SeatHold.objects.filter(buyer=buyer, stripe_checkout_session_id=session_id)
+        .select_related("offer__space", "ticket")
+        .first()
+    )
 
 
 @dataclass(frozen=True)
@@ -143,6 +221,38 @@ def live_super_follows_of(*, subscriber: User):
     return SuperFollowSubscription.objects.filter(
         subscriber=subscriber, status__in=SuperFollowSubscription.LIVE
     ).select_related("creator")
+
+
+def super_followed_creator_ids(*, subscriber: User) -> QuerySet:
+    """The creators `subscriber` super-follows now, as ids for a subquery (who reads which posts)."""
+    return SuperFollowSubscription.objects.filter(
+        subscriber=subscriber, status__in=SuperFollowSubscription.LIVE
+    ).values("creator_id")
+
+
+def super_follower_ids_among(*, creator: User, user_ids: Iterable[int]) -> set[int]:
+    """Which of these people super-follow `creator` now: one query for a whole page of names."""
+    user_ids = {pk for pk in user_ids if pk is not None and pk != creator.pk}
+    if not user_ids:
+        return set()
+    return set(
+        SuperFollowSubscription.objects.filter(
+            creator=creator, status__in=SuperFollowSubscription.LIVE, subscriber_id__in=user_ids
+        ).values_list("subscriber_id", flat=True)
+    )
+
+
+def super_follower_ids_of(*, creator: User) -> list[int]:
+    """Everyone who super-follows `creator` now (a host's room marks them as they come and go)."""
+    return list(
+        SuperFollowSubscription.objects.filter(creator=creator, status__in=SuperFollowSubscription.LIVE).values_list(
+            "subscriber_id", flat=True
+        )
+    )
+
+
+def is_super_follows_enrolled(*, user: User) -> bool:
+    return CreatorProfile.objects.filter(user=user, super_follows_enrolled_at__isnull=False).exists()
 
 
 def is_super_follower(*, subscriber: User, creator: User) -> bool:

@@ -19,7 +19,8 @@ from accounts.selectors import is_blocked_between
 from accounts.services import notification_create
 from rooms.models import Space
 
-from . import stripe_gateway
+# tickets and tips import this module too; each only reaches into the other inside functions.
+from . import stripe_gateway, tickets, tips
 from .fees import FeeSplit, marginal_fee_bps, platform_fee_for
 from .models import CreatorProfile, ProcessedStripeEvent, Sale, SuperFollowPlan, SuperFollowSubscription
 from .selectors import audience_refusals_for, live_super_follow, super_follows_refusals_for
@@ -228,12 +229,12 @@ def sale_record(
     buyer: User | None = None,
     super_follow: SuperFollowSubscription | None = None,
     space: Space | None = None,
-    application_fee_cents: int | None = None,
+    platform_fee_cents: int | None = None,
 ) -> Sale:
     """Enter a payment in the ledger once, split by the fee schedule at the creator's lifetime earnings.
 
-    `application_fee_cents` is the fee Stripe already took for a one-off payment (fixed when its
-    checkout started); the ledger records that, so it always matches what was charged.
+    `platform_fee_cents` is the fee Stripe actually took when it was fixed before payment (a ticket's
+    `application_fee_amount`), so the ledger matches the money even if the schedule moved meanwhile.
     """
     if gross_cents <= 0:
         raise ValidationError("A sale must be for more than $0.")
@@ -243,10 +244,8 @@ def sale_record(
     if existing is not None:
         return existing
     split = platform_fee_for(creator=profile, gross_cents=gross_cents)
-    if application_fee_cents is not None:
-        if not 0 <= application_fee_cents <= gross_cents:
-            raise ValidationError("The platform fee must be between $0 and the sale's amount.")
-        split = FeeSplit(gross_cents, application_fee_cents, gross_cents - application_fee_cents)
+    if platform_fee_cents is not None:
+        split = FeeSplit(gross_cents, platform_fee_cents, gross_cents - platform_fee_cents)
     sale = Sale.objects.create(
         creator=creator,
         buyer=buyer,
@@ -321,15 +320,21 @@ def _timestamp(value: Any) -> datetime | None:
     return datetime.fromtimestamp(int(value), tz=UTC) if value else None
 
 
-def _checkout_metadata(session: dict[str, Any]) -> dict[str, Any]:
-    return session.get("metadata") or {}
+def _checkout_for_tickets(session: dict[str, Any]) -> bool:
+    """Sessions are told apart by their metadata key: "seat_hold" (tickets), "super_follow", "tip"."""
+    return "seat_hold" in (session.get("metadata") or {})
+
+
+def _checkout_for_tip(session: dict[str, Any]) -> bool:
+    return "tip" in (session.get("metadata") or {})
 
 
 def _on_checkout_completed(session: dict[str, Any]) -> None:
-    if _checkout_metadata(session).get("tip"):
-        from .tips import tip_checkout_completed  # tips build on this module's ledger
-
-        tip_checkout_completed(session=session)
+    if _checkout_for_tickets(session):
+        tickets.seat_hold_checkout_completed(session)
+        return
+    if _checkout_for_tip(session):
+        tips.tip_checkout_completed(session=session)
         return
     if session.get("mode") != "subscription":
         return
@@ -384,10 +389,11 @@ def _cancel_duplicate(subscription: SuperFollowSubscription) -> None:
 
 
 def _on_checkout_expired(session: dict[str, Any]) -> None:
-    if _checkout_metadata(session).get("tip"):
-        from .tips import tip_checkout_expired
-
-        tip_checkout_expired(session=session)
+    if _checkout_for_tickets(session):
+        tickets.seat_hold_checkout_ended(session)
+        return
+    if _checkout_for_tip(session):
+        tips.tip_checkout_ended(session=session)
         return
     if session.get("mode") != "subscription":
         return
@@ -396,6 +402,17 @@ def _on_checkout_expired(session: dict[str, Any]) -> None:
         subscription.status = SuperFollowSubscription.Status.EXPIRED
         subscription.updated_at = timezone.now()
         subscription.save(update_fields=["status", "updated_at"])
+
+
+def _on_checkout_payment_failed(session: dict[str, Any]) -> None:
+    if _checkout_for_tickets(session):
+        tickets.seat_hold_checkout_ended(session)
+    elif _checkout_for_tip(session):
+        tips.tip_checkout_ended(session=session)
+
+
+def _on_charge_refunded(charge: dict[str, Any]) -> None:
+    tickets.ticket_charge_refunded(charge)
 
 
 _STRIPE_STATUS = {
@@ -472,6 +489,8 @@ _HANDLERS: dict[str, Callable[[dict[str, Any]], None]] = {
     "checkout.session.completed": _on_checkout_completed,
     "checkout.session.async_payment_succeeded": _on_checkout_completed,
     "checkout.session.expired": _on_checkout_expired,
+    "checkout.session.async_payment_failed": _on_checkout_payment_failed,
+    "charge.refunded": _on_charge_refunded,
     "customer.subscription.created": _on_subscription_changed,
     "customer.subscription.updated": _on_subscription_changed,
     "customer.subscription.deleted": _on_subscription_deleted,

@@ -15,6 +15,15 @@ from django.conf import settings
 class PaymentProviderError(Exception):
     """Stripe refused a request or could not be reached; the message is safe to show."""
 
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        # Stripe's error code (e.g. "charge_already_refunded"), for callers that treat some as success.
+        self.code = code
+
+
+class ChargeAlreadyRefunded(PaymentProviderError):
+    """The charge was refunded before: a retried refund whose idempotency key Stripe no longer keeps."""
+
 
 class WebhookSignatureInvalid(Exception):
     """A webhook body whose signature is missing, forged or too old."""
@@ -62,7 +71,7 @@ def _call(method, params: dict[str, Any], idempotency_key: str | None = None) ->
         return result.to_dict()
     except stripe.StripeError as exc:
         message = getattr(exc, "user_message", None) or str(exc) or "the payment provider refused the request"
-        raise PaymentProviderError(f"Payments are unavailable: {message}") from exc
+        raise PaymentProviderError(f"Payments are unavailable: {message}", code=getattr(exc, "code", None)) from exc
 
 
 def account_state_from(account: dict[str, Any]) -> AccountState:
@@ -206,8 +215,32 @@ def refund_create(*, payment_intent_id: str, idempotency_key: str, metadata: dic
     }
     if metadata:
         params["metadata"] = metadata
-    result = _call(_client().v1.refunds.create, params, idempotency_key)
+    try:
+        result = _call(_client().v1.refunds.create, params, idempotency_key)
+    except PaymentProviderError as exc:
+        if exc.code == "charge_already_refunded":
+            raise ChargeAlreadyRefunded(str(exc), code=exc.code) from exc
+        raise
     return Refund(id=result["id"], status=result["status"])
+
+
+def checkout_session_expire(*, session_id: str) -> str:
+    """Close an open Checkout Session so it can no longer be paid; returns the session's status after.
+
+    Only open sessions can be expired: for one already complete or expired Stripe answers 400, so
+    the session is read back and its status ("complete", "expired") returned instead.
+    """
+    sessions = _client().v1.checkout.sessions
+    try:
+        return sessions.expire(session_id).to_dict()["status"]
+    except stripe.InvalidRequestError:
+        pass
+    except stripe.StripeError as exc:
+        raise PaymentProviderError(f"Payments are unavailable: {exc.user_message or exc}", code=exc.code) from exc
+    try:
+        return sessions.retrieve(session_id).to_dict()["status"]
+    except stripe.StripeError as exc:
+        raise PaymentProviderError(f"Payments are unavailable: {exc.user_message or exc}", code=exc.code) from exc
 
 
 def subscription_cancel(*, subscription_id: str, at_period_end: bool) -> str:

@@ -18,11 +18,11 @@ from accounts.services import notification_create
 from rooms.events import broadcast
 from rooms.models import Space
 
-from . import stripe_gateway
+# services imports this module too; each only reaches into the other inside functions.
+from . import services, stripe_gateway
 from .fees import platform_fee_for
 from .models import CreatorProfile, Sale, Tip
 from .selectors import tip_refusal_for
-from .services import sale_record
 
 logger = logging.getLogger(__name__)
 
@@ -126,14 +126,14 @@ def tip_checkout_completed(*, session: dict[str, Any]) -> Tip | None:
     tip.paid_at = timezone.now()
     tip.stripe_checkout_session_id = session.get("id") or tip.stripe_checkout_session_id
     tip.save(update_fields=["status", "paid_at", "stripe_checkout_session_id"])
-    sale_record(
+    services.sale_record(
         creator=tip.host,
         kind=Sale.Kind.TIP,
         gross_cents=tip.amount_cents,
         stripe_reference=session["id"],
         buyer=tip.tipper,
         space=tip.space,
-        application_fee_cents=tip.application_fee_cents,
+        platform_fee_cents=tip.application_fee_cents,
     )
     tipper = tip.tipper
     notification_create(
@@ -150,7 +150,8 @@ def tip_checkout_completed(*, session: dict[str, Any]) -> Tip | None:
     return tip
 
 
-def tip_checkout_expired(*, session: dict[str, Any]) -> None:
+def tip_checkout_ended(*, session: dict[str, Any]) -> None:
+    """The checkout expired or its delayed payment failed: the tip was never paid."""
     with transaction.atomic():
         tip = _locked_tip(session)
         if tip is not None and tip.status == Tip.Status.PENDING:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import ticket_views, views
 
 app_name = "ticketing"
 
@@ -21,4 +21,9 @@ urlpatterns = [
     path("creator/dashboard/", views.dashboard_home, name="dashboard"),
     path("creator/dashboard/spaces/<int:pk>/", views.dashboard_space, name="dashboard_space"),
     path("stripe/webhook/", views.stripe_webhook, name="stripe_webhook"),
+    path("spaces/<int:space_id>/tickets/", ticket_views.space_tickets, name="space_tickets"),
+    path("spaces/<int:space_id>/tickets/sell/", ticket_views.offer_create, name="ticket_offer_create"),
+    path("spaces/<int:space_id>/tickets/buy/", ticket_views.buy, name="ticket_buy"),
+    path("tickets/done/", ticket_views.purchase_done, name="ticket_done"),
+    path("tickets/<int:pk>/refund/", ticket_views.refund_request, name="ticket_refund"),
 ]

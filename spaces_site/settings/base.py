@@ -69,6 +69,10 @@ TEMPLATES = [
 DATABASES = {"default": env_db("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DJANGO_CONN_MAX_AGE", 0, minimum=0)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default writes from background threads too (the in-process captioner): take the
+    # write lock when a transaction begins and wait for it, instead of failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_redis_url("REDIS_URL")
@@ -182,6 +186,14 @@ CELERY_BEAT_SCHEDULE["ticketing-reapply-stuck-stripe-events"] = {
     "task": "ticketing.tasks.reapply_stuck_stripe_events",
     "schedule": 300.0,
 }
+CELERY_BEAT_SCHEDULE["ticketing-release-expired-seat-holds"] = {
+    "task": "ticketing.tasks.release_expired_seat_holds",
+    "schedule": 60.0,
+}
+CELERY_BEAT_SCHEDULE["ticketing-requeue-pending-refunds"] = {
+    "task": "ticketing.tasks.requeue_pending_refunds",
+    "schedule": 900.0,
+}
 
 # --- Spaces rooms (issue 3) ---
 SPACES_MAX_COHOSTS = 2
@@ -226,3 +238,13 @@ if CAPTIONS_ENGINE not in ("whisper", "vosk"):
     raise ImproperlyConfigured(f"CAPTIONS_ENGINE={CAPTIONS_ENGINE!r} is not one of whisper, vosk")
 VOSK_MODEL_PATH = env_str("VOSK_MODEL_PATH", None)
 CAPTIONS_WHISPER_THREADS = env_int("CAPTIONS_WHISPER_THREADS", 0, minimum=0)
+# Live captioning of every live Space (captions/tasks.py): one captioner per Space holds a lease it
+# renews; the beat sweep re-dispatches Spaces whose lease expired (a crashed worker).
+CAPTIONS_LIVE = env_bool("CAPTIONS_LIVE", True)
+CAPTIONS_LEASE_SECONDS = env_int("CAPTIONS_LEASE_SECONDS", 6, minimum=3)
+CAPTIONS_SWEEP_SECONDS = env_int("CAPTIONS_SWEEP_SECONDS", 5, minimum=1)
+CELERY_TASK_ROUTES = {"captions.tasks.caption_space": {"queue": "captions"}}
+CELERY_BEAT_SCHEDULE["captions-sweep"] = {
+    "task": "captions.tasks.sweep_captioners",
+    "schedule": float(CAPTIONS_SWEEP_SECONDS),
+}

@@ -4,6 +4,7 @@ import os
 import uuid
 
 from .base import *  # noqa: F403
+from .env import env_bool
 
 # One cache namespace per test run, inherited by the live servers it starts, so state a run leaves
 # in a shared Redis (allauth's rate-limit counters, say) never leaks into the next run.
@@ -23,3 +24,7 @@ STORAGES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file rather than memory, so the live Daphne server of end-to-end tests sees the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}  # noqa: F405
+
+# Tests that are not about captions start Spaces too: only caption tests (and the live servers
+# they start with CAPTIONS_LIVE=1) run a captioner and load a recognition model.
+CAPTIONS_LIVE = env_bool("CAPTIONS_LIVE", False)

@@ -119,6 +119,20 @@ class FakeStripe:
             }
         if method == "POST" and path == "/v1/checkout/sessions":
             return self._session_create(params)
+        match = re.fullmatch(r"/v1/checkout/sessions/([\w]+)(/expire)?", path)
+        if match:
+            session = self.sessions.get(match.group(1))
+            if session is None:
+                return 404, _error(f"No such checkout.session: '{match.group(1)}'")
+            if method == "GET" and not match.group(2):
+                return 200, session
+            if method == "POST" and match.group(2):
+                if session["status"] != "open":
+                    return 400, _error(
+                        f'Only Checkout Sessions with a status in ["open"] can be expired, not {session["status"]}.'
+                    )
+                session["status"] = "expired"
+                return 200, session
         if method == "POST" and path == "/v1/refunds":
             return self._refund_create(params)
         match = re.fullmatch(r"/v1/subscriptions/([\w]+)", path)
@@ -132,6 +146,15 @@ class FakeStripe:
                 subscription["cancel_at_period_end"] = True
             return 200, subscription
         return 404, _error(f"Unrecognized request URL ({method}: {path}).")
+
+    def session_complete(self, session_id: str) -> dict[str, Any]:
+        """The buyer paid on Stripe's page: the session as `checkout.session.completed` carries it."""
+        with self._lock:
+            session = self.sessions[session_id]
+            if session["status"] != "open":
+                raise ValueError(f"{session_id} is {session['status']}, it can't be paid")
+            session.update(status="complete", payment_status="paid", payment_intent=self.new_id("pi"))
+            return dict(session)
 
     def _account_create(self, params: dict[str, Any]) -> dict[str, Any]:
         account = {

@@ -7,7 +7,7 @@ from django import template
 from accounts.models import User
 from ticketing import selectors
 from ticketing.forms import TipForm
-from ticketing.models import Sale
+from ticketing.models import Sale, TicketOffer
 
 register = template.Library()
 
@@ -35,6 +35,30 @@ def super_follow_button(context, creator: User) -> dict:
     return {
         "offer": selectors.super_follow_offer_for(viewer=context["request"].user, creator=creator),
         **context.flatten(),
+    }
+
+
+@register.simple_tag
+def super_followers_among(creator: User, rows, attribute: str) -> set[int]:
+    """The ids among `rows`' `attribute` (e.g. "author_id") that super-follow `creator`: one query per page,
+    for the Super Follower badge the creator sees next to those names."""
+    if not creator.is_authenticated:
+        return set()
+    return selectors.super_follower_ids_among(creator=creator, user_ids=[getattr(row, attribute) for row in rows])
+
+
+@register.simple_tag
+def super_follower_ids(creator: User) -> list[int]:
+    return selectors.super_follower_ids_of(creator=creator)
+
+
+@register.inclusion_tag("ticketing/_ticket_box.html", takes_context=True)
+def ticket_box(context, space) -> dict:
+    """On a Space's page: its ticket offer, or for its host a link to start selling."""
+    return {
+        "space": space,
+        "offer": TicketOffer.objects.filter(space=space).first(),
+        "is_host": space.host_id == context["request"].user.pk,
     }
 
 

@@ -20,6 +20,9 @@ let socket = null;
 let delay = 1000;
 let stopped = false;
 let extraListeners = 0;
+// Only the host's page carries this list (its Super Followers), rendered with the page.
+const superFollowerData = document.getElementById("super-follower-ids");
+const superFollowers = new Set(superFollowerData ? JSON.parse(superFollowerData.textContent) : []);
 
 const $ = (id) => document.getElementById(id);
 const status = $("connection-status");
@@ -136,6 +139,7 @@ function personRow(p) {
   li.append(label);
   const tags = el("span", { className: "room-tags" });
   if (p.role !== "listener") tags.append(el("span", { className: "tag", textContent: ROLE_NAMES[p.role] }));
+  if (superFollowers.has(p.user_id)) tags.append(el("span", { className: "tag super-follower", textContent: "Super Follower" }));
   if (SPEAKING.has(p.role) && p.muted) tags.append(el("span", { className: "tag", textContent: "Muted" }));
   if (p.hand) tags.append(el("span", { className: "tag hand", textContent: "✋ Hand raised" }));
   if (blocked.has(p.user_id)) tags.append(el("span", { className: "tag warn", textContent: "You blocked this account" }));

@@ -1,0 +1,72 @@
+"""What the captions app reads: who speaks at which relay slot, transcripts, preferences, leases."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from accounts.models import Block, User
+from rooms.models import Participant, Space
+
+from .models import CaptionLease, CaptionPreference, CaptionSegment
+from .pipeline import Speaker
+
+
+def speakers_by_index(*, space_id: int) -> dict[int, Speaker]:
+    """The people holding relay slots in a Space, with their consent to be captioned (two queries)."""
+    seats = list(
+        Participant.objects.filter(space_id=space_id, speaker_index__isnull=False, removed_at__isnull=True)
+        .select_related("user")
+        .only("speaker_index", "user__id", "user__username", "user__display_name")
+    )
+    declined = set(
+        CaptionPreference.objects.filter(user_id__in=[s.user_id for s in seats], caption_my_voice=False).values_list(
+            "user_id", flat=True
+        )
+    )
+    return {
+        seat.speaker_index: Speaker(user_id=seat.user_id, name=seat.user.name, consents=seat.user_id not in declined)
+        for seat in seats
+    }
+
+
+def space_state(*, space_id: int) -> tuple[str | None, float]:
+    """A Space's state and start time (ms since the epoch); (None, 0) if it is gone."""
+    row = Space.objects.filter(pk=space_id).values_list("state", "started_at").first()
+    if row is None:
+        return None, 0.0
+    state, started_at = row
+    return state, started_at.timestamp() * 1000 if started_at else 0.0
+
+
+def spaces_without_captioner() -> QuerySet[Space]:
+    """Live Spaces nobody captions: never dispatched, or their captioner stopped renewing its lease."""
+    held = CaptionLease.objects.filter(expires_at__gt=timezone.now()).values("space_id")
+    return Space.objects.filter(state=Space.State.LIVE).exclude(pk__in=held).order_by("pk")
+
+
+def transcript_for(*, space: Space) -> QuerySet[CaptionSegment]:
+    return CaptionSegment.objects.filter(space=space).select_related("speaker").order_by("start_ms", "id")
+
+
+def can_see_transcript(*, space: Space, user: User) -> bool:
+    """Whoever could see the Space: anyone for a public one (unless the host blocked them); for
+    Super Follower or ticketed Spaces, the people who were in it."""
+    if not user.is_authenticated:
+        return False
+    if space.host_id == user.pk:
+        return True
+    if Block.objects.filter(blocker_id=space.host_id, blocked=user).exists():
+        return False
+    was_in = Participant.objects.filter(Q(removed_at__isnull=True), space=space, user=user).exists()
+    return was_in or space.audience == Space.Audience.PUBLIC
+
+
+def preference_for(*, user: User) -> CaptionPreference:
+    """The person's caption settings (defaults, unsaved, if they never changed them)."""
+    if user.is_authenticated:
+        found = CaptionPreference.objects.filter(user=user).first()
+        if found is not None:
+            return found
+        return CaptionPreference(user=user)
+    return CaptionPreference()

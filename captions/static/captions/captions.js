@@ -1,0 +1,158 @@
+// Live captions on the room page: caption events from the room socket (`caption`, `caption_notice`,
+// rooms/PROTOCOL.md) shown with speaker labels in a polite live region; on/off, pause with
+// scroll-back, appearance and (for speakers) consent saved per person through the settings form.
+const root = document.getElementById("room");
+const panel = document.getElementById("captions");
+const $ = (id) => document.getElementById(id);
+const toggle = $("captions-toggle");
+const pauseButton = $("captions-pause");
+const view = $("captions-view");
+const log = $("captions-log");
+const partial = $("captions-partial");
+const notice = $("captions-notice");
+const form = $("captions-settings");
+const saved = $("captions-saved");
+const consent = $("captions-consent");
+const SPEAKING = new Set(["host", "cohost", "speaker"]);
+const KEEP_LINES = 500;
+
+let paused = false;
+let held = []; // captions that arrived while paused, shown on resume
+let socket = null;
+let noticeTimer = null;
+// For tests and assistive tooling: what reached this page.
+window.spacesCaptions = { received: [], notices: [] };
+
+function applyAppearance() {
+  const enabled = form.elements.enabled.checked;
+  panel.dataset.enabled = String(enabled);
+  panel.dataset.size = form.elements.text_size.value;
+  panel.dataset.position = form.elements.position.value;
+  // Sticky at the top or the bottom of the viewport; first or last in the room so it sticks there.
+  if (panel.dataset.position === "top") root.prepend(panel);
+  else root.append(panel);
+  panel.dataset.contrast = String(form.elements.high_contrast.checked);
+  toggle.textContent = `Captions: ${enabled ? "on" : "off"}`;
+  toggle.setAttribute("aria-pressed", String(enabled));
+  view.hidden = !enabled;
+  pauseButton.hidden = !enabled;
+  if (!enabled && paused) resume();
+}
+
+function showErrors(errors) {
+  for (const box of form.querySelectorAll(".error")) { box.hidden = true; box.textContent = ""; }
+  for (const field of form.querySelectorAll("[data-field]")) field.classList.remove("has-error");
+  for (const [name, messages] of Object.entries(errors)) {
+    const box = form.querySelector(`[data-field="${name}"] .error`);
+    if (!box) { saved.textContent = messages.join(" "); continue; }
+    box.textContent = messages.join(" ");
+    box.hidden = false;
+    box.closest("[data-field]").classList.add("has-error");
+  }
+}
+
+async function save() {
+  applyAppearance();
+  saved.textContent = "Saving…";
+  try {
+    const response = await fetch(form.action, {
+      method: "POST",
+      body: new FormData(form),
+      headers: { Accept: "application/json" },
+      credentials: "same-origin",
+    });
+    const answer = await response.json();
+    if (answer.ok) { showErrors({}); saved.textContent = "Caption settings saved."; }
+    else { showErrors(answer.errors || {}); saved.textContent = "Not saved: please fix the marked field."; }
+  } catch (error) {
+    saved.textContent = `Not saved (${error.message}); try again.`;
+  }
+}
+
+function line(event) {
+  const p = document.createElement("p");
+  p.className = "caption-line";
+  p.dataset.speaker = String(event.speaker_id);
+  const who = document.createElement("span");
+  who.className = "caption-speaker";
+  who.textContent = `${event.speaker_name || "Speaker"}: `;
+  p.append(who, document.createTextNode(event.text));
+  return p;
+}
+
+function append(events) {
+  const nearBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+  for (const event of events) log.append(line(event));
+  while (log.childElementCount > KEEP_LINES) log.firstElementChild.remove();
+  if (nearBottom || !paused) log.scrollTop = log.scrollHeight;
+}
+
+function resume() {
+  paused = false;
+  pauseButton.textContent = "Pause";
+  pauseButton.setAttribute("aria-pressed", "false");
+  append(held);
+  held = [];
+  log.scrollTop = log.scrollHeight;
+}
+
+function pause() {
+  paused = true;
+  pauseButton.textContent = "Resume live";
+  pauseButton.setAttribute("aria-pressed", "true");
+  log.focus(); // scroll back with the arrow keys
+}
+
+function showNotice(event) {
+  window.spacesCaptions.notices.push(event);
+  const who = event.speaker_name ? `${event.speaker_name}: ` : "";
+  notice.textContent = `${who}${event.message}`;
+  clearTimeout(noticeTimer);
+  noticeTimer = setTimeout(() => (notice.textContent = ""), 15000);
+}
+
+function onCaption(event) {
+  window.spacesCaptions.received.push(event);
+  if (!form.elements.enabled.checked) return;
+  if (!event.final) {
+    if (!paused) partial.textContent = `${event.speaker_name || "Speaker"}: ${event.text}`;
+    return;
+  }
+  partial.textContent = "";
+  if (paused) {
+    held.push(event);
+    pauseButton.textContent = `Resume live (${held.length} new)`;
+  } else {
+    append([event]);
+  }
+}
+
+function onMessage(message) {
+  if (typeof message.data !== "string") return;
+  let event;
+  try { event = JSON.parse(message.data); } catch { return; }
+  if (event.type === "caption") onCaption(event);
+  else if (event.type === "caption_notice") showNotice(event);
+}
+
+root.addEventListener("room:socket", ({ detail }) => {
+  socket?.removeEventListener("message", onMessage);
+  socket = detail.socket;
+  socket.addEventListener("message", onMessage);
+});
+
+root.addEventListener("room:me", ({ detail }) => {
+  consent.hidden = !SPEAKING.has(detail.role);
+});
+
+toggle.addEventListener("click", () => {
+  form.elements.enabled.checked = !form.elements.enabled.checked;
+  save();
+});
+pauseButton.addEventListener("click", () => (paused ? resume() : pause()));
+form.addEventListener("change", save);
+form.addEventListener("submit", (event) => { event.preventDefault(); save(); });
+log.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && paused) { resume(); pauseButton.focus(); }
+});
+applyAppearance();

@@ -1,0 +1,45 @@
+"""Caption pieces for pages of other apps (the room, the ended Space), so rooms never imports captions."""
+
+from __future__ import annotations
+
+from django import template
+
+from captions import selectors
+from captions.forms import CaptionPreferenceForm
+from captions.transcripts import clock
+
+register = template.Library()
+
+
+@register.inclusion_tag("captions/_room.html", takes_context=True)
+def caption_panel(context, space) -> dict:
+    """Live captions on the room page: the caption log, its controls and the person's settings."""
+    request = context["request"]
+    preference = selectors.preference_for(user=request.user)
+    return {
+        "space": space,
+        "preference": preference,
+        "form": CaptionPreferenceForm(instance=preference),
+        "request": request,
+        "csrf_token": context.get("csrf_token"),
+    }
+
+
+@register.inclusion_tag("captions/_transcript.html", takes_context=True)
+def transcript(context, space) -> dict:
+    """An ended Space's transcript with speakers and times, its downloads and (for the host) deletion."""
+    user = context["request"].user
+    if not selectors.can_see_transcript(space=space, user=user):
+        return {"visible": False}
+    return {
+        "visible": True,
+        "space": space,
+        "segments": list(selectors.transcript_for(space=space)),
+        "is_host": space.host_id == user.pk,
+    }
+
+
+@register.filter
+def caption_clock(ms: int) -> str:
+    """Milliseconds since the Space went live as hh:mm:ss."""
+    return clock(ms, vtt=False)

@@ -1,0 +1,327 @@
+"""The live captioner of a Space: real speech through the real room socket and relay, real engine.
+
+Embedded mode (no REDIS_URL): the captioner runs as a thread of the test process and taps the
+relay on the test's event loop, as it would on the server's. With REDIS_URL: a real Celery worker
+(celery.contrib.testing, in a thread of this process) consumes the `captions` queue on the Redis
+broker and taps the frames through Redis pub/sub, pushing captions through the Redis channel layer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+from asgiref.sync import sync_to_async
+from celery.contrib.testing.worker import start_worker
+from channels.db import database_sync_to_async
+from django.conf import settings as django_settings
+
+from captions import live
+from captions import services as caption_services
+from captions.engines import VadConfig, WhisperRecogniser, get_engine
+from captions.models import CaptionLease, CaptionPreference, CaptionSegment
+from captions.tasks import sweep_captioners
+from rooms import services
+from rooms.models import Role, Space
+from spaces_site.celery import app
+from tests.accounts.factories import UserFactory
+from tests.captions.conftest import opus_frames, silence, speak, words_of
+from tests.rooms.conftest import seat
+from tests.rooms.factories import LiveSpaceFactory, SpaceFactory, make_host
+from tests.rooms.test_consumers import joined, next_of
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+HOST_SPEECH = "Welcome to the morning show about gardening."
+GUEST_SPEECH = "Our guest speaker talks about electric bicycles."
+
+
+@pytest.fixture(autouse=True)
+def captions_live(settings):
+    settings.CAPTIONS_LIVE = True
+    settings.CAPTIONS_LEASE_SECONDS = 3
+
+
+@pytest.fixture(scope="module")
+def loaded_engine():
+    """Load the process's engine once, so a captioner starts in well under a second."""
+    return get_engine()
+
+
+@pytest.fixture
+def caption_worker(loaded_engine):
+    """With Redis: a real worker on the `captions` queue; embedded: captioners run in-process."""
+    if not django_settings.REDIS_URL:
+        yield None
+        return
+    assert not app.conf.task_always_eager
+    # Both queues, as `make worker` runs: a worker's -Q narrows the app's queue selection for the rest of
+    # the process, and the default queue must stay in it for the other worker tests.
+    queues = ["captions", "celery"]
+    with start_worker(app, pool="threads", concurrency=2, queues=queues, perform_ping_check=False) as worker:
+        yield worker
+
+
+def wait_for(predicate, seconds: float = 20.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def lease_of(space_id: int) -> CaptionLease | None:
+    return CaptionLease.objects.filter(space_id=space_id).first()
+
+
+def captioning(space_id: int) -> bool:
+    """A captioner holds the Space's lease (and, in-process, is tapping frames)."""
+    lease = lease_of(space_id)
+    if lease is None or lease.holder == CaptionLease.PENDING:
+        return False
+    running = live.running_in_process(space_id)
+    return running is None or running[1].ready.is_set()
+
+
+async def speak_into(socket, pcm16: bytes) -> int:
+    """Send `pcm16` as Opus client frames over a speaker's socket at real time (5 frames per 100 ms)."""
+    frames = opus_frames(pcm16)
+    started = time.monotonic()
+    for n in range(0, len(frames), 5):
+        for frame in frames[n : n + 5]:
+            await socket.send_to(bytes_data=frame)
+        await asyncio.sleep(max(0.0, started + (n + 5) * 0.02 - time.monotonic()))
+    return len(frames)
+
+
+async def collect(socket, until, seconds: float = 20.0) -> list[dict]:
+    """Caption events reaching a listener until `until(events)` holds."""
+    events: list[dict] = []
+    deadline = time.monotonic() + seconds
+    while not until(events) and time.monotonic() < deadline:
+        try:
+            output = await socket.receive_output(timeout=max(0.1, deadline - time.monotonic()))
+        except TimeoutError:
+            break
+        if output.get("text") is None:
+            continue  # relayed audio
+        event = json.loads(output["text"])
+        if event["type"] in ("caption", "caption_notice"):
+            events.append(event)
+    return events
+
+
+def finals(events: list[dict]) -> list[dict]:
+    return [e for e in events if e["type"] == "caption" and e["final"]]
+
+
+def heard(events: list[dict]) -> set[str]:
+    return set().union(*(words_of(e["text"]) for e in finals(events))) if finals(events) else set()
+
+
+async def wait_until_captioning(space_id: int) -> None:
+    assert await sync_to_async(wait_for)(lambda: captioning(space_id)), "no captioner took the Space"
+
+
+async def wait_until_stopped(space_id: int) -> None:
+    def stopped() -> bool:
+        lease = lease_of(space_id)
+        return live.running_in_process(space_id) is None and (lease is None or lease.expires_at <= _now())
+
+    assert await sync_to_async(wait_for)(stopped), "the captioner did not stop"
+
+
+def _now():
+    from django.utils import timezone
+
+    return timezone.now()
+
+
+def _start_space_with_guest():
+    host = make_host(username="maya", display_name="Maya")
+    guest = UserFactory(username="dora", display_name="Dora")
+    CaptionPreference.objects.create(user=guest, caption_my_voice=False)
+    space = SpaceFactory(host=host, title="Gardens")
+    listener = UserFactory(username="sam", display_name="Sam")
+    return host, guest, listener, space
+
+
+@pytest.mark.asyncio
+async def test_going_live_captions_the_speakers_and_keeps_the_transcript(caption_worker):
+    host, guest, listener, space = await database_sync_to_async(_start_space_with_guest)()
+    await database_sync_to_async(services.space_start)(space=space, by=host)
+    await database_sync_to_async(seat)(space, guest, Role.SPEAKER)
+    await wait_until_captioning(space.pk)
+
+    audience, _ = await joined(listener, space.pk)
+    host_socket, _ = await joined(host, space.pk)
+    guest_socket, _ = await joined(guest, space.pk)
+    host_pcm = silence(300) + speak(HOST_SPEECH) + silence(900)
+    guest_pcm = silence(300) + speak(GUEST_SPEECH) + silence(900)
+    # Both talk at once: the guest, who declined captions, is relayed but never recognised.
+    sent = await asyncio.gather(
+        speak_into(host_socket, host_pcm),
+        speak_into(guest_socket, guest_pcm),
+        collect(audience, lambda events: {"morning", "gardening"} <= heard(events)),
+    )
+    events = sent[2]
+
+    assert {"morning", "gardening"} <= heard(events), events
+    caption = finals(events)[0]
+    assert caption["speaker_id"] == host.pk and caption["speaker_name"] == "Maya" and caption["speaker_index"] == 0
+    assert 0 <= caption["start_ms"] < caption["end_ms"]
+    assert all(e.get("speaker_id") != guest.pk for e in events)
+
+    await database_sync_to_async(services.space_end)(space=space, by=host)
+    await wait_until_stopped(space.pk)
+    for socket in (audience, host_socket, guest_socket):
+        await socket.disconnect()
+
+    segments = await database_sync_to_async(lambda: list(CaptionSegment.objects.filter(space=space)))()
+    assert segments and {s.speaker_id for s in segments} == {host.pk}
+    assert {"morning", "gardening"} <= set().union(*(words_of(s.text) for s in segments))
+
+
+class FlakyModel:
+    """The real Whisper model behind a fault: its first `failures` calls raise, as a crashed model would."""
+
+    name = "whisper"
+    gives_partials = False
+
+    def __init__(self, real, failures: int) -> None:
+        self.real = real
+        self.failures = failures
+
+    def start(self, *, grammar=None):
+        return WhisperRecogniser(self, VadConfig())
+
+    def transcribe(self, pcm16: bytes) -> str:
+        if self.failures > 0:
+            self.failures -= 1
+            raise RuntimeError("the model crashed")
+        return self.real.transcribe(pcm16)
+
+
+@pytest.mark.asyncio
+async def test_an_engine_exception_shows_a_notice_and_captions_carry_on(loaded_engine):
+    host = await database_sync_to_async(make_host)(username="maya", display_name="Maya")
+    space = await database_sync_to_async(LiveSpaceFactory)(host=host)
+    listener = await database_sync_to_async(UserFactory)()
+    runner = live.SpaceCaptionRunner(
+        space.pk, loop=asyncio.get_running_loop(), engine_factory=lambda: FlakyModel(loaded_engine, failures=1)
+    )
+    running = asyncio.get_running_loop().run_in_executor(None, runner.run)
+    assert await sync_to_async(runner.ready.wait)(10)
+    audience, _ = await joined(listener, space.pk)
+    host_socket, _ = await joined(host, space.pk)
+
+    pcm = silence(300) + speak("This first sentence is lost.") + silence(900) + speak(HOST_SPEECH) + silence(900)
+    _, events = await asyncio.gather(
+        speak_into(host_socket, pcm), collect(audience, lambda events: {"morning", "gardening"} <= heard(events))
+    )
+
+    notices = [e for e in events if e["type"] == "caption_notice"]
+    assert [n["code"] for n in notices] == ["engine_error"]
+    assert notices[0]["speaker_name"] == "Maya" and notices[0]["message"]
+    assert {"morning", "gardening"} <= heard(events)
+    assert not running.done()  # the same captioner carries on: no crash, no restart
+    await database_sync_to_async(services.space_end)(space=space, by=host)
+    assert await asyncio.wait_for(running, 10) == "space over"
+    await audience.disconnect()
+    await host_socket.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_a_model_that_does_not_load_is_announced_once_and_not_retried_in_a_loop():
+    host = await database_sync_to_async(make_host)(username="maya", display_name="Maya")
+    space = await database_sync_to_async(LiveSpaceFactory)(host=host)
+    listener = await database_sync_to_async(UserFactory)()
+    audience, _ = await joined(listener, space.pk)
+
+    def broken():
+        raise RuntimeError("model.bin is missing")
+
+    runner = live.SpaceCaptionRunner(space.pk, loop=asyncio.get_running_loop(), engine_factory=broken)
+    assert await sync_to_async(runner.run)() == "engine unavailable"
+
+    notice = await next_of(audience, "caption_notice")
+    assert notice["code"] == "captions_unavailable" and "audio goes on" in notice["message"]
+    lease = await database_sync_to_async(lease_of)(space.pk)
+    assert lease.last_error == "model.bin is missing"
+    assert (lease.expires_at - _now()).total_seconds() > live.ENGINE_RETRY_SECONDS - 10
+    assert await database_sync_to_async(sweep_captioners)() == []  # the sweep leaves it be for now
+    await audience.disconnect()
+
+
+def test_the_sweep_redispatches_a_space_whose_captioner_died(caption_worker):
+    space = LiveSpaceFactory(host=make_host(display_name="Maya"))
+    quiet = LiveSpaceFactory(host=make_host())
+    Space.objects.filter(pk=quiet.pk).update(state=Space.State.ENDED)
+    # A worker took the Space, then crashed: its lease ran out without being renewed.
+    caption_services.caption_lease_acquire(space_id=space.pk, holder="dead-worker:1:abc", seconds=-1)
+
+    assert sweep_captioners() == [space.pk]
+    assert sweep_captioners() == []  # dispatched once: the Space waits for a worker, not in a pile
+
+    assert wait_for(lambda: captioning(space.pk)), "nobody took over the Space"
+    holder = lease_of(space.pk).holder
+    assert holder not in ("dead-worker:1:abc", CaptionLease.PENDING)
+    assert wait_for(lambda: lease_of(space.pk).expires_at > _now() + _seconds(1))  # renewed, not left to expire
+    assert lease_of(space.pk).holder == holder
+    assert sweep_captioners() == []
+    assert lease_of(quiet.pk) is None  # ended Spaces are never captioned
+
+    services.space_end(space=space, by=space.host)
+    assert wait_for(lambda: lease_of(space.pk).expires_at <= _now()), "the captioner kept the lease after the end"
+    assert wait_for(lambda: live.running_in_process(space.pk) is None)
+
+
+def test_a_second_copy_of_the_task_leaves_a_held_space_alone(caption_worker):
+    from captions.tasks import caption_space
+
+    space = LiveSpaceFactory(host=make_host())
+    caption_services.caption_lease_acquire(space_id=space.pk, holder="other:1:x", seconds=60)
+    assert caption_space.apply(args=(space.pk,)).get() == "held elsewhere"
+    assert lease_of(space.pk).holder == "other:1:x"
+
+
+def _seconds(n: float):
+    from datetime import timedelta
+
+    return timedelta(seconds=n)
+
+
+def test_a_speaker_who_withdraws_consent_mid_space_is_never_recognised_again(loaded_engine):
+    from captions.pipeline import SpaceCaptioner
+
+    space = LiveSpaceFactory(host=make_host(display_name="Maya"))
+    guest = UserFactory(display_name="Dora")
+    index = seat(space, guest, Role.SPEAKER).speaker_index
+    runner = live.SpaceCaptionRunner(space.pk)
+    captioner = SpaceCaptioner(engine=loaded_engine, speaker_for_index=runner._speaker_for_index, space_started_at_ms=0)
+    frames = opus_frames(silence(300) + speak(GUEST_SPEECH) + silence(900), speaker_index=index)
+    half = len(frames) // 2
+    for frame in frames[:half]:
+        captioner.relay(frame)  # queued while Dora still consents, not yet recognised
+
+    caption_services.caption_preference_update(user=guest, caption_my_voice=False)
+    runner._refresh_speakers(None, captioner)
+    for frame in frames[half:]:
+        captioner.relay(frame)
+
+    assert captioner.pump() + captioner.close() == []
+    assert captioner.declined_frames == len(frames) - half
+
+
+def test_the_embedded_beat_runs_the_caption_sweep(caption_worker):
+    from rooms.embedded_beat import run_due
+
+    app.loader.import_default_modules()
+    space = LiveSpaceFactory(host=make_host())
+    assert "captions.tasks.sweep_captioners" in run_due({}, now=0.0)
+    assert wait_for(lambda: captioning(space.pk)), "the sweep run by the embedded beat did not start a captioner"
+    services.space_end(space=space, by=space.host)
+    assert wait_for(lambda: lease_of(space.pk).expires_at <= _now())
