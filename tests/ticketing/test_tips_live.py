@@ -24,8 +24,11 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
 
 @pytest.fixture(autouse=True)
-def fresh_channel_layer():
-    """A layer made on this test's loop: the Redis layer earlier sync tests used keeps state from their loops."""
+def in_process_channel_layer(settings):
+    """The in-memory layer, in both modes: with channels_redis, the room fan-out's receive left pending
+    by the test before can't be cancelled when pytest-asyncio closes the loop, and the run hangs. The
+    Redis path (Daphne, the channel layer, the pages) is covered by test_tips_browser.py."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     channel_layers.backends.clear()
     yield
     channel_layers.backends.clear()
