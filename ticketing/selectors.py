@@ -1,4 +1,4 @@
-"""What the money side reads: eligibility with reasons, a creator's page, who super-follows whom."""
+"""What the money side reads: eligibility with reasons, a creator's page, who super-follows whom, tips."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import is_blocked_between
+from rooms.access import can_join
 from rooms.models import Space
 
-from .models import CreatorProfile, Sale, SeatHold, SuperFollowPlan, SuperFollowSubscription, Ticket, TicketOffer
+from .models import CreatorProfile, Sale, SeatHold, SuperFollowPlan, SuperFollowSubscription, Ticket, TicketOffer, Tip
 
 
 def creator_profile_of(*, user: User) -> CreatorProfile | None:
@@ -308,4 +309,36 @@ def super_follows_of(*, subscriber: User) -> list[SuperFollowSubscription]:
 
 
 def sales_ledger_for(*, creator: User) -> QuerySet[Sale]:
-    return Sale.objects.filter(creator=creator).select_related("buyer").order_by("created_at", "pk")
+    return Sale.objects.filter(creator=creator).select_related("buyer", "space").order_by("created_at", "pk")
+
+
+# --- Tips ------------------------------------------------------------------------------------------
+
+
+def tip_refusal_for(*, space: Space, tipper: User) -> str | None:
+    """Why `tipper` can't tip this Space's host now; None when they can."""
+    host = space.host
+    if not tipper.is_authenticated:
+        return "Log in to send a tip."
+    if space.state != Space.State.LIVE:
+        return "Tips can only be sent while a Space is live."
+    if tipper.pk == host.pk:
+        return "You can't tip yourself."
+    if is_blocked_between(tipper, host):
+        return f"You can't tip @{host.username}."
+    decision = can_join(space=space, user=tipper)
+    if not decision:
+        return decision.reason
+    profile = creator_profile_of(user=host)
+    if profile is None or not profile.payout_ready:
+        return f"@{host.username} can't receive tips yet: their payout account isn't ready."
+    return None
+
+
+def tip_for_checkout(*, tipper: User, session_id: str) -> Tip | None:
+    """The tipper's own tip started by this Checkout Session, for the status page."""
+    if not session_id:
+        return None
+    return (
+        Tip.objects.filter(tipper=tipper, stripe_checkout_session_id=session_id).select_related("space", "host").first()
+    )

@@ -19,8 +19,8 @@ from accounts.selectors import is_blocked_between
 from accounts.services import notification_create
 from rooms.models import Space
 
-# tickets imports this module too; each only reaches into the other inside functions.
-from . import stripe_gateway, tickets
+# tickets and tips import this module too; each only reaches into the other inside functions.
+from . import stripe_gateway, tickets, tips
 from .fees import FeeSplit, marginal_fee_bps, platform_fee_for
 from .models import CreatorProfile, ProcessedStripeEvent, Sale, SuperFollowPlan, SuperFollowSubscription
 from .selectors import audience_refusals_for, live_super_follow, super_follows_refusals_for
@@ -325,9 +325,16 @@ def _checkout_for_tickets(session: dict[str, Any]) -> bool:
     return "seat_hold" in (session.get("metadata") or {})
 
 
+def _checkout_for_tip(session: dict[str, Any]) -> bool:
+    return "tip" in (session.get("metadata") or {})
+
+
 def _on_checkout_completed(session: dict[str, Any]) -> None:
     if _checkout_for_tickets(session):
         tickets.seat_hold_checkout_completed(session)
+        return
+    if _checkout_for_tip(session):
+        tips.tip_checkout_completed(session=session)
         return
     if session.get("mode") != "subscription":
         return
@@ -385,6 +392,9 @@ def _on_checkout_expired(session: dict[str, Any]) -> None:
     if _checkout_for_tickets(session):
         tickets.seat_hold_checkout_ended(session)
         return
+    if _checkout_for_tip(session):
+        tips.tip_checkout_ended(session=session)
+        return
     if session.get("mode") != "subscription":
         return
     subscription = _super_follow_by_reference(session)
@@ -397,6 +407,8 @@ def _on_checkout_expired(session: dict[str, Any]) -> None:
 def _on_checkout_payment_failed(session: dict[str, Any]) -> None:
     if _checkout_for_tickets(session):
         tickets.seat_hold_checkout_ended(session)
+    elif _checkout_for_tip(session):
+        tips.tip_checkout_ended(session=session)
 
 
 def _on_charge_refunded(charge: dict[str, Any]) -> None:

@@ -7,14 +7,16 @@ import csv
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import selectors, services
-from .forms import PlanForm
+from rooms.models import Space
+
+from . import dashboard, selectors, services, tips
+from .forms import PlanForm, TipForm
 from .models import SuperFollowPlan
 from .stripe_gateway import PaymentProviderError
 
@@ -144,16 +146,18 @@ def subscribe_done(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def sales_csv(request: HttpRequest) -> HttpResponse:
-    """Every ledger line of the signed-in creator, amounts in dollars."""
+    """Every ledger line of the signed-in creator, amounts in dollars; refunds are on the dashboard."""
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="spaces-sales.csv"'
     writer = csv.writer(response)
-    writer.writerow(["date", "kind", "buyer", "gross", "platform_fee", "net", "stripe_reference"])
+    writer.writerow(["date", "kind", "space_id", "space", "buyer", "gross", "platform_fee", "net", "stripe_reference"])
     for sale in selectors.sales_ledger_for(creator=request.user):
         writer.writerow(
             [
                 sale.created_at.isoformat(),
                 sale.kind,
+                sale.space_id or "",
+                sale.space.title if sale.space else "",
                 sale.buyer.username if sale.buyer else "",
                 f"{sale.gross_cents / 100:.2f}",
                 f"{sale.platform_fee_cents / 100:.2f}",
@@ -190,3 +194,65 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
     except services.WebhookRejected as exc:
         return JsonResponse({"error": str(exc)}, status=400)
     return JsonResponse({"received": event.event_id, "duplicate": not first_time})
+
+
+# --- Tips ------------------------------------------------------------------------------------------
+
+
+def _tip_page(request: HttpRequest, space: Space, form: TipForm, *, status: int = 200) -> HttpResponse:
+    refusal = selectors.tip_refusal_for(space=space, tipper=request.user)
+    return render(request, "ticketing/tip.html", {"space": space, "form": form, "refusal": refusal}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def tip(request: HttpRequest, pk: int) -> HttpResponse:
+    """The tip form (also shown on the room page); a valid tip goes on to Stripe's Checkout."""
+    space = get_object_or_404(Space.objects.select_related("host"), pk=pk)
+    if request.method != "POST":
+        return _tip_page(request, space, TipForm())
+    form = TipForm(request.POST)
+    if form.is_valid():
+        done = request.build_absolute_uri(reverse("ticketing:tip_done"))
+        try:
+            _, url = tips.tip_start(
+                space=space,
+                tipper=request.user,
+                amount_cents=form.cleaned_data["amount"],
+                announce=form.cleaned_data["announce"],
+                # Stripe fills in the placeholder; it must reach Stripe unescaped.
+                success_url=f"{done}?session_id={{CHECKOUT_SESSION_ID}}",
+                cancel_url=request.build_absolute_uri(space.get_absolute_url()),
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            return HttpResponseRedirect(url, status=303)
+    return _tip_page(request, space, form, status=422)
+
+
+@login_required
+@require_GET
+def tip_done(request: HttpRequest) -> HttpResponse:
+    """Only shows where the tip stands; it is marked paid by Stripe's webhook, never here."""
+    found = selectors.tip_for_checkout(tipper=request.user, session_id=request.GET.get("session_id", ""))
+    return render(request, "ticketing/tip_done.html", {"tip": found}, status=200 if found else 404)
+
+
+# --- Dashboard -------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def dashboard_home(request: HttpRequest) -> HttpResponse:
+    return render(request, "ticketing/dashboard.html", {"dashboard": dashboard.dashboard_for(creator=request.user)})
+
+
+@login_required
+@require_GET
+def dashboard_space(request: HttpRequest, pk: int) -> HttpResponse:
+    """One of the creator's Spaces: its figures, every ticket with its refund's state, every tip."""
+    detail = dashboard.space_detail_for(creator=request.user, space_pk=pk)
+    if detail is None:
+        raise Http404("You have no sales for this Space.")
+    return render(request, "ticketing/dashboard_space.html", {"detail": detail})

@@ -1,4 +1,4 @@
-"""Template tags the rest of the site uses to show Super Follows."""
+"""Template tags the rest of the site uses to show Super Follows and tips."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from django import template
 
 from accounts.models import User
 from ticketing import selectors
+from ticketing.forms import TipForm
 from ticketing.models import Sale, TicketOffer
 
 register = template.Library()
@@ -15,6 +16,12 @@ register = template.Library()
 def cents(value: int | None) -> str:
     """2999 -> "$29.99"."""
     return f"${(value or 0) / 100:,.2f}"
+
+
+@register.filter
+def percent(value: float | None) -> str:
+    """0.125 -> "12.5%"; None (nothing to divide by) -> "–"."""
+    return "–" if value is None else f"{value * 100:.1f}%"
 
 
 @register.filter
@@ -52,4 +59,18 @@ def ticket_box(context, space) -> dict:
         "space": space,
         "offer": TicketOffer.objects.filter(space=space).first(),
         "is_host": space.host_id == context["request"].user.pk,
+    }
+
+
+@register.inclusion_tag("ticketing/_tip_panel.html", takes_context=True)
+def tip_panel(context, space) -> dict:
+    """The tip form for listeners of a live Space and the feed of tips as they arrive."""
+    user = context["request"].user
+    is_host = user.pk == space.host_id
+    return {
+        "space": space,
+        "is_host": is_host,
+        "refusal": None if is_host else selectors.tip_refusal_for(space=space, tipper=user),
+        "form": TipForm(auto_id="tip_%s"),
+        "csrf_token": context.get("csrf_token"),
     }

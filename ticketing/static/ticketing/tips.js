@@ -1,0 +1,24 @@
+// The room page's live tips: announced tips arrive on the Space's socket (`tip` in rooms/PROTOCOL.md),
+// and the host's own tips also on their /ws/me/ socket, so a host sees unannounced tips too.
+const feed = document.getElementById("tip-feed");
+const spaceId = Number(feed.dataset.space);
+const seen = new Set();
+
+function show(event) {
+  // The host gets an announced tip on both sockets; show it once.
+  if (!event || event.type !== "tip" || event.space_id !== spaceId || seen.has(event.tip)) return;
+  seen.add(event.tip);
+  const item = document.createElement("li");
+  item.className = "tip-item";
+  item.textContent = `${event.from.name} (@${event.from.username}) tipped ${event.amount}`;
+  if (!event.announced) item.textContent += " (only you see this)";
+  feed.prepend(item);
+}
+
+document.getElementById("room")?.addEventListener("room:socket", ({ detail }) => {
+  detail.socket.addEventListener("message", (message) => {
+    if (typeof message.data !== "string") return; // audio frames
+    try { show(JSON.parse(message.data)); } catch { /* room.js reports bad messages */ }
+  });
+});
+document.body.addEventListener("tip", ({ detail }) => show(detail));
