@@ -102,3 +102,21 @@ def post_event(db, client, django_capture_on_commit_callbacks):
             )
 
     return post
+
+
+def tip_checkout_event(
+    tip, *, paid: bool = True, event_type: str = "checkout.session.completed", event_id: str | None = None
+) -> bytes:
+    """Stripe's event for a tip's Checkout Session (paid by default)."""
+    return stripe_event(
+        event_type,
+        {
+            "id": tip.stripe_checkout_session_id,
+            "object": "checkout.session",
+            "mode": "payment",
+            "payment_status": "paid" if paid else "unpaid",
+            "amount_total": tip.amount_cents,
+            "metadata": {"tip": str(tip.reference)},
+        },
+        event_id=event_id,
+    )

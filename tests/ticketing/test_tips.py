@@ -13,6 +13,7 @@ from ticketing import tips
 from ticketing.models import CreatorProfile, Sale, Tip
 
 from .conftest import make_creator, stripe_event
+from .conftest import tip_checkout_event as completed
 
 URLS = {"success_url": "https://spaces.test/money/tips/done/", "cancel_url": "https://spaces.test/spaces/1/"}
 
@@ -24,21 +25,6 @@ def space(creator) -> Space:
 
 def start(space, tipper, amount_cents=500, announce=True) -> tuple[Tip, str]:
     return tips.tip_start(space=space, tipper=tipper, amount_cents=amount_cents, announce=announce, **URLS)
-
-
-def completed(tip: Tip, *, paid: bool = True, event_type: str = "checkout.session.completed", event_id=None) -> bytes:
-    return stripe_event(
-        event_type,
-        {
-            "id": tip.stripe_checkout_session_id,
-            "object": "checkout.session",
-            "mode": "payment",
-            "payment_status": "paid" if paid else "unpaid",
-            "amount_total": tip.amount_cents,
-            "metadata": {"tip": str(tip.reference)},
-        },
-        event_id=event_id,
-    )
 
 
 # --- Starting a tip ----------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from tests.rooms.test_browser import signed_in_page
 from ticketing import services
 from ticketing.models import ProcessedStripeEvent, Tip
 
-from .conftest import WEBHOOK_SECRET, make_creator, stripe_event
+from .conftest import WEBHOOK_SECRET, make_creator, tip_checkout_event
 from .fake_stripe import FakeStripeServer, sign_webhook
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -42,16 +42,7 @@ def server(stripe_for_daphne, live_daphne):  # noqa: F811 - the imported fixture
 
 def _stripe_pays(server: str, tip: Tip) -> None:
     """Stripe's signed webhook to the live server; with a broker, this process then does the worker's job."""
-    body = stripe_event(
-        "checkout.session.completed",
-        {
-            "id": tip.stripe_checkout_session_id,
-            "mode": "payment",
-            "payment_status": "paid",
-            "amount_total": tip.amount_cents,
-            "metadata": {"tip": str(tip.reference)},
-        },
-    )
+    body = tip_checkout_event(tip)
     request = urllib.request.Request(
         f"{server}/money/stripe/webhook/",
         data=body,

@@ -17,7 +17,7 @@ from tests.rooms.factories import LiveSpaceFactory
 from tests.rooms.test_consumers import joined, next_of
 from ticketing.models import Tip
 
-from .conftest import WEBHOOK_SECRET, make_creator, stripe_event
+from .conftest import WEBHOOK_SECRET, make_creator, tip_checkout_event
 from .fake_stripe import sign_webhook
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -51,16 +51,7 @@ def _tip_in_live_space(*, announce: bool) -> Tip:
 
 def _pay(tip: Tip) -> int:
     """Post Stripe's signed checkout.session.completed for the tip, as Stripe would."""
-    body = stripe_event(
-        "checkout.session.completed",
-        {
-            "id": tip.stripe_checkout_session_id,
-            "mode": "payment",
-            "payment_status": "paid",
-            "amount_total": tip.amount_cents,
-            "metadata": {"tip": str(tip.reference)},
-        },
-    )
+    body = tip_checkout_event(tip)
     response = Client().post(
         reverse("ticketing:stripe_webhook"),
         data=body,
