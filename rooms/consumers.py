@@ -268,6 +268,11 @@ class SpaceConsumer(AsyncWebsocketConsumer):
     async def _send_event(self, event: dict) -> None:
         await self.send(text_data=json.dumps(event, ensure_ascii=False))
 
+    @property
+    def on_stage(self) -> bool:
+        """Read by rooms.media: the stage is never evicted for lagging, only listeners are."""
+        return self.role in SPEAKING_ROLES
+
     async def send_media(self, payload: bytes) -> None:
         if self.joined and not self.closing:
             # Straight to the server's send, as `self.send(bytes_data=...)` ends up doing: this runs for every
