@@ -34,8 +34,10 @@ __all__ = [
     "ManagedProcess",
     "RedisServer",
     "Server",
+    "NEEDS_POSTGRES",
     "ScratchDatabase",
     "clean_env",
+    "database_url",
     "free_port",
     "production_env",
     "manage",
@@ -367,20 +369,27 @@ def prepare_production(env: dict[str, str]) -> None:
     manage(env, "collectstatic", "--noinput", "-v", "0")
 
 
+NEEDS_POSTGRES = "needs PostgreSQL (DATABASE_URL=postgres://…, as .ci/run sets): it runs several processes"
+
+
 def postgres_configured() -> bool:
     """True when the test run points at PostgreSQL (DATABASE_URL=postgres://…), as CI does."""
     return os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
+
+
+def database_url(name: str, server_url: str | None = None) -> str:
+    """The URL of database `name` on the PostgreSQL server of DATABASE_URL (e.g. the test run's own database)."""
+    parts = urlsplit(server_url or os.environ.get("DATABASE_URL") or DEFAULT_POSTGRES_URL)
+    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 class ScratchDatabase:
     """A PostgreSQL database of its own on the server of DATABASE_URL, dropped (connections and all) at the end."""
 
     def __init__(self, prefix: str = "spaces_scratch", server_url: str | None = None) -> None:
-        server_url = server_url or os.environ.get("DATABASE_URL") or DEFAULT_POSTGRES_URL
-        parts = urlsplit(server_url)
         self.name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-        self.url = urlunsplit(parts._replace(path=f"/{self.name}"))
-        self._admin_url = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
+        self.url = database_url(self.name, server_url)
+        self._admin_url = database_url("postgres", server_url)
 
     def _execute(self, sql: str) -> None:
         import psycopg
