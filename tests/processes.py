@@ -19,6 +19,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -45,6 +46,7 @@ __all__ = [
     "prepare_production",
     "redis_server",
     "scratch_database",
+    "start_all",
     "start_beat",
     "start_daphne",
     "start_uvicorn",
@@ -363,10 +365,30 @@ def manage(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.
     return result
 
 
+MIGRATE = ("migrate", "--noinput")
+COLLECTSTATIC = ("collectstatic", "--noinput", "-v", "0")
+
+
 def prepare_production(env: dict[str, str]) -> None:
-    """What the README's production shape does before starting processes: migrate, collectstatic."""
-    manage(env, "migrate", "--noinput")
-    manage(env, "collectstatic", "--noinput", "-v", "0")
+    """What the README's production shape does before starting processes: migrate and collectstatic (at once)."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        jobs = [pool.submit(manage, env, *command) for command in (MIGRATE, COLLECTSTATIC)]
+    for job in jobs:
+        job.result()
+
+
+def start_all(*starters: Callable[[], ManagedProcess]) -> list[ManagedProcess]:
+    """Start several processes at once (each starter waits for its own readiness); all or none are left running."""
+    with ThreadPoolExecutor(max_workers=len(starters)) as pool:
+        jobs = [pool.submit(starter) for starter in starters]
+        wait(jobs)
+    failures = [job.exception() for job in jobs if job.exception() is not None]
+    if failures:
+        for job in jobs:
+            if job.exception() is None:
+                job.result().stop()
+        raise failures[0]
+    return [job.result() for job in jobs]
 
 
 NEEDS_POSTGRES = "needs PostgreSQL (DATABASE_URL=postgres://…, as .ci/run sets): it runs several processes"
