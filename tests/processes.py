@@ -51,6 +51,7 @@ __all__ = [
     "start_daphne",
     "start_uvicorn",
     "start_worker",
+    "stop_all",
     "wait_until",
 ]
 
@@ -363,6 +364,13 @@ def manage(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.
             f"manage.py {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
         )
     return result
+
+
+def stop_all(processes: Sequence[ManagedProcess], timeout: float = 15.0) -> None:
+    """Stop several processes at once (SIGTERM, SIGKILL after `timeout`)."""
+    if processes:
+        with ThreadPoolExecutor(max_workers=len(processes)) as pool:
+            list(pool.map(lambda process: process.stop(timeout), processes))
 
 
 MIGRATE = ("migrate", "--noinput")

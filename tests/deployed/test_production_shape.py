@@ -31,6 +31,7 @@ from tests.processes import (
     start_beat,
     start_daphne,
     start_worker,
+    stop_all,
 )
 
 pytestmark = pytest.mark.skipif(not postgres_configured(), reason=NEEDS_POSTGRES)
@@ -94,8 +95,7 @@ def shape(tmp_path_factory) -> Iterator[Shape]:
             for process in started:
                 assert process.alive, f"{process.name} died:\n{process.logs()}"
         finally:
-            for process in reversed(started):
-                process.stop(timeout=10)
+            stop_all(started, timeout=10)
 
 
 @dataclass

@@ -18,9 +18,11 @@ from tests.processes import (
     postgres_configured,
     production_env,
     redis_server,
+    start_all,
     start_beat,
     start_daphne,
     start_worker,
+    stop_all,
     wait_until,
 )
 from tests.rooms.factories import LiveSpaceFactory
@@ -71,11 +73,13 @@ def test_a_stripe_event_is_applied_while_every_caption_slot_is_busy(tmp_path):
         started = []
         try:
             # The README's shape: a worker per queue, beat (its sweep dispatches a captioner per live Space), a server.
-            started.append(start_worker(env, queues=["captions"], concurrency=CAPTION_SLOTS, name="captions"))
-            started.append(start_worker(env, queues=["celery"], concurrency=1, name="celery"))
-            started.append(start_beat(env))
-            server = start_daphne(env)
-            started.append(server)
+            started = start_all(
+                lambda: start_daphne(env),
+                lambda: start_worker(env, queues=["captions"], concurrency=CAPTION_SLOTS, name="captions"),
+                lambda: start_worker(env, queues=["celery"], concurrency=1, name="celery"),
+                lambda: start_beat(env),
+            )
+            server = started[0]
             client = redis.Redis.from_url(broker.url(0))
 
             wait_until(
@@ -107,8 +111,7 @@ def test_a_stripe_event_is_applied_while_every_caption_slot_is_busy(tmp_path):
             applied_after = time.monotonic() - sent
             busy_after = captions_backlog(client)
         finally:
-            for process in reversed(started):
-                process.stop(timeout=5)
+            stop_all(started, timeout=5)
 
     print(
         f"stripe event applied {applied_after:.2f} s after the webhook; caption tasks queued "
