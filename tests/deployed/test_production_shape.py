@@ -67,6 +67,7 @@ class Shape:
     servers: list[Server]
     static_root: Path
     ids: dict[str, int]
+    database_url: str
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +92,7 @@ def shape(tmp_path_factory) -> Iterator[Shape]:
                 lambda: start_beat(env),
             )
             servers = started[:2]
-            yield Shape(servers=servers, static_root=static_root, ids=ids)
+            yield Shape(servers=servers, static_root=static_root, ids=ids, database_url=database.url)
             for process in started:
                 assert process.alive, f"{process.name} died:\n{process.logs()}"
         finally:
@@ -275,6 +276,29 @@ def test_a_live_space_works_across_the_two_server_processes(shape):
             while True:
                 fan_socket.recv(timeout=20)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4410
+
+
+def test_database_connections_are_kept_and_reused_across_requests(shape):
+    """Each server keeps a small pool: the same few connections serve request after request (no connection per
+    request, none left behind by one)."""
+    import psycopg
+
+    visitor = Visitor()
+    visitor.log_in(shape.servers[0], "shape_fan")
+    samples = []
+    with psycopg.connect(shape.database_url.replace("postgres://", "postgresql://", 1), autocommit=True) as db:
+        for number in range(20):
+            assert visitor.request(shape.servers[number % 2], "GET", "/").status == 200
+            ports = db.execute(
+                "SELECT client_port FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchall()
+            samples.append({port for (port,) in ports})
+    seen = set().union(*samples)
+    kept = set.intersection(*samples)
+    print(f"database connections seen over 20 requests: {len(seen)}, kept throughout: {len(kept)}")
+    assert len(seen) <= 2 * 4 + 4, f"{len(seen)} connections for 20 requests: they are not being reused"
+    assert kept, "no connection lasted from one request to the next: each request connected anew"
 
 
 def test_a_socket_opened_from_another_origin_is_refused(shape):
