@@ -1,0 +1,85 @@
+"""Rate limits shared by every server process: counters in the Django cache (Redis with REDIS_URL).
+
+`check(action, who)` raises `RateLimited` (a ValidationError, so forms and services show it as an
+error) once `who` has done `action` more often than `settings.RATE_LIMITS[action]` allows in the
+current window. Windows are fixed (aligned to the clock), so a burst can reach twice the limit
+across a window boundary, never more.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+
+# What a person is told, before "Try again in …".
+MESSAGES = {
+    "post": "You're posting too fast.",
+    "message": "You're sending messages too fast.",
+    "report": "You've sent a lot of reports.",
+    "follow": "You're following people too fast.",
+    "invite": "You're sending invitations too fast.",
+    "invite_person": "You've invited this person several times already.",
+    "share_dm": "You're sharing too fast.",
+    "space_create": "You're creating Spaces too fast.",
+    "react": "You're reacting too fast.",
+}
+
+
+class RateLimited(ValidationError):
+    """Refused for now; `retry_after` is how many seconds until the window turns over."""
+
+    def __init__(self, action: str, retry_after: int) -> None:
+        self.action = action
+        self.retry_after = retry_after
+        super().__init__(f"{MESSAGES.get(action, 'Too many requests.')} Try again in {_wait(retry_after)}.")
+
+
+def _wait(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} minutes" if minutes < 90 else f"{math.ceil(minutes / 60)} hours"
+
+
+def _key(*parts: object) -> str:
+    return ":".join(["rl", settings.RATE_LIMIT_KEY_PREFIX, *map(str, parts)])
+
+
+def hit(action: str, who: object) -> int:
+    """Count one `action` by `who`; 0 if allowed, else the seconds until it is allowed again."""
+    limit, period = settings.RATE_LIMITS[action]
+    now = time.time()
+    window = int(now // period)
+    key = _key(action, who, window)
+    cache.add(key, 0, timeout=period + 5)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=period + 5)
+        count = 1
+    if count <= limit:
+        return 0
+    return max(1, math.ceil((window + 1) * period - now))
+
+
+def check(action: str, who: object) -> None:
+    if wait := hit(action, who):
+        raise RateLimited(action, wait)
+
+
+def allowed(action: str, who: object) -> bool:
+    return not hit(action, who)
+
+
+# Off the thread that runs database work for consumers: a cache round trip must not queue behind queries.
+aallowed = sync_to_async(allowed, thread_sensitive=False)
+
+
+def first_time(*parts: object, seconds: int) -> bool:
+    """True once per `seconds` for the same parts (e.g. one view per person per day), in every process."""
+    return cache.add(_key("once", *parts), 1, timeout=seconds)
