@@ -58,7 +58,7 @@ daphne: install
 # The live socket for large Spaces: the same ASGI application under uvicorn (see rooms/PROTOCOL.md).
 uvicorn: install
 	$(VENV)/bin/uvicorn spaces_site.asgi:application --host $(HOST) --port $(PORT) \
-		--loop uvloop --http httptools --ws websockets --ws-per-message-deflate false --lifespan off --no-access-log
+		--loop uvloop --http httptools --ws websockets --ws-max-size 1048576 --ws-per-message-deflate false --lifespan off --no-access-log
 
 # Both queues: `captions` (one long task per live Space, see captions/README.md) and the default `celery`.
 worker: install

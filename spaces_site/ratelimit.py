@@ -2,8 +2,8 @@
 
 `check(action, who)` raises `RateLimited` (a ValidationError, so forms and services show it as an
 error) once `who` has done `action` more often than `settings.RATE_LIMITS[action]` allows in the
-current window. Windows are fixed (aligned to the clock), so a burst can reach twice the limit
-across a window boundary, never more.
+last period (a sliding window estimated from two fixed ones, so a window boundary does not let a
+burst through).
 """
 
 from __future__ import annotations
@@ -50,21 +50,30 @@ def _key(*parts: object) -> str:
     return ":".join(["rl", settings.RATE_LIMIT_KEY_PREFIX, *map(str, parts)])
 
 
-def hit(action: str, who: object) -> int:
-    """Count one `action` by `who`; 0 if allowed, else the seconds until it is allowed again."""
-    limit, period = settings.RATE_LIMITS[action]
+def hit(action: str, who: object, *, rate: tuple[int, int] | None = None) -> int:
+    """Count one `action` by `who`; 0 if allowed, else the seconds until it is allowed again.
+
+    A sliding window, estimated from two fixed ones: the previous window's count weighs as much as
+    it still overlaps the last `period` seconds. A refused attempt is not counted.
+    """
+    limit, period = rate or settings.RATE_LIMITS[action]
     now = time.time()
-    window = int(now // period)
-    key = _key(action, who, window)
-    cache.add(key, 0, timeout=period + 5)
+    window, into = divmod(now, period)
+    current, previous = _key(action, who, int(window)), _key(action, who, int(window) - 1)
+    cache.add(current, 0, timeout=2 * period + 5)
     try:
-        count = cache.incr(key)
+        count = cache.incr(current)
     except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=period + 5)
+        cache.set(current, 1, timeout=2 * period + 5)
         count = 1
-    if count <= limit:
+    before = cache.get(previous) or 0
+    if before * (1 - into / period) + count <= limit:
         return 0
-    return max(1, math.ceil((window + 1) * period - now))
+    cache.decr(current)
+    if count > limit or not before:
+        return max(1, math.ceil(period - into))
+    # Allowed again once the previous window's weight has shrunk enough.
+    return max(1, math.ceil((1 - (limit - count) / before) * period - into))
 
 
 def check(action: str, who: object) -> None:
@@ -72,8 +81,8 @@ def check(action: str, who: object) -> None:
         raise RateLimited(action, wait)
 
 
-def allowed(action: str, who: object) -> bool:
-    return not hit(action, who)
+def allowed(action: str, who: object, *, rate: tuple[int, int] | None = None) -> bool:
+    return not hit(action, who, rate=rate)
 
 
 # Off the thread that runs database work for consumers: a cache round trip must not queue behind queries.

@@ -271,10 +271,9 @@ RATE_LIMITS = {
         "invite": "30/10m",
         "invite_person": "3/h",
         "share_dm": "20/10m",
-        "space_create": "10/h",
+        "space_create": "20/h",
     }.items()
 }
-RATE_LIMITS["react"] = (SPACES_REACTIONS_PER_10S, 10)
 RATE_LIMIT_KEY_PREFIX = env_str("DJANGO_RATE_LIMIT_KEY_PREFIX", "v1")
 # Sockets one account may hold open to one Space; a new one closes the oldest (close 4406).
 SPACES_MAX_SOCKETS_PER_ACCOUNT = env_int("SPACES_MAX_SOCKETS_PER_ACCOUNT", 4, minimum=1)
