@@ -92,3 +92,11 @@ aallowed = sync_to_async(allowed, thread_sensitive=False)
 def first_time(*parts: object, seconds: int) -> bool:
     """True once per `seconds` for the same parts (e.g. one view per person per day), in every process."""
     return cache.add(_key("once", *parts), 1, timeout=seconds)
+
+
+def form_status(form, *, invalid: int = 422) -> int:
+    """The status of a page showing `form`: 429 when a rate limit refused it, `invalid` for other errors."""
+    if not form.errors:
+        return 200
+    errors = [error for found in form.errors.as_data().values() for error in found]
+    return 429 if any(isinstance(error, RateLimited) for error in errors) else invalid
