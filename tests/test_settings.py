@@ -36,6 +36,14 @@ def test_production_needs_a_real_secret_key():
     assert result.returncode != 0 and "DJANGO_SECRET_KEY" in result.stderr
 
 
+def test_production_refuses_the_development_secret_key():
+    from spaces_site.settings.base import DEV_SECRET_KEY
+
+    env = {"DJANGO_SECRET_KEY": DEV_SECRET_KEY, "STRIPE_SECRET_KEY": "sk_live_x", "STRIPE_WEBHOOK_SECRET": "whsec_x"}
+    result = run_django("spaces_site.settings.prod", env)
+    assert result.returncode != 0 and "DJANGO_SECRET_KEY is the development key" in result.stderr
+
+
 def test_production_settings_pass_the_deploy_check():
     env = {
         "DJANGO_SECRET_KEY": "k" * 20 + "Zq8!xY2#vB7@mN4$pL0%wR6^tJ1&hG9*",
