@@ -61,7 +61,7 @@ def space_new(request: HttpRequest) -> HttpResponse:
                 cohosts=data["cohosts"],
             )
         except (ValidationError, PermissionDenied) as exc:
-            form.add_error(None, _errors(exc))
+            form.add_error(None, exc if isinstance(exc, ValidationError) else _errors(exc))
         else:
             messages.success(request, "Your Space is live." if space.is_live else "Your Space is scheduled.")
             return redirect(space)
