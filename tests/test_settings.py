@@ -81,3 +81,19 @@ def test_real_services_are_chosen_from_the_environment():
         "channels_redis.core.RedisChannelLayer",
         "redis://127.0.0.1:6379/0",
     ]
+
+
+def test_uvicorn_caps_websocket_messages_at_daphnes_limit():
+    import inspect
+    import re
+    from pathlib import Path
+
+    from daphne.server import Server
+
+    daphne_limit = inspect.signature(Server).parameters["websocket_max_message_size"].default
+    command = subprocess.run(
+        ["make", "-n", "uvicorn"], cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True
+    ).stdout
+    found = re.search(r"--ws-max-size (\d+)", command)
+    assert found, "make uvicorn leaves uvicorn's 16 MiB default"
+    assert int(found.group(1)) == daphne_limit == 1024 * 1024
