@@ -60,12 +60,10 @@ def hit(action: str, who: object, *, rate: tuple[int, int] | None = None) -> int
     now = time.time()
     window, into = divmod(now, period)
     current, previous = _key(action, who, int(window)), _key(action, who, int(window) - 1)
-    cache.add(current, 0, timeout=2 * period + 5)
     try:
         count = cache.incr(current)
-    except ValueError:  # expired between add and incr
-        cache.set(current, 1, timeout=2 * period + 5)
-        count = 1
+    except ValueError:  # the first in this window (or another process is creating it right now)
+        count = 1 if cache.add(current, 1, timeout=2 * period + 5) else cache.incr(current)
     before = cache.get(previous) or 0
     if before * (1 - into / period) + count <= limit:
         return 0
