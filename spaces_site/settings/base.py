@@ -281,7 +281,7 @@ SPACES_MAX_SOCKETS_PER_ACCOUNT = env_int("SPACES_MAX_SOCKETS_PER_ACCOUNT", 4, mi
 # form fields without files may hold at most DATA_UPLOAD_MAX_MEMORY_SIZE; uploads larger than
 # FILE_UPLOAD_MAX_MEMORY_SIZE go to a temporary file, never memory.
 MAX_REQUEST_BYTES = env_int("DJANGO_MAX_REQUEST_BYTES", 5 * 1024 * 1024, minimum=1024)
-DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # Django's default (Stripe's webhook bodies are read whole)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
 FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 # Avatars: the upload's size, its pixels (a decompression bomb is refused before it is decoded) and
