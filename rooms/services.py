@@ -427,6 +427,8 @@ def speaker_invite(*, space: Space, by: User, user: User, by_dm: bool = False) -
     if existing is not None and existing.role in SPEAKING_ROLES:
         raise ValidationError(f"{user.name} can already speak.")
     _require_not_blocked(by, user)
+    if space.host_id != by.pk:
+        _require_not_blocked(space.host, user)  # a co-host can't invite someone the host blocked
     ratelimit.check("invite", by.pk)
     ratelimit.check("invite_person", f"{by.pk}:{user.pk}")
     invitation, _ = Invitation.objects.update_or_create(
