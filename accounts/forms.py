@@ -6,6 +6,7 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from . import images
 from .audience import check_audience, may_write_for_super_followers
 from .models import Post, Report, User
 from .validators import validate_date_of_birth
@@ -30,10 +31,26 @@ class SignupExtraForm(forms.Form):
 
 
 class ProfileForm(forms.ModelForm):
+    # A plain file field: accounts.images reads the header itself, so an image bomb gets its own message.
+    avatar = forms.FileField(
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": images.ACCEPT}),
+        help_text=f"A JPEG, PNG, GIF or WebP image, at most {settings.AVATAR_MAX_BYTES / (1024 * 1024):g} MB.",
+    )
+
     class Meta:
         model = User
         fields = ["display_name", "bio", "avatar", "date_of_birth"]
         widgets = {"date_of_birth": forms.DateInput(attrs={"type": "date"}), "bio": forms.Textarea(attrs={"rows": 3})}
+
+    def clean_avatar(self):
+        upload = self.cleaned_data.get("avatar")
+        if not upload or upload is True or not hasattr(upload, "content_type"):
+            return upload  # unchanged, or cleared
+        try:
+            return images.avatar_from_upload(upload)
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from None
 
 
 class PostForm(forms.Form):

@@ -22,9 +22,19 @@ class User(AbstractUser):
     # Kept in step by accounts.services so hot paths (hosting, ticketing) read one column.
     followers_count = models.PositiveIntegerField(default=0, editable=False)
     following_count = models.PositiveIntegerField(default=0, editable=False)
+    # What the username looks like (accounts.usernames.skeleton), so a lookalike of a handle is one indexed look-up.
+    username_skeleton = models.CharField(max_length=300, blank=True, editable=False, db_index=True)
 
     class Meta:
         indexes = [models.Index(fields=["-followers_count"], name="user_followers_idx")]
+
+    def save(self, *args, **kwargs) -> None:
+        from .usernames import skeleton
+
+        self.username_skeleton = skeleton(self.username)
+        if kwargs.get("update_fields") is not None and "username" in kwargs["update_fields"]:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "username_skeleton"}
+        super().save(*args, **kwargs)
 
     def __str__(self) -> str:
         return f"@{self.username}"

@@ -10,10 +10,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from spaces_site import ratelimit
+
 from .audience import check_audience
 from .events import push_to_user
 from .models import Block, Conversation, Follow, Message, Notification, Post, Report, User
 from .selectors import is_blocked_between, unread_notification_count
+from .signals import block_created
 
 
 @transaction.atomic
@@ -22,6 +25,7 @@ def follow_create(*, follower: User, followee: User) -> Follow:
         raise ValidationError("You can't follow yourself.")
     if is_blocked_between(follower, followee):
         raise ValidationError(f"You can't follow @{followee.username}.")
+    ratelimit.check("follow", follower.pk)
     try:
         with transaction.atomic():
             follow = Follow.objects.create(follower=follower, followee=followee)
@@ -55,6 +59,7 @@ def block_create(*, blocker: User, blocked: User) -> Block:
     block, _ = Block.objects.get_or_create(blocker=blocker, blocked=blocked)
     follow_delete(follower=blocker, followee=blocked)
     follow_delete(follower=blocked, followee=blocker)
+    block_created.send(sender=Block, blocker=blocker, blocked=blocked)
     return block
 
 
@@ -72,6 +77,7 @@ def report_create(
         raise ValidationError("That post is not by this account.")
     if reason not in Report.Reason.values:
         raise ValidationError("Choose a reason for the report.")
+    ratelimit.check("report", reporter.pk)
     return Report.objects.create(
         reporter=reporter, reported_user=reported_user, post=post, reason=reason, details=details.strip()
     )
@@ -89,6 +95,7 @@ def _clean_text(body: str, *, limit: int, what: str) -> str:
 def post_create(*, author: User, body: str, audience: str = Post.Audience.EVERYONE) -> Post:
     body = _clean_text(body, limit=settings.POST_MAX_LENGTH, what="A post")
     check_audience(author=author, audience=audience)
+    ratelimit.check("post", author.pk)
     return Post.objects.create(author=author, body=body, audience=audience)
 
 
@@ -107,6 +114,7 @@ def message_send(*, sender: User, recipient: User, body: str) -> Message:
     if Block.objects.filter(blocker=sender, blocked=recipient).exists():
         raise ValidationError(f"You blocked @{recipient.username}; unblock them to send a message.")
     body = _clean_text(body, limit=settings.DM_MAX_LENGTH, what="A message")
+    ratelimit.check("message", sender.pk)
     user_a, user_b = sorted((sender, recipient), key=lambda u: u.pk)
     now = timezone.now()
     conversation, created = Conversation.objects.get_or_create(
@@ -129,8 +137,11 @@ def conversation_mark_read(*, conversation: Conversation, user: User) -> int:
 
 def notification_create(
     *, recipient: User, kind: str, text: str, url: str = "", actor: User | None = None
-) -> Notification:
-    """The one way any app tells someone something; the bell updates live."""
+) -> Notification | None:
+    """The one way any app tells someone something; the bell updates live. Nothing crosses a block: a
+    notification caused by someone the recipient blocked, or who blocked them, is not made (None)."""
+    if actor is not None and actor.pk != recipient.pk and is_blocked_between(actor, recipient):
+        return None
     notification = Notification.objects.create(recipient=recipient, actor=actor, kind=kind, text=text, url=url)
     _push_unread(recipient.pk)
     return notification
@@ -139,8 +150,10 @@ def notification_create(
 def notification_create_many(
     *, recipient_ids: Iterable[int], kind: str, text: str, url: str = "", actor: User | None = None
 ) -> int:
-    """Notify many people at once (a host's followers); one INSERT per batch."""
+    """Notify many people at once (a host's followers); one INSERT per batch. None across a block."""
     now = timezone.now()
+    if actor is not None:
+        recipient_ids = sorted(set(recipient_ids) - _blocked_either_way(actor))
     rows = [
         Notification(recipient_id=rid, actor=actor, kind=kind, text=text, url=url, created_at=now)
         for rid in recipient_ids
@@ -149,6 +162,12 @@ def notification_create_many(
     for row in rows:
         push_to_user(row.recipient_id, {"type": "notification"})
     return len(rows)
+
+
+def _blocked_either_way(user: User) -> set[int]:
+    blocked = Block.objects.filter(blocker=user).values_list("blocked_id", flat=True)
+    blockers = Block.objects.filter(blocked=user).values_list("blocker_id", flat=True)
+    return set(blocked) | set(blockers)
 
 
 def notifications_mark_read(*, user: User, ids: Iterable[int] | None = None) -> int:

@@ -10,6 +10,9 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from spaces_site.ratelimit import RateLimited, form_status
+from spaces_site.redirects import safe_next
+
 from . import selectors, services
 from .audience import can_read
 from .forms import MessageForm, NewMessageForm, PostForm, ProfileForm, ReportForm
@@ -61,9 +64,9 @@ def post_create(request: HttpRequest) -> HttpResponse:
             messages.success(request, "Posted.")
             return redirect("home")
     if request.htmx:
-        return render(request, "accounts/_post_form.html", {"form": form}, status=422)
+        return render(request, "accounts/_post_form.html", {"form": form}, status=form_status(form))
     page = selectors.timeline_for(user=request.user)
-    return render(request, "accounts/home.html", {"page": page, "form": form}, status=422)
+    return render(request, "accounts/home.html", {"page": page, "form": form}, status=form_status(form))
 
 
 def post_detail(request: HttpRequest, username: str, pk: int) -> HttpResponse:
@@ -84,7 +87,7 @@ def post_delete(request: HttpRequest, pk: int) -> HttpResponse:
     if request.htmx:
         return HttpResponse("")
     messages.success(request, "Post deleted.")
-    return redirect(request.POST.get("next") or "home")
+    return redirect(safe_next(request, "home"))
 
 
 def profile(request: HttpRequest, username: str) -> HttpResponse:
@@ -136,13 +139,14 @@ def follow(request: HttpRequest, username: str) -> HttpResponse:
         services.follow_create(follower=request.user, followee=person)
     except ValidationError as exc:
         if request.htmx:
-            return _follow_button(request, person, error=_error_text(exc), status=422)
+            status = 429 if isinstance(exc, RateLimited) else 422
+            return _follow_button(request, person, error=_error_text(exc), status=status)
         messages.error(request, _error_text(exc))
         return redirect(person)
     if request.htmx:
         return _follow_button(request, person)
     messages.success(request, f"You follow @{person.username} now.")
-    return redirect(request.POST.get("next") or person.get_absolute_url())
+    return redirect(safe_next(request, person.get_absolute_url()))
 
 
 @login_required
@@ -153,7 +157,7 @@ def unfollow(request: HttpRequest, username: str) -> HttpResponse:
     if request.htmx:
         return _follow_button(request, person)
     messages.success(request, f"You unfollowed @{person.username}.")
-    return redirect(request.POST.get("next") or person.get_absolute_url())
+    return redirect(safe_next(request, person.get_absolute_url()))
 
 
 @login_required
@@ -197,7 +201,8 @@ def report(request: HttpRequest, username: str) -> HttpResponse:
         else:
             messages.success(request, "Thanks. Our moderators will review your report.")
             return redirect(person)
-    return render(request, "accounts/report.html", {"profile": person, "post": post, "form": form})
+    context = {"profile": person, "post": post, "form": form}
+    return render(request, "accounts/report.html", context, status=form_status(form, invalid=200))
 
 
 @login_required
@@ -227,7 +232,7 @@ def message_new(request: HttpRequest) -> HttpResponse:
             form.add_error(None, exc)
         else:
             return redirect(message.conversation)
-    return render(request, "accounts/message_new.html", {"form": form})
+    return render(request, "accounts/message_new.html", {"form": form}, status=form_status(form, invalid=200))
 
 
 @login_required
@@ -252,7 +257,7 @@ def conversation(request: HttpRequest, pk: int) -> HttpResponse:
         "messages_list": selectors.messages_in(conversation=thread),
         "form": form,
     }
-    return render(request, "accounts/conversation.html", context, status=422 if form.errors else 200)
+    return render(request, "accounts/conversation.html", context, status=form_status(form))
 
 
 @login_required

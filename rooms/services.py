@@ -14,6 +14,8 @@ from django.utils import timezone
 from accounts import services as account_services
 from accounts.audience import can_read
 from accounts.models import Notification, Post, User
+from accounts.selectors import is_blocked_between
+from spaces_site import ratelimit
 
 from . import access, signals
 from .events import broadcast, participant_payload
@@ -96,6 +98,7 @@ def space_create(
     if audience not in Space.Audience.values:
         raise ValidationError("Choose who can listen.")
     _require_audience_allowed(host, audience)
+    ratelimit.check("space_create", host.pk)
     # Serialise one host's scheduling so two tabs cannot both create the 11th Space.
     User.objects.select_for_update().filter(pk=host.pk).first()
     if scheduled_for is not None:
@@ -423,6 +426,11 @@ def speaker_invite(*, space: Space, by: User, user: User, by_dm: bool = False) -
         raise ValidationError(f"{user.name} was removed from this Space.")
     if existing is not None and existing.role in SPEAKING_ROLES:
         raise ValidationError(f"{user.name} can already speak.")
+    _require_not_blocked(by, user)
+    if space.host_id != by.pk:
+        _require_not_blocked(space.host, user)  # a co-host can't invite someone the host blocked
+    ratelimit.check("invite", by.pk)
+    ratelimit.check("invite_person", f"{by.pk}:{user.pk}")
     invitation, _ = Invitation.objects.update_or_create(
         space=space, user=user, defaults={"role": Role.SPEAKER, "invited_by": by}
     )
@@ -434,6 +442,12 @@ def speaker_invite(*, space: Space, by: User, user: User, by_dm: bool = False) -
         account_services.message_send(sender=by, recipient=user, body=f"{text} Join: {space.get_absolute_url()}")
     broadcast(space.pk, {"type": "invited", "user_id": user.pk, "role": Role.SPEAKER})
     return invitation
+
+
+def _require_not_blocked(by: User, user: User) -> None:
+    """No invitation crosses a block, whichever side made it (the blocked side is not told who)."""
+    if is_blocked_between(by, user):
+        raise ValidationError(f"You can't invite @{user.username}.")
 
 
 @transaction.atomic
@@ -480,6 +494,7 @@ def cohost_name_in_advance(*, space: Space, by: User, user: User) -> Invitation:
     _require_host(space, by)
     if user.pk == space.host_id:
         raise ValidationError("The host can't also be a co-host.")
+    _require_not_blocked(by, user)
     named = Invitation.objects.filter(space=space, role=Role.COHOST).exclude(user=user).count()
     if named >= settings.SPACES_MAX_COHOSTS:
         raise ValidationError(f"A Space can have at most {settings.SPACES_MAX_COHOSTS} co-hosts.")
@@ -568,8 +583,6 @@ def participant_set_muted(*, space: Space, user: User, muted: bool) -> Participa
 @transaction.atomic
 def participant_remove(*, space: Space, by: User, user: User) -> Participant:
     """Remove someone for good: their sockets close and they cannot rejoin this Space."""
-    from . import tasks
-
     space = _locked(space)
     actor = _require_manager(space, by)
     participant = _participant(space, user, lock=True)
@@ -579,6 +592,26 @@ def participant_remove(*, space: Space, by: User, user: User) -> Participant:
         raise PermissionDenied("Only the host can remove a co-host.")
     if participant.removed:
         raise ValidationError(f"{user.name} was already removed.")
+    return _remove(space, participant)
+
+
+def participant_remove_blocked(*, host: User, user: User) -> None:
+    """A host's block removes the person from the host's live Spaces at once (their sockets close with 4403)."""
+    Invitation.objects.filter(space__host=host, user=user).delete()
+    live = Space.objects.filter(
+        host=host, state=Space.State.LIVE, participants__user=user, participants__removed_at__isnull=True
+    )
+    for space in live:
+        space = _locked(space)
+        participant = _participant(space, user, lock=True)
+        if participant.role != Role.HOST and not participant.removed:
+            _remove(space, participant)
+
+
+def _remove(space: Space, participant: Participant) -> Participant:
+    from . import tasks
+
+    user = participant.user
     was_speaking = participant.role in SPEAKING_ROLES
     participant.removed_at = timezone.now()
     participant.role = Role.LISTENER
@@ -664,6 +697,7 @@ def space_report_create(
         raise ValidationError("Choose a reason for the report.")
     if reported_user is not None and reported_user.pk == reporter.pk:
         raise ValidationError("You can't report yourself.")
+    ratelimit.check("report", reporter.pk)
     return SpaceReport.objects.create(
         space=space, reporter=reporter, reported_user=reported_user, reason=reason, details=details.strip()[:500]
     )
@@ -674,6 +708,7 @@ def space_share_to_timeline(*, space: Space, user: User, url: str) -> Post:
 
 
 def space_share_by_dm(*, space: Space, sender: User, recipient: User, url: str) -> None:
+    ratelimit.check("share_dm", sender.pk)
     account_services.message_send(sender=sender, recipient=recipient, body=f"Join me in “{space.title}”: {url}")
 
 

@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import User
+from spaces_site.ratelimit import form_status
 
 from . import access, selectors, services
 from .consumers import REACTIONS
@@ -60,11 +61,11 @@ def space_new(request: HttpRequest) -> HttpResponse:
                 cohosts=data["cohosts"],
             )
         except (ValidationError, PermissionDenied) as exc:
-            form.add_error(None, _errors(exc))
+            form.add_error(None, exc if isinstance(exc, ValidationError) else _errors(exc))
         else:
             messages.success(request, "Your Space is live." if space.is_live else "Your Space is scheduled.")
             return redirect(space)
-    return render(request, "rooms/form.html", {"form": form}, status=422 if form.errors else 200)
+    return render(request, "rooms/form.html", {"form": form}, status=form_status(form))
 
 
 @login_required
@@ -150,7 +151,7 @@ def space_report(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, "Thanks. The host and our moderators will review your report.")
             return redirect(space)
     context = {"space": space, "reported": reported, "form": form}
-    return render(request, "rooms/report.html", context, status=422 if form.errors else 200)
+    return render(request, "rooms/report.html", context, status=form_status(form))
 
 
 @login_required

@@ -42,6 +42,12 @@ PROD_ENV = {
     "STRIPE_SECRET_KEY": "sk_live_example",
     "STRIPE_WEBHOOK_SECRET": "whsec_example",
 }
+def test_production_refuses_the_development_secret_key():
+    from spaces_site.settings.base import DEV_SECRET_KEY
+
+    env = {"DJANGO_SECRET_KEY": DEV_SECRET_KEY, "STRIPE_SECRET_KEY": "sk_live_x", "STRIPE_WEBHOOK_SECRET": "whsec_x"}
+    result = run_django("spaces_site.settings.prod", env)
+    assert result.returncode != 0 and "DJANGO_SECRET_KEY is the development key" in result.stderr
 
 
 def test_production_settings_pass_the_deploy_check():
@@ -113,3 +119,17 @@ def test_static_files_are_served_by_the_application_in_every_shape():
     )
     assert run_django("spaces_site.settings.dev", {}, code).stdout.split() == ["True", "True"]
     assert run_django("spaces_site.settings.prod", PROD_ENV, code).stdout.split() == ["True", "False"]
+def test_uvicorn_caps_websocket_messages_at_daphnes_limit():
+    import inspect
+    import re
+    from pathlib import Path
+
+    from daphne.server import Server
+
+    daphne_limit = inspect.signature(Server).parameters["websocket_max_message_size"].default
+    command = subprocess.run(
+        ["make", "-n", "uvicorn"], cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True
+    ).stdout
+    found = re.search(r"--ws-max-size (\d+)", command)
+    assert found, "make uvicorn leaves uvicorn's 16 MiB default"
+    assert int(found.group(1)) == daphne_limit == 1024 * 1024

@@ -8,6 +8,8 @@ from .env import env_bool, env_int, env_str
 SECRET_KEY = env_str("DJANGO_SECRET_KEY")
 if not SECRET_KEY or len(SECRET_KEY) < 50:
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set to at least 50 random characters in production")
+if SECRET_KEY == DEV_SECRET_KEY or "insecure" in SECRET_KEY:  # noqa: F405
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY is the development key; set a random one in production")
 
 DEBUG = False
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

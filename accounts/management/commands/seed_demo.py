@@ -15,6 +15,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Follow, Post, User
+from accounts.usernames import skeleton
 
 DEMO_PASSWORD = "spaces-demo-2026"
 FAN_COUNT = 1300
@@ -66,6 +67,7 @@ class Command(BaseCommand):
         fans = [
             User(
                 username=f"fan{i:04d}",
+                username_skeleton=skeleton(f"fan{i:04d}"),
                 display_name=f"{FIRST[i % len(FIRST)]} {LAST[(i // len(FIRST)) % len(LAST)]}",
                 email=f"fan{i:04d}@demo.spaces.local",
                 password=password,
