@@ -67,14 +67,32 @@ class PostForm(forms.Form):
         return audience
 
 
-class MessageForm(forms.Form):
-    body = forms.CharField(
-        label="Message",
-        max_length=settings.DM_MAX_LENGTH,
+def text_field(*, label: str, limit: int, rows: int, if_empty: str) -> forms.CharField:
+    """A stripped text box with the browser's length limit and the server's, and a plain empty-error."""
+    return forms.CharField(
+        label=label,
+        max_length=limit,
         strip=True,
-        widget=forms.Textarea(attrs={"rows": 2, "maxlength": settings.DM_MAX_LENGTH}),
-        error_messages={"required": "A message can't be empty."},
+        widget=forms.Textarea(attrs={"rows": rows, "maxlength": limit}),
+        error_messages={"required": if_empty},
     )
+
+
+class ReplyForm(forms.Form):
+    body = text_field(label="Your reply", limit=settings.POST_MAX_LENGTH, rows=2, if_empty="A reply can't be empty.")
+
+
+class QuoteForm(forms.Form):
+    body = text_field(
+        label="Add a comment",
+        limit=settings.POST_MAX_LENGTH,
+        rows=3,
+        if_empty="A quote needs your comment; to share as is, repost.",
+    )
+
+
+class MessageForm(forms.Form):
+    body = text_field(label="Message", limit=settings.DM_MAX_LENGTH, rows=2, if_empty="A message can't be empty.")
 
 
 class NewMessageForm(MessageForm):

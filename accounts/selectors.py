@@ -10,6 +10,7 @@ from django.db.models import (
     BooleanField,
     Case,
     Count,
+    Exists,
     ExpressionWrapper,
     F,
     OuterRef,
@@ -20,8 +21,8 @@ from django.db.models import (
     When,
 )
 
-from .audience import readable_by
-from .models import Block, Conversation, Follow, Message, Notification, Post, User
+from .audience import context_readable_by, readable_by
+from .models import Block, Conversation, Follow, Like, Message, Notification, Post, User
 from .pagination import Page, newest_first
 
 
@@ -33,35 +34,120 @@ def has_blocked(*, blocker: User, blocked: User) -> bool:
     return Block.objects.filter(blocker=blocker, blocked=blocked).exists()
 
 
+def _blocked_either_way(viewer: User, *, prefix: str = "") -> Q:
+    """Posts (or their relation at `prefix`) by someone who blocked `viewer` or whom `viewer` blocked."""
+    if not viewer.is_authenticated:
+        return Q(pk__in=[])
+    return Q(**{f"{prefix}author__in": Block.objects.filter(blocked=viewer).values("blocker_id")}) | Q(
+        **{f"{prefix}author__in": Block.objects.filter(blocker=viewer).values("blocked_id")}
+    )
+
+
+def _hidden_from(viewer: User) -> Q:
+    """Posts `viewer` never sees in a list: by, answering or sharing someone with a block either way."""
+    return (
+        _blocked_either_way(viewer)
+        | _blocked_either_way(viewer, prefix="repost_of__")
+        | _blocked_either_way(viewer, prefix="reply_to__")
+    )
+
+
+def _with_conversation(posts: QuerySet[Post], viewer: User) -> QuerySet[Post]:
+    """What a post card shows: its author, what it answers or shares, and whether `viewer` liked or
+    reposted it (or, for a plain repost, the original), in the same one query."""
+    posts = posts.select_related("author", "reply_to__author", "repost_of__author")
+    if not viewer.is_authenticated:
+        return posts
+    likes = Like.objects.filter(user=viewer)
+    reposts = Post.objects.filter(author=viewer, body="")
+    return posts.annotate(
+        liked=Exists(likes.filter(post=OuterRef("pk"))),
+        reposted=Exists(reposts.filter(repost_of=OuterRef("pk"))),
+        original_liked=Exists(likes.filter(post=OuterRef("repost_of"))),
+        original_reposted=Exists(reposts.filter(repost_of=OuterRef("repost_of"))),
+    )
+
+
+def _carry_viewer_state(posts: list[Post]) -> list[Post]:
+    for post in posts:
+        if post.is_plain_repost:
+            post.repost_of.liked = getattr(post, "original_liked", False)
+            post.repost_of.reposted = getattr(post, "original_reposted", False)
+    return posts
+
+
 def timeline_for(*, user: User, cursor: str | None = None, limit: int | None = None) -> Page[Post]:
-    """Posts by the accounts `user` follows and by `user` that `user` may read: one query whatever the
-    follow count (posts for Super Followers only are left out, not shown locked)."""
+    """Posts, replies and reposts by the accounts `user` follows and by `user` that `user` may read: one
+    query whatever the follow count (posts for Super Followers only are left out, not shown locked)."""
     followed = Follow.objects.filter(follower=user).values("followee_id")
     posts = (
         Post.objects.filter(Q(author__in=Subquery(followed)) | Q(author=user))
         .filter(readable_by(user))
-        .exclude(author__in=Block.objects.filter(blocked=user).values("blocker_id"))
-        .select_related("author")
+        .exclude(_hidden_from(user))
     )
-    return newest_first(posts, cursor=cursor, limit=limit or settings.TIMELINE_PAGE_SIZE)
+    page = newest_first(_with_conversation(posts, user), cursor=cursor, limit=limit or settings.TIMELINE_PAGE_SIZE)
+    _carry_viewer_state(page.items)
+    return page
 
 
 def posts_by(
     *, author: User, viewer: User | None = None, cursor: str | None = None, limit: int | None = None
 ) -> Page[Post]:
     """An author's posts as `viewer` sees them: those `viewer` may not read come locked, their text
-    never leaving the database (`locked` set, `body` empty)."""
+    never leaving the database (`locked` set, `body` empty); replies under, and reposts of, posts
+    `viewer` may not read are left out."""
     viewer = viewer or AnonymousUser()
     posts = (
         Post.objects.filter(author=author)
-        .select_related("author")
+        .filter(context_readable_by(viewer))
+        .exclude(_hidden_from(viewer))
         .annotate(locked=ExpressionWrapper(~readable_by(viewer), output_field=BooleanField()))
         .annotate(shown_body=Case(When(locked=True, then=Value("")), default=F("body")))
         .defer("body")
     )
-    page = newest_first(posts, cursor=cursor, limit=limit or settings.TIMELINE_PAGE_SIZE)
+    page = newest_first(_with_conversation(posts, viewer), cursor=cursor, limit=limit or settings.TIMELINE_PAGE_SIZE)
     for post in page.items:
         post.body = post.shown_body
+    _carry_viewer_state(page.items)
+    return page
+
+
+def post_for(*, pk: int, username: str, viewer: User) -> Post | None:
+    """One post with what its card shows, for its page."""
+    posts = Post.objects.filter(pk=pk, author__username=username)
+    post = _with_conversation(posts, viewer).first()
+    return _carry_viewer_state([post])[0] if post else None
+
+
+def thread_above(*, post: Post, viewer: User, depth: int = 10) -> list[Post]:
+    """The posts `post` answers, oldest first, as far as `viewer` may read them (up to `depth`)."""
+    above: list[Post] = []
+    parent_id = post.reply_to_id
+    while parent_id and len(above) < depth:
+        parent = (
+            _with_conversation(Post.objects.filter(pk=parent_id), viewer)
+            .filter(readable_by(viewer))
+            .exclude(_hidden_from(viewer))
+            .first()
+        )
+        if parent is None:
+            break
+        above.append(parent)
+        parent_id = parent.reply_to_id
+    return above[::-1]
+
+
+def replies_to(*, post: Post, viewer: User, limit: int = 100) -> list[Post]:
+    """The direct replies to `post` that `viewer` may read, oldest first."""
+    replies = Post.objects.filter(reply_to=post).filter(readable_by(viewer)).exclude(_hidden_from(viewer))
+    return list(_with_conversation(replies, viewer).order_by("created_at", "pk")[:limit])
+
+
+def posts_tagged(*, name: str, viewer: User, cursor: str | None = None, limit: int | None = None) -> Page[Post]:
+    """Posts carrying `#name` that `viewer` may read, newest first."""
+    posts = Post.objects.filter(hashtags__name=name.lower()).filter(readable_by(viewer)).exclude(_hidden_from(viewer))
+    page = newest_first(_with_conversation(posts, viewer), cursor=cursor, limit=limit or settings.TIMELINE_PAGE_SIZE)
+    _carry_viewer_state(page.items)
     return page
 
 

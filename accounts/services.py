@@ -1,4 +1,4 @@
-"""What people do: follow, block, report, post, message, and the one way to notify someone."""
+"""What people do: follow, block, report, post, message, and the ways to notify someone."""
 
 from __future__ import annotations
 
@@ -29,10 +29,12 @@ def follow_create(*, follower: User, followee: User) -> Follow:
         raise ValidationError(f"You already follow @{followee.username}.") from None
     User.objects.filter(pk=follower.pk).update(following_count=F("following_count") + 1)
     User.objects.filter(pk=followee.pk).update(followers_count=F("followers_count") + 1)
-    notification_create(
+    # Once per pair ever: unfollowing and following again does not notify a second time.
+    notification_create_once(
         recipient=followee,
         actor=follower,
         kind=Notification.Kind.FOLLOW,
+        group_key=f"follow:{follower.pk}",
         text=f"{follower.name} (@{follower.username}) followed you",
         url=follower.get_absolute_url(),
     )
@@ -86,15 +88,26 @@ def _clean_text(body: str, *, limit: int, what: str) -> str:
     return body
 
 
+@transaction.atomic
 def post_create(*, author: User, body: str, audience: str = Post.Audience.EVERYONE) -> Post:
+    # engagement builds on this module (it notifies through it), hence the import here.
+    from .engagement import post_text_publish
+
     body = _clean_text(body, limit=settings.POST_MAX_LENGTH, what="A post")
     check_audience(author=author, audience=audience)
-    return Post.objects.create(author=author, body=body, audience=audience)
+    post = Post.objects.create(author=author, body=body, audience=audience)
+    post_text_publish(post=post)
+    return post
 
 
+@transaction.atomic
 def post_delete(*, post: Post, by: User) -> None:
     if post.author_id != by.pk:
         raise PermissionDenied("Only the author can delete a post.")
+    if post.reply_to_id:
+        Post.objects.filter(pk=post.reply_to_id, replies_count__gt=0).update(replies_count=F("replies_count") - 1)
+    if post.repost_of_id:
+        Post.objects.filter(pk=post.repost_of_id, reposts_count__gt=0).update(reposts_count=F("reposts_count") - 1)
     post.delete()
 
 
@@ -134,6 +147,53 @@ def notification_create(
     notification = Notification.objects.create(recipient=recipient, actor=actor, kind=kind, text=text, url=url)
     _push_unread(recipient.pk)
     return notification
+
+
+def notification_create_once(
+    *, recipient: User, kind: str, group_key: str, text: str, url: str = "", actor: User | None = None
+) -> Notification | None:
+    """Notify unless a notification with `group_key` was ever sent to `recipient`; None if one was."""
+    if Notification.objects.filter(recipient=recipient, group_key=group_key).exists():
+        return None
+    try:
+        with transaction.atomic():
+            notification = Notification.objects.create(
+                recipient=recipient, actor=actor, kind=kind, text=text, url=url, group_key=group_key
+            )
+    except IntegrityError:
+        return None
+    _push_unread(recipient.pk)
+    return notification
+
+
+def notification_gather(
+    *, recipient: User, actor: User, kind: str, group_key: str, text: str, url: str = ""
+) -> Notification:
+    """One notification per `group_key` that gathers many actors ("Ana and 12 others liked your post"):
+    a new actor rewrites its text and brings it back to the top, unread; the same actor again only
+    refreshes the text, so undoing and redoing does not notify twice."""
+    with transaction.atomic():
+        current = Notification.objects.select_for_update().filter(recipient=recipient, group_key=group_key).first()
+        if current is None:
+            try:
+                with transaction.atomic():
+                    current = Notification.objects.create(
+                        recipient=recipient, actor=actor, kind=kind, text=text, url=url, group_key=group_key
+                    )
+            except IntegrityError:
+                current = Notification.objects.select_for_update().get(recipient=recipient, group_key=group_key)
+            else:
+                _push_unread(recipient.pk)
+                return current
+        fields = {"text": text, "url": url}
+        if current.actor_id != actor.pk:
+            fields.update(actor=actor, created_at=timezone.now(), read_at=None)
+        Notification.objects.filter(pk=current.pk).update(**fields)
+        for name, value in fields.items():
+            setattr(current, name, value)
+    if "read_at" in fields:
+        _push_unread(recipient.pk)
+    return current
 
 
 def notification_create_many(

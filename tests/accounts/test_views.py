@@ -82,6 +82,7 @@ def test_bad_posts_show_the_error_and_keep_the_text(alice_client, body, message)
 def test_follow_button_over_htmx_toggles(alice_client, alice, bob):
     response = alice_client.post(reverse("accounts:follow", args=["bob"]), **HTMX)
     assert response.status_code == 200 and "Following" in response.content.decode()
+    assert 'aria-label="Unfollow @bob">Unfollow</button>' in response.content.decode()
     assert Follow.objects.filter(follower=alice, followee=bob).exists()
     response = alice_client.post(reverse("accounts:unfollow", args=["bob"]), **HTMX)
     assert ">Follow<" in response.content.decode()
