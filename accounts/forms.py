@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 
 from .audience import check_audience, may_write_for_super_followers
 from .models import Post, Report, User
+from .timezones import known_zones
 from .validators import validate_date_of_birth
 
 
@@ -30,10 +31,20 @@ class SignupExtraForm(forms.Form):
 
 
 class ProfileForm(forms.ModelForm):
+    time_zone = forms.ChoiceField(
+        label="Time zone",
+        required=False,
+        help_text="Times of Spaces and posts are shown in it; your browser sets it the first time you sign in.",
+    )
+
     class Meta:
         model = User
-        fields = ["display_name", "bio", "avatar", "date_of_birth"]
+        fields = ["display_name", "bio", "avatar", "date_of_birth", "time_zone"]
         widgets = {"date_of_birth": forms.DateInput(attrs={"type": "date"}), "bio": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["time_zone"].choices = [("", "UTC (not set)")] + [(z, z) for z in sorted(known_zones())]
 
 
 class PostForm(forms.Form):

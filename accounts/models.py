@@ -12,7 +12,7 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from .validators import validate_date_of_birth
+from .validators import validate_date_of_birth, validate_time_zone
 
 
 class User(AbstractUser):
@@ -20,6 +20,8 @@ class User(AbstractUser):
     bio = models.CharField(max_length=160, blank=True)
     avatar = models.ImageField(upload_to="avatars/", blank=True)
     date_of_birth = models.DateField(null=True, blank=True, validators=[validate_date_of_birth])
+    # An IANA name ("Europe/Lisbon"); empty until the browser tells us, and then times read in UTC.
+    time_zone = models.CharField(max_length=64, blank=True, validators=[validate_time_zone])
     # Kept in step by accounts.services so hot paths (hosting, ticketing) read one column.
     followers_count = models.PositiveIntegerField(default=0, editable=False)
     following_count = models.PositiveIntegerField(default=0, editable=False)
@@ -255,6 +257,8 @@ class Notification(models.Model):
         indexes = [
             models.Index(fields=["recipient", "-created_at"], name="notification_inbox_idx"),
             models.Index(fields=["recipient"], condition=Q(read_at__isnull=True), name="notification_unread_idx"),
+            # Rewriting every "is live" notice of a Space once it ends.
+            models.Index(fields=["group_key"], condition=~Q(group_key=""), name="notification_group_idx"),
         ]
         constraints = [
             models.UniqueConstraint(

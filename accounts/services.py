@@ -14,6 +14,7 @@ from .audience import check_audience
 from .events import push_to_user
 from .models import Block, Conversation, Follow, Message, Notification, Post, Report, User
 from .selectors import is_blocked_between, unread_notification_count
+from .validators import validate_time_zone
 
 
 @transaction.atomic
@@ -197,18 +198,31 @@ def notification_gather(
 
 
 def notification_create_many(
-    *, recipient_ids: Iterable[int], kind: str, text: str, url: str = "", actor: User | None = None
+    *,
+    recipient_ids: Iterable[int],
+    kind: str,
+    text: str,
+    url: str = "",
+    actor: User | None = None,
+    group_key: str = "",
 ) -> int:
-    """Notify many people at once (a host's followers); one INSERT per batch."""
+    """Notify many people at once (a host's followers); one INSERT per batch. With `group_key`, those who
+    already hold a notification with that key are skipped, so a retried call notifies nobody twice."""
     now = timezone.now()
     rows = [
-        Notification(recipient_id=rid, actor=actor, kind=kind, text=text, url=url, created_at=now)
+        Notification(recipient_id=rid, actor=actor, kind=kind, text=text, url=url, group_key=group_key, created_at=now)
         for rid in recipient_ids
     ]
-    Notification.objects.bulk_create(rows, batch_size=1000)
+    Notification.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=bool(group_key))
     for row in rows:
         push_to_user(row.recipient_id, {"type": "notification"})
     return len(rows)
+
+
+def notifications_rewrite(*, group_key: str, text: str, url: str | None = None) -> int:
+    """Say something new in every notification sent under `group_key` (a Space that was live has ended)."""
+    fields = {"text": text} if url is None else {"text": text, "url": url}
+    return Notification.objects.filter(group_key=group_key).update(**fields)
 
 
 def notifications_mark_read(*, user: User, ids: Iterable[int] | None = None) -> int:
@@ -227,8 +241,17 @@ def _push_unread(user_id: int) -> None:
     transaction.on_commit(send)
 
 
+def user_set_time_zone(*, user: User, name: str) -> User:
+    """Save the zone the person's browser reports (or they chose); an unknown name is refused."""
+    validate_time_zone(name)
+    if user.time_zone != name:
+        user.time_zone = name
+        user.save(update_fields=["time_zone"])
+    return user
+
+
 def user_update_profile(*, user: User, **fields) -> User:
-    allowed = {"display_name", "bio", "avatar", "date_of_birth"}
+    allowed = {"display_name", "bio", "avatar", "date_of_birth", "time_zone"}
     unknown = set(fields) - allowed
     if unknown:
         raise ValidationError(f"Unknown profile fields: {', '.join(sorted(unknown))}")

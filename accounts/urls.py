@@ -21,6 +21,7 @@ urlpatterns = [
     path("notifications/read/", views.notifications_read, name="notifications_read"),
     path("notifications/bell/", views.bell, name="bell"),
     path("settings/profile/", views.profile_edit, name="profile_edit"),
+    path("settings/time-zone/", views.time_zone, name="time_zone"),
     path("@<str:username>/", views.profile, name="profile"),
     path("@<str:username>/followers/", views.followers, name="followers"),
     path("@<str:username>/following/", views.following, name="following"),

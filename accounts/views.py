@@ -331,6 +331,17 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_POST
+def time_zone(request: HttpRequest) -> HttpResponse:
+    """The browser reports its zone once the account has none (static/js/time-zone.js)."""
+    try:
+        services.user_set_time_zone(user=request.user, name=request.POST.get("time_zone", ""))
+    except ValidationError as exc:
+        return HttpResponseBadRequest(_error_text(exc))
+    return HttpResponse(status=204)
+
+
+@login_required
 def inbox(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/inbox.html", {"conversations": selectors.inbox_for(user=request.user)})
 

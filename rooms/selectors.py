@@ -42,6 +42,15 @@ def has_reminder(*, space: Space, user: User) -> bool:
     return user.is_authenticated and Reminder.objects.filter(space=space, user=user).exists()
 
 
+def reminder_of(*, space: Space, user: User) -> Reminder | None:
+    return Reminder.objects.filter(space=space, user=user).first() if user.is_authenticated else None
+
+
+def reminded_count(*, space: Space) -> int:
+    """People other than the host who set a reminder (they are told if it is cancelled)."""
+    return Reminder.objects.filter(space=space).exclude(user_id=space.host_id).count()
+
+
 def pins_in(*, space: Space) -> QuerySet[PinnedPost]:
     return PinnedPost.objects.filter(space=space).select_related("post", "post__author").order_by("-created_at")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -106,9 +107,18 @@ def space_start(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
 def space_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    return _action(request, pk, lambda s: services.space_cancel(space=s, by=request.user), "Space cancelled.")
+    """GET asks the host to confirm (reminded people will be told); POST cancels."""
+    if request.method == "POST":
+        return _action(request, pk, lambda s: services.space_cancel(space=s, by=request.user), "Space cancelled.")
+    space = _space_or_404(pk)
+    if space.host_id != request.user.pk:
+        raise PermissionDenied("Only the host can cancel this Space.")
+    if space.state != Space.State.SCHEDULED:
+        messages.error(request, "Only a scheduled Space can be cancelled.")
+        return redirect(space)
+    reminded = selectors.reminded_count(space=space)
+    return render(request, "rooms/cancel.html", {"space": space, "reminded": reminded})
 
 
 @login_required
@@ -125,9 +135,15 @@ def reminder_toggle(request: HttpRequest, pk: int) -> HttpResponse:
         services.reminder_delete(space=space, user=request.user)
         messages.success(request, "Reminder removed.")
         return redirect(space)
-    return _action(
-        request, pk, lambda s: services.reminder_set(space=s, user=request.user), "We'll remind you 30 minutes before."
-    )
+    space = _space_or_404(pk)
+    try:
+        reminder = services.reminder_set(space=space, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    else:
+        lead = f"{settings.SPACES_REMINDER_MINUTES_BEFORE} minutes before"
+        messages.success(request, f"We'll remind you {'when it starts' if reminder.at_start else lead}.")
+    return redirect(space)
 
 
 @login_required
@@ -219,7 +235,7 @@ def space_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "me": me,
         "is_host": space.host_id == request.user.pk,
         "decision": decision,
-        "has_reminder": selectors.has_reminder(space=space, user=request.user),
+        "reminder": selectors.reminder_of(space=space, user=request.user),
         "pins": selectors.pins_in(space=space),
         "share_url": request.build_absolute_uri(space.get_absolute_url()),
         "reactions": REACTIONS,

@@ -1,61 +1,36 @@
 """A reader likes, reposts, replies to and quotes a post, and follows a hashtag, in a real browser."""
 
 import re
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
-from django.db import connection
-from django.test import Client
 from playwright.sync_api import Page, expect
 
 from accounts import engagement, services
 from tests.accounts.factories import UserFactory
+from tests.browser.support import off_the_loop, shoot, signed_in
 from tests.browser.test_people_flow import assert_accessible
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
-SHOTS = Path("/tmp/spaces-shots")
-
-
-def signed_in(page: Page, base: str, user) -> None:
-    client = Client()
-    client.force_login(user)
-    page.context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": base}])
-
-
-def shoot(page: Page, name: str) -> None:
-    """Screenshots at phone and desktop widths (looked at by people, not asserted), and no sideways scroll."""
-    SHOTS.mkdir(exist_ok=True)
-    for width in (390, 1280):
-        page.set_viewport_size({"width": width, "height": 900})
-        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), f"{name} overflows"
-        page.screenshot(path=SHOTS / f"{name}-{width}.png", full_page=True)
-
 
 def _build_people():
-    try:
-        maya = UserFactory(username="maya", display_name="Maya Okafor")
-        reader = UserFactory(username="reader", display_name="Rae Reader")
-        services.follow_create(follower=reader, followee=maya)
-        post = services.post_create(author=maya, body="Synth night at nine with @reader #SynthNight")
-        engagement.reply_create(author=UserFactory(display_name="Ana"), to=post, body="Saving a seat")
-        return maya, reader, post
-    finally:
-        connection.close()
+    maya = UserFactory(username="maya", display_name="Maya Okafor")
+    reader = UserFactory(username="reader", display_name="Rae Reader")
+    services.follow_create(follower=reader, followee=maya)
+    post = services.post_create(author=maya, body="Synth night at nine with @reader #SynthNight")
+    engagement.reply_create(author=UserFactory(display_name="Ana"), to=post, body="Saving a seat")
+    return maya, reader, post
 
 
 @pytest.fixture
 def people(transactional_db):
-    # A thread of its own: Playwright's loop runs in this one, and the services' live pushes use async_to_sync.
-    with ThreadPoolExecutor(max_workers=1) as worker:
-        return worker.submit(_build_people).result(timeout=30)
+    return off_the_loop(_build_people)
 
 
 def test_like_repost_reply_quote_and_hashtag_in_the_browser(page: Page, live_server, people):
     maya, reader, post = people
     base = live_server.url
-    signed_in(page, base, reader)
+    signed_in(page.context, base, reader)
     page.goto(f"{base}/")
     page.wait_for_load_state("load")
     card = page.locator(f"#post-{post.pk}")
