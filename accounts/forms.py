@@ -39,12 +39,21 @@ class ProfileForm(forms.ModelForm):
 
     class Meta:
         model = User
-        fields = ["display_name", "bio", "avatar", "date_of_birth", "time_zone"]
-        widgets = {"date_of_birth": forms.DateInput(attrs={"type": "date"}), "bio": forms.Textarea(attrs={"rows": 3})}
+        fields = ["display_name", "bio", "avatar", "date_of_birth", "time_zone", "message_policy"]
+        widgets = {
+            "date_of_birth": forms.DateInput(attrs={"type": "date"}),
+            "bio": forms.Textarea(attrs={"rows": 3}),
+            "message_policy": forms.RadioSelect,
+        }
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["time_zone"].choices = [("", "UTC (not set)")] + [(z, z) for z in sorted(known_zones())]
+        self.fields["message_policy"].required = False
+
+    def clean_message_policy(self) -> str:
+        # Left out of the form, it stays as it was.
+        return self.cleaned_data["message_policy"] or self.instance.message_policy
 
 
 class PostForm(forms.Form):

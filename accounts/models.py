@@ -16,12 +16,20 @@ from .validators import validate_date_of_birth, validate_time_zone
 
 
 class User(AbstractUser):
+    class MessagePolicy(models.TextChoices):
+        EVERYONE = "everyone", "Everyone"
+        FOLLOWED = "followed", "Only people I follow"
+        NOBODY = "nobody", "Nobody"
+
     display_name = models.CharField(max_length=50, blank=True)
     bio = models.CharField(max_length=160, blank=True)
     avatar = models.ImageField(upload_to="avatars/", blank=True)
     date_of_birth = models.DateField(null=True, blank=True, validators=[validate_date_of_birth])
     # An IANA name ("Europe/Lisbon"); empty until the browser tells us, and then times read in UTC.
     time_zone = models.CharField(max_length=64, blank=True, validators=[validate_time_zone])
+    message_policy = models.CharField(
+        "Who can message you", max_length=10, choices=MessagePolicy.choices, default=MessagePolicy.EVERYONE
+    )
     # Kept in step by accounts.services so hot paths (hosting, ticketing) read one column.
     followers_count = models.PositiveIntegerField(default=0, editable=False)
     following_count = models.PositiveIntegerField(default=0, editable=False)

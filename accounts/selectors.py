@@ -206,8 +206,10 @@ def conversation_for(*, user: User, pk: int) -> Conversation | None:
     )
 
 
-def messages_in(*, conversation: Conversation) -> QuerySet[Message]:
-    return conversation.messages.select_related("sender").order_by("created_at", "pk")
+def messages_in(*, conversation: Conversation, after: int | None = None) -> QuerySet[Message]:
+    """The conversation's messages, oldest first; with `after`, only those newer than that message id."""
+    messages = conversation.messages.select_related("sender").order_by("created_at", "pk")
+    return messages.filter(pk__gt=after) if after is not None else messages
 
 
 def notifications_for(*, user: User) -> QuerySet[Notification]:

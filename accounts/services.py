@@ -120,6 +120,7 @@ def message_send(*, sender: User, recipient: User, body: str) -> Message:
         raise ValidationError(f"@{recipient.username} isn't accepting messages from you.")
     if Block.objects.filter(blocker=sender, blocked=recipient).exists():
         raise ValidationError(f"You blocked @{recipient.username}; unblock them to send a message.")
+    _check_accepts_messages(sender=sender, recipient=recipient)
     body = _clean_text(body, limit=settings.DM_MAX_LENGTH, what="A message")
     user_a, user_b = sorted((sender, recipient), key=lambda u: u.pk)
     now = timezone.now()
@@ -131,8 +132,21 @@ def message_send(*, sender: User, recipient: User, body: str) -> Message:
     message = Message.objects.create(
         conversation=conversation, sender=sender, recipient=recipient, body=body, created_at=now
     )
-    push_to_user(recipient.pk, {"type": "message", "conversation": conversation.pk})
+    event = {"type": "message", "conversation": conversation.pk, "message": message.pk}
+    push_to_user(recipient.pk, event)
+    push_to_user(sender.pk, event)  # the sender's other open tabs
     return message
+
+
+def _check_accepts_messages(*, sender: User, recipient: User) -> None:
+    policy = recipient.message_policy
+    if policy == User.MessagePolicy.NOBODY:
+        raise ValidationError(f"@{recipient.username} doesn't accept direct messages.")
+    if (
+        policy == User.MessagePolicy.FOLLOWED
+        and not Follow.objects.filter(follower=recipient, followee=sender).exists()
+    ):
+        raise ValidationError(f"@{recipient.username} only accepts messages from people they follow.")
 
 
 def conversation_mark_read(*, conversation: Conversation, user: User) -> int:
@@ -251,7 +265,7 @@ def user_set_time_zone(*, user: User, name: str) -> User:
 
 
 def user_update_profile(*, user: User, **fields) -> User:
-    allowed = {"display_name", "bio", "avatar", "date_of_birth", "time_zone"}
+    allowed = {"display_name", "bio", "avatar", "date_of_birth", "time_zone", "message_policy"}
     unknown = set(fields) - allowed
     if unknown:
         raise ValidationError(f"Unknown profile fields: {', '.join(sorted(unknown))}")

@@ -17,6 +17,7 @@ urlpatterns = [
     path("messages/", views.inbox, name="inbox"),
     path("messages/new/", views.message_new, name="message_new"),
     path("messages/<int:pk>/", views.conversation, name="conversation"),
+    path("messages/<int:pk>/new/", views.conversation_new_messages, name="conversation_new"),
     path("notifications/", views.notifications, name="notifications"),
     path("notifications/read/", views.notifications_read, name="notifications_read"),
     path("notifications/bell/", views.bell, name="bell"),

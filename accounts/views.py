@@ -387,6 +387,24 @@ def conversation(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@require_GET
+def conversation_new_messages(request: HttpRequest, pk: int) -> HttpResponse:
+    """The messages after `?after=<id>`, for an open conversation told of a new one over /ws/me/."""
+    thread = selectors.conversation_for(user=request.user, pk=pk)
+    if thread is None:
+        return HttpResponse("No such conversation.", status=404)
+    after = request.GET.get("after", "")
+    if not after.isdigit():
+        return HttpResponseBadRequest("`after` must be a message id.")
+    services.conversation_mark_read(conversation=thread, user=request.user)
+    context = {
+        "other": thread.other(request.user),
+        "messages_list": selectors.messages_in(conversation=thread, after=int(after)),
+    }
+    return render(request, "accounts/_messages.html", context)
+
+
+@login_required
 def notifications(request: HttpRequest) -> HttpResponse:
     page = Paginator(selectors.notifications_for(user=request.user), 30).get_page(request.GET.get("page"))
     return render(request, "accounts/notifications.html", {"page": page})
