@@ -112,6 +112,14 @@ def posts_by(
     return page
 
 
+def posts_public(*, limit: int = 10) -> list[Post]:
+    """The newest posts for everyone that start a conversation (no replies or plain reposts): what a
+    visitor who is not signed in reads on the front door."""
+    posts = Post.objects.filter(audience=Post.Audience.EVERYONE, reply_to__isnull=True).exclude(body="")
+    posts = posts.filter(readable_by(AnonymousUser()))
+    return list(_with_conversation(posts, AnonymousUser()).order_by("-created_at", "-pk")[:limit])
+
+
 def post_for(*, pk: int, username: str, viewer: User) -> Post | None:
     """One post with what its card shows, for its page."""
     posts = Post.objects.filter(pk=pk, author__username=username)

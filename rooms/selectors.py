@@ -22,6 +22,15 @@ def spaces_upcoming(*, query: str = "") -> QuerySet[Space]:
     return _search(Space.objects.filter(state=Space.State.SCHEDULED), query).order_by("scheduled_for", "pk")
 
 
+def public_spaces_live(*, limit: int = 12) -> list[Space]:
+    """Live Spaces anyone may hear about, signed in or not: for the front door."""
+    return list(spaces_live().filter(audience=Space.Audience.PUBLIC)[:limit])
+
+
+def public_spaces_upcoming(*, limit: int = 12) -> list[Space]:
+    return list(spaces_upcoming().filter(audience=Space.Audience.PUBLIC)[:limit])
+
+
 def _search(spaces: QuerySet[Space], query: str) -> QuerySet[Space]:
     spaces = spaces.select_related("host")
     for word in query.split()[:5]:

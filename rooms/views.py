@@ -5,11 +5,13 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts import selectors as account_selectors
 from accounts.models import User
 
 from . import access, selectors, services
@@ -219,9 +221,29 @@ def live_bubbles(request: HttpRequest) -> HttpResponse:
     return render(request, "rooms/_live_bubbles.html", {"live_bubbles": selectors.live_bubbles_for(user=request.user)})
 
 
-@login_required
+def front_door(request: HttpRequest) -> HttpResponse:
+    """What Spaces is, for visitors who are not signed in: live and upcoming public Spaces, recent posts."""
+    context = {
+        "live": selectors.public_spaces_live(),
+        "upcoming": selectors.public_spaces_upcoming(),
+        "posts": account_selectors.posts_public(),
+    }
+    return render(request, "rooms/front_door.html", context)
+
+
+def _preview(request: HttpRequest, space: Space) -> HttpResponse:
+    """A shared link opened by someone not signed in: what the Space is, with its share card tags.
+    Listening needs an account (see README, "Front door"), so the page offers to sign in and come back."""
+    if space.audience != Space.Audience.PUBLIC:
+        return redirect_to_login(request.get_full_path())
+    context = {"space": space, "share_url": request.build_absolute_uri(space.get_absolute_url())}
+    return render(request, "rooms/preview.html", context)
+
+
 def space_detail(request: HttpRequest, pk: int) -> HttpResponse:
     space = _space_or_404(pk)
+    if not request.user.is_authenticated:
+        return _preview(request, space)
     if space.is_over:
         context = {
             "space": space,

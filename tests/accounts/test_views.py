@@ -57,8 +57,8 @@ def test_future_date_of_birth_is_a_field_error(client):
     assert not User.objects.filter(username="eve").exists()
 
 
-def test_anonymous_visitors_are_sent_to_log_in(client):
-    response = client.get("/")
+def test_anonymous_visitors_are_sent_to_log_in_to_act(client):
+    response = client.get(reverse("accounts:inbox"))
     assert response.status_code == 302 and reverse("account_login") in response.url
 
 
