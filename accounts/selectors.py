@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.db import connection
 from django.db.models import (
     BooleanField,
     Case,
@@ -20,10 +21,14 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.functions import Greatest
 
 from .audience import context_readable_by, readable_by
 from .models import Block, Conversation, Follow, Like, Message, Notification, Post, User
 from .pagination import Page, newest_first
+
+# How alike (0 to 1, pg_trgm's similarity) a name must be to a search to be shown.
+PEOPLE_SEARCH_MIN_SIMILARITY = 0.3
 
 
 def is_blocked_between(a: User, b: User) -> bool:
@@ -232,13 +237,50 @@ def unread_message_count(*, user_id: int) -> int:
     return Message.objects.filter(recipient_id=user_id, read_at__isnull=True).count()
 
 
-def who_to_follow(*, user: User, limit: int = 5) -> QuerySet[User]:
-    """Popular accounts the user does not follow yet and has no block with."""
-    return (
+def who_to_follow(*, user: User, limit: int = 5) -> list[User]:
+    """Accounts followed by the people `user` follows, the most-followed-by-them first ("followed by 3
+    people you follow"); topped up with popular accounts for someone who follows few. Never someone
+    already followed, inactive, or with a block either way."""
+    candidates = (
         User.objects.exclude(pk=user.pk)
         .exclude(follower_links__follower=user)
         .exclude(blocks_made__blocked=user)
         .exclude(blocks_received__blocker=user)
         .filter(is_active=True)
-        .order_by("-followers_count", "pk")[:limit]
     )
+    followed = Follow.objects.filter(follower=user).values("followee_id")
+    friends_of_friends = list(
+        candidates.filter(follower_links__follower__in=followed)
+        .annotate(followed_by_friends=Count("follower_links", filter=Q(follower_links__follower__in=followed)))
+        .order_by("-followed_by_friends", "-followers_count", "pk")[:limit]
+    )
+    if len(friends_of_friends) < limit:
+        seen = [person.pk for person in friends_of_friends]
+        popular = candidates.exclude(pk__in=seen).order_by("-followers_count", "pk")[: limit - len(seen)]
+        friends_of_friends += list(popular)
+    return friends_of_friends
+
+
+def people_search(*, query: str, viewer: User, limit: int = 30) -> list[User]:
+    """People whose username or name looks like `query`: trigram similarity on PostgreSQL (typos
+    forgiven), a substring match elsewhere; closest and then most followed first."""
+    query = query.strip().lstrip("@")[:50]
+    if not query:
+        return []
+    people = User.objects.filter(is_active=True)
+    if viewer.is_authenticated:
+        people = people.exclude(blocks_made__blocked=viewer).exclude(blocks_received__blocker=viewer)
+    contains = Q(username__icontains=query) | Q(display_name__icontains=query)
+    if connection.vendor == "postgresql":
+        from django.contrib.postgres.search import TrigramSimilarity
+
+        people = people.annotate(
+            closeness=Greatest(TrigramSimilarity("username", query), TrigramSimilarity("display_name", query))
+        ).filter(contains | Q(closeness__gte=PEOPLE_SEARCH_MIN_SIMILARITY))
+        return list(people.order_by("-closeness", "-followers_count", "pk")[:limit])
+    starts = Case(
+        When(Q(username__istartswith=query) | Q(display_name__istartswith=query), then=Value(1)),
+        default=Value(0),
+    )
+    people = people.filter(contains).annotate(closeness=starts)
+    return list(people.order_by("-closeness", "-followers_count", "pk")[:limit])

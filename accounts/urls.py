@@ -14,6 +14,7 @@ urlpatterns = [
     path("posts/<int:pk>/reply/", views.post_reply, name="post_reply"),
     path("posts/<int:pk>/quote/", views.post_quote, name="post_quote"),
     path("tags/<str:name>/", views.hashtag, name="hashtag"),
+    path("people/", views.people_search, name="people_search"),
     path("messages/", views.inbox, name="inbox"),
     path("messages/new/", views.message_new, name="message_new"),
     path("messages/<int:pk>/", views.conversation, name="conversation"),

@@ -221,6 +221,13 @@ def profile(request: HttpRequest, username: str) -> HttpResponse:
     return render(request, "accounts/profile.html", context)
 
 
+def people_search(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()[:50]
+    people = selectors.people_search(query=query, viewer=request.user)
+    followed = selectors.followed_ids_among(viewer=request.user, users=people)
+    return render(request, "accounts/people_search.html", {"query": query, "people": people, "followed": followed})
+
+
 def _people_list(request: HttpRequest, username: str, which: str) -> HttpResponse:
     person = get_object_or_404(User, username=username, is_active=True)
     if selectors.relationship_between(viewer=request.user, other=person).blocked_by:

@@ -37,8 +37,9 @@ def space_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:100]
     context = {
         "query": query,
-        "live": selectors.spaces_live(query=query)[:50],
+        "live": selectors.spaces_live_ranked(user=request.user, query=query)[:50],
         "upcoming": selectors.spaces_upcoming(query=query)[:50],
+        "topics": selectors.topics_now(),
         "eligibility": access.host_eligibility(user=request.user),
     }
     return render(request, "rooms/list.html", context)
