@@ -249,16 +249,13 @@ def who_to_follow(*, user: User, limit: int = 5) -> list[User]:
         .filter(is_active=True)
     )
     followed = Follow.objects.filter(follower=user).values("followee_id")
-    friends_of_friends = list(
-        candidates.filter(follower_links__follower__in=followed)
-        .annotate(followed_by_friends=Count("follower_links", filter=Q(follower_links__follower__in=followed)))
-        .order_by("-followed_by_friends", "-followers_count", "pk")[:limit]
+    followed_by_friends = Follow.objects.filter(follower__in=followed).values("followee_id")
+    popular = candidates.order_by("-followers_count", "pk").values("pk")[:limit]
+    # One query: the pool is the friends' follows plus enough popular accounts to fill the list.
+    pool = candidates.filter(Q(pk__in=followed_by_friends) | Q(pk__in=popular)).annotate(
+        followed_by_friends=Count("follower_links", filter=Q(follower_links__follower__in=followed))
     )
-    if len(friends_of_friends) < limit:
-        seen = [person.pk for person in friends_of_friends]
-        popular = candidates.exclude(pk__in=seen).order_by("-followers_count", "pk")[: limit - len(seen)]
-        friends_of_friends += list(popular)
-    return friends_of_friends
+    return list(pool.order_by("-followed_by_friends", "-followers_count", "pk")[:limit])
 
 
 def people_search(*, query: str, viewer: User, limit: int = 30) -> list[User]:
