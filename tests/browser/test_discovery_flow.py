@@ -58,3 +58,7 @@ def test_search_people_follow_a_suggestion_and_browse_spaces(page: Page, live_se
     page.goto(f"{base}/notifications/")
     expect(page.get_by_text("and 2 others liked your post")).to_be_visible()
     assert_accessible(page)
+
+    page.goto(f"{base}/settings/profile/")
+    expect(page.get_by_text("Who can message you")).to_be_visible()
+    assert_accessible(page)
