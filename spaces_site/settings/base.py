@@ -43,6 +43,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.timezones.TimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -217,6 +218,9 @@ SPACES_FRAMES_PER_10S = env_int("SPACES_FRAMES_PER_10S", 1000, minimum=1)
 SPACES_MAX_TEXT_MESSAGE_BYTES = 4096
 CELERY_BEAT_SCHEDULE["rooms-send-due-reminders"] = {"task": "rooms.tasks.send_due_reminders", "schedule": 60.0}
 CELERY_BEAT_SCHEDULE["rooms-end-abandoned-spaces"] = {"task": "rooms.tasks.end_abandoned_spaces", "schedule": 30.0}
+CELERY_BEAT_SCHEDULE["rooms-prompt-due-spaces"] = {"task": "rooms.tasks.prompt_due_spaces", "schedule": 60.0}
+# A scheduled Space its host has not started this long after its time is marked missed.
+SPACES_MISSED_AFTER_MINUTES = env_int("SPACES_MISSED_AFTER_MINUTES", 60, minimum=1)
 
 # Live audio media path (rooms/media.py, rooms/PROTOCOL.md "Audio frames").
 # Per-listener queue of websocket messages kept while its socket pushes back (oldest dropped first),
