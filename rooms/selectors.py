@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet
 
 from accounts.models import Block, Follow, User
 
 from .events import PAYLOAD_FIELDS, participant_payload, participant_payloads
+from .leases import live_socket_of
 from .models import SPEAKING_ROLES, Participant, PinnedPost, Reminder, Role, Space
 
 LISTENER_SNAPSHOT_LIMIT = 100
@@ -79,9 +80,10 @@ def room_snapshot(*, space: Space, me: Participant) -> dict:
     )
     listening = live.filter(role=Role.LISTENER)
     hands = listening.filter(hand_raised_at__isnull=False).order_by("hand_raised_at").values(*PAYLOAD_FIELDS)
-    quiet = listening.filter(connections__gt=0, hand_raised_at__isnull=True).order_by("joined_at")
+    connected = live_socket_of(OuterRef("pk"))
+    quiet = listening.filter(connected, hand_raised_at__isnull=True).order_by("joined_at")
     listeners = participant_payloads([*hands, *quiet.values(*PAYLOAD_FIELDS)[:LISTENER_SNAPSHOT_LIMIT]])
-    listener_count = listening.filter(Q(connections__gt=0) | Q(hand_raised_at__isnull=False)).count()
+    listener_count = listening.filter(Q(connected) | Q(hand_raised_at__isnull=False)).count()
     blocked = set(
         Block.objects.filter(blocker_id=me.user_id, blocked_id__in=[s["user_id"] for s in speakers]).values_list(
             "blocked_id", flat=True

@@ -12,6 +12,7 @@ from accounts import services as account_services
 from accounts.events import push_to_user
 from accounts.models import Block, Follow, Notification
 
+from .leases import presence_sweep
 from .models import Participant, Reminder, Space
 from .services import reminders_due_query, space_end, spaces_abandoned_query
 
@@ -78,7 +79,9 @@ def send_due_reminders() -> int:
 
 @shared_task
 def end_abandoned_spaces() -> int:
-    """Beat: end live Spaces whose host left longer than the grace period ago."""
+    """Beat: forget the sockets of dead server processes, then end live Spaces whose host left longer
+    than the grace period ago."""
+    presence_sweep()
     ended = 0
     for space_id in spaces_abandoned_query(now=timezone.now()).values_list("pk", flat=True):
         with transaction.atomic():

@@ -31,6 +31,14 @@ def live_space(host):
     return LiveSpaceFactory(host=host, title="Synths at night")
 
 
+@pytest.fixture
+def server(db):
+    """A running server process: its lease holds (nothing expires it unless a test travels in time)."""
+    from rooms.leases import server_process_register
+
+    return server_process_register(name=f"test-server-{uuid.uuid4().hex[:8]}")
+
+
 def seat(space, user, role=Role.LISTENER, **fields) -> Participant:
     """Put `user` in `space` with `role` as the services would (speaker slots included)."""
     from rooms.services import _free_speaker_index
