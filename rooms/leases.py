@@ -36,13 +36,17 @@ def _lease() -> timedelta:
 
 
 def server_process_register(*, name: str) -> ServerProcess:
-    process, _ = ServerProcess.objects.update_or_create(name=name, defaults={"expires_at": timezone.now() + _lease()})
+    now = timezone.now()
+    process, _ = ServerProcess.objects.update_or_create(
+        name=name, defaults={"renewed_at": now, "expires_at": now + _lease()}
+    )
     return process
 
 
 def server_process_renew(*, process_id: int) -> bool:
     """Extend the lease; False when the sweep already took the process for dead."""
-    return bool(ServerProcess.objects.filter(pk=process_id).update(expires_at=timezone.now() + _lease()))
+    now = timezone.now()
+    return bool(ServerProcess.objects.filter(pk=process_id).update(renewed_at=now, expires_at=now + _lease()))
 
 
 def server_process_restore(*, name: str, sockets: dict[int, int]) -> ServerProcess:
@@ -75,11 +79,11 @@ def space_peak_record(*, space_ids: list[int] | None = None) -> None:
 def presence_sweep(*, now: datetime | None = None) -> int:
     """Forget the sockets of processes whose lease ran out; returns how many were forgotten."""
     now = now or timezone.now()
-    dead = dict(ServerProcess.objects.filter(expires_at__lte=now).values_list("pk", "expires_at"))
+    dead = dict(ServerProcess.objects.filter(expires_at__lte=now).values_list("pk", "renewed_at"))
     forgotten = 0
     if dead:
         orphaned = RoomSocket.objects.filter(process_id__in=dead)
-        last_seen = {pid: dead[proc] - _lease() for pid, proc in orphaned.values_list("participant_id", "process_id")}
+        last_seen = {pid: dead[proc] for pid, proc in orphaned.values_list("participant_id", "process_id")}
         forgotten, _ = orphaned.delete()
         ServerProcess.objects.filter(pk__in=dead).delete()
         still_here = set(

@@ -131,6 +131,7 @@ class ServerProcess(models.Model):
 
     name = models.CharField(max_length=100, unique=True)
     started_at = models.DateTimeField(default=timezone.now)
+    renewed_at = models.DateTimeField(default=timezone.now)  # last seen alive
     expires_at = models.DateTimeField(db_index=True)
 
     def __str__(self) -> str:

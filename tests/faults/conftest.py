@@ -1,13 +1,17 @@
-"""The fault suite's processes: a private Redis and two Daphne servers on the test database, all of which the
-tests may kill. It runs where PostgreSQL and Redis are configured (as in CI); the shared Redis is never touched."""
+"""The fault suite's processes (tests/processes.py): a private Redis and two Daphne servers with the production
+settings on the test database, all of which the tests may kill. It runs where PostgreSQL and Redis are configured
+(as in CI); the shared Redis is never touched."""
 
 from __future__ import annotations
+
+import shutil
+import tempfile
 
 import pytest
 from django.conf import settings as django_settings
 from django.db import connection
 
-from tests.faults.processes import Daphne, PrivateRedis
+from tests.processes import RedisServer, manage, production_env, start_daphne
 
 LEASE_SECONDS = 3  # the servers' socket lease: a killed server's sockets stop counting 3 s after its last renewal
 
@@ -23,30 +27,43 @@ needs_deployed_services = pytest.mark.skipif(
 
 @pytest.fixture
 def fault_redis():
-    redis = PrivateRedis()
-    redis.start()
+    redis = RedisServer().start()
     yield redis
-    redis.close()
+    redis.stop()
+    shutil.rmtree(redis.data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def static_root():
+    """collectstatic with the production storage, once for the suite."""
+    root = tempfile.mkdtemp(prefix="fault-static-")
+    env = production_env(database_url="postgres://unused", redis_url="redis://unused", static_root=root)
+    manage(env, "collectstatic", "--noinput", "-v", "0")
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
-def servers(transactional_db, fault_redis, settings):
+def servers(transactional_db, fault_redis, static_root, settings):
     """Two server processes sharing the test database and the private Redis; this process's channel layer
     (which the sweep broadcasts through) points at the same Redis."""
     from spaces_site.celery import app
 
     db = connection.settings_dict
-    env = {
-        "DJANGO_SETTINGS_MODULE": "spaces_site.settings.test",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}",
-        "REDIS_URL": fault_redis.url,
-        "SPACES_PRESENCE_LEASE_SECONDS": str(LEASE_SECONDS),
-        "SPACES_REACTION_FLUSH_MS": "100",
-    }
+    env = production_env(
+        database_url=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}",
+        redis_url=fault_redis.url(),
+        static_root=static_root,
+        # The sessions the tests sign people in with are this process's.
+        DJANGO_SECRET_KEY=settings.SECRET_KEY,
+        DJANGO_HTTPS="false",
+        SPACES_PRESENCE_LEASE_SECONDS=str(LEASE_SECONDS),
+        SPACES_REACTION_FLUSH_MS="100",
+    )
     settings.CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [fault_redis.url], "prefix": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]},
+            "CONFIG": {"hosts": [fault_redis.url()], "prefix": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]},
         }
     }
     before = app.conf.task_always_eager
@@ -54,9 +71,7 @@ def servers(transactional_db, fault_redis, settings):
     started = []
     try:
         for _ in range(2):
-            server = Daphne(env)
-            server.start()
-            started.append(server)
+            started.append(start_daphne(env))
         yield started
     finally:
         for server in started:
