@@ -159,3 +159,48 @@ async def until(condition, timeout: float, what: str, step: float = 0.02) -> flo
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         await asyncio.sleep(step)
+
+
+class MeClient:
+    """A signed-in page's /ws/me/ socket, reconnecting as static/js/user-events.js does."""
+
+    def __init__(self, servers: list[str], cookie: str, *, first: int = 0) -> None:
+        self.servers = servers
+        self.cookie = cookie
+        self.index = first
+        self.events: list[tuple[float, dict]] = []
+        self.opened = 0
+        self.running = True
+        self.socket = None
+        self.task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        delay = 1.0
+        while self.running:
+            server = self.servers[self.index % len(self.servers)]
+            try:
+                async with connect(
+                    f"ws://{server}/ws/me/", additional_headers={"Cookie": self.cookie}, origin=f"http://{server}"
+                ) as socket:
+                    self.socket, delay = socket, 1.0
+                    self.opened += 1
+                    async for message in socket:
+                        self.events.append((time.monotonic(), json.loads(message)))
+            except (OSError, ConnectionClosed, InvalidHandshake, InvalidStatus, TimeoutError):
+                pass
+            self.socket = None
+            if not self.running:
+                return
+            self.index += 1
+            await asyncio.sleep(delay / 2 + random.random() * delay / 2)
+            delay = min(delay * 2, 30.0)
+
+    async def stop(self) -> None:
+        self.running = False
+        if self.socket is not None:
+            await self.socket.close()
+        if self.task is not None:
+            self.task.cancel()

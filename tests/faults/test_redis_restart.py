@@ -8,9 +8,10 @@ import time
 
 import pytest
 
+from accounts.events import push_to_user
 from rooms.models import Participant, Role
 from tests.accounts.factories import UserFactory
-from tests.faults.clients import RoomClient, Speaker, session_cookie, until
+from tests.faults.clients import MeClient, RoomClient, Speaker, session_cookie, until
 from tests.faults.conftest import needs_deployed_services
 from tests.rooms.conftest import seat
 from tests.rooms.factories import LiveSpaceFactory, make_host
@@ -39,10 +40,14 @@ def test_redis_restart_mid_space_control_events_flow_again_on_every_process(serv
         hand_c, victim_c = client(hand, 0), client(victim, 1)
         hearing = [host_c, *listener_cs, hand_c, victim_c]
         everyone = [speaker_c, *hearing]
+        me_c = MeClient(addresses, cookies[host.pk])  # the host's bell and bubbles on another page
+        me_c.start()
         for c in everyone:
             c.start()
         try:
-            await until(lambda: all(c.live for c in everyone), 30, "everyone to be welcomed")
+            await until(
+                lambda: all(c.live for c in everyone) and me_c.socket is not None, 30, "everyone to be welcomed"
+            )
             await until(lambda: all(any(f[1] == speaker_index for f in c.frames) for c in hearing), 15, "audio to flow")
 
             # Redis goes away; meanwhile a listener raises a hand (committed; the event has nowhere to go).
@@ -71,6 +76,15 @@ def test_redis_restart_mid_space_control_events_flow_again_on_every_process(serv
                     f"control events never came back to {set(c.name for c in everyone) - set(heard)}"
                 )
             control_s = max(heard.values()) - up
+
+            # The /ws/me/ socket (its own channel and group) hears pushes again too.
+            probe = 0
+            while not [e for at, e in me_c.events if at >= up and e["type"] == "probe"]:
+                probe += 1
+                await asyncio.to_thread(push_to_user, host.pk, {"type": "probe", "n": probe})
+                await asyncio.sleep(0.3)
+                assert time.monotonic() - up < 15, "pushes to /ws/me/ never came back"
+            me_s = min(at for at, e in me_c.events if at >= up and e["type"] == "probe") - up
             await until(
                 lambda: all(any(f[0] >= up and f[1] == speaker_index for f in c.frames) for c in hearing),
                 10,
@@ -131,12 +145,19 @@ def test_redis_restart_mid_space_control_events_flow_again_on_every_process(serv
                 5,
                 "every socket to close with 4410",
             )
-            return {"control_s": control_s, "audio_s": audio_s, "counted": counted, "true": true_listeners}
+            return {
+                "control_s": control_s,
+                "audio_s": audio_s,
+                "me_s": me_s,
+                "counted": counted,
+                "true": true_listeners,
+            }
         except BaseException:
             for c in everyone:
                 print(c.name, c.closes, [e for _, e in c.events[-6:] if e["type"] != "welcome"])
             raise
         finally:
+            await me_c.stop()
             for c in everyone:
                 await c.stop()
 
@@ -148,7 +169,9 @@ def test_redis_restart_mid_space_control_events_flow_again_on_every_process(serv
         raise
     print(
         f"\nFAULT redis_restart: control events flow again {figures['control_s']:.2f} s after Redis answered "
-        f"(audio {figures['audio_s']:.2f} s); listener count {figures['counted']} vs true {figures['true']}"
+        f"(audio {figures['audio_s']:.2f} s, /ws/me/ pushes {figures['me_s']:.2f} s); "
+        f"listener count {figures['counted']} vs true {figures['true']}"
     )
     assert figures["control_s"] <= 5
+    assert figures["me_s"] <= 5
     assert figures["counted"] == figures["true"]
