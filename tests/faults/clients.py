@@ -8,6 +8,7 @@ import json
 import random
 import struct
 import time
+from contextlib import asynccontextmanager
 
 from django.test import Client
 from websockets.asyncio.client import connect
@@ -204,3 +205,30 @@ class MeClient:
             await self.socket.close()
         if self.task is not None:
             self.task.cancel()
+
+
+@asynccontextmanager
+async def running(clients: list):
+    """Start `clients` (more may be appended meanwhile); on a failure, print what each last heard; stop them all."""
+    for client in clients:
+        client.start()
+    try:
+        yield
+    except BaseException:
+        for client in clients:
+            recent = [event for _, event in client.events[-5:] if event["type"] != "welcome"]
+            print(getattr(client, "name", "me"), getattr(client, "server", ""), getattr(client, "closes", ""), recent)
+        raise
+    finally:
+        for client in list(clients):
+            await client.stop()
+
+
+def run_scenario(scenario, servers) -> dict:
+    """Run a scenario coroutine; if it fails, print what each server process logged."""
+    try:
+        return asyncio.run(scenario)
+    except BaseException:
+        for server in servers:
+            print(f"--- {server.name} log:\n{server.logs()}")
+        raise

@@ -11,7 +11,7 @@ import pytest
 from accounts.events import push_to_user
 from rooms.models import Participant, Role
 from tests.accounts.factories import UserFactory
-from tests.faults.clients import MeClient, RoomClient, Speaker, session_cookie, until
+from tests.faults.clients import MeClient, RoomClient, Speaker, run_scenario, running, session_cookie, until
 from tests.faults.conftest import needs_deployed_services
 from tests.rooms.conftest import seat
 from tests.rooms.factories import LiveSpaceFactory, make_host
@@ -41,10 +41,8 @@ def test_redis_restart_mid_space_control_events_flow_again_on_every_process(serv
         hearing = [host_c, *listener_cs, hand_c, victim_c]
         everyone = [speaker_c, *hearing]
         me_c = MeClient(addresses, cookies[host.pk])  # the host's bell and bubbles on another page
-        me_c.start()
-        for c in everyone:
-            c.start()
-        try:
+        started = [me_c, *everyone]
+        async with running(started):
             await until(
                 lambda: all(c.live for c in everyone) and me_c.socket is not None, 30, "everyone to be welcomed"
             )
@@ -106,6 +104,7 @@ def test_redis_restart_mid_space_control_events_flow_again_on_every_process(serv
             # Presence arrives live on the other process, and the count is the truth.
             late_c = client(late, 1)
             everyone.append(late_c)
+            started.append(late_c)
             late_c.start()
             await until(lambda: late_c.live, 10, "the late listener's welcome")
             await until(
@@ -152,21 +151,8 @@ def test_redis_restart_mid_space_control_events_flow_again_on_every_process(serv
                 "counted": counted,
                 "true": true_listeners,
             }
-        except BaseException:
-            for c in everyone:
-                print(c.name, c.closes, [e for _, e in c.events[-6:] if e["type"] != "welcome"])
-            raise
-        finally:
-            await me_c.stop()
-            for c in everyone:
-                await c.stop()
 
-    try:
-        figures = asyncio.run(scenario())
-    except BaseException:
-        for server in servers:
-            print(f"--- {server.name} log:\n{server.logs()}")
-        raise
+    figures = run_scenario(scenario(), servers)
     print(
         f"\nFAULT redis_restart: control events flow again {figures['control_s']:.2f} s after Redis answered "
         f"(audio {figures['audio_s']:.2f} s, /ws/me/ pushes {figures['me_s']:.2f} s); "

@@ -8,13 +8,14 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from rooms.models import Participant, Role, ServerProcess, Space
 from rooms.selectors import room_snapshot
 from rooms.tasks import end_abandoned_spaces
 from tests.accounts.factories import UserFactory
-from tests.faults.clients import RoomClient, Speaker, session_cookie, until
+from tests.faults.clients import RoomClient, Speaker, run_scenario, running, session_cookie, until
 from tests.faults.conftest import LEASE_SECONDS, needs_deployed_services
 from tests.rooms.conftest import seat
 from tests.rooms.factories import LiveSpaceFactory, make_host
@@ -27,6 +28,14 @@ GRACE_SECONDS = 10  # longer than the lease plus a slow sweep, so the first swee
 def listener_count(space: Space) -> int:
     host = Participant.objects.select_related("user", "space").get(space=space, role=Role.HOST)
     return room_snapshot(space=space, me=host)["listener_count"]
+
+
+def sweep() -> int:
+    """The beat task, run on a thread of its own (it broadcasts through the channel layer), as beat would."""
+    try:
+        return end_abandoned_spaces()
+    finally:
+        connection.close()
 
 
 def test_server_killed_its_people_come_back_and_counts_are_right_after_one_sweep(servers, settings):
@@ -56,9 +65,7 @@ def test_server_killed_its_people_come_back_and_counts_are_right_after_one_sweep
         gone_host = client(host_y, space_y, 0, reconnect=False)
         on_survivor = [*(client(user, space_x, 1) for user in x_listeners[2:]), client(y_listeners[1], space_y, 1)]
         everyone = [*on_doomed, gone_host, *on_survivor]
-        for c in everyone:
-            c.start()
-        try:
+        async with running(everyone):
             await until(lambda: all(c.live for c in everyone), 30, "everyone to be welcomed")
             hearing_x = [c for c in everyone if c.space_id == space_x.pk and not isinstance(c, Speaker)]
             await until(lambda: all(any(f[1] == speaker_index for f in c.frames) for c in hearing_x), 15, "audio")
@@ -88,7 +95,7 @@ def test_server_killed_its_people_come_back_and_counts_are_right_after_one_sweep
                 LEASE_SECONDS + 5,
                 "the killed server's lease to run out",
             )
-            await asyncio.to_thread(end_abandoned_spaces)
+            await asyncio.to_thread(sweep)
             space_y.refresh_from_db()
             space_x.refresh_from_db()
             figures = {
@@ -112,25 +119,13 @@ def test_server_killed_its_people_come_back_and_counts_are_right_after_one_sweep
             # The grace period runs from when the host was last seen; the first sweep after it ends the Space.
             grace_over = space_y.host_left_at + timedelta(seconds=GRACE_SECONDS)
             await asyncio.sleep(max(0.0, (grace_over - timezone.now()).total_seconds()) + 0.1)
-            figures["ended"] = await asyncio.to_thread(end_abandoned_spaces)
+            figures["ended"] = await asyncio.to_thread(sweep)
             y_sockets = [c for c in everyone if c.space_id == space_y.pk and c is not gone_host]
             await until(lambda: all(c.final == 4410 for c in y_sockets), 5, "Space Y's sockets to close with 4410")
             figures["x_live"] = Space.objects.get(pk=space_x.pk).state == Space.State.LIVE
             return figures
-        except BaseException:
-            for c in everyone:
-                print(c.name, c.server, c.closes, [e for _, e in c.events[-4:] if e["type"] != "welcome"])
-            raise
-        finally:
-            for c in everyone:
-                await c.stop()
 
-    try:
-        figures = asyncio.run(scenario())
-    except BaseException:
-        for server in servers:
-            print(f"--- {server.name} log:\n{server.logs()}")
-        raise
+    figures = run_scenario(scenario(), servers)
     print(
         f"\nFAULT server_kill: clients back on the other process {figures['back_s']:.2f} s after SIGKILL "
         f"(roles kept); after one sweep listener counts {figures['count_x']} vs true {figures['true_x']} and "
