@@ -128,8 +128,8 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         try:
             last = await database_sync_to_async(services.participant_leave)(socket_id=socket_id)
         except Exception:
-            # The row stays until this process's lease lapses; the sweep forgets it then.
-            log.warning("could not record a room socket closing", exc_info=True)
+            log.warning("could not record a room socket closing; retrying with the lease", exc_info=True)
+            leases.leave_later(socket_id, self.space_id, self.user.pk)
             return
         if last:
             batcher().left(self.space_id, self.user.pk)

@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from .events import broadcast
 from .models import Participant, Role, RoomSocket, ServerProcess, Space
+from .presence import batcher
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,7 @@ class _Keeper:
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.process_id: int | None = None
         self.sockets: dict[int, int] = {}
+        self.unrecorded: dict[int, tuple[int, int]] = {}  # closed sockets whose leave failed: (space, user)
         self.lock = asyncio.Lock()
         self.task: asyncio.Task | None = None
 
@@ -124,6 +126,15 @@ class _Keeper:
             if self.task is None or self.task.done():
                 self.task = asyncio.get_running_loop().create_task(self._renew())
         return self.process_id
+
+    async def retry_leaves(self) -> None:
+        """Record the closes that failed (the database was away for a moment), so that they don't count forever."""
+        from .services import participant_leave  # services imports this module
+
+        for socket_id, (space_id, user_id) in list(self.unrecorded.items()):
+            if await database_sync_to_async(participant_leave)(socket_id=socket_id):
+                batcher().left(space_id, user_id)
+            del self.unrecorded[socket_id]
 
     async def _renew(self) -> None:
         while True:
@@ -138,6 +149,12 @@ class _Keeper:
             except Exception:
                 # The database may be down for a moment; the lease has two more renewals' worth of slack.
                 log.warning("could not renew this process's socket lease", exc_info=True)
+            try:
+                await self.retry_leaves()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("could not record %d closed room sockets", len(self.unrecorded), exc_info=True)
 
 
 _keepers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Keeper] = weakref.WeakKeyDictionary()
@@ -162,3 +179,8 @@ def opened(socket_id: int, participant_id: int) -> None:
 
 def closed(socket_id: int) -> None:
     _keeper().sockets.pop(socket_id, None)
+
+
+def leave_later(socket_id: int, space_id: int, user_id: int) -> None:
+    """A close that could not be recorded now: retried with each renewal of the lease."""
+    _keeper().unrecorded[socket_id] = (space_id, user_id)

@@ -9,8 +9,9 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
+from django.db import OperationalError
 
-from rooms import fanout, media, services
+from rooms import fanout, leases, media, services
 from rooms.consumers import SpaceConsumer
 from rooms.models import RoomSocket
 from rooms.routing import websocket_urlpatterns
@@ -129,3 +130,21 @@ async def test_a_consumer_that_crashes_still_leaves_the_room(monkeypatch):
     relay = media._process().hubs.get(space.pk)
     assert relay is None or len(relay.listeners) == 1
     await watching.disconnect()
+
+
+async def test_a_close_the_database_could_not_record_is_recorded_with_the_next_lease_renewal(monkeypatch):
+    space = await database_sync_to_async(lambda: LiveSpaceFactory(host=make_host()))()
+    listener = await database_sync_to_async(UserFactory)()
+    communicator = await joined(listener, space.pk)
+    recorded = services.participant_leave
+
+    def database_away(**kwargs):
+        raise OperationalError("the database is away for a moment")
+
+    monkeypatch.setattr(services, "participant_leave", database_away)
+    await communicator.disconnect()
+    still = database_sync_to_async(RoomSocket.objects.filter(participant__user=listener).exists)
+    assert await still()
+    monkeypatch.setattr(services, "participant_leave", recorded)
+    await leases._keeper().retry_leaves()  # what the renewal does next
+    assert not await still()
