@@ -19,6 +19,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -34,8 +35,10 @@ __all__ = [
     "ManagedProcess",
     "RedisServer",
     "Server",
+    "NEEDS_POSTGRES",
     "ScratchDatabase",
     "clean_env",
+    "database_url",
     "free_port",
     "production_env",
     "manage",
@@ -43,10 +46,12 @@ __all__ = [
     "prepare_production",
     "redis_server",
     "scratch_database",
+    "start_all",
     "start_beat",
     "start_daphne",
     "start_uvicorn",
     "start_worker",
+    "stop_all",
     "wait_until",
 ]
 
@@ -361,10 +366,40 @@ def manage(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.
     return result
 
 
+def stop_all(processes: Sequence[ManagedProcess], timeout: float = 15.0) -> None:
+    """Stop several processes at once (SIGTERM, SIGKILL after `timeout`)."""
+    if processes:
+        with ThreadPoolExecutor(max_workers=len(processes)) as pool:
+            list(pool.map(lambda process: process.stop(timeout), processes))
+
+
+MIGRATE = ("migrate", "--noinput")
+COLLECTSTATIC = ("collectstatic", "--noinput", "-v", "0")
+
+
 def prepare_production(env: dict[str, str]) -> None:
-    """What the README's production shape does before starting processes: migrate, collectstatic."""
-    manage(env, "migrate", "--noinput")
-    manage(env, "collectstatic", "--noinput", "-v", "0")
+    """What the README's production shape does before starting processes: migrate and collectstatic (at once)."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        jobs = [pool.submit(manage, env, *command) for command in (MIGRATE, COLLECTSTATIC)]
+    for job in jobs:
+        job.result()
+
+
+def start_all(*starters: Callable[[], ManagedProcess]) -> list[ManagedProcess]:
+    """Start several processes at once (each starter waits for its own readiness); all or none are left running."""
+    with ThreadPoolExecutor(max_workers=len(starters)) as pool:
+        jobs = [pool.submit(starter) for starter in starters]
+        wait(jobs)
+    failures = [job.exception() for job in jobs if job.exception() is not None]
+    if failures:
+        for job in jobs:
+            if job.exception() is None:
+                job.result().stop()
+        raise failures[0]
+    return [job.result() for job in jobs]
+
+
+NEEDS_POSTGRES = "needs PostgreSQL (DATABASE_URL=postgres://…, as .ci/run sets): it runs several processes"
 
 
 def postgres_configured() -> bool:
@@ -372,15 +407,19 @@ def postgres_configured() -> bool:
     return os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
 
 
+def database_url(name: str, server_url: str | None = None) -> str:
+    """The URL of database `name` on the PostgreSQL server of DATABASE_URL (e.g. the test run's own database)."""
+    parts = urlsplit(server_url or os.environ.get("DATABASE_URL") or DEFAULT_POSTGRES_URL)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
 class ScratchDatabase:
     """A PostgreSQL database of its own on the server of DATABASE_URL, dropped (connections and all) at the end."""
 
     def __init__(self, prefix: str = "spaces_scratch", server_url: str | None = None) -> None:
-        server_url = server_url or os.environ.get("DATABASE_URL") or DEFAULT_POSTGRES_URL
-        parts = urlsplit(server_url)
         self.name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-        self.url = urlunsplit(parts._replace(path=f"/{self.name}"))
-        self._admin_url = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
+        self.url = database_url(self.name, server_url)
+        self._admin_url = database_url("postgres", server_url)
 
     def _execute(self, sql: str) -> None:
         import psycopg

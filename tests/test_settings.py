@@ -73,3 +73,45 @@ def test_real_services_are_chosen_from_the_environment():
         "channels_redis.core.RedisChannelLayer",
         "redis://127.0.0.1:6379/0",
     ]
+
+
+PROD_ENV = {
+    "DJANGO_SECRET_KEY": "k" * 20 + "Zq8!xY2#vB7@mN4$pL0%wR6^tJ1&hG9*",
+    "STRIPE_SECRET_KEY": "sk_live_example",
+    "STRIPE_WEBHOOK_SECRET": "whsec_example",
+    "DATABASE_URL": "postgres://spaces@db:5432/spaces",
+}
+SHOW_SECURITY = (
+    "import django; django.setup(); from django.conf import settings as s; "
+    "print(s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_HSTS_SECONDS)"
+)
+SHOW_DATABASE = (
+    "import django; django.setup(); from django.conf import settings as s; d = s.DATABASES['default']; "
+    "print(d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'], d.get('OPTIONS', {}).get('pool', {}).get('max_size'))"
+)
+
+
+def test_production_is_https_only_unless_a_laptop_asks_for_plain_http():
+    assert run_django("spaces_site.settings.prod", PROD_ENV, SHOW_SECURITY).stdout.split() == [
+        "True",
+        "True",
+        "True",
+        "31536000",
+    ]
+    laptop = run_django("spaces_site.settings.prod", {**PROD_ENV, "DJANGO_HTTPS": "false"}, SHOW_SECURITY)
+    assert laptop.stdout.split() == ["False", "False", "False", "0"], laptop.stderr
+
+
+def test_production_pools_database_connections_and_checks_them():
+    assert run_django("spaces_site.settings.prod", PROD_ENV, SHOW_DATABASE).stdout.split() == ["0", "True", "10"]
+    behind_pgbouncer = run_django("spaces_site.settings.prod", {**PROD_ENV, "DJANGO_DB_POOL": "false"}, SHOW_DATABASE)
+    assert behind_pgbouncer.stdout.split() == ["60", "True", "None"], behind_pgbouncer.stderr
+
+
+def test_static_files_are_served_by_the_application_in_every_shape():
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print('whitenoise.middleware.WhiteNoiseMiddleware' in s.MIDDLEWARE, s.WHITENOISE_USE_FINDERS)"
+    )
+    assert run_django("spaces_site.settings.dev", {}, code).stdout.split() == ["True", "True"]
+    assert run_django("spaces_site.settings.prod", PROD_ENV, code).stdout.split() == ["True", "False"]

@@ -2,13 +2,9 @@
 
 import os
 import uuid
-import warnings
 
 from .base import *  # noqa: F403
 from .env import env_bool
-
-# WhiteNoise serves from the apps' folders here (WHITENOISE_USE_FINDERS); no collected STATIC_ROOT is expected.
-warnings.filterwarnings("ignore", message="No directory at", module="django")
 
 # One cache namespace per test run, inherited by the live servers it starts, so state a run leaves
 # in a shared Redis (allauth's rate-limit counters, say) never leaks into the next run.
