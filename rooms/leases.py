@@ -140,7 +140,9 @@ class _Keeper:
         while True:
             await asyncio.sleep(settings.SPACES_PRESENCE_LEASE_SECONDS / 3)
             try:
-                if not await database_sync_to_async(server_process_renew)(process_id=self.process_id):
+                # Off the thread that runs the sockets' database work: a storm of joins must not delay the renewal.
+                renew = database_sync_to_async(server_process_renew, thread_sensitive=False)
+                if not await renew(process_id=self.process_id):
                     log.warning("socket lease had expired; registering %d sockets again", len(self.sockets))
                     restore = database_sync_to_async(server_process_restore)
                     self.process_id = (await restore(name=self.name, sockets=dict(self.sockets))).pk
