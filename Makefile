@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SYSTEM_PACKAGES := chromium espeak-ng sox
+SYSTEM_PACKAGES := chromium espeak-ng sox redis-server
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # Pool processes of `make worker` (the `celery` queue) and `make worker-captions` (see README, "Sizing the workers").

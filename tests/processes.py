@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -148,10 +148,8 @@ class ManagedProcess:
 
     def _signal_group(self, sig: int) -> None:
         # Each child leads its own session: Celery's prefork pool and uvicorn's children go with it.
-        try:
+        with suppress(ProcessLookupError):
             os.killpg(self.pid, sig)
-        except ProcessLookupError:
-            pass
 
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM, then SIGKILL after `timeout` seconds."""
@@ -274,6 +272,13 @@ class Server(ManagedProcess):
         return f"ws://127.0.0.1:{self.port}"
 
 
+def _start_server(name: str, argv: list[str], port: int, env: dict[str, str], log_dir: Path | None) -> Server:
+    server = Server(name, argv, env, log_dir)
+    server.port = port
+    server.start().wait_for_port(port)
+    return server
+
+
 def start_daphne(
     env: dict[str, str],
     *,
@@ -285,10 +290,7 @@ def start_daphne(
     """Daphne serving `application` as `make daphne` does; returns once it accepts connections."""
     port = port or free_port()
     argv = [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "-v", "1", application]
-    server = Server(name or f"daphne-{port}", argv, env, log_dir)
-    server.port = port
-    server.start().wait_for_port(port)
-    return server
+    return _start_server(name or f"daphne-{port}", argv, port, env, log_dir)
 
 
 def start_uvicorn(
@@ -306,12 +308,8 @@ def start_uvicorn(
         "--host", "127.0.0.1", "--port", str(port),
         "--loop", "uvloop", "--http", "httptools", "--ws", "websockets",
         "--ws-per-message-deflate", "false", "--lifespan", "off", "--no-access-log",
-        "--proxy-headers", "--forwarded-allow-ips", "127.0.0.1",
     ]  # fmt: skip
-    server = Server(name or f"uvicorn-{port}", argv, env, log_dir)
-    server.port = port
-    server.start().wait_for_port(port)
-    return server
+    return _start_server(name or f"uvicorn-{port}", argv, port, env, log_dir)
 
 
 def start_worker(

@@ -36,13 +36,16 @@ def test_production_needs_a_real_secret_key():
     assert result.returncode != 0 and "DJANGO_SECRET_KEY" in result.stderr
 
 
+PROD_ENV = {
+    "DJANGO_SECRET_KEY": "k" * 20 + "Zq8!xY2#vB7@mN4$pL0%wR6^tJ1&hG9*",
+    "DJANGO_ALLOWED_HOSTS": "spaces.example",
+    "STRIPE_SECRET_KEY": "sk_live_example",
+    "STRIPE_WEBHOOK_SECRET": "whsec_example",
+}
+
+
 def test_production_settings_pass_the_deploy_check():
-    env = {
-        "DJANGO_SECRET_KEY": "k" * 20 + "Zq8!xY2#vB7@mN4$pL0%wR6^tJ1&hG9*",
-        "DJANGO_ALLOWED_HOSTS": "spaces.example",
-        "STRIPE_SECRET_KEY": "sk_live_example",
-        "STRIPE_WEBHOOK_SECRET": "whsec_example",
-    }
+    env = PROD_ENV
     code = (
         "import django; django.setup(); from django.core.management import call_command; "
         "call_command('check', '--deploy', '--fail-level', 'WARNING')"
@@ -75,12 +78,6 @@ def test_real_services_are_chosen_from_the_environment():
     ]
 
 
-PROD_ENV = {
-    "DJANGO_SECRET_KEY": "k" * 20 + "Zq8!xY2#vB7@mN4$pL0%wR6^tJ1&hG9*",
-    "STRIPE_SECRET_KEY": "sk_live_example",
-    "STRIPE_WEBHOOK_SECRET": "whsec_example",
-    "DATABASE_URL": "postgres://spaces@db:5432/spaces",
-}
 SHOW_SECURITY = (
     "import django; django.setup(); from django.conf import settings as s; "
     "print(s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_HSTS_SECONDS)"
@@ -103,8 +100,9 @@ def test_production_is_https_only_unless_a_laptop_asks_for_plain_http():
 
 
 def test_production_pools_database_connections_and_checks_them():
-    assert run_django("spaces_site.settings.prod", PROD_ENV, SHOW_DATABASE).stdout.split() == ["0", "True", "10"]
-    behind_pgbouncer = run_django("spaces_site.settings.prod", {**PROD_ENV, "DJANGO_DB_POOL": "false"}, SHOW_DATABASE)
+    env = {**PROD_ENV, "DATABASE_URL": "postgres://spaces@db:5432/spaces"}
+    assert run_django("spaces_site.settings.prod", env, SHOW_DATABASE).stdout.split() == ["0", "True", "10"]
+    behind_pgbouncer = run_django("spaces_site.settings.prod", {**env, "DJANGO_DB_POOL": "false"}, SHOW_DATABASE)
     assert behind_pgbouncer.stdout.split() == ["60", "True", "None"], behind_pgbouncer.stderr
 
 

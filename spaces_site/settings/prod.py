@@ -13,18 +13,18 @@ DEBUG = False
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # DJANGO_HTTPS=false runs the production shape over plain http on a laptop (no proxy, no TLS): no redirect to
 # https, cookies sent without the Secure flag, no HSTS. Never set it where real people connect.
-HTTPS = env_bool("DJANGO_HTTPS", True)
-SECURE_SSL_REDIRECT = HTTPS
-SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365, minimum=0) if HTTPS else 0
-SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
-SECURE_HSTS_PRELOAD = HTTPS
-SESSION_COOKIE_SECURE = HTTPS
-CSRF_COOKIE_SECURE = HTTPS
+_https = env_bool("DJANGO_HTTPS", True)
+SECURE_SSL_REDIRECT = _https
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365, minimum=0) if _https else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _https
+SECURE_HSTS_PRELOAD = _https
+SESSION_COOKIE_SECURE = _https
+CSRF_COOKIE_SECURE = _https
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
-# Only what `collectstatic` wrote is served, under its hashed names with a one-year cache.
+# Only what `collectstatic` wrote is served; its hashed names with a far-future, immutable cache.
 WHITENOISE_USE_FINDERS = False
 
 # Database connections are reused and checked before use. The ASGI servers run each request's ORM work on a thread

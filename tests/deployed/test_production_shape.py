@@ -65,6 +65,7 @@ print(json.dumps({"host": host.pk, "listener": listener.pk, "space": space.pk}))
 @dataclass
 class Shape:
     servers: list[Server]
+    laptop: Server  # the same shape with DJANGO_HTTPS=false, as the README runs it on a laptop
     static_root: Path
     ids: dict[str, int]
     database_url: str
@@ -90,9 +91,12 @@ def shape(tmp_path_factory) -> Iterator[Shape]:
                 lambda: start_daphne(env, name="daphne-b"),
                 lambda: start_worker(env, queues=["celery"], concurrency=1, name="celery"),
                 lambda: start_beat(env),
+                lambda: start_daphne({**env, "DJANGO_HTTPS": "false"}, name="daphne-laptop"),
             )
             servers = started[:2]
-            yield Shape(servers=servers, static_root=static_root, ids=ids, database_url=database.url)
+            yield Shape(
+                servers=servers, laptop=started[-1], static_root=static_root, ids=ids, database_url=database.url
+            )
             for process in started:
                 assert process.alive, f"{process.name} died:\n{process.logs()}"
         finally:
@@ -112,15 +116,21 @@ class Response:
 
 @dataclass
 class Visitor:
-    """A browser behind the TLS proxy: the public Host, https as the forwarded scheme, its own cookies."""
+    """A browser behind the TLS proxy (the public Host, https as the forwarded scheme) or, with `over_https=False`,
+    straight at a server over plain http as on a laptop; with its own cookies."""
 
+    over_https: bool = True
     cookies: dict[str, str] = field(default_factory=dict)
     set_cookie_lines: list[str] = field(default_factory=list)
+
+    def origin(self, server: Server) -> str:
+        return PUBLIC_ORIGIN if self.over_https else server.url
 
     def request(
         self, server: Server, method: str, path: str, form: dict | None = None, headers: dict | None = None
     ) -> Response:
-        sent = {"Host": PUBLIC_HOST, "X-Forwarded-Proto": "https", **(headers or {})}
+        forwarded = {"Host": PUBLIC_HOST, "X-Forwarded-Proto": "https"} if self.over_https else {}
+        sent = {**forwarded, **(headers or {})}
         if self.cookies:
             sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         body = None
@@ -129,8 +139,8 @@ class Visitor:
             sent.update(
                 {
                     "Content-Type": "application/x-www-form-urlencoded",
-                    "Origin": PUBLIC_ORIGIN,
-                    "Referer": f"{PUBLIC_ORIGIN}{path}",
+                    "Origin": self.origin(server),
+                    "Referer": f"{self.origin(server)}{path}",
                 }
             )
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
@@ -162,14 +172,14 @@ class Visitor:
     def post(self, server: Server, path: str) -> Response:
         return self.request(server, "POST", path, form={"csrfmiddlewaretoken": self.cookies["csrftoken"]})
 
-    def socket(self, server: Server, path: str, origin: str = PUBLIC_ORIGIN) -> ClientConnection:
+    def socket(self, server: Server, path: str, origin: str | None = None) -> ClientConnection:
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        if self.over_https:
+            headers["X-Forwarded-Proto"] = "https"
         return connect(
             f"{server.ws_url}{path}",
-            origin=origin,
-            additional_headers={
-                "Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items()),
-                "X-Forwarded-Proto": "https",
-            },
+            origin=origin or self.origin(server),
+            additional_headers=headers,
             proxy=None,
             open_timeout=30,
         )
@@ -299,6 +309,21 @@ def test_database_connections_are_kept_and_reused_across_requests(shape):
     print(f"database connections seen over 20 requests: {len(seen)}, kept throughout: {len(kept)}")
     assert len(seen) <= 2 * 4 + 4, f"{len(seen)} connections for 20 requests: they are not being reused"
     assert kept, "no connection lasted from one request to the next: each request connected anew"
+
+
+def test_the_laptop_shape_works_over_plain_http(shape):
+    """DJANGO_HTTPS=false (README, "The production shape on a laptop"): no redirect, cookies without Secure."""
+    visitor = Visitor(over_https=False)
+    visitor.log_in(shape.laptop, "shape_fan")
+    assert not any("Secure" in line for line in visitor.set_cookie_lines), visitor.set_cookie_lines
+    home = visitor.request(shape.laptop, "GET", "/")
+    assert home.status == 200
+    stylesheet = f"/static/{manifest(shape)['css/site.css']}"
+    assert stylesheet in home.text
+    assert visitor.request(shape.laptop, "GET", stylesheet).status == 200
+    with visitor.socket(shape.laptop, "/ws/me/") as events:
+        events.send("{}")
+        assert next_event(events, lambda e: e["type"] == "error")
 
 
 def test_a_socket_opened_from_another_origin_is_refused(shape):
