@@ -19,4 +19,5 @@ def push_to_user(user_id: int, event: dict[str, Any]) -> None:
     def send() -> None:
         async_to_sync(get_channel_layer().group_send)(user_group(user_id), {"type": "user.event", "event": event})
 
-    transaction.on_commit(send)
+    # Robust: the change is committed either way; a channel-layer outage must not turn it into an error.
+    transaction.on_commit(send, robust=True)

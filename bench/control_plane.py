@@ -63,7 +63,7 @@ def seed(listeners: int):
 
     from accounts.models import User
     from rooms import services
-    from rooms.models import Participant, Space
+    from rooms.models import Space
 
     call_command("migrate", verbosity=0)
     host, _ = User.objects.get_or_create(username="bench_host", defaults={"email": "bench_host@bench.local"})
@@ -77,7 +77,6 @@ def seed(listeners: int):
     )
     users = list(User.objects.filter(username__in=names).order_by("username"))
     space = services.space_create(host=host, title="Control plane bench", topics="bench")
-    Participant.objects.filter(space=space).update(connections=0)
     store = SessionStore()
     expiry = timezone.now() + timezone.timedelta(hours=2)
     keys, rows = [], []

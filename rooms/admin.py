@@ -9,7 +9,7 @@ class ParticipantInline(admin.TabularInline):
     model = Participant
     extra = 0
     raw_id_fields = ["user"]
-    fields = ["user", "role", "muted", "hand_raised_at", "removed_at", "speaker_index", "connections"]
+    fields = ["user", "role", "muted", "hand_raised_at", "removed_at", "speaker_index"]
 
 
 @admin.register(Space)
@@ -24,7 +24,7 @@ class SpaceAdmin(admin.ModelAdmin):
 
 @admin.register(Participant)
 class ParticipantAdmin(admin.ModelAdmin):
-    list_display = ["user", "space", "role", "muted", "hand_raised_at", "removed_at", "connections"]
+    list_display = ["user", "space", "role", "muted", "hand_raised_at", "removed_at"]
     list_filter = ["role", "muted"]
     search_fields = ["user__username", "space__title"]
     raw_id_fields = ["user", "space"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
@@ -14,7 +15,7 @@ from django.db import DatabaseError
 from accounts.models import Post, User
 from spaces_site import ratelimit
 
-from . import access, fanout, media, selectors, services, socket_cap
+from . import access, fanout, leases, media, selectors, services, socket_cap
 from .events import participant_payload
 from .models import SPEAKING_ROLES, Participant, Space
 from .presence import TokenBucket, batcher
@@ -26,9 +27,20 @@ CLOSE_TOO_MANY_MESSAGES = 4429
 
 
 class SpaceConsumer(AsyncWebsocketConsumer):
-    space_id: int
+    # Room events come through rooms.fanout (one channel per process), never to a channel of this socket, so
+    # a channel-layer outage cannot take the socket down with it.
+    channel_layer_alias = None
+    space_id: int | None = None
+    socket_id: int | None = None
     joined = False
     closing = False
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # A consumer that fails for any reason, or that its server cancels, still leaves.
+            await asyncio.shield(self._leave())
 
     async def connect(self) -> None:
         await self.accept()
@@ -39,7 +51,8 @@ class SpaceConsumer(AsyncWebsocketConsumer):
             return
         self.user = user
         try:
-            snapshot = await self._join()
+            snapshot = await self._join(await leases.process_id())
+            leases.opened(self.socket_id, self.participant_id)
         except access.AdmissionRefused as refused:
             await self._refuse(refused.decision.reason, refused.decision.code)
             return
@@ -59,13 +72,37 @@ class SpaceConsumer(AsyncWebsocketConsumer):
             batcher().joined(self.space_id, snapshot["me"])
 
     @database_sync_to_async
-    def _join(self) -> dict:
+    def _join(self, process_id: int) -> dict:
         space = Space.objects.get(pk=self.space_id)
-        participant = services.participant_join(space=space, user=self.user)
+        participant = services.participant_join(space=space, user=self.user, process_id=process_id)
+        self.socket_id, self.participant_id = participant.socket_id, participant.pk
         self._remember(participant_payload(participant))
         self.first_connection = participant.first_connection
         participant.space = space
         return selectors.room_snapshot(space=space, me=participant)
+
+    async def resync(self, delay: float = 0) -> None:
+        """Called by rooms.fanout after Redis lost the room's events for a while: apply what changed meanwhile
+        (a removal, the end, this socket's role) and send a fresh `welcome`."""
+        await asyncio.sleep(delay)
+        if not self.joined or self.closing:
+            return
+        try:
+            snapshot = await database_sync_to_async(self._snapshot)()
+        except Exception:
+            log.warning("could not catch a room socket up", exc_info=True)
+            return
+        if snapshot["space"]["state"] != Space.State.LIVE:
+            await self._refuse("This Space has ended.", access.CLOSE_ENDED)
+        elif snapshot["removed"]:
+            await self._refuse("You were removed from this Space.", access.CLOSE_FORBIDDEN)
+        elif self.joined and not self.closing:
+            self._remember(snapshot["me"])
+            await self._send_event({key: value for key, value in snapshot.items() if key != "removed"})
+
+    def _snapshot(self) -> dict:
+        participant = Participant.objects.select_related("user", "space").get(pk=self.participant_id)
+        return {**selectors.room_snapshot(space=participant.space, me=participant), "removed": participant.removed}
 
     def _remember(self, payload: dict) -> None:
         self.role = payload["role"]
@@ -78,14 +115,27 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         await self.close(code=code)
 
     async def disconnect(self, code: int) -> None:
-        if not self.joined:
-            return
+        await self._leave()
+
+    async def _leave(self) -> None:
+        """Detach from the fan-out and the relay and close this socket's row; safe to run twice."""
         self.joined = False
+        socket_id, self.socket_id = self.socket_id, None
+        if self.space_id is None:
+            return
         if getattr(self, "socket_number", None):
             await socket_cap.unregister(self.space_id, self.user.pk, self.socket_number)
         await media.detach(self.space_id, self)
         await fanout.detach(self.space_id, self)
-        last = await database_sync_to_async(services.participant_leave)(space_id=self.space_id, user_id=self.user.pk)
+        if socket_id is None:
+            return
+        leases.closed(socket_id)
+        try:
+            last = await database_sync_to_async(services.participant_leave)(socket_id=socket_id)
+        except Exception:
+            log.warning("could not record a room socket closing; retrying with the lease", exc_info=True)
+            leases.leave_later(socket_id, self.space_id, self.user.pk)
+            return
         if last:
             batcher().left(self.space_id, self.user.pk)
 
@@ -103,6 +153,14 @@ class SpaceConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if not self.joined or self.closing:
             return
+        try:
+            await self._receive(text_data, bytes_data)
+        except Exception:
+            # Whatever a message does, the socket lives on and says so.
+            log.exception("a room message failed")
+            await self._error("internal", "That message could not be handled; try again.")
+
+    async def _receive(self, text_data: str | None, bytes_data: bytes | None) -> None:
         if bytes_data is not None:
             await self._receive_frame(bytes_data)
             return
@@ -116,6 +174,9 @@ class SpaceConsumer(AsyncWebsocketConsumer):
             content = json.loads(text_data)
         except ValueError:
             await self._error("bad_json", "That message is not valid JSON.")
+            return
+        except RecursionError:
+            await self._error("bad_json", "That message is nested too deeply.")
             return
         if not isinstance(content, dict) or not isinstance(content.get("type"), str):
             await self._error("bad_message", "Each message is a JSON object with a string `type`.")

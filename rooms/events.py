@@ -24,7 +24,8 @@ def broadcast(space_id: int, event: dict[str, Any]) -> None:
     def send() -> None:
         async_to_sync(get_channel_layer().group_send)(space_group(space_id), space_message(space_id, event))
 
-    transaction.on_commit(send)
+    # Robust: the change is committed either way; a channel-layer outage must not turn it into an error.
+    transaction.on_commit(send, robust=True)
 
 
 def participant_payload(participant) -> dict[str, Any]:

@@ -3,6 +3,9 @@
 Each process subscribes one channel to a Space's group (not one channel per socket), so a
 `group_send` costs the channel layer one message per process, and the process writes the event,
 serialised once, to each of its sockets. With Redis this turns 1,000 deliveries per event into 1.
+
+The memberships go through `spaces_site.groups`, which adds them again within a second of Redis coming
+back without them (a restart); each socket is then asked to catch up (`resync`) on what it missed.
 """
 
 from __future__ import annotations
@@ -10,9 +13,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import weakref
 
 from channels.layers import get_channel_layer
+
+from spaces_site import groups
 
 from .events import space_group
 
@@ -24,12 +30,14 @@ class _Hub:
         self.layer = get_channel_layer()
         self.channel: str | None = None
         self.sockets: dict[int, set] = {}
+        self.background: set[asyncio.Task] = set()
 
     async def start(self) -> None:
         if self.channel is None:
             # The default "specific" prefix: channels_redis reads all process-local channels from one key.
             self.channel = await self.layer.new_channel()
             self.task = asyncio.get_running_loop().create_task(self._pump())
+            groups.on_reset(self._resync_all)
 
     async def _pump(self) -> None:
         while True:
@@ -54,6 +62,14 @@ class _Hub:
                         # One closing socket must not stop delivery to the others.
                         log.debug("could not deliver a room event", exc_info=True)
 
+    def _resync_all(self) -> None:
+        consumers = [consumer for sockets in self.sockets.values() for consumer in sockets]
+        spread = min(3.0, len(consumers) / 1000)  # so that thousands of catch-ups don't hit the database at once
+        for consumer in consumers:
+            task = asyncio.get_running_loop().create_task(consumer.resync(delay=random.random() * spread))
+            self.background.add(task)
+            task.add_done_callback(self.background.discard)
+
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Hub] = weakref.WeakKeyDictionary()
 
@@ -68,17 +84,22 @@ async def _hub() -> _Hub:
 
 
 async def attach(space_id: int, consumer) -> None:
+    """Deliver the Space's events to `consumer.space_event`; `consumer.resync` after Redis lost them."""
     hub = await _hub()
     sockets = hub.sockets.setdefault(space_id, set())
-    if not sockets:
-        await hub.layer.group_add(space_group(space_id), hub.channel)
+    first = not sockets
     sockets.add(consumer)
+    if first:
+        await groups.keep(space_group(space_id), hub.channel)
 
 
 async def detach(space_id: int, consumer) -> None:
+    """Stop delivering to `consumer`; safe to call twice or for a consumer never attached."""
     hub = await _hub()
-    sockets = hub.sockets.get(space_id, set())
+    sockets = hub.sockets.get(space_id)
+    if sockets is None or consumer not in sockets:
+        return
     sockets.discard(consumer)
     if not sockets:
-        hub.sockets.pop(space_id, None)
-        await hub.layer.group_discard(space_group(space_id), hub.channel)
+        del hub.sockets[space_id]
+        await groups.drop(space_group(space_id), hub.channel)

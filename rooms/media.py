@@ -439,6 +439,8 @@ class _Process:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                # redis-py reconnects on the next read and subscribes to every channel again, so audio resumes
+                # as soon as a restarted Redis answers (tests/faults).
                 logger.warning("media pub/sub read failed; retrying", exc_info=True)
                 await asyncio.sleep(0.5)
                 continue

@@ -108,8 +108,6 @@ class Participant(models.Model):
     removed_at = models.DateTimeField(null=True, blank=True)
     # Which relay slot carries this person's audio while they hold a speaking role.
     speaker_index = models.PositiveSmallIntegerField(null=True, blank=True)
-    # Open sockets; zero means the person has left (a reload briefly makes it 2).
-    connections = models.PositiveIntegerField(default=0)
     joined_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -138,6 +136,38 @@ class Participant(models.Model):
     @property
     def can_speak(self) -> bool:
         return self.role in SPEAKING_ROLES
+
+
+class ServerProcess(models.Model):
+    """A server process holding room sockets. Its heartbeat keeps `expires_at` ahead while it runs, so the
+    sockets of a process that was killed stop counting on their own when its lease runs out."""
+
+    name = models.CharField(max_length=100, unique=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    renewed_at = models.DateTimeField(default=timezone.now)  # last seen alive
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RoomSocketQuerySet(models.QuerySet):
+    def live(self, now=None):
+        """Sockets whose process still holds its lease."""
+        return self.filter(process__expires_at__gt=now or timezone.now())
+
+
+class RoomSocket(models.Model):
+    """One open room socket; a person is in a Space while they have a live one (a reload briefly makes two)."""
+
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="sockets")
+    process = models.ForeignKey(ServerProcess, on_delete=models.CASCADE, related_name="sockets")
+    opened_at = models.DateTimeField(default=timezone.now)
+
+    objects = RoomSocketQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"socket of {self.participant_id} on {self.process_id}"
 
 
 class Invitation(models.Model):

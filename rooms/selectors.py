@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from accounts.models import Block, Follow, User
 
 from .events import PAYLOAD_FIELDS, participant_payload, participant_payloads
+from .leases import live_socket_of
 from .models import SPEAKING_ROLES, Participant, PinnedPost, Reminder, Role, Space
 
 LISTENER_SNAPSHOT_LIMIT = 100
@@ -26,22 +28,23 @@ def spaces_live_ranked(*, user: User, query: str = "") -> QuerySet[Space]:
     """Live Spaces for the Spaces tab: those with the most people `user` follows in them (hosting,
     speaking or listening) first, then the most listeners; none whose host blocked `user`."""
     followed = Follow.objects.filter(follower=user).values("followee_id")
-    present = Q(participants__removed_at__isnull=True) & (
-        Q(participants__connections__gt=0) | Q(participants__role__in=SPEAKING_ROLES)
-    )
+    in_space = Participant.objects.filter(space=OuterRef("pk"), removed_at__isnull=True)
+    connected = live_socket_of(OuterRef("pk"))
     return (
         spaces_live(query=query)
         .exclude(host__in=Block.objects.filter(blocked=user).values("blocker_id"))
         .annotate(
-            followed_here=Count("participants", filter=present & Q(participants__user__in=followed), distinct=True),
-            listening=Count(
-                "participants",
-                filter=Q(participants__removed_at__isnull=True, participants__connections__gt=0),
-                distinct=True,
-            ),
+            followed_here=_count(in_space.filter(user__in=followed).filter(Q(connected) | Q(role__in=SPEAKING_ROLES))),
+            listening=_count(in_space.filter(connected)),
         )
         .order_by("-followed_here", "-listening", "-started_at")
     )
+
+
+def _count(participants: QuerySet[Participant]) -> Coalesce:
+    """How many rows `participants` (correlated to the outer Space) has, as one subquery."""
+    counted = participants.order_by().values("space").annotate(n=Count("pk")).values("n")[:1]
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
 
 def topics_now(*, limit: int = 12) -> list[tuple[str, int]]:
@@ -140,9 +143,10 @@ def room_snapshot(*, space: Space, me: Participant) -> dict:
     )
     listening = live.filter(role=Role.LISTENER)
     hands = listening.filter(hand_raised_at__isnull=False).order_by("hand_raised_at").values(*PAYLOAD_FIELDS)
-    quiet = listening.filter(connections__gt=0, hand_raised_at__isnull=True).order_by("joined_at")
+    connected = live_socket_of(OuterRef("pk"))
+    quiet = listening.filter(connected, hand_raised_at__isnull=True).order_by("joined_at")
     listeners = participant_payloads([*hands, *quiet.values(*PAYLOAD_FIELDS)[:LISTENER_SNAPSHOT_LIMIT]])
-    listener_count = listening.filter(Q(connections__gt=0) | Q(hand_raised_at__isnull=False)).count()
+    listener_count = listening.filter(Q(connected) | Q(hand_raised_at__isnull=False)).count()
     blocked = set(
         Block.objects.filter(blocker_id=me.user_id, blocked_id__in=[s["user_id"] for s in speakers]).values_list(
             "blocked_id", flat=True

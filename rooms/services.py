@@ -7,8 +7,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q, Subquery
-from django.db.models.functions import Greatest
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts import services as account_services
@@ -17,7 +16,7 @@ from accounts.models import Notification, Post, User
 from accounts.selectors import is_blocked_between
 from spaces_site import ratelimit
 
-from . import access, signals
+from . import access, leases, signals
 from .events import broadcast, participant_payload
 from .models import (
     MANAGER_ROLES,
@@ -27,6 +26,7 @@ from .models import (
     PinnedPost,
     Reminder,
     Role,
+    RoomSocket,
     Space,
     SpaceReport,
 )
@@ -210,6 +210,8 @@ def space_end(*, space: Space, by: User | None = None, reason: str = "ended by t
         _require_host(space, by)
     if space.state != Space.State.LIVE:
         raise ValidationError("This Space is not live.")
+    leases.space_peak_record(space_ids=[space.pk])
+    space.refresh_from_db(fields=["peak_listeners"])
     space.state = Space.State.ENDED
     space.ended_at = timezone.now()
     space.save(update_fields=["state", "ended_at"])
@@ -304,54 +306,52 @@ def _set_role(space: Space, participant: Participant, role: str) -> Participant:
 
 
 @transaction.atomic
-def participant_join(*, space: Space, user: User) -> Participant:
-    """A socket opened: admit (or refuse), count the connection, keep the role of a returning person."""
-    space = _locked(space)
+def participant_join(*, space: Space, user: User, process_id: int) -> Participant:
+    """A socket opened on server process `process_id`: admit (or refuse), record the socket under that
+    process's lease (`participant.socket_id`), keep the role of a returning person. A listener's join
+    takes no lock on the Space and counts nothing (`rooms.leases` keeps counts and the peak)."""
     participant = Participant.objects.select_related("user").filter(space=space, user=user).first()
     decision = access.can_join(space=space, user=user, participant=participant)
     if not decision:
         raise access.AdmissionRefused(decision)
     if participant is None:
-        # Someone new: one INSERT, already counted as connected (a popular Space takes thousands of these).
-        participant = Participant.objects.create(space=space, user=user, connections=1)
+        try:
+            with transaction.atomic():
+                participant = Participant.objects.create(space=space, user=user)
+        except IntegrityError:  # the same person's other socket got there first
+            participant = Participant.objects.select_related("user").get(space=space, user=user)
         first_connection = True
     else:
-        first_connection = participant.connections == 0
-        participant.connections = F("connections") + 1
-        participant.save(update_fields=["connections"])
-        participant.refresh_from_db(fields=["connections"])
-    if space.host_id == user.pk and space.host_left_at is not None:
-        Space.objects.filter(pk=space.pk).update(host_left_at=None)
+        first_connection = not RoomSocket.objects.live().filter(participant=participant).exists()
+    participant.socket_id = RoomSocket.objects.create(participant=participant, process_id=process_id).pk
+    if space.host_id == user.pk:
+        Space.objects.filter(pk=space.pk, host_left_at__isnull=False).update(host_left_at=None)
     invitation = Invitation.objects.filter(space=space, user=user, role=Role.COHOST).first()
     if invitation is not None and participant.role in (Role.LISTENER, Role.SPEAKER):
+        space = _locked(space)  # a co-host seat is a limit at stake
         try:
             with transaction.atomic():
                 _set_role(space, participant, Role.COHOST)
             invitation.delete()
         except ValidationError:
             pass  # both co-host seats are taken; the person stays a listener and keeps the invitation
-    if first_connection:
-        listening = Participant.objects.filter(space=space, connections__gt=0, removed_at__isnull=True)
-        count = listening.order_by().values("space").annotate(n=Count("pk")).values("n")
-        Space.objects.filter(pk=space.pk).update(peak_listeners=Greatest(F("peak_listeners"), Subquery(count)))
     participant.first_connection = first_connection
     return participant
 
 
 @transaction.atomic
-def participant_leave(*, space_id: int, user_id: int) -> bool:
+def participant_leave(*, socket_id: int) -> bool:
     """A socket closed; True when it was the person's last. When the host's last one closes, the
     grace period starts."""
-    updated = Participant.objects.filter(space_id=space_id, user_id=user_id, connections__gt=0).update(
-        connections=F("connections") - 1
-    )
-    if not updated:
-        return False
-    participant = Participant.objects.select_related("space").get(space_id=space_id, user_id=user_id)
-    if participant.connections:
+    socket = RoomSocket.objects.select_related("participant__space").filter(pk=socket_id).first()
+    if socket is None:
+        return False  # the sweep already forgot it
+    socket.delete()
+    participant = socket.participant
+    if RoomSocket.objects.live().filter(participant=participant).exists():
         return False
     if participant.role == Role.HOST and participant.space.state == Space.State.LIVE:
-        Space.objects.filter(pk=space_id).update(host_left_at=timezone.now())
+        Space.objects.filter(pk=participant.space_id, host_left_at__isnull=True).update(host_left_at=timezone.now())
     return True
 
 

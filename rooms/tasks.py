@@ -13,6 +13,7 @@ from accounts import services as account_services
 from accounts.events import push_to_user
 from accounts.models import Block, Follow, Notification
 
+from .leases import presence_sweep
 from .models import Participant, Reminder, Space
 from .services import (
     live_notice_key,
@@ -99,7 +100,9 @@ def prompt_due_spaces() -> int:
 
 @shared_task
 def end_abandoned_spaces() -> int:
-    """Beat: end live Spaces whose host left longer than the grace period ago."""
+    """Beat: forget the sockets of dead server processes, then end live Spaces whose host left longer
+    than the grace period ago."""
+    presence_sweep()
     ended = 0
     for space_id in spaces_abandoned_query(now=timezone.now()).values_list("pk", flat=True):
         with transaction.atomic():

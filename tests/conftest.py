@@ -1,6 +1,7 @@
 """Personas shared by every test module (alice follows bob; charlie is a stranger)."""
 
 import os
+import uuid
 
 import pytest
 
@@ -14,8 +15,6 @@ PASSWORD = "pass-word-123"
 @pytest.fixture(autouse=True)
 def fresh_rate_limits(settings):
     """Each test counts its own rate limits: ids repeat across tests (SQLite reuses them), counters must not."""
-    import uuid
-
     settings.RATE_LIMIT_KEY_PREFIX = uuid.uuid4().hex[:12]
 
 
@@ -68,3 +67,11 @@ def browser_type_launch_args(browser_type_launch_args):
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: run `make system-deps` (apt package chromium)")
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture
+def server(db):
+    """A running server process: its lease holds (nothing expires it unless a test travels in time)."""
+    from rooms.leases import server_process_register
+
+    return server_process_register(name=f"test-server-{uuid.uuid4().hex[:8]}")

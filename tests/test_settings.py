@@ -42,6 +42,8 @@ PROD_ENV = {
     "STRIPE_SECRET_KEY": "sk_live_example",
     "STRIPE_WEBHOOK_SECRET": "whsec_example",
 }
+
+
 def test_production_refuses_the_development_secret_key():
     from spaces_site.settings.base import DEV_SECRET_KEY
 
@@ -119,6 +121,8 @@ def test_static_files_are_served_by_the_application_in_every_shape():
     )
     assert run_django("spaces_site.settings.dev", {}, code).stdout.split() == ["True", "True"]
     assert run_django("spaces_site.settings.prod", PROD_ENV, code).stdout.split() == ["True", "False"]
+
+
 def test_uvicorn_caps_websocket_messages_at_daphnes_limit():
     import inspect
     import re

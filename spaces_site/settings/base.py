@@ -211,6 +211,12 @@ SPACES_MAX_SCHEDULE_DAYS = 30
 SPACES_MAX_SCHEDULED_PER_HOST = 10
 SPACES_REMINDER_MINUTES_BEFORE = 30
 SPACES_HOST_GRACE_SECONDS = env_int("SPACES_HOST_GRACE_SECONDS", 120, minimum=0)
+# Open room sockets count while their server process renews its lease (every third of this); a killed
+# process's sockets stop counting this long after its last renewal (rooms/leases.py).
+SPACES_PRESENCE_LEASE_SECONDS = env_int("SPACES_PRESENCE_LEASE_SECONDS", 30, minimum=3)
+# Each server process adds its channel-layer group memberships again this often (spaces_site/groups.py; after
+# a Redis restart it does so within a second).
+SPACES_GROUP_REFRESH_SECONDS = env_int("SPACES_GROUP_REFRESH_SECONDS", 30, minimum=1)
 SPACES_REACTION_FLUSH_MS = env_int("SPACES_REACTION_FLUSH_MS", 500, minimum=10)
 SPACES_REACTIONS_PER_10S = env_int("SPACES_REACTIONS_PER_10S", 20, minimum=1)
 SPACES_TEXT_MESSAGES_PER_10S = env_int("SPACES_TEXT_MESSAGES_PER_10S", 100, minimum=1)

@@ -11,7 +11,8 @@ function connect() {
   });
   socket.addEventListener("close", (closed) => {
     if (closed.code === 4401) return;
-    setTimeout(connect, delay);
+    // Jittered, so a restarted server's sockets do not all come back at once.
+    setTimeout(connect, Math.round(delay / 2 + Math.random() * delay / 2));
     delay = Math.min(delay * 2, 30000);
   });
 }

@@ -12,7 +12,7 @@ from accounts import selectors, services
 from accounts.models import Follow
 from rooms import selectors as room_selectors
 from rooms import services as room_services
-from rooms.models import Participant, Role
+from rooms.models import Participant, Role, RoomSocket
 from tests.accounts.factories import UserFactory
 from tests.rooms.factories import LiveSpaceFactory, make_host
 
@@ -69,15 +69,20 @@ def test_a_profile_shows_the_persons_live_and_upcoming_spaces_and_counts(client,
     assert f'href="{reverse("accounts:following", args=["dj"])}"' in page
 
 
-def test_the_spaces_tab_ranks_by_people_you_follow_then_listeners_and_lists_topics(client, alice):
+def listening(server, participant: Participant) -> None:
+    RoomSocket.objects.create(participant=participant, process=server)
+
+
+def test_the_spaces_tab_ranks_by_people_you_follow_then_listeners_and_lists_topics(client, alice, server):
     crowded = LiveSpaceFactory(host=make_host(username="big"), title="Crowded", topics="music")
     friendly = LiveSpaceFactory(host=make_host(username="small"), title="Friends here", topics="music,jazz")
     quiet = LiveSpaceFactory(host=make_host(username="quiet"), title="Quiet")
     for person in UserFactory.create_batch(3):
-        Participant.objects.create(space=crowded, user=person, role=Role.LISTENER, connections=1)
+        listening(server, Participant.objects.create(space=crowded, user=person, role=Role.LISTENER))
     friend = UserFactory()
     Follow.objects.create(follower=alice, followee=friend)
-    Participant.objects.create(space=friendly, user=friend, role=Role.LISTENER, connections=1)
+    listening(server, Participant.objects.create(space=friendly, user=friend, role=Role.LISTENER))
+    Participant.objects.create(space=quiet, user=UserFactory(), role=Role.LISTENER)  # left: no open socket
     ranked = list(room_selectors.spaces_live_ranked(user=alice))
     assert [s.title for s in ranked] == ["Friends here", "Crowded", "Quiet"]
     assert ranked[1].listening == 3 and quiet in ranked

@@ -91,7 +91,7 @@ def test_spaces_pages_have_no_axe_violations(browser, live_daphne):
     host = make_host()
     live = LiveSpaceFactory(host=host, title="Accessible room")
     listener = UserFactory()
-    Participant.objects.create(space=live, user=listener, hand_raised_at=live.started_at, connections=1)
+    Participant.objects.create(space=live, user=listener, hand_raised_at=live.started_at)
     scheduled = LiveSpaceFactory(host=make_host(), state=Space.State.SCHEDULED, started_at=None)
     ended = LiveSpaceFactory(host=make_host(), state=Space.State.ENDED, ended_at=live.started_at)
     page = signed_in_page(browser, f"http://{live_daphne}", host)

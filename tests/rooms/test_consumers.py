@@ -10,7 +10,7 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 
 from rooms import services
-from rooms.models import Participant, Role, Space
+from rooms.models import Participant, Role, RoomSocket, Space
 from rooms.routing import websocket_urlpatterns
 from tests.accounts.factories import UserFactory
 from tests.rooms.conftest import seat
@@ -79,7 +79,7 @@ async def test_listener_joins_and_sees_the_host_among_speakers():
     assert welcome["me"]["role"] == Role.LISTENER
     assert [s["user_id"] for s in welcome["speakers"]] == [space.host_id]
     await communicator.disconnect()
-    assert await database_sync_to_async(lambda: Participant.objects.get(user=listener).connections)() == 0
+    assert not await database_sync_to_async(RoomSocket.objects.filter(participant__user=listener).exists)()
 
 
 async def test_anonymous_socket_is_closed_with_4401():

@@ -4,13 +4,15 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Block, Follow, Notification, User
 from accounts.services import block_create, follow_create
 from rooms import access, services
-from rooms.models import Invitation, Participant, PinnedPost, Reminder, Role, Space
+from rooms.leases import presence_sweep
+from rooms.models import Invitation, Participant, PinnedPost, Reminder, Role, RoomSocket, Space
 from tests.accounts.factories import PostFactory, UserFactory
 from tests.rooms.conftest import seat
 from tests.rooms.factories import LiveSpaceFactory, SpaceFactory, make_host
@@ -106,10 +108,10 @@ class TestScheduling:
         assert Space.objects.get(pk=space.pk).state == Space.State.CANCELLED
         assert Notification.objects.filter(recipient=listener, text__contains="cancelled").count() == 1
 
-    def test_cohosts_named_in_advance_take_their_seat_on_joining(self, host, cohost):
+    def test_cohosts_named_in_advance_take_their_seat_on_joining(self, host, cohost, server):
         space = services.space_create(host=host, title="Duo", scheduled_for=in_an_hour(), cohosts=[cohost])
-        services.space_start(space=space, by=host)
-        participant = services.participant_join(space=space, user=cohost)
+        space = services.space_start(space=space, by=host)
+        participant = services.participant_join(space=space, user=cohost, process_id=server.pk)
         assert participant.role == Role.COHOST
         assert participant.speaker_index is not None
         assert not Invitation.objects.filter(space=space).exists()
@@ -152,50 +154,74 @@ class TestGoingLive:
 
 
 class TestJoining:
-    def test_an_account_the_host_blocked_cannot_join(self, live_space, host, listener):
+    def test_an_account_the_host_blocked_cannot_join(self, live_space, host, listener, server):
         Block.objects.create(blocker=host, blocked=listener)
         with pytest.raises(access.AdmissionRefused) as refused:
-            services.participant_join(space=live_space, user=listener)
+            services.participant_join(space=live_space, user=listener, process_id=server.pk)
         assert refused.value.decision.code == access.CLOSE_FORBIDDEN
         assert not Participant.objects.filter(user=listener).exists()
 
-    def test_nobody_joins_an_ended_or_scheduled_space(self, host, listener):
+    def test_nobody_joins_an_ended_or_scheduled_space(self, host, listener, server):
         ended = SpaceFactory(host=host, state=Space.State.ENDED)
         scheduled = SpaceFactory(host=host)
         for space, code in ((ended, access.CLOSE_ENDED), (scheduled, access.CLOSE_NOT_LIVE)):
             with pytest.raises(access.AdmissionRefused) as refused:
-                services.participant_join(space=space, user=listener)
+                services.participant_join(space=space, user=listener, process_id=server.pk)
             assert refused.value.decision.code == code
 
-    def test_rejoining_keeps_the_role_and_counts_peak_listeners(self, live_space, listener):
-        services.participant_join(space=live_space, user=listener)
+    def test_rejoining_keeps_the_role(self, live_space, listener, server):
+        first = services.participant_join(space=live_space, user=listener, process_id=server.pk)
         Participant.objects.filter(user=listener).update(role=Role.SPEAKER, speaker_index=3)
-        services.participant_leave(space_id=live_space.pk, user_id=listener.pk)
-        again = services.participant_join(space=live_space, user=listener)
-        assert (again.role, again.speaker_index, again.connections) == (Role.SPEAKER, 3, 1)
-        assert Space.objects.get(pk=live_space.pk).peak_listeners == 1
+        assert services.participant_leave(socket_id=first.socket_id)
+        again = services.participant_join(space=live_space, user=listener, process_id=server.pk)
+        assert (again.role, again.speaker_index, again.first_connection) == (Role.SPEAKER, 3, True)
+        assert RoomSocket.objects.filter(participant=again).count() == 1
 
-    def test_peak_listeners_is_the_most_people_connected_at_once(self, live_space, alice, bob, charlie):
+    def test_a_reload_is_two_sockets_and_only_the_last_close_leaves(self, live_space, listener, server):
+        old = services.participant_join(space=live_space, user=listener, process_id=server.pk)
+        new = services.participant_join(space=live_space, user=listener, process_id=server.pk)
+        assert (old.first_connection, new.first_connection) == (True, False)
+        assert not services.participant_leave(socket_id=old.socket_id)
+        assert services.participant_leave(socket_id=new.socket_id)
+        assert not services.participant_leave(socket_id=new.socket_id)  # a second close changes nothing
+
+    def test_peak_listeners_is_the_most_people_connected_at_a_sweep_or_the_end(
+        self, live_space, host, alice, bob, charlie, server
+    ):
         def peak():
             return Space.objects.get(pk=live_space.pk).peak_listeners
 
-        for user in (alice, bob):
-            services.participant_join(space=live_space, user=user)
-        services.participant_leave(space_id=live_space.pk, user_id=alice.pk)
-        services.participant_join(space=live_space, user=charlie)
+        sockets = {
+            user: services.participant_join(space=live_space, user=user, process_id=server.pk).socket_id
+            for user in (alice, bob)
+        }
+        services.participant_leave(socket_id=sockets[alice])
+        services.participant_join(space=live_space, user=charlie, process_id=server.pk)
+        presence_sweep()
         assert peak() == 2
-        services.participant_join(space=live_space, user=alice)
-        assert peak() == 3
-        for user in (alice, bob, charlie):
-            services.participant_leave(space_id=live_space.pk, user_id=user.pk)
+        services.participant_join(space=live_space, user=alice, process_id=server.pk)
+        services.space_end(space=live_space, by=host)
         assert peak() == 3
 
-    def test_someone_new_joins_in_a_fixed_handful_of_queries(self, live_space, listener, django_assert_num_queries):
-        # A popular host going live means thousands of these in seconds: no per-join re-reads.
-        with django_assert_num_queries(8):
-            participant = services.participant_join(space=live_space, user=listener)
-        assert (participant.role, participant.connections, participant.first_connection) == (Role.LISTENER, 1, True)
-        assert Participant.objects.get(pk=participant.pk).connections == 1
+    def test_a_listeners_join_costs_the_same_in_a_big_space_and_locks_nothing(
+        self, live_space, listener, server, django_assert_num_queries
+    ):
+        # A popular host going live means thousands of these in seconds: no lock on the Space, no count.
+        def join_new_listener():
+            user = UserFactory()
+            with CaptureQueriesContext(connection) as queries:
+                participant = services.participant_join(space=live_space, user=user, process_id=server.pk)
+            assert (participant.role, participant.first_connection) == (Role.LISTENER, True)
+            assert not [q for q in queries.captured_queries if "FOR UPDATE" in q["sql"] or "COUNT(" in q["sql"]]
+            return len(queries.captured_queries)
+
+        small = join_new_listener()
+        for user in UserFactory.create_batch(60):
+            services.participant_join(space=live_space, user=user, process_id=server.pk)
+        assert join_new_listener() == small
+        with django_assert_num_queries(small):
+            participant = services.participant_join(space=live_space, user=listener, process_id=server.pk)
+        assert RoomSocket.objects.get(pk=participant.socket_id).process == server
 
     def test_admission_checks_for_other_audiences_plug_in_without_rooms_knowing_them(self, host, listener, monkeypatch):
         # Only this test's rule: the installed apps register their own (ticketing's for ticketed Spaces).
@@ -304,11 +330,11 @@ class TestModeration:
         assert services.participant_mute_all(space=live_space, by=host) == 3
         assert not Participant.objects.get(user=host).muted
 
-    def test_removed_listener_cannot_rejoin(self, live_space, host, listener):
-        services.participant_join(space=live_space, user=listener)
+    def test_removed_listener_cannot_rejoin(self, live_space, host, listener, server):
+        services.participant_join(space=live_space, user=listener, process_id=server.pk)
         services.participant_remove(space=live_space, by=host, user=listener)
         with pytest.raises(access.AdmissionRefused) as refused:
-            services.participant_join(space=live_space, user=listener)
+            services.participant_join(space=live_space, user=listener, process_id=server.pk)
         assert refused.value.decision.code == access.CLOSE_FORBIDDEN
 
     def test_a_cohost_cannot_remove_the_host_or_another_cohost(self, live_space, host, cohost):
@@ -336,13 +362,13 @@ class TestModeration:
             services.pin_create(space=live_space, by=host, post=post)
         assert PinnedPost.objects.filter(space=live_space).count() == 1
 
-    def test_a_listener_is_warned_about_a_speaker_they_blocked(self, live_space, listener):
+    def test_a_listener_is_warned_about_a_speaker_they_blocked(self, live_space, listener, server):
         from rooms.selectors import room_snapshot
 
         rude = UserFactory()
         seat(live_space, rude, Role.SPEAKER)
         Block.objects.create(blocker=listener, blocked=rude)
-        me = services.participant_join(space=live_space, user=listener)
+        me = services.participant_join(space=live_space, user=listener, process_id=server.pk)
         assert room_snapshot(space=live_space, me=me)["blocked_speaker_ids"] == [rude.pk]
 
 

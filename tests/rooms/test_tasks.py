@@ -10,6 +10,7 @@ from django.db import close_old_connections, connection
 
 from accounts.models import Follow, Notification
 from rooms import services
+from rooms.leases import server_process_register, server_process_renew
 from rooms.models import Participant, Reminder, Space
 from rooms.tasks import end_abandoned_spaces, push_live_bubble, send_due_reminders
 from tests.accounts.factories import UserFactory
@@ -92,8 +93,9 @@ class TestHostGracePeriod:
         settings.SPACES_HOST_GRACE_SECONDS = 120
         with time_machine.travel(NOON, tick=False):
             space = services.space_create(host=host, title="Live")
-            services.participant_join(space=space, user=host)
-            services.participant_leave(space_id=space.pk, user_id=host.pk)
+            server = server_process_register(name="server-1")
+            socket_id = services.participant_join(space=space, user=host, process_id=server.pk).socket_id
+            services.participant_leave(socket_id=socket_id)
         with time_machine.travel(NOON + timedelta(seconds=119), tick=False):
             assert end_abandoned_spaces() == 0
         with time_machine.travel(NOON + timedelta(seconds=121), tick=False):
@@ -105,16 +107,19 @@ class TestHostGracePeriod:
     def test_host_coming_back_in_time_keeps_the_space_live(self, host):
         with time_machine.travel(NOON, tick=False):
             space = services.space_create(host=host, title="Live")
-            services.participant_join(space=space, user=host)
-            services.participant_leave(space_id=space.pk, user_id=host.pk)
+            server = server_process_register(name="server-1")
+            socket_id = services.participant_join(space=space, user=host, process_id=server.pk).socket_id
+            services.participant_leave(socket_id=socket_id)
         with time_machine.travel(NOON + timedelta(seconds=60), tick=False):
-            services.participant_join(space=space, user=host)
+            server_process_renew(process_id=server.pk)
+            services.participant_join(space=space, user=host, process_id=server.pk)
         with time_machine.travel(NOON + timedelta(minutes=10), tick=False):
+            server_process_renew(process_id=server.pk)  # the server's heartbeat, as it runs
             assert end_abandoned_spaces() == 0
         assert Space.objects.get(pk=space.pk).state == Space.State.LIVE
+        assert Space.objects.get(pk=space.pk).host_left_at is None
 
 
-@pytest.mark.django_db
 def test_live_bubble_push_reaches_each_follower(host, listener):
     space = LiveSpaceFactory(host=host)
     Follow.objects.create(follower=listener, followee=host)

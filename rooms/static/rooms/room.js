@@ -51,8 +51,11 @@ function connect() {
     if (closed.code === 4401) { stopped = true; location.href = root.dataset.loginUrl; return; }
     if (FINAL[closed.code]) { stopped = true; setStatus(FINAL[closed.code]); return; }
     if (stopped) return;
-    setStatus(`Connection lost; reconnecting in ${Math.round(delay / 1000)} s…`);
-    setTimeout(connect, delay);
+    // Jittered (half the delay plus up to half again): a restarted server's thousands of listeners come back
+    // spread over the window, not all in the same second.
+    const wait = Math.round(delay / 2 + Math.random() * delay / 2);
+    setStatus(`Connection lost; reconnecting in ${Math.max(1, Math.round(wait / 1000))} s…`);
+    setTimeout(connect, wait);
     delay = Math.min(delay * 2, 15000);
   });
 }

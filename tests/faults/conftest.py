@@ -1,0 +1,79 @@
+"""The fault suite's processes (tests/processes.py): a private Redis and two Daphne servers with the production
+settings on the test database, all of which the tests may kill. It runs where PostgreSQL and Redis are configured
+(as in CI); the shared Redis is never touched."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import connection
+
+from tests.processes import RedisServer, manage, production_env, start_daphne
+
+LEASE_SECONDS = 3  # the servers' socket lease: a killed server's sockets stop counting 3 s after its last renewal
+
+
+def _configured() -> bool:
+    return bool(django_settings.REDIS_URL) and connection.vendor == "postgresql"
+
+
+needs_deployed_services = pytest.mark.skipif(
+    not _configured(), reason="the fault suite needs PostgreSQL and Redis (DATABASE_URL, REDIS_URL), as in CI"
+)
+
+
+@pytest.fixture
+def fault_redis():
+    redis = RedisServer().start()
+    yield redis
+    redis.stop()
+    shutil.rmtree(redis.data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def static_root():
+    """collectstatic with the production storage, once for the suite."""
+    root = tempfile.mkdtemp(prefix="fault-static-")
+    env = production_env(database_url="postgres://unused", redis_url="redis://unused", static_root=root)
+    manage(env, "collectstatic", "--noinput", "-v", "0")
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def servers(transactional_db, fault_redis, static_root, settings):
+    """Two server processes sharing the test database and the private Redis; this process's channel layer
+    (which the sweep broadcasts through) points at the same Redis."""
+    from spaces_site.celery import app
+
+    db = connection.settings_dict
+    env = production_env(
+        database_url=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}",
+        redis_url=fault_redis.url(),
+        static_root=static_root,
+        # The sessions the tests sign people in with are this process's.
+        DJANGO_SECRET_KEY=settings.SECRET_KEY,
+        DJANGO_HTTPS="false",
+        SPACES_PRESENCE_LEASE_SECONDS=str(LEASE_SECONDS),
+        SPACES_REACTION_FLUSH_MS="100",
+    )
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [fault_redis.url()], "prefix": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]},
+        }
+    }
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True  # the sweep's follow-up tasks run here, not on a broker nobody reads
+    started = []
+    try:
+        for _ in range(2):
+            started.append(start_daphne(env))
+        yield started
+    finally:
+        for server in started:
+            server.stop()
+        app.conf.task_always_eager = before
