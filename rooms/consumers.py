@@ -67,7 +67,9 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         await fanout.attach(self.space_id, self)
         await media.attach(self.space_id, self, acks=True)
         await self._send_event(snapshot)
-        self.socket_number = await socket_cap.register(self.space_id, self.user.pk, self.channel_name)
+        await database_sync_to_async(socket_cap.sockets_supersede)(
+            space_id=self.space_id, participant_id=self.participant_id
+        )
         if self.first_connection:
             batcher().joined(self.space_id, snapshot["me"])
 
@@ -123,8 +125,6 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         socket_id, self.socket_id = self.socket_id, None
         if self.space_id is None:
             return
-        if getattr(self, "socket_number", None):
-            await socket_cap.unregister(self.space_id, self.user.pk, self.socket_number)
         await media.detach(self.space_id, self)
         await fanout.detach(self.space_id, self)
         if socket_id is None:
@@ -351,17 +351,16 @@ class SpaceConsumer(AsyncWebsocketConsumer):
             # listener on every audio message, so two fewer coroutine frames is a measurable share of the CPU.
             await self.base_send({"type": "websocket.send", "bytes": payload})
 
-    async def socket_superseded(self, event: dict) -> None:
-        """This account opened more sockets to the Space than allowed; this one is the oldest."""
-        if self.joined and not self.closing:
-            message = "This Space is open in too many of your tabs or devices; this one was closed."
-            await self._refuse(message, socket_cap.CLOSE_SUPERSEDED)
-
     async def space_event(self, event: dict, text: str) -> None:
         """Called by rooms.fanout with the event and its JSON, serialised once for all sockets."""
         if self.closing or not self.joined:
             return
         kind = event["type"]
+        if kind == socket_cap.SUPERSEDED_EVENT:
+            if self.socket_id in event["socket_ids"]:
+                message = "This Space is open in too many of your tabs or devices; this one was closed."
+                await self._refuse(message, socket_cap.CLOSE_SUPERSEDED)
+            return
         if kind == "role_changed" and event["participant"]["user_id"] == self.user.pk:
             self._remember(event["participant"])
         await self.send(text_data=text)
