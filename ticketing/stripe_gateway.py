@@ -10,6 +10,7 @@ from typing import Any
 
 import stripe
 from django.conf import settings
+from django.utils.module_loading import import_string
 
 
 class PaymentProviderError(Exception):
@@ -52,16 +53,22 @@ class Refund:
 
 
 @lru_cache(maxsize=4)
-def _client_for(api_key: str, api_base: str, retries: int) -> stripe.StripeClient:
+def _client_for(api_key: str, api_base: str, retries: int, http_client: str | None) -> stripe.StripeClient:
     return stripe.StripeClient(
         api_key,
         base_addresses={"api": api_base, "connect": api_base, "files": api_base},
         max_network_retries=retries,
+        http_client=import_string(http_client)() if http_client else None,
     )
 
 
 def _client() -> stripe.StripeClient:
-    return _client_for(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE, settings.STRIPE_MAX_NETWORK_RETRIES)
+    return _client_for(
+        settings.STRIPE_SECRET_KEY,
+        settings.STRIPE_API_BASE,
+        settings.STRIPE_MAX_NETWORK_RETRIES,
+        settings.STRIPE_HTTP_CLIENT,
+    )
 
 
 def _call(method, params: dict[str, Any], idempotency_key: str | None = None) -> dict[str, Any]:

@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "accounts",
     "rooms",
     "ticketing",
+    "ticketing.test_provider",
     "captions",
 ]
 
@@ -59,6 +60,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.unread_counts",
+                "ticketing.context_processors.payments_test_mode",
             ],
         },
     },
@@ -91,7 +93,7 @@ else:
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
-CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -157,11 +159,26 @@ LOGGING = {
 }
 
 # --- Money (ticketing): Stripe and the platform's cut --------------------------------------------
-# Only ticketing.stripe_gateway reads the STRIPE_* values. STRIPE_API_BASE lets tests point the real
-# library at a local fake of Stripe's API.
-STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "sk_test_local_placeholder")
-STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "whsec_local_placeholder")
-STRIPE_API_BASE = env_str("STRIPE_API_BASE", "https://api.stripe.com")
+# Only ticketing.stripe_gateway reads the STRIPE_* values. Without STRIPE_SECRET_KEY, payments run in
+# test mode against the built-in test provider (ticketing/test_provider): the real stripe library
+# sends its requests to it in-process (STRIPE_HTTP_CLIENT), its hosted checkout and onboarding pages
+# are served under /money/test-provider/, and it delivers signed webhooks to /money/stripe/webhook/
+# (in-process, or to STRIPE_TEST_WEBHOOK_URL). Production settings refuse test mode.
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", None)
+STRIPE_TEST_MODE = not STRIPE_SECRET_KEY
+if STRIPE_TEST_MODE:
+    STRIPE_SECRET_KEY = "sk_test_spaces_builtin_provider"
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "whsec_spaces_builtin_provider" if STRIPE_TEST_MODE else None)
+STRIPE_API_BASE = env_str(
+    "STRIPE_API_BASE", "http://127.0.0.1:8000/money/test-provider" if STRIPE_TEST_MODE else "https://api.stripe.com"
+)
+# A dotted path to a stripe.HTTPClient class; None uses the library's own (a network connection).
+STRIPE_HTTP_CLIENT = env_str(
+    "STRIPE_HTTP_CLIENT", "ticketing.test_provider.transport.InProcessHTTPClient" if STRIPE_TEST_MODE else None
+)
+STRIPE_TEST_WEBHOOK_URL = env_str("STRIPE_TEST_WEBHOOK_URL", None)
+# The test provider's records (a SQLite file of its own, shared by every process of this checkout).
+STRIPE_TEST_PROVIDER_DB = env_str("STRIPE_TEST_PROVIDER_DB", str(BASE_DIR / "test-provider.sqlite3"))
 STRIPE_CURRENCY = "usd"
 STRIPE_MAX_NETWORK_RETRIES = env_int("STRIPE_MAX_NETWORK_RETRIES", 2, minimum=0)
 # Stripe accepts a Checkout Session expiry between 30 minutes and 24 hours ahead.
@@ -194,6 +211,11 @@ CELERY_BEAT_SCHEDULE["ticketing-requeue-pending-refunds"] = {
     "task": "ticketing.tasks.requeue_pending_refunds",
     "schedule": 900.0,
 }
+if STRIPE_TEST_MODE:
+    CELERY_BEAT_SCHEDULE["test-provider-redeliver-events"] = {
+        "task": "ticketing.test_provider.tasks.redeliver_undelivered_events",
+        "schedule": 60.0,
+    }
 
 # --- Spaces rooms (issue 3) ---
 SPACES_MAX_COHOSTS = 2

@@ -23,6 +23,10 @@ STORAGES = {
 }
 MIDDLEWARE = [MIDDLEWARE[0], "whitenoise.middleware.WhiteNoiseMiddleware", *MIDDLEWARE[1:]]  # noqa: F405
 
-for _name in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"):
-    if "placeholder" in (globals()[_name] or ""):
-        raise ImproperlyConfigured(f"{_name} must be set from the Stripe dashboard in production")
+if STRIPE_TEST_MODE:  # noqa: F405
+    raise ImproperlyConfigured(
+        "STRIPE_SECRET_KEY must be set from the Stripe dashboard in production "
+        "(without it payments would run in test mode, against the built-in test provider)"
+    )
+if not STRIPE_WEBHOOK_SECRET:  # noqa: F405
+    raise ImproperlyConfigured("STRIPE_WEBHOOK_SECRET must be set from the Stripe dashboard in production")

@@ -20,7 +20,7 @@ from ticketing import services
 from ticketing.models import ProcessedStripeEvent, Tip
 
 from .conftest import WEBHOOK_SECRET, make_creator, tip_checkout_event
-from .fake_stripe import FakeStripeServer, sign_webhook
+from .provider import FakeStripeServer, sign_webhook
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
