@@ -222,7 +222,8 @@ def tip(request: HttpRequest, pk: int) -> HttpResponse:
                 announce=form.cleaned_data["announce"],
                 # Stripe fills in the placeholder; it must reach Stripe unescaped.
                 success_url=f"{done}?session_id={{CHECKOUT_SESSION_ID}}",
-                cancel_url=request.build_absolute_uri(space.get_absolute_url()),
+                # Checkout runs in a tab of its own: cancelling leaves it on the tip form, not a second room.
+                cancel_url=request.build_absolute_uri(reverse("ticketing:tip", kwargs={"pk": space.pk})),
             )
         except ValidationError as exc:
             form.add_error(None, exc)

@@ -52,7 +52,7 @@ def test_a_valid_tip_goes_on_to_stripes_checkout(client, provider, space, alice)
     assert (tip.amount_cents, tip.announce) == (750, True)
     [request] = provider.requests_to("POST", "/v1/checkout/sessions")
     assert request.params["success_url"] == "http://testserver/money/tips/done/?session_id={CHECKOUT_SESSION_ID}"
-    assert request.params["cancel_url"] == f"http://testserver/spaces/{space.pk}/"
+    assert request.params["cancel_url"] == f"http://testserver/money/spaces/{space.pk}/tip/"
 
 
 @pytest.mark.parametrize(
