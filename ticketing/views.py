@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import logging
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -19,6 +20,8 @@ from . import dashboard, selectors, services, tips
 from .forms import PlanForm, TipForm
 from .models import SuperFollowPlan
 from .stripe_gateway import PaymentProviderError
+
+logger = logging.getLogger(__name__)
 
 
 def _error_text(exc: ValidationError) -> str:
@@ -192,7 +195,10 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
             payload=request.body, signature_header=request.headers.get("Stripe-Signature")
         )
     except services.WebhookRejected as exc:
-        return JsonResponse({"error": str(exc)}, status=400)
+        logger.warning("Stripe webhook rejected: %s", exc)
+        return JsonResponse(
+            {"error": "Rejected: the signature is missing, forged or too old, or the body is not an event."}, status=400
+        )
     return JsonResponse({"received": event.event_id, "duplicate": not first_time})
 
 

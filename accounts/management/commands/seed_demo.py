@@ -105,6 +105,8 @@ class Command(BaseCommand):
 
         _recount_follows()
         call_command("seed_spaces_demo", stdout=self.stdout)
+        # After the network is committed: its payments go through the test provider's webhooks.
+        transaction.on_commit(lambda: call_command("seed_money_demo", stdout=self.stdout))
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo network ready: {User.objects.count()} accounts, {Follow.objects.count()} follows, "
