@@ -75,9 +75,7 @@ def test_a_second_live_super_follow_is_refused(plan, alice, provider):
 
 def test_a_refusal_from_stripe_leaves_no_pending_row(plan, alice, provider):
     provider.fail_next.append((400, "Your account cannot currently make live charges."))
-    with pytest.raises(
-        ValidationError, match=r"Payments are unavailable right now.*\(reference [0-9A-F]{8}\)"
-    ):
+    with pytest.raises(ValidationError, match=r"Payments are unavailable right now.*\(reference [0-9A-F]{8}\)"):
         services.super_follow_checkout_start(plan=plan, subscriber=alice, **URLS)
     assert not SuperFollowSubscription.objects.exists()
 

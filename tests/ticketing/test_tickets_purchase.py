@@ -210,9 +210,7 @@ def test_when_stripe_refuses_the_seat_is_released_at_once(provider, alice):
     offer = ticketed_space(quantity=1)
     provider.fail_path["/v1/checkout/sessions"] = (400, "Your account cannot currently make charges.")
 
-    with pytest.raises(
-        ValidationError, match=r"Payments are unavailable right now.*\(reference [0-9A-F]{8}\)"
-    ):
+    with pytest.raises(ValidationError, match=r"Payments are unavailable right now.*\(reference [0-9A-F]{8}\)"):
         buy(offer, alice)
 
     assert counts(offer) == (0, 0)
