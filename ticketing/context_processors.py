@@ -1,14 +1,18 @@
-"""Whether this page is a money page in payments test mode, for the banner in base.html."""
+"""Money in the page frame: the test-mode banner and money styles on money pages, creator links in the nav."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpRequest
 
+from .models import CreatorProfile
+
 _MONEY_NAMESPACES = {"ticketing", "stripe_test_provider"}
 
 
-def payments_test_mode(request: HttpRequest) -> dict[str, bool]:
+def money(request: HttpRequest) -> dict[str, bool]:
     match = getattr(request, "resolver_match", None)
     money_page = bool(match and set(match.namespaces) & _MONEY_NAMESPACES)
-    return {"payments_test_banner": settings.STRIPE_TEST_MODE and money_page}
+    user = getattr(request, "user", None)
+    is_creator = bool(user and user.is_authenticated and CreatorProfile.objects.filter(user=user).exists())
+    return {"money_page": money_page, "payments_test_mode": settings.STRIPE_TEST_MODE, "is_creator": is_creator}

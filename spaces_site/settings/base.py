@@ -60,7 +60,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.unread_counts",
-                "ticketing.context_processors.payments_test_mode",
+                "ticketing.context_processors.money",
             ],
         },
     },

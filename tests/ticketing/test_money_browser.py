@@ -18,7 +18,7 @@ from tests.accounts.factories import UserFactory
 from tests.rooms.conftest import live_daphne  # noqa: F401 - the live server fixture
 from tests.rooms.factories import LiveSpaceFactory, SpaceFactory
 from tests.rooms.test_browser import signed_in_page
-from ticketing import tickets
+from ticketing import services, tickets
 from ticketing.models import SeatHold, SuperFollowSubscription, Ticket, TicketOffer, Tip
 
 from .conftest import make_creator
@@ -189,3 +189,42 @@ def test_a_listener_tips_from_the_room_in_a_new_tab_and_the_room_keeps_going(bro
     tip = Tip.objects.get()
     assert (tip.status, tip.amount_cents, tip.application_fee_cents) == (Tip.Status.PAID, 1_250, 38)
     assert errors == []
+
+
+def test_a_creator_finds_the_dashboard_and_it_reads_on_a_phone(browser, server):
+    leo = make_creator("leo")
+    space = LiveSpaceFactory(host=leo, title="A rather long title for a Space about product design")
+    for index, cents in enumerate((500, 2_000, 1_250)):
+        services.sale_record(creator=leo, kind="tip", gross_cents=cents, stripe_reference=f"cs_{index}", space=space)
+    context = browser.new_context(base_url=server, viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.context.add_cookies(signed_in_page(browser, server, leo).context.cookies())
+
+    page.goto("/@leo/")
+    expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Creator tools")).to_be_visible()
+    page.get_by_role("link", name="Sales dashboard").click()
+    expect(page.get_by_role("heading", name="Sales dashboard")).to_be_visible()
+    expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Dashboard")).to_have_attribute(
+        "aria-current", "page"
+    )
+    page.wait_for_function("window.earningsChart !== undefined")
+
+    layout = page.evaluate(
+        """() => {
+          const box = document.querySelector(".table-scroll");
+          const figures = [...document.querySelectorAll(".figures .figure")].map((f) => f.getBoundingClientRect());
+          return {
+            pageOverflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+            tableScrolls: box.scrollWidth > box.clientWidth,
+            boxRight: box.getBoundingClientRect().right,
+            chartHeight: document.getElementById("earnings-chart").getBoundingClientRect().height,
+            twoCardsAbreast: figures[0].top === figures[1].top,
+          };
+        }"""
+    )
+    assert layout["pageOverflow"] == 0
+    assert layout["tableScrolls"] and layout["boxRight"] <= 390
+    assert layout["chartHeight"] >= 200
+    assert layout["twoCardsAbreast"]
+    results = Axe().run(page)
+    assert results.violations_count == 0, results.generate_report()

@@ -16,7 +16,15 @@ from accounts.services import post_create
 from rooms.models import Space
 from spaces_site.celery import app as celery_app
 from ticketing import services, tickets, tips
-from ticketing.models import CreatorProfile, SuperFollowPlan, SuperFollowSubscription, Ticket, TicketOffer, Tip
+from ticketing.models import (
+    CreatorProfile,
+    Sale,
+    SuperFollowPlan,
+    SuperFollowSubscription,
+    Ticket,
+    TicketOffer,
+    Tip,
+)
 from ticketing.test_provider import engine, store
 
 # The site the demo's checkouts return to (only their URLs; nobody visits them during seeding).
@@ -92,11 +100,15 @@ class Command(BaseCommand):
                 cancel_url=f"{SITE}/@leo/",
             )
             _pay(url, fan)
+            # Some joined in earlier months (their first month's sale), so the chart has a history.
+            Sale.objects.filter(super_follow__subscriber=fan, super_follow__creator=leo).update(
+                created_at=timezone.now() - timedelta(days=30 * (index % 3))
+            )
 
     def _tips(self, leo: User, fans: list[User]) -> None:
         if Space.objects.filter(host=leo, title="Office hours: portfolio reviews").exists():
             return
-        started = timezone.now() - timedelta(days=6, hours=2)
+        started = timezone.now() - timedelta(days=36, hours=2)  # last month, for the chart
         space = Space.objects.create(
             host=leo,
             title="Office hours: portfolio reviews",
@@ -115,6 +127,7 @@ class Command(BaseCommand):
             )
             _pay(url, fan)
         Space.objects.filter(pk=space.pk).update(state=Space.State.ENDED, ended_at=started + timedelta(hours=1))
+        Sale.objects.filter(space=space).update(created_at=started + timedelta(minutes=20))
 
     def _ticketed_space(self, leo: User, buyers: list[User]) -> TicketOffer:
         offer = TicketOffer.objects.filter(space__host=leo).select_related("space").first()
