@@ -112,6 +112,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# The name people know the site by: allauth's emails greet it and prefix their subjects with it.
+SITE_NAME = env_str("DJANGO_SITE_NAME", "Spaces")
+
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "home"
 ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
@@ -122,8 +125,10 @@ ACCOUNT_EMAIL_VERIFICATION = env_str("DJANGO_ACCOUNT_EMAIL_VERIFICATION", "manda
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_RATE_LIMITS_ENABLED = True
 ACCOUNT_USERNAME_MIN_LENGTH = 3
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{SITE_NAME}] "
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
-MFA_TOTP_ISSUER = "Spaces"
+MFA_TOTP_ISSUER = SITE_NAME
 
 EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "Spaces <no-reply@spaces.local>")
@@ -151,11 +156,15 @@ SPACES_MIN_FOLLOWERS_TO_HOST = env_int("SPACES_MIN_FOLLOWERS_TO_HOST", 600, mini
 SUPER_FOLLOWS_MIN_FOLLOWERS = env_int("SUPER_FOLLOWS_MIN_FOLLOWERS", 1000, minimum=0)
 TICKETED_SPACES_MIN_FOLLOWERS = env_int("TICKETED_SPACES_MIN_FOLLOWERS", 1000, minimum=0)
 
+LOG_LEVEL = env_str("DJANGO_LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    # Django gives its "django" logger a console handler of its own (in DEBUG) that also propagates to
+    # the root: every server line (runserver's requests, socket connects) printed twice. One handler.
+    "loggers": {"django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False}},
 }
 
 # --- Money (ticketing): Stripe and the platform's cut --------------------------------------------
