@@ -47,6 +47,12 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, **options) -> None:
+        if _network_exists():
+            # The second `make run`: skip hashing the password and re-inserting thousands of rows.
+            self.stdout.write("Demo network already there.")
+            call_command("seed_spaces_demo", stdout=self.stdout)
+            transaction.on_commit(lambda: call_command("seed_money_demo", stdout=self.stdout))
+            return
         rng = random.Random(2026)
         password = make_password(DEMO_PASSWORD)
         now = timezone.now()
@@ -113,6 +119,15 @@ class Command(BaseCommand):
                 f"{Post.objects.count()} posts. Log in as maya, leo, sam or ivy with password {DEMO_PASSWORD!r}."
             )
         )
+
+
+def _network_exists() -> bool:
+    named = User.objects.filter(username__in=[username for username, *_ in NAMED]).count() == len(NAMED)
+    return (
+        named
+        and User.objects.filter(username__startswith="fan").count() >= FAN_COUNT
+        and (Post.objects.filter(author__username=NAMED[0][0]).exists())
+    )
 
 
 def _recount_follows() -> None:
