@@ -34,8 +34,7 @@ system-deps:
 	fi
 
 run: install-runtime
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo
+	$(PY) manage.py seed_demo --migrate
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 test: install system-deps

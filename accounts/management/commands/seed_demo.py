@@ -45,8 +45,16 @@ TOPICS = [
 class Command(BaseCommand):
     help = "Create demo accounts, posts and follows (idempotent)."
 
-    @transaction.atomic
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--migrate", action="store_true", help="Apply migrations first (one start-up for both).")
+
     def handle(self, *args, **options) -> None:
+        if options["migrate"]:
+            call_command("migrate", interactive=False, verbosity=0)
+        self._seed()
+
+    @transaction.atomic
+    def _seed(self) -> None:
         if _network_exists():
             # The second `make run`: skip hashing the password and re-inserting thousands of rows.
             self.stdout.write("Demo network already there.")
