@@ -124,19 +124,23 @@ def test_checkout_subscription_sends_fee_percent_and_destination(provider):
     assert provider.sessions[session.id]["mode"] == "subscription"
 
 
+def _ticket_checkout(**overrides) -> stripe_gateway.CheckoutSession:
+    fields = {
+        "connected_account_id": ready_account_id(),
+        "amount_cents": 1500,
+        "application_fee_cents": 45,
+        "product_name": "Ticket",
+        "success_url": "https://spaces.test/ok",
+        "cancel_url": "https://spaces.test/no",
+        "expires_at": datetime.now(UTC) + timedelta(minutes=30),
+        "metadata": {},
+        "idempotency_key": "paid",
+    }
+    return stripe_gateway.checkout_payment_create(**{**fields, **overrides})
+
+
 def _paid_intent(provider) -> str:
-    session = stripe_gateway.checkout_payment_create(
-        connected_account_id=ready_account_id(),
-        amount_cents=1500,
-        application_fee_cents=45,
-        product_name="Ticket",
-        success_url="https://spaces.test/ok",
-        cancel_url="https://spaces.test/no",
-        expires_at=datetime.now(UTC) + timedelta(minutes=30),
-        metadata={},
-        idempotency_key="paid",
-    )
-    return provider.session_complete(session.id)["payment_intent"]
+    return provider.session_complete(_ticket_checkout().id)["payment_intent"]
 
 
 def test_refund_reverses_the_transfer_and_fee_and_retries_do_not_refund_twice(provider):
@@ -167,17 +171,7 @@ def test_requests_without_a_test_key_are_refused(provider, settings):
 
 def test_stripe_refusal_becomes_a_payment_provider_error(provider):
     with pytest.raises(stripe_gateway.PaymentProviderError):
-        stripe_gateway.checkout_payment_create(
-            connected_account_id=ready_account_id(),
-            amount_cents=100,
-            application_fee_cents=101,
-            product_name="Ticket",
-            success_url="https://spaces.test/ok",
-            cancel_url="https://spaces.test/no",
-            expires_at=datetime.now(UTC) + timedelta(minutes=30),
-            metadata={},
-            idempotency_key="bad-fee",
-        )
+        _ticket_checkout(amount_cents=100, application_fee_cents=101, idempotency_key="bad-fee")
     assert provider.sessions == {}
 
 
