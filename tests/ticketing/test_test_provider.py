@@ -183,3 +183,23 @@ def test_production_settings_refuse_to_start_in_test_mode():
     )
     assert result.returncode != 0
     assert "ImproperlyConfigured: STRIPE_SECRET_KEY must be set" in result.stderr
+
+
+def test_events_reach_the_endpoint_even_for_a_site_this_server_does_not_answer_to(
+    provider, django_capture_on_commit_callbacks
+):
+    from ticketing import tickets
+
+    space = scheduled_space(make_creator("leo"))
+    offer = tickets.ticket_offer_create(space=space, by=space.host, price_cents=1500, quantity=5)
+    hold = tickets.ticket_purchase_start(
+        offer=offer,
+        buyer=UserFactory(),
+        success_url="https://elsewhere.test/done",
+        cancel_url="https://elsewhere.test/",
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        provider.session_complete(hold.stripe_checkout_session_id)
+    assert Ticket.objects.filter(hold=hold).exists()
+    statuses = {e.data["type"]: e.private["attempts"][-1]["status"] for e in store.all_of("event")}
+    assert statuses["checkout.session.completed"] == 200

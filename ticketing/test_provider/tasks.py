@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from celery import current_app, shared_task
+from celery import shared_task
 from django.db import connection
 
 from . import store, webhooks
@@ -17,20 +17,24 @@ def deliver_event(self, event_id: str) -> bool:
     attempt = self.request.retries
     if attempt >= self.max_retries:
         return False
-    countdown = webhooks.RETRY_SECONDS[attempt]
-    if current_app.conf.task_always_eager:
+    if self.request.is_eager:
         # In-process tasks (the embedded default) ignore countdowns: wait on a timer thread instead
         # of blocking the request that paid, as a worker's delayed retry would.
-        timer = threading.Timer(countdown, _retry_in_thread, args=(event_id, attempt + 1))
-        timer.daemon = True
-        timer.start()
+        _retry_later(event_id, attempt + 1)
         return False
-    raise self.retry(countdown=countdown)
+    raise self.retry(countdown=webhooks.RETRY_SECONDS[attempt])
+
+
+def _retry_later(event_id: str, attempt: int) -> None:
+    timer = threading.Timer(webhooks.RETRY_SECONDS[attempt - 1], _retry_in_thread, args=(event_id, attempt))
+    timer.daemon = True
+    timer.start()
 
 
 def _retry_in_thread(event_id: str, attempt: int) -> None:
     try:
-        deliver_event.apply(args=(event_id,), retries=attempt)
+        if not webhooks.event_deliver(event_id=event_id) and attempt < len(webhooks.RETRY_SECONDS):
+            _retry_later(event_id, attempt + 1)
     finally:
         connection.close()
         store.close()

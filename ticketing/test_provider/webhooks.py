@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.handlers.base import BaseHandler
 from django.core.handlers.wsgi import WSGIRequest
+from django.http.request import validate_host
 from django.urls import reverse
 
 from . import store
@@ -49,10 +50,19 @@ def _handler() -> BaseHandler:
     return handler
 
 
+def _in_process_host(origin: str | None) -> tuple[str, str, str]:
+    """(scheme, host, port) for an in-process delivery: the site the payment came from if this server
+    answers to that name, else a name it does answer to (the request never leaves the process)."""
+    parts = urlsplit(origin or "")
+    scheme = parts.scheme or "http"
+    if parts.hostname and validate_host(parts.hostname, settings.ALLOWED_HOSTS):
+        return scheme, parts.hostname, str(parts.port or (443 if scheme == "https" else 80))
+    named = [h for h in settings.ALLOWED_HOSTS if h and not h.startswith(".") and h != "*"]
+    return scheme, (named[0] if named else "localhost"), "80"
+
+
 def _post_in_process(*, origin: str | None, body: bytes, signature: str) -> tuple[int, str]:
-    parts = urlsplit(origin or "http://localhost")
-    host = parts.hostname or "localhost"
-    port = str(parts.port or (443 if parts.scheme == "https" else 80))
+    scheme, host, port = _in_process_host(origin)
     environ = {
         "REQUEST_METHOD": "POST",
         "PATH_INFO": reverse("ticketing:stripe_webhook"),
@@ -61,7 +71,7 @@ def _post_in_process(*, origin: str | None, body: bytes, signature: str) -> tupl
         "SERVER_NAME": host,
         "SERVER_PORT": port,
         "SERVER_PROTOCOL": "HTTP/1.1",
-        "HTTP_HOST": parts.netloc or host,
+        "HTTP_HOST": host if port in ("80", "443") else f"{host}:{port}",
         "REMOTE_ADDR": "127.0.0.1",
         "CONTENT_TYPE": "application/json; charset=utf-8",
         "CONTENT_LENGTH": str(len(body)),
@@ -69,7 +79,7 @@ def _post_in_process(*, origin: str | None, body: bytes, signature: str) -> tupl
         "HTTP_STRIPE_SIGNATURE": signature,
         "wsgi.input": io.BytesIO(body),
         "wsgi.errors": sys.stderr,
-        "wsgi.url_scheme": parts.scheme or "http",
+        "wsgi.url_scheme": scheme,
         "wsgi.version": (1, 0),
         "wsgi.multithread": True,
         "wsgi.multiprocess": True,
