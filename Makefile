@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# Two stamps: `make run` needs only the runtime requirements; tests, lint and benches add the dev ones.
+RUNTIME_STAMP := $(VENV)/.runtime-installed
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SYSTEM_PACKAGES := chromium espeak-ng sox redis-server
@@ -11,13 +13,18 @@ PORT ?= 8000
 CELERY_CONCURRENCY ?= 2
 CAPTIONS_CONCURRENCY ?= 2
 
-.PHONY: install system-deps run test lint format bench bench-fanout static daphne uvicorn worker worker-captions beat clean
+.PHONY: install install-runtime system-deps run test lint format bench bench-fanout static daphne uvicorn worker worker-captions beat clean
 
-$(STAMP): requirements.txt requirements-dev.txt
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+$(RUNTIME_STAMP): requirements.txt
+	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $(RUNTIME_STAMP)
+
+$(STAMP): $(RUNTIME_STAMP) requirements-dev.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
+
+install-runtime: $(RUNTIME_STAMP)
 
 install: $(STAMP)
 
@@ -29,9 +36,8 @@ system-deps:
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES); \
 	fi
 
-run: install
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo
+run: install-runtime
+	$(PY) manage.py seed_demo --migrate
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 test: install system-deps

@@ -1,15 +1,27 @@
-"""allauth hooks: the client's address behind trusted proxies, and which usernames may be chosen."""
+"""allauth hooks: the client's address behind trusted proxies, which usernames may be chosen, and emails
+that greet the site by its name (SITE_NAME), not by the host the request came to."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.core import context as allauth_context
 from django import forms
+from django.conf import settings
+from django.contrib.sites.shortcuts import get_current_site
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from spaces_site.client_ip import client_ip
 
 from .usernames import validate_not_lookalike, validate_username
+
+
+@dataclass(frozen=True)
+class NamedSite:
+    name: str
+    domain: str
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -25,3 +37,8 @@ class AccountAdapter(DefaultAccountAdapter):
         except ValidationError as exc:
             raise forms.ValidationError(exc.messages) from None
         return super().clean_username(username, shallow=shallow)
+
+    def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
+        request = context.get("request") or allauth_context.request
+        site = NamedSite(name=settings.SITE_NAME, domain=get_current_site(request).domain)
+        super().send_mail(template_prefix, email, {**context, "current_site": site})

@@ -70,9 +70,10 @@ def main() -> None:
 
     from accounts.models import User
     from rooms.models import Space
-    from tests.ticketing.fake_stripe import FakeStripeServer
+    from tests.ticketing.factories import ready_account_id
     from ticketing import stripe_gateway, tickets
     from ticketing.models import CreatorProfile, SeatHold, TicketOffer
+    from ticketing.test_provider import store as provider_store
 
     call_command("migrate", verbosity=0)
     run = uuid.uuid4().hex[:8]
@@ -83,7 +84,7 @@ def main() -> None:
     host.refresh_from_db()
     CreatorProfile.objects.create(
         user=host,
-        stripe_account_id=f"acct_bench{run}",
+        stripe_account_id=ready_account_id(),
         charges_enabled=True,
         payouts_enabled=True,
         details_submitted=True,
@@ -123,21 +124,25 @@ def main() -> None:
                 attempt(buyer)
         finally:
             connections.close_all()
+            provider_store.close()
 
     logging.getLogger("stripe").setLevel(logging.WARNING)
-    with FakeStripeServer() as fake:
-        settings.STRIPE_API_BASE = fake.url
-        settings.STRIPE_SECRET_KEY = "sk_test_bench"
-        stripe_gateway._client_for.cache_clear()
-        queue = list(reversed(buyers))
-        threads = [threading.Thread(target=worker, args=(queue,)) for _ in range(args.workers)]
-        began = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        elapsed = time.perf_counter() - began
-        sessions = len(fake.requests_to("POST", "/v1/checkout/sessions"))
+    # The built-in payments test provider, called in-process by the real stripe library.
+    settings.STRIPE_SECRET_KEY = "sk_test_bench"
+    settings.STRIPE_HTTP_CLIENT = "ticketing.test_provider.transport.InProcessHTTPClient"
+    stripe_gateway._client_for.cache_clear()
+    queue = list(reversed(buyers))
+    threads = [threading.Thread(target=worker, args=(queue,)) for _ in range(args.workers)]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    references = {f"seat-hold-{h.reference}" for h in SeatHold.objects.filter(offer=offer)}
+    sessions = sum(
+        1 for r in provider_store.requests() if r.path == "/v1/checkout/sessions" and r.idempotency_key in references
+    )
 
     offer.refresh_from_db()
     holds = SeatHold.objects.filter(offer=offer, status=SeatHold.Status.HELD).count()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -10,15 +12,23 @@ from typing import Any
 
 import stripe
 from django.conf import settings
+from django.utils.module_loading import import_string
+
+logger = logging.getLogger(__name__)
 
 
 class PaymentProviderError(Exception):
-    """Stripe refused a request or could not be reached; the message is safe to show."""
+    """Stripe refused a request or could not be reached.
 
-    def __init__(self, message: str, code: str | None = None) -> None:
+    The message is plain and safe to show: it names a reference under which the provider's own
+    error was logged, never the error itself.
+    """
+
+    def __init__(self, message: str, code: str | None = None, reference: str = "") -> None:
         super().__init__(message)
         # Stripe's error code (e.g. "charge_already_refunded"), for callers that treat some as success.
         self.code = code
+        self.reference = reference
 
 
 class ChargeAlreadyRefunded(PaymentProviderError):
@@ -52,16 +62,41 @@ class Refund:
 
 
 @lru_cache(maxsize=4)
-def _client_for(api_key: str, api_base: str, retries: int) -> stripe.StripeClient:
+def _client_for(api_key: str, api_base: str, retries: int, http_client: str | None) -> stripe.StripeClient:
     return stripe.StripeClient(
         api_key,
         base_addresses={"api": api_base, "connect": api_base, "files": api_base},
         max_network_retries=retries,
+        http_client=import_string(http_client)() if http_client else None,
     )
 
 
 def _client() -> stripe.StripeClient:
-    return _client_for(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE, settings.STRIPE_MAX_NETWORK_RETRIES)
+    return _client_for(
+        settings.STRIPE_SECRET_KEY,
+        settings.STRIPE_API_BASE,
+        settings.STRIPE_MAX_NETWORK_RETRIES,
+        settings.STRIPE_HTTP_CLIENT,
+    )
+
+
+def _provider_error(exc: stripe.StripeError, operation: str) -> PaymentProviderError:
+    """Log Stripe's error under a fresh reference and return the plain error that names it."""
+    reference = secrets.token_hex(4).upper()
+    logger.error(
+        "Payment provider error %s during %s: %s (code=%s, request=%s)",
+        reference,
+        operation,
+        exc,
+        getattr(exc, "code", None),
+        getattr(exc, "request_id", None),
+        exc_info=exc,
+    )
+    message = (
+        "Payments are unavailable right now; nothing was charged. "
+        f"Please try again in a few minutes (reference {reference})."
+    )
+    return PaymentProviderError(message, code=getattr(exc, "code", None), reference=reference)
 
 
 def _call(method, params: dict[str, Any], idempotency_key: str | None = None) -> dict[str, Any]:
@@ -70,8 +105,7 @@ def _call(method, params: dict[str, Any], idempotency_key: str | None = None) ->
         result = method(params=params, options=options) if options else method(params=params)
         return result.to_dict()
     except stripe.StripeError as exc:
-        message = getattr(exc, "user_message", None) or str(exc) or "the payment provider refused the request"
-        raise PaymentProviderError(f"Payments are unavailable: {message}", code=getattr(exc, "code", None)) from exc
+        raise _provider_error(exc, getattr(method, "__qualname__", "a request")) from exc
 
 
 def account_state_from(account: dict[str, Any]) -> AccountState:
@@ -111,7 +145,7 @@ def connect_account_retrieve(*, account_id: str) -> AccountState:
     try:
         account = _client().v1.accounts.retrieve(account_id).to_dict()
     except stripe.StripeError as exc:
-        raise PaymentProviderError(f"Payments are unavailable: {exc.user_message or exc}") from exc
+        raise _provider_error(exc, "accounts.retrieve") from exc
     return account_state_from(account)
 
 
@@ -236,11 +270,11 @@ def checkout_session_expire(*, session_id: str) -> str:
     except stripe.InvalidRequestError:
         pass
     except stripe.StripeError as exc:
-        raise PaymentProviderError(f"Payments are unavailable: {exc.user_message or exc}", code=exc.code) from exc
+        raise _provider_error(exc, "checkout.sessions.expire") from exc
     try:
         return sessions.retrieve(session_id).to_dict()["status"]
     except stripe.StripeError as exc:
-        raise PaymentProviderError(f"Payments are unavailable: {exc.user_message or exc}", code=exc.code) from exc
+        raise _provider_error(exc, "checkout.sessions.retrieve") from exc
 
 
 def subscription_cancel(*, subscription_id: str, at_period_end: bool) -> str:
@@ -252,7 +286,7 @@ def subscription_cancel(*, subscription_id: str, at_period_end: bool) -> str:
         else:
             result = subscriptions.cancel(subscription_id)
     except stripe.StripeError as exc:
-        raise PaymentProviderError(f"Payments are unavailable: {exc.user_message or exc}") from exc
+        raise _provider_error(exc, "subscriptions.cancel") from exc
     return result.to_dict()["status"]
 
 

@@ -1,4 +1,5 @@
-from django.urls import path
+from django.conf import settings
+from django.urls import include, path
 
 from . import ticket_views, views
 
@@ -27,3 +28,7 @@ urlpatterns = [
     path("tickets/done/", ticket_views.purchase_done, name="ticket_done"),
     path("tickets/<int:pk>/refund/", ticket_views.refund_request, name="ticket_refund"),
 ]
+
+if settings.STRIPE_TEST_MODE:
+    # Payments test mode: the built-in provider's API and hosted pages (ticketing/test_provider).
+    urlpatterns.append(path("test-provider/", include("ticketing.test_provider.urls")))

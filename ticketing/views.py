@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import logging
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -19,6 +20,8 @@ from . import dashboard, selectors, services, tips
 from .forms import PlanForm, TipForm
 from .models import SuperFollowPlan
 from .stripe_gateway import PaymentProviderError
+
+logger = logging.getLogger(__name__)
 
 
 def _error_text(exc: ValidationError) -> str:
@@ -192,7 +195,10 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
             payload=request.body, signature_header=request.headers.get("Stripe-Signature")
         )
     except services.WebhookRejected as exc:
-        return JsonResponse({"error": str(exc)}, status=400)
+        logger.warning("Stripe webhook rejected: %s", exc)
+        return JsonResponse(
+            {"error": "Rejected: the signature is missing, forged or too old, or the body is not an event."}, status=400
+        )
     return JsonResponse({"received": event.event_id, "duplicate": not first_time})
 
 
@@ -222,7 +228,8 @@ def tip(request: HttpRequest, pk: int) -> HttpResponse:
                 announce=form.cleaned_data["announce"],
                 # Stripe fills in the placeholder; it must reach Stripe unescaped.
                 success_url=f"{done}?session_id={{CHECKOUT_SESSION_ID}}",
-                cancel_url=request.build_absolute_uri(space.get_absolute_url()),
+                # Checkout runs in a tab of its own: cancelling leaves it on the tip form, not a second room.
+                cancel_url=request.build_absolute_uri(reverse("ticketing:tip", kwargs={"pk": space.pk})),
             )
         except ValidationError as exc:
             form.add_error(None, exc)

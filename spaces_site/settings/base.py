@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "accounts",
     "rooms",
     "ticketing",
+    "ticketing.test_provider",
     "captions",
 ]
 
@@ -64,6 +65,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.unread_counts",
+                "ticketing.context_processors.money",
             ],
         },
     },
@@ -96,7 +98,7 @@ else:
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
-CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -115,6 +117,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# The name people know the site by: allauth's emails greet it and prefix their subjects with it.
+SITE_NAME = env_str("DJANGO_SITE_NAME", "Spaces")
+
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "home"
 ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
@@ -126,8 +131,9 @@ ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_RATE_LIMITS_ENABLED = True
 ACCOUNT_USERNAME_MIN_LENGTH = 3
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{SITE_NAME}] "
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
-MFA_TOTP_ISSUER = "Spaces"
+MFA_TOTP_ISSUER = SITE_NAME
 
 EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "Spaces <no-reply@spaces.local>")
@@ -157,19 +163,38 @@ SPACES_MIN_FOLLOWERS_TO_HOST = env_int("SPACES_MIN_FOLLOWERS_TO_HOST", 600, mini
 SUPER_FOLLOWS_MIN_FOLLOWERS = env_int("SUPER_FOLLOWS_MIN_FOLLOWERS", 1000, minimum=0)
 TICKETED_SPACES_MIN_FOLLOWERS = env_int("TICKETED_SPACES_MIN_FOLLOWERS", 1000, minimum=0)
 
+LOG_LEVEL = env_str("DJANGO_LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    # Django gives its "django" logger a console handler of its own (in DEBUG) that also propagates to
+    # the root: every server line (runserver's requests, socket connects) printed twice. One handler.
+    "loggers": {"django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False}},
 }
 
 # --- Money (ticketing): Stripe and the platform's cut --------------------------------------------
-# Only ticketing.stripe_gateway reads the STRIPE_* values. STRIPE_API_BASE lets tests point the real
-# library at a local fake of Stripe's API.
-STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "sk_test_local_placeholder")
-STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "whsec_local_placeholder")
-STRIPE_API_BASE = env_str("STRIPE_API_BASE", "https://api.stripe.com")
+# Only ticketing.stripe_gateway reads the STRIPE_* values. Without STRIPE_SECRET_KEY, payments run in
+# test mode against the built-in test provider (ticketing/test_provider): the real stripe library
+# sends its requests to it in-process (STRIPE_HTTP_CLIENT), its hosted checkout and onboarding pages
+# are served under /money/test-provider/, and it delivers signed webhooks to /money/stripe/webhook/
+# (in-process, or to STRIPE_TEST_WEBHOOK_URL). Production settings refuse test mode.
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", None)
+STRIPE_TEST_MODE = not STRIPE_SECRET_KEY
+if STRIPE_TEST_MODE:
+    STRIPE_SECRET_KEY = "sk_test_spaces_builtin_provider"
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "whsec_spaces_builtin_provider" if STRIPE_TEST_MODE else None)
+STRIPE_API_BASE = env_str(
+    "STRIPE_API_BASE", "http://127.0.0.1:8000/money/test-provider" if STRIPE_TEST_MODE else "https://api.stripe.com"
+)
+# A dotted path to a stripe.HTTPClient class; None uses the library's own (a network connection).
+STRIPE_HTTP_CLIENT = env_str(
+    "STRIPE_HTTP_CLIENT", "ticketing.test_provider.transport.InProcessHTTPClient" if STRIPE_TEST_MODE else None
+)
+STRIPE_TEST_WEBHOOK_URL = env_str("STRIPE_TEST_WEBHOOK_URL", None)
+# The test provider's records (a SQLite file of its own, shared by every process of this checkout).
+STRIPE_TEST_PROVIDER_DB = env_str("STRIPE_TEST_PROVIDER_DB", str(BASE_DIR / "test-provider.sqlite3"))
 STRIPE_CURRENCY = "usd"
 STRIPE_MAX_NETWORK_RETRIES = env_int("STRIPE_MAX_NETWORK_RETRIES", 2, minimum=0)
 # Stripe accepts a Checkout Session expiry between 30 minutes and 24 hours ahead.
@@ -202,6 +227,11 @@ CELERY_BEAT_SCHEDULE["ticketing-requeue-pending-refunds"] = {
     "task": "ticketing.tasks.requeue_pending_refunds",
     "schedule": 900.0,
 }
+if STRIPE_TEST_MODE:
+    CELERY_BEAT_SCHEDULE["test-provider-redeliver-events"] = {
+        "task": "ticketing.test_provider.tasks.redeliver_undelivered_events",
+        "schedule": 60.0,
+    }
 
 # --- Spaces rooms (issue 3) ---
 SPACES_MAX_COHOSTS = 2

@@ -44,6 +44,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F
     else:
         DATABASES["default"]["CONN_MAX_AGE"] = env_int("DJANGO_CONN_MAX_AGE", 60, minimum=0)  # noqa: F405
 
-for _name in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"):
-    if "placeholder" in (globals()[_name] or ""):
-        raise ImproperlyConfigured(f"{_name} must be set from the Stripe dashboard in production")
+if STRIPE_TEST_MODE:  # noqa: F405
+    raise ImproperlyConfigured(
+        "STRIPE_SECRET_KEY must be set from the Stripe dashboard in production "
+        "(without it payments would run in test mode, against the built-in test provider)"
+    )
+if not STRIPE_WEBHOOK_SECRET:  # noqa: F405
+    raise ImproperlyConfigured("STRIPE_WEBHOOK_SECRET must be set from the Stripe dashboard in production")

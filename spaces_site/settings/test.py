@@ -25,6 +25,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file rather than memory, so the live Daphne server of end-to-end tests sees the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}  # noqa: F405
 
+# The payments test provider's records, apart from the development server's; live servers inherit the path.
+os.environ.setdefault("STRIPE_TEST_PROVIDER_DB", str(BASE_DIR / ".test-provider.sqlite3"))  # noqa: F405
+STRIPE_TEST_PROVIDER_DB = os.environ["STRIPE_TEST_PROVIDER_DB"]
+
 # Tests that are not about captions start Spaces too: only caption tests (and the live servers
 # they start with CAPTIONS_LIVE=1) run a captioner and load a recognition model.
 CAPTIONS_LIVE = env_bool("CAPTIONS_LIVE", False)

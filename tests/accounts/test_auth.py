@@ -77,3 +77,21 @@ def test_older_posts_load_over_htmx(alice_client, alice):
     html = more.content.decode()
     assert html.count('class="post"') == 5
     assert "<html" not in html
+
+
+@override_settings(ACCOUNT_EMAIL_VERIFICATION="mandatory")
+def test_the_sign_up_email_greets_the_site_by_its_name_not_its_host(client):
+    client.post(
+        reverse("account_signup"),
+        {
+            "email": "n@example.com",
+            "username": "nora",
+            "password1": "a-long-pass-phrase",
+            "password2": "a-long-pass-phrase",
+        },
+        HTTP_HOST="127.0.0.1",
+    )
+    message = mail.outbox[0]
+    assert message.subject.startswith("[Spaces] ")
+    assert message.body.startswith("Hello from Spaces!")
+    assert "127.0.0.1" not in message.subject

@@ -1,4 +1,4 @@
-"""Fixtures for the money tests: a local fake of Stripe's API that the real library talks to."""
+"""Fixtures for the money tests: the built-in payments test provider, read and steered as tests need."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import json
 import time
 import uuid
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
 from accounts.models import User
@@ -16,21 +18,87 @@ from spaces_site.celery import app as celery_app
 from tests.accounts.factories import UserFactory
 from ticketing import stripe_gateway
 from ticketing.models import SuperFollowPlan
+from ticketing.test_provider import api, engine, store
+from ticketing.test_provider.webhooks import signature_header as sign_webhook
 
 from .factories import CreatorProfileFactory, SuperFollowPlanFactory
-from .fake_stripe import FakeStripeServer, sign_webhook
 
 WEBHOOK_SECRET = "whsec_test_0123456789abcdef"
 
 
+class Provider:
+    """The test provider's state as the tests read it: its objects by kind, its request log, its faults."""
+
+    @property
+    def fail_next(self) -> list[tuple[int, str]]:
+        return api.faults.next
+
+    @property
+    def fail_path(self) -> dict[str, tuple[int, str]]:
+        return api.faults.path
+
+    def _objects(self, kind: str) -> dict[str, dict[str, Any]]:
+        return {o.id: o.data for o in store.all_of(kind)}
+
+    accounts = property(lambda self: self._objects("account"))
+    sessions = property(lambda self: self._objects("checkout.session"))
+    refunds = property(lambda self: self._objects("refund"))
+    subscriptions = property(lambda self: self._objects("subscription"))
+    events = property(lambda self: self._objects("event"))
+
+    @property
+    def requests(self) -> list[store.LoggedRequest]:
+        return store.requests()
+
+    def requests_to(self, method: str, path: str) -> list[store.LoggedRequest]:
+        return [r for r in self.requests if r.method == method and r.path == path]
+
+    def session_complete(self, session_id: str) -> dict[str, Any]:
+        """The buyer paid with 4242 on the hosted page: the session as `checkout.session.completed` carries it.
+
+        The provider's own events are delivered on commit; tests that post their own event run outside
+        captured on-commit callbacks, so only theirs reaches the endpoint."""
+        with store.atomic():
+            session = store.get("checkout.session", session_id)
+            return engine.session_pay(
+                session=session, email="buyer@example.com", card_brand="visa", card_last4="4242"
+            ).data
+
+    def account_complete(self, account_id: str) -> dict[str, Any]:
+        with store.atomic():
+            return engine.account_onboarding_complete(account=store.get("account", account_id), origin=None).data
+
+    def subscription_add(self, subscription_id: str, **fields: Any) -> None:
+        with store.atomic():
+            store.create(
+                "subscription", {"id": subscription_id, "object": "subscription", "status": "active", **fields}
+            )
+
+
+def _forget_provider_records() -> None:
+    store.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{settings.STRIPE_TEST_PROVIDER_DB}{suffix}").unlink(missing_ok=True)
+
+
+@pytest.fixture(autouse=True)
+def fresh_provider():
+    """Each test starts with a provider that has seen nothing (live servers share its file)."""
+    _forget_provider_records()
+    api.faults.reset()
+    yield
+    api.faults.reset()
+    store.close()
+
+
 @pytest.fixture
-def fake_stripe(settings):
-    with FakeStripeServer() as fake:
-        settings.STRIPE_API_BASE = fake.url
-        settings.STRIPE_SECRET_KEY = "sk_test_fake_key"
-        settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
-        stripe_gateway._client_for.cache_clear()
-        yield fake
+def provider(db, settings):
+    """The built-in test provider, reached in-process by the real stripe library (the test settings' default)."""
+    settings.STRIPE_SECRET_KEY = "sk_test_spaces_builtin_provider"
+    settings.STRIPE_HTTP_CLIENT = "ticketing.test_provider.transport.InProcessHTTPClient"
+    settings.STRIPE_TEST_WEBHOOK_URL = None
+    stripe_gateway._client_for.cache_clear()
+    yield Provider()
     stripe_gateway._client_for.cache_clear()
 
 

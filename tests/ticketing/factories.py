@@ -7,6 +7,17 @@ from django.utils import timezone
 
 from tests.accounts.factories import UserFactory
 from ticketing.models import CreatorProfile, SuperFollowPlan, SuperFollowSubscription
+from ticketing.test_provider import engine, store
+
+
+def ready_account_id() -> str:
+    """A connected account at the test provider that has finished onboarding (no event sent)."""
+    with store.atomic():
+        account = engine.account_create(email=None, controller={}, metadata={})
+        account.data.update(charges_enabled=True, payouts_enabled=True, details_submitted=True)
+        account.data["requirements"] = {"currently_due": []}
+        account.save()
+    return account.id
 
 
 class CreatorProfileFactory(factory.django.DjangoModelFactory):
@@ -16,7 +27,7 @@ class CreatorProfileFactory(factory.django.DjangoModelFactory):
         model = CreatorProfile
 
     user = factory.SubFactory(UserFactory)
-    stripe_account_id = factory.Sequence(lambda n: f"acct_factory{n:04d}")
+    stripe_account_id = factory.LazyFunction(ready_account_id)
     charges_enabled = True
     payouts_enabled = True
     details_submitted = True

@@ -11,14 +11,14 @@ from .tickets_support import buy, paid_event, ticketed_space
 
 
 def test_purchases_a_refund_and_a_tip_add_up_on_the_dashboard(
-    fake_stripe, post_event, django_capture_on_commit_callbacks, alice, bob, charlie
+    provider, post_event, django_capture_on_commit_callbacks, alice, bob, charlie
 ):
     offer = ticketed_space(price_cents=1_500, quantity=10)
     space, host = offer.space, offer.space.host
     for viewer in [UserFactory() for _ in range(9)] + [alice, bob, charlie]:
         tickets.ticket_offer_page_viewed(offer=offer, viewer=viewer)
     for buyer in (alice, bob, charlie):
-        post_event(paid_event(fake_stripe, buy(offer, buyer)))
+        post_event(paid_event(provider, buy(offer, buyer)))
     with django_capture_on_commit_callbacks(execute=True):
         tickets.ticket_refund_request(ticket=Ticket.objects.get(buyer=bob), by=bob)
     assert Ticket.objects.get(buyer=bob).status == Ticket.Status.REFUNDED

@@ -66,35 +66,33 @@ def test_an_eligible_creator_enrols_once(db):
     assert again == first
 
 
-def test_payout_onboarding_refuses_without_an_audience_and_calls_no_one(db, fake_stripe):
+def test_payout_onboarding_refuses_without_an_audience_and_calls_no_one(db, provider):
     user = make_creator(followers=999, born=date(1990, 1, 1), profile=False)
     with pytest.raises(ValidationError, match="at least 1,000 followers"):
         services.payout_onboarding_start(user=user, refresh_url="https://s.test/r", return_url="https://s.test/ok")
-    assert fake_stripe.requests == []
+    assert provider.requests == []
     assert not CreatorProfile.objects.filter(user=user).exists()
 
 
-def test_payout_onboarding_creates_the_account_once_and_links_to_stripe(db, fake_stripe):
+def test_payout_onboarding_creates_the_account_once_and_links_to_stripe(db, provider):
     user = make_creator(profile=False)
     first = services.payout_onboarding_start(user=user, refresh_url="https://s.test/r", return_url="https://s.test/ok")
     second = services.payout_onboarding_start(user=user, refresh_url="https://s.test/r", return_url="https://s.test/ok")
 
     profile = CreatorProfile.objects.get(user=user)
-    assert len(fake_stripe.requests_to("POST", "/v1/accounts")) == 1
-    assert fake_stripe.requests_to("POST", "/v1/accounts")[0].idempotency_key == f"connect-account-user-{user.pk}"
-    assert profile.stripe_account_id in fake_stripe.accounts
+    assert len(provider.requests_to("POST", "/v1/accounts")) == 1
+    assert provider.requests_to("POST", "/v1/accounts")[0].idempotency_key == f"connect-account-user-{user.pk}"
+    assert profile.stripe_account_id in provider.accounts
     assert profile.payout_state == CreatorProfile.PayoutState.ONBOARDING
-    assert first.startswith(f"https://connect.stripe.test/setup/e/{profile.stripe_account_id}/")
+    assert first.startswith(f"https://s.test/money/test-provider/connect/{profile.stripe_account_id}/")
     assert second != first  # each visit gets a fresh single-use link
 
 
-def test_coming_back_from_onboarding_reads_the_account_from_stripe(db, fake_stripe, django_capture_on_commit_callbacks):
+def test_coming_back_from_onboarding_reads_the_account_from_stripe(db, provider, django_capture_on_commit_callbacks):
     user = make_creator(profile=False)
     services.payout_onboarding_start(user=user, refresh_url="https://s.test/r", return_url="https://s.test/ok")
     account_id = CreatorProfile.objects.get(user=user).stripe_account_id
-    fake_stripe.accounts[account_id].update(
-        charges_enabled=True, payouts_enabled=True, details_submitted=True, requirements={"currently_due": []}
-    )
+    provider.account_complete(account_id)
 
     with django_capture_on_commit_callbacks(execute=True):
         profile = services.payout_account_refresh(user=user)

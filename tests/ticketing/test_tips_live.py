@@ -16,9 +16,9 @@ from tests.accounts.factories import UserFactory
 from tests.rooms.factories import LiveSpaceFactory
 from tests.rooms.test_consumers import joined, next_of
 from ticketing.models import Tip
+from ticketing.test_provider.webhooks import signature_header as sign_webhook
 
 from .conftest import WEBHOOK_SECRET, make_creator, tip_checkout_event
-from .fake_stripe import sign_webhook
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 

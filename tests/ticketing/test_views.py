@@ -29,58 +29,61 @@ def test_the_creator_page_lists_what_is_missing(client, db):
     assert "Enrol in Super Follows</button>" not in page
 
 
-def test_connecting_a_payout_account_goes_to_stripe_and_back(client, db, fake_stripe):
+def test_connecting_a_payout_account_goes_to_stripe_and_back(client, db, provider):
     user = make_creator(profile=False)
     client.force_login(user)
 
     response = client.post(reverse("ticketing:payout_start"))
     assert response.status_code == 303
-    assert response["Location"].startswith("https://connect.stripe.test/setup/")
-    link = fake_stripe.requests_to("POST", "/v1/account_links")[0].params
+    assert response["Location"].startswith("http://testserver/money/test-provider/connect/")
+    link = provider.requests_to("POST", "/v1/account_links")[0].params
     assert link["return_url"] == "http://testserver/money/creator/payout/return/"
     assert link["refresh_url"] == "http://testserver/money/creator/payout/refresh/"
 
     expired_link = client.get(reverse("ticketing:payout_refresh"))
     assert expired_link.status_code == 303
-    assert len(fake_stripe.requests_to("POST", "/v1/accounts")) == 1
+    assert len(provider.requests_to("POST", "/v1/accounts")) == 1
 
     account = CreatorProfile.objects.get(user=user).stripe_account_id
-    fake_stripe.accounts[account].update(charges_enabled=True, payouts_enabled=True, details_submitted=True)
-    fake_stripe.accounts[account]["requirements"] = {"currently_due": []}
+    provider.account_complete(account)
     back = client.get(reverse("ticketing:payout_return"), follow=True).content.decode()
     assert "Payout account: Ready to receive payouts." in back
     assert "Enrol in Super Follows</button>" in back
 
 
-def test_payout_start_refused_shows_the_reasons_and_calls_no_one(client, db, fake_stripe):
+def test_payout_start_refused_shows_the_reasons_and_calls_no_one(client, db, provider):
     user = make_creator(followers=3, profile=False)
     client.force_login(user)
     response = client.post(reverse("ticketing:payout_start"), follow=True)
     assert "you have 3." in response.content.decode()
-    assert fake_stripe.requests == []
+    assert provider.requests == []
 
 
-def test_stripe_down_during_onboarding_is_a_message_not_an_error_page(client, db, fake_stripe):
+def test_stripe_down_during_onboarding_is_a_message_not_an_error_page(client, db, provider):
     user = make_creator(profile=False)
-    fake_stripe.fail_next.append((400, "Connect is not enabled for this platform."))
+    provider.fail_next.append((400, "Connect is not enabled for this platform."))
     client.force_login(user)
     response = client.post(reverse("ticketing:payout_start"), follow=True)
     assert response.status_code == 200
-    assert "Connect is not enabled for this platform." in response.content.decode()
+    assert "Payments are unavailable right now; nothing was charged." in response.content.decode()
+    assert "Connect is not enabled" not in response.content.decode()
     assert not CreatorProfile.objects.filter(user=user).exists()
 
 
-def test_a_failed_link_keeps_the_account_for_the_next_try(client, db, fake_stripe):
+def test_a_failed_link_keeps_the_account_for_the_next_try(client, db, provider):
     user = make_creator(profile=False)
-    fake_stripe.fail_path["/v1/account_links"] = (400, "Try again later.")
+    provider.fail_path["/v1/account_links"] = (400, "Try again later.")
     client.force_login(user)
-    assert "Try again later." in client.post(reverse("ticketing:payout_start"), follow=True).content.decode()
+    assert (
+        "Payments are unavailable right now"
+        in client.post(reverse("ticketing:payout_start"), follow=True).content.decode()
+    )
     account = CreatorProfile.objects.get(user=user).stripe_account_id
-    assert account in fake_stripe.accounts
+    assert account in provider.accounts
 
     assert client.post(reverse("ticketing:payout_start")).status_code == 303
-    assert len(fake_stripe.requests_to("POST", "/v1/accounts")) == 1
-    assert fake_stripe.requests_to("POST", "/v1/account_links")[-1].params["account"] == account
+    assert len(provider.requests_to("POST", "/v1/accounts")) == 1
+    assert provider.requests_to("POST", "/v1/account_links")[-1].params["account"] == account
 
 
 def test_enrol_refused_is_422_with_reasons(client, db):

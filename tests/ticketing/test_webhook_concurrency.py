@@ -11,10 +11,10 @@ from django.urls import reverse
 
 from accounts.models import Notification
 from ticketing.models import ProcessedStripeEvent, Sale, SuperFollowSubscription
+from ticketing.test_provider.webhooks import signature_header as sign_webhook
 
 from .conftest import WEBHOOK_SECRET, make_creator, stripe_event
 from .factories import SuperFollowPlanFactory, SuperFollowSubscriptionFactory
-from .fake_stripe import sign_webhook
 
 DELIVERIES = 8
 

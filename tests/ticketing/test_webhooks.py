@@ -13,10 +13,10 @@ from accounts.models import Notification
 from ticketing import selectors, services
 from ticketing.models import CreatorProfile, ProcessedStripeEvent, Sale, SuperFollowSubscription
 from ticketing.tasks import reapply_stuck_stripe_events
+from ticketing.test_provider.webhooks import signature_header as sign_webhook
 
 from .conftest import WEBHOOK_SECRET, stripe_event
 from .factories import SuperFollowSubscriptionFactory
-from .fake_stripe import sign_webhook
 
 URLS = {"success_url": "https://spaces.test/done", "cancel_url": "https://spaces.test/@dana/"}
 PERIOD_END = 1_900_000_000
@@ -230,7 +230,7 @@ def _subscription_event(event_type: str, subscription, *, status: str, sub_id: s
     )
 
 
-def test_a_super_follow_lives_and_ends_by_stripes_events(post_event, plan, alice, fake_stripe):
+def test_a_super_follow_lives_and_ends_by_stripes_events(post_event, plan, alice, provider):
     subscription, _ = services.super_follow_checkout_start(plan=plan, subscriber=alice, **URLS)
     assert not selectors.is_super_follower(subscriber=alice, creator=plan.creator)
 
@@ -267,7 +267,7 @@ def test_a_super_follow_lives_and_ends_by_stripes_events(post_event, plan, alice
     assert subscription.status == SuperFollowSubscription.Status.CANCELED
 
 
-def test_the_success_page_shows_what_the_webhook_decided(client, post_event, plan, alice, fake_stripe):
+def test_the_success_page_shows_what_the_webhook_decided(client, post_event, plan, alice, provider):
     subscription, _ = services.super_follow_checkout_start(plan=plan, subscriber=alice, **URLS)
     post_event(_session_completed(subscription))
     client.force_login(alice)
@@ -275,7 +275,7 @@ def test_the_success_page_shows_what_the_webhook_decided(client, post_event, pla
     assert "You Super Follow @dana for $2.99 a month." in page.content.decode()
 
 
-def test_a_subscription_event_before_the_checkout_event_still_finds_its_row(post_event, plan, alice, fake_stripe):
+def test_a_subscription_event_before_the_checkout_event_still_finds_its_row(post_event, plan, alice, provider):
     subscription, _ = services.super_follow_checkout_start(plan=plan, subscriber=alice, **URLS)
     post_event(_subscription_event("customer.subscription.created", subscription, status="active"))
     post_event(_session_completed(subscription))
@@ -286,7 +286,7 @@ def test_a_subscription_event_before_the_checkout_event_still_finds_its_row(post
     assert Sale.objects.count() == 1
 
 
-def test_an_unpaid_completion_waits_for_the_async_payment(post_event, plan, alice, fake_stripe):
+def test_an_unpaid_completion_waits_for_the_async_payment(post_event, plan, alice, provider):
     subscription, _ = services.super_follow_checkout_start(plan=plan, subscriber=alice, **URLS)
     post_event(_session_completed(subscription, paid=False))
     subscription.refresh_from_db()
@@ -294,7 +294,7 @@ def test_an_unpaid_completion_waits_for_the_async_payment(post_event, plan, alic
     assert not Sale.objects.exists()
 
 
-def test_an_expired_checkout_marks_the_pending_super_follow_expired(post_event, plan, alice, fake_stripe):
+def test_an_expired_checkout_marks_the_pending_super_follow_expired(post_event, plan, alice, provider):
     subscription, _ = services.super_follow_checkout_start(plan=plan, subscriber=alice, **URLS)
     body = stripe_event(
         "checkout.session.expired",
@@ -310,7 +310,7 @@ def test_an_expired_checkout_marks_the_pending_super_follow_expired(post_event, 
     assert subscription.status == SuperFollowSubscription.Status.EXPIRED
 
 
-def test_renewals_enter_the_ledger_once(post_event, plan, alice, fake_stripe):
+def test_renewals_enter_the_ledger_once(post_event, plan, alice, provider):
     subscription, _ = services.super_follow_checkout_start(plan=plan, subscriber=alice, **URLS)
     post_event(_session_completed(subscription))
     invoice = {
@@ -333,12 +333,10 @@ def test_renewals_enter_the_ledger_once(post_event, plan, alice, fake_stripe):
     assert CreatorProfile.objects.get(user=plan.creator).lifetime_gross_cents == 598
 
 
-def test_a_second_paid_checkout_for_the_same_creator_is_cancelled_not_billed_twice(
-    post_event, plan, alice, fake_stripe
-):
+def test_a_second_paid_checkout_for_the_same_creator_is_cancelled_not_billed_twice(post_event, plan, alice, provider):
     first, _ = services.super_follow_checkout_start(plan=plan, subscriber=alice, **URLS)
     second, _ = services.super_follow_checkout_start(plan=plan, subscriber=alice, **URLS)  # another tab
-    fake_stripe.subscriptions["sub_2"] = {"id": "sub_2", "object": "subscription", "status": "active"}
+    provider.subscription_add("sub_2")
 
     post_event(_session_completed(first, sub_id="sub_1"))
     post_event(_session_completed(second, sub_id="sub_2"))
@@ -347,21 +345,21 @@ def test_a_second_paid_checkout_for_the_same_creator_is_cancelled_not_billed_twi
     second.refresh_from_db()
     assert first.status == SuperFollowSubscription.Status.ACTIVE
     assert second.status == SuperFollowSubscription.Status.CANCELED
-    assert fake_stripe.requests_to("DELETE", "/v1/subscriptions/sub_2")
-    assert fake_stripe.subscriptions["sub_2"]["status"] == "canceled"
+    assert provider.requests_to("DELETE", "/v1/subscriptions/sub_2")
+    assert provider.subscriptions["sub_2"]["status"] == "canceled"
     assert Sale.objects.count() == 1
 
 
-def test_a_subscriber_cancels_at_the_end_of_the_paid_month(client, plan, alice, fake_stripe):
+def test_a_subscriber_cancels_at_the_end_of_the_paid_month(client, plan, alice, provider):
     subscription = SuperFollowSubscriptionFactory(
         subscriber=alice, plan=plan, status=SuperFollowSubscription.Status.ACTIVE, stripe_subscription_id="sub_9"
     )
-    fake_stripe.subscriptions["sub_9"] = {"id": "sub_9", "object": "subscription", "status": "active"}
+    provider.subscription_add("sub_9")
     client.force_login(alice)
     response = client.post(reverse("ticketing:super_follow_cancel", args=["dana"]))
 
     assert response.status_code == 302
-    (request,) = fake_stripe.requests_to("POST", "/v1/subscriptions/sub_9")
+    (request,) = provider.requests_to("POST", "/v1/subscriptions/sub_9")
     assert request.params == {"cancel_at_period_end": "true"}
     subscription.refresh_from_db()
     assert subscription.status == SuperFollowSubscription.Status.ACTIVE  # until Stripe's deleted event

@@ -12,8 +12,7 @@ from tests.rooms.factories import SpaceFactory
 from ticketing import tickets
 from ticketing.models import SeatHold, TicketOffer
 
-from .conftest import make_creator, stripe_event
-from .fake_stripe import FakeStripe
+from .conftest import Provider, make_creator, stripe_event
 
 URLS = {"success_url": "https://spaces.test/money/tickets/done/", "cancel_url": "https://spaces.test/spaces/1/"}
 
@@ -33,15 +32,18 @@ def buy(offer: TicketOffer, buyer: User) -> SeatHold:
     return tickets.ticket_purchase_start(offer=offer, buyer=buyer, **URLS)
 
 
-def paid_event(fake: FakeStripe, hold: SeatHold, *, event_type: str = "checkout.session.completed", **kw) -> bytes:
+def paid_event(fake: Provider, hold: SeatHold, *, event_type: str = "checkout.session.completed", **kw) -> bytes:
     """The buyer pays on Stripe's page: the signed-to-be body Stripe then sends."""
     return stripe_event(event_type, fake.session_complete(hold.stripe_checkout_session_id), **kw)
 
 
-def expired_event(fake: FakeStripe, hold: SeatHold) -> bytes:
-    session = fake.sessions[hold.stripe_checkout_session_id]
-    session["status"] = "expired"
-    return stripe_event("checkout.session.expired", dict(session))
+def expired_event(fake: Provider, hold: SeatHold) -> bytes:
+    """The session ran out at the provider: the body of its `checkout.session.expired`."""
+    from ticketing.test_provider import engine, store
+
+    with store.atomic():
+        session = engine.session_expire(store.get("checkout.session", hold.stripe_checkout_session_id))
+    return stripe_event("checkout.session.expired", dict(session.data))
 
 
 def counts(offer: TicketOffer) -> tuple[int, int]:

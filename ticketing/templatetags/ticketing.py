@@ -74,3 +74,9 @@ def tip_panel(context, space) -> dict:
         "form": TipForm(auto_id="tip_%s"),
         "csrf_token": context.get("csrf_token"),
     }
+
+
+@register.inclusion_tag("ticketing/_creator_links.html", takes_context=True)
+def creator_links(context) -> dict:
+    """On the viewer's own profile: their creator tools, and the sales dashboard once they are a creator."""
+    return {"is_creator": context.get("is_creator", False)}

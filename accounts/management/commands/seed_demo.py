@@ -37,8 +37,22 @@ LAST = "Adams Baker Cruz Diaz Evans Fox Garcia Hughes Ito Jones Khan Lee Moreau 
 class Command(BaseCommand):
     help = "Create demo accounts, posts and follows (idempotent)."
 
-    @transaction.atomic
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--migrate", action="store_true", help="Apply migrations first (one start-up for both).")
+
     def handle(self, *args, **options) -> None:
+        if options["migrate"]:
+            call_command("migrate", interactive=False, verbosity=0)
+        self._seed()
+
+    @transaction.atomic
+    def _seed(self) -> None:
+        if _network_exists():
+            # The second `make run`: skip hashing the password and re-inserting thousands of rows.
+            self.stdout.write("Demo network already there.")
+            call_command("seed_spaces_demo", stdout=self.stdout)
+            transaction.on_commit(lambda: call_command("seed_money_demo", stdout=self.stdout))
+            return
         rng = random.Random(2026)
         password = make_password(DEMO_PASSWORD)
         now = timezone.now()
@@ -94,12 +108,23 @@ class Command(BaseCommand):
 
         _recount_follows()
         call_command("seed_spaces_demo", stdout=self.stdout)
+        # After the network is committed: its payments go through the test provider's webhooks.
+        transaction.on_commit(lambda: call_command("seed_money_demo", stdout=self.stdout))
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo network ready: {User.objects.count()} accounts, {Follow.objects.count()} follows, "
                 f"{Post.objects.count()} posts. Log in as maya, leo, sam or ivy with password {DEMO_PASSWORD!r}."
             )
         )
+
+
+def _network_exists() -> bool:
+    named = User.objects.filter(username__in=[username for username, *_ in NAMED]).count() == len(NAMED)
+    return (
+        named
+        and User.objects.filter(username__startswith="fan").count() >= FAN_COUNT
+        and (Post.objects.filter(author__username=NAMED[0][0]).exists())
+    )
 
 
 def _recount_follows() -> None:

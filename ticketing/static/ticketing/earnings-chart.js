@@ -17,6 +17,8 @@ window.earningsChart = new window.Chart(document.getElementById("earnings-chart"
   },
   options: {
     responsive: true,
+    // The box around the canvas sets the height, so a phone gets a chart as tall as a desktop's.
+    maintainAspectRatio: false,
     scales: { x: { stacked: true }, y: { stacked: true, ticks: { callback: (value) => dollars(value * 100) } } },
     plugins: { tooltip: { callbacks: { label: (item) => `${item.dataset.label}: ${dollars(item.raw * 100)}` } } },
   },

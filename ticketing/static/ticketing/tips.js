@@ -22,3 +22,9 @@ document.getElementById("room")?.addEventListener("room:socket", ({ detail }) =>
   });
 });
 document.body.addEventListener("tip", ({ detail }) => show(detail));
+
+// The tip form posts into a tab of its own (target="tip-checkout"): say so here, where the room keeps playing.
+document.getElementById("tip-form")?.addEventListener("submit", () => {
+  document.getElementById("tip-note").textContent =
+    "Checkout opened in a new tab. Pay there; your tip shows up here when it goes through.";
+});
