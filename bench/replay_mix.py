@@ -2,8 +2,9 @@
 
 Two speakers talk in turn (about 30 s each, a second of silence between turns) for an hour of
 espeak-ng speech encoded as the speaker's page does (20 ms Opus at 32 kbit/s); the recorder's chunk
-format is written and read back, then `rooms.replays.mixing.mix` decodes, mixes and encodes it. Prints
-the wall time of the mix (all of it, and what is left after the Space ends), the sizes, and AAC for comparison. Needs espeak-ng and sox (as the tests do).
+format is written and read back, then `rooms.replays.mixing` decodes, mixes and encodes it. Prints the
+wall time of the mix (all of it, and what is left after the Space ends), the sizes, and AAC for
+comparison. Needs espeak-ng and sox (as the tests do).
 
     .venv/bin/python bench/replay_mix.py [--minutes 60] [--aac-minutes 5]
 """
@@ -130,7 +131,9 @@ def main() -> None:
         mixed = time.monotonic() - started
         stored_sections = [trackfile.pack_packets(s) for s in sections]
         started = time.monotonic()
-        last = mixing.mix_section(tracks, start_ms=(len(sections) - 1) * mixing.SECTION_MS, end_ms=length_ms - length_ms % 20)
+        last = mixing.mix_section(
+            tracks, start_ms=(len(sections) - 1) * mixing.SECTION_MS, end_ms=length_ms - length_ms % 20
+        )
         last_took = time.monotonic() - started
         started = time.monotonic()
         duration_ms = mixing.assemble([*(trackfile.unpack_packets(s) for s in stored_sections[:-1]), last], path)

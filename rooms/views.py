@@ -58,6 +58,7 @@ def space_new(request: HttpRequest) -> HttpResponse:
                 speaking_policy=data["speaking_policy"],
                 audience=data["audience"],
                 cohosts=data["cohosts"],
+                record=data["record"],
             )
         except (ValidationError, PermissionDenied) as exc:
             form.add_error(None, _errors(exc))

@@ -136,7 +136,9 @@ def silence_packet() -> bytes:
         encoder = _encoder()
         packets = []
         for n in range(20):
-            frame = av.AudioFrame.from_ndarray(np.zeros((1, FRAME_SAMPLES), dtype=np.int16), format="s16", layout="mono")
+            frame = av.AudioFrame.from_ndarray(
+                np.zeros((1, FRAME_SAMPLES), dtype=np.int16), format="s16", layout="mono"
+            )
             frame.sample_rate, frame.pts = RATE, n * FRAME_SAMPLES
             packets.extend(bytes(p) for p in encoder.encode(frame))
         _silence = packets[-1]
