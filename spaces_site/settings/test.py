@@ -12,9 +12,8 @@ from .env import env_bool
 os.environ.setdefault("DJANGO_CACHE_PREFIX", f"test-{uuid.uuid4().hex[:12]}")
 CACHES["default"]["KEY_PREFIX"] = os.environ["DJANGO_CACHE_PREFIX"]  # noqa: F405
 # Recordings in a folder of this run, shared with the live servers and workers it starts.
-os.environ.setdefault(
-    "DJANGO_REPLAYS_ROOT", os.path.join(tempfile.gettempdir(), f"spaces-test-replays-{os.environ['DJANGO_CACHE_PREFIX']}")
-)
+_replays = os.path.join(tempfile.gettempdir(), f"spaces-test-replays-{os.environ['DJANGO_CACHE_PREFIX']}")
+os.environ.setdefault("DJANGO_REPLAYS_ROOT", _replays)
 REPLAYS_STORAGE = {
     "BACKEND": "django.core.files.storage.FileSystemStorage",
     "OPTIONS": {"location": os.environ["DJANGO_REPLAYS_ROOT"]},
