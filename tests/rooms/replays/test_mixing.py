@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rooms.replays import mixing, trackfile
-from tests.rooms.replays.audio import best_correlation, decode_file, pcm16k_floats, rms, silence, speak, track
+from tests.rooms.replays.audio import best_correlation, decode_file, pcm16k_floats, rms, speak, track
 
 HOST = "Welcome to the morning show about gardening and tomatoes."
 GUEST = "Seven green boxes arrived on Monday, and nobody could open them."

@@ -19,7 +19,8 @@ from django.conf import settings as django_settings
 
 from rooms import services
 from rooms.models import Role
-from rooms.replays import recorder, services as replay_services
+from rooms.replays import recorder
+from rooms.replays import services as replay_services
 from rooms.replays.models import Recording, RecordingChunk
 from rooms.replays.storage import replay_storage
 from rooms.replays.tasks import sweep_recorders
@@ -152,7 +153,9 @@ async def test_two_speakers_in_turn_are_recorded_and_mixed_at_their_moments(reco
         window(samples, guest_at - started_ms, guest_ms), pcm16k_floats(guest_pcm), 60
     )
     chance, _ = best_correlation(window(samples, guest_at - started_ms, guest_ms), pcm16k_floats(host_pcm), 60)
-    print(f"host r={host_r:.2f} lag={host_lag * 10} ms; guest r={guest_r:.2f} lag={guest_lag * 10} ms; chance {chance:.2f}")
+    print(
+        f"host r={host_r:.2f} lag={host_lag * 10} ms; guest r={guest_r:.2f} lag={guest_lag * 10} ms; chance {chance:.2f}"
+    )
     assert host_r > 0.7 and guest_r > 0.7, (host_r, guest_r)
     assert guest_r > chance + 0.2
     assert abs(host_lag) <= 25 and abs(guest_lag) <= 25  # within 250 ms of when it was said
