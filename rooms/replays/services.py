@@ -22,7 +22,7 @@ from rooms.events import broadcast
 from rooms.models import Space
 
 from . import mixing, selectors, trackfile
-from .models import Clip, Recording, RecordingChunk, ReplayListen
+from .models import Recording, RecordingChunk, ReplayListen
 from .storage import chunk_name, folder, replay_storage, section_name
 
 logger = logging.getLogger(__name__)

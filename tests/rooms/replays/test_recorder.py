@@ -154,7 +154,8 @@ async def test_two_speakers_in_turn_are_recorded_and_mixed_at_their_moments(reco
     )
     chance, _ = best_correlation(window(samples, guest_at - started_ms, guest_ms), pcm16k_floats(host_pcm), 60)
     print(
-        f"host r={host_r:.2f} lag={host_lag * 10} ms; guest r={guest_r:.2f} lag={guest_lag * 10} ms; chance {chance:.2f}"
+        f"host r={host_r:.2f} lag={host_lag * 10} ms; guest r={guest_r:.2f} lag={guest_lag * 10} ms; "
+        f"chance {chance:.2f}"
     )
     assert host_r > 0.7 and guest_r > 0.7, (host_r, guest_r)
     assert guest_r > chance + 0.2
