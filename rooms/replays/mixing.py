@@ -6,8 +6,8 @@ into its 20 ms Opus packets (a second of decoder warm-up before it and a few enc
 so sections join without a click); a recording mixes its sections while the Space is still live, so
 after the end only the last section and `assemble` (a remux, no encoding) remain. Each speaker's
 frames go where the recorder placed them; consecutive frames of a stream are laid end to end (network
-jitter never clicks), a jump of more than a frame starts afresh at the recorded place (a pause, a
-reconnect, a new stream). Silences stay silences.
+jitter or a busy capture clock never clicks nor overlaps), a pause or a new stream (a reconnect, a
+reload) starts afresh at the recorded place. Silences stay silences.
 
 Why Opus in MP4: one hour of speech is 14 MB at 32 kbit/s (AAC-LC needs about twice the rate for the
 same speech), the speakers' own codec means no resampling, and MP4 (`audio/mp4; codecs=opus`, moov at
@@ -34,6 +34,9 @@ BIT_RATE = 32_000
 CONTENT_TYPE = "audio/mp4"
 EXTENSION = "m4a"
 FORMAT_OPUS, FORMAT_PCM16 = 1, 2
+MAX_SEQUENCE_STEP = 50  # more frames missing than this (a second) is treated as a new stream
+PAUSE_SAMPLES = RATE // 4  # a stream resuming this much later than its last frame ended paused there
+DRIFT_SAMPLES = RATE  # laid end to end but a second ahead of the recorded place: go back to the record
 
 
 class _SpeakerTrack:
@@ -62,13 +65,17 @@ class _SpeakerTrack:
         next_sample, last_seq = None, None
         for frame in self.frames:
             target = frame.at_ms * RATE // 1000
-            continues = last_seq is not None and frame.seq == (last_seq + 1) & 0xFFFFFFFF
-            if not continues:
-                self.decoder = None  # a fresh stream (or a gap in this one): a fresh decoder
-            if next_sample is None or not continues or abs(target - next_sample) > FRAME_SAMPLES:
+            step = (frame.seq - last_seq) & 0xFFFFFFFF if last_seq is not None else None
+            if step is None or step == 0 or step > MAX_SEQUENCE_STEP:
+                self.decoder = None  # a fresh stream: a fresh decoder, at its recorded place
                 start = target
             else:
-                start = next_sample
+                # The same stream: its frames are contiguous audio, so they go end to end (a capture
+                # clock that stamped a busy moment's frames close together never makes them overlap);
+                # lost frames leave their room, and only a real pause (muted, say) moves it to `target`.
+                start = next_sample + (step - 1) * FRAME_SAMPLES
+                if target - start > PAUSE_SAMPLES or start - target > DRIFT_SAMPLES:
+                    start = target
             last_seq = frame.seq
             try:
                 samples = self._decode(frame)

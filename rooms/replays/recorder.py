@@ -7,9 +7,10 @@ queues frames with their arrival time; the recorder's thread places them on the 
 flushes each speaker's frames to storage every REPLAYS_FLUSH_SECONDS, so the live audio never waits for it.
 
 Placing a frame: a speaker's capture clock (rooms/PROTOCOL.md) is regular but not ours, so each stream
-is anchored to the recorder's clock by the smallest arrival-minus-capture seen (the least delayed frame);
-frames of the stream then keep the speaker's own spacing, and a new stream (a reload, a new device, a
-clock jump) is anchored afresh.
+is anchored to the recorder's clock by the smallest arrival-minus-capture seen (the least delayed frame,
+taken when the frames are flushed, so a burst held up on its way lands where it was said); frames of the
+stream keep the speaker's own spacing, and a new stream (a reload, a new device: its sequence or capture
+clock starts again) is anchored afresh.
 
 Only the holder of the recording's lease records; it renews the lease and stops when it loses it, when
 the Space ends, or when asked to. A recorder that dies is replaced by the sweep once its lease expires:
@@ -46,7 +47,6 @@ logger = logging.getLogger(__name__)
 
 CHECK_EVERY_S = 1.0
 MAX_QUEUED_FRAMES = 6_000  # 10 s of 12 speakers: the sink drops the oldest past this, never blocks
-NEW_STREAM_JUMP_MS = 1_000  # a stream whose delay jumps by more than this is anchored afresh
 SECTION_MARGIN_MS = 10_000  # a section is mixed live once the recorder is this far past its end
 
 
@@ -124,7 +124,8 @@ class SpaceRecorder:
         self.active = False
         self.users: dict[int, int] = {}  # relay slot -> user id
         self.streams: dict[int, _Stream] = {}  # user id -> their current stream
-        self.buffers: dict[int, list[TrackFrame]] = collections.defaultdict(list)
+        # user id -> frames waiting for the flush: (stream, capture ms, sequence, format, payload)
+        self.buffers: dict[int, list[tuple]] = collections.defaultdict(list)
         self.sections_sent: set[int] = set()
         self.written = 0
         self.ready = threading.Event()  # set once frames are being tapped
@@ -216,23 +217,22 @@ class SpaceRecorder:
             return
         delay = arrived_ms - capture_ms
         stream = self.streams.get(user_id)
-        if (
-            stream is None
-            or seq <= stream.last_seq
-            or capture_ms < stream.last_capture_ms
-            or abs(delay - stream.anchor_ms) > NEW_STREAM_JUMP_MS
-        ):
+        if stream is None or seq <= stream.last_seq or capture_ms < stream.last_capture_ms:
             stream = self.streams[user_id] = _Stream(delay, seq, capture_ms)
+        # A frame held up on its way (a busy server, a congested link) never moves the stream later;
+        # the least delayed frame seen by the flush places all of the stream's frames.
         stream.anchor_ms = min(stream.anchor_ms, delay)
         stream.last_seq, stream.last_capture_ms = seq, capture_ms
-        at_ms = capture_ms + stream.anchor_ms - self.started_ms
-        if at_ms < 0:
-            return
-        self.buffers[user_id].append(TrackFrame(int(at_ms), seq, fmt, frame[1 + media.HEADER_BYTES :]))
+        self.buffers[user_id].append((stream, capture_ms, seq, fmt, frame[1 + media.HEADER_BYTES :]))
 
     def _flush(self) -> None:
         buffers, self.buffers = self.buffers, collections.defaultdict(list)
-        for user_id, frames in buffers.items():
+        for user_id, held in buffers.items():
+            frames = [
+                TrackFrame(int(at_ms), seq, fmt, payload)
+                for stream, capture_ms, seq, fmt, payload in held
+                if (at_ms := capture_ms + stream.anchor_ms - self.started_ms) >= 0
+            ]
             try:
                 services.recording_chunk_store(
                     space_id=self.space_id, speaker_id=user_id, frames=frames, holder=self.holder

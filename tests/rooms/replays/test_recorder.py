@@ -13,9 +13,7 @@ import time
 
 import pytest
 from asgiref.sync import sync_to_async
-from celery.contrib.testing.worker import start_worker
 from channels.db import database_sync_to_async
-from django.conf import settings as django_settings
 
 from rooms import services
 from rooms.models import Role
@@ -24,7 +22,6 @@ from rooms.replays import services as replay_services
 from rooms.replays.models import Recording, RecordingChunk
 from rooms.replays.storage import replay_storage
 from rooms.replays.tasks import sweep_recorders
-from spaces_site.celery import app
 from tests.accounts.factories import UserFactory
 from tests.captions.conftest import opus_frames
 from tests.rooms.conftest import seat
@@ -36,32 +33,6 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 
 HOST = "Welcome to the morning show about gardening and tomatoes."
 GUEST = "Seven green boxes arrived on Monday, and nobody could open them."
-
-
-@pytest.fixture(autouse=True)
-def tasks_run_in_process():
-    """Overrides the rooms default: with REDIS_URL the worker below runs the tasks, as in production."""
-    if django_settings.REDIS_URL:
-        yield
-        return
-    before = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = before
-
-
-@pytest.fixture
-def recording_worker(settings):
-    settings.REPLAYS_LEASE_SECONDS = 3
-    settings.REPLAYS_FLUSH_SECONDS = 1
-    if not django_settings.REDIS_URL:
-        yield None
-        return
-    assert not app.conf.task_always_eager
-    with start_worker(
-        app, pool="threads", concurrency=3, queues=["recordings", "celery"], perform_ping_check=False
-    ) as worker:
-        yield worker
 
 
 def wait_for(predicate, seconds: float = 30.0) -> bool:
