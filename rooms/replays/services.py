@@ -22,7 +22,7 @@ from rooms.events import broadcast
 from rooms.models import Space
 
 from . import mixing, selectors, trackfile
-from .models import Recording, RecordingChunk, ReplayListen
+from .models import Clip, Recording, RecordingChunk, ReplayListen
 from .storage import chunk_name, folder, replay_storage, section_name
 
 logger = logging.getLogger(__name__)
@@ -316,3 +316,75 @@ def replay_listen_record(*, recording: Recording, user: User) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+def _clip_allowed(recording: Recording | None, space: Space, by: User) -> Recording:
+    from rooms import access
+
+    if recording is None or recording.state == Recording.State.DELETED:
+        raise ValidationError("This Space has no recording to clip.")
+    if not recording.clipping:
+        raise ValidationError("The host turned clipping off for this Space.")
+    decision = access.can_replay(space=space, user=by)
+    if not decision:
+        raise PermissionDenied(decision.reason)
+    return recording
+
+
+def clip_create_live(*, space: Space, by: User) -> Clip:
+    """Anyone listening to a recorded live Space clips the last 30 seconds."""
+    from . import tasks
+
+    if not space.is_live:
+        raise ValidationError("Clips of the last 30 seconds are made while the Space is live.")
+    recording = _clip_allowed(Recording.objects.filter(space=space).first(), space, by)
+    now_ms = int((timezone.now() - space.started_at).total_seconds() * 1000)
+    clip = Clip.objects.create(
+        recording=recording, made_by=by, start_ms=max(0, now_ms - LIVE_CLIP_MS), end_ms=max(now_ms, 1)
+    )
+    transaction.on_commit(lambda: tasks.dispatch_clip_cut(clip.pk, live=True))
+    return clip
+
+
+def clip_create(*, space: Space, by: User, start_ms: int, end_ms: int) -> Clip:
+    """Anyone who may hear a replay clips a range of it, up to 60 seconds."""
+    from . import tasks
+
+    recording = _clip_allowed(Recording.objects.filter(space=space).first(), space, by)
+    if not recording.is_ready:
+        raise ValidationError("The replay is not ready yet; try again in a moment.")
+    if start_ms < 0 or end_ms <= start_ms:
+        raise ValidationError("A clip ends after it starts.")
+    if end_ms - start_ms > MAX_CLIP_MS:
+        raise ValidationError(f"A clip is at most {MAX_CLIP_MS // 1000} seconds.")
+    if start_ms >= recording.duration_ms:
+        raise ValidationError("That moment is past the end of the replay.")
+    clip = Clip.objects.create(
+        recording=recording, made_by=by, start_ms=start_ms, end_ms=min(end_ms, recording.duration_ms)
+    )
+    transaction.on_commit(lambda: tasks.dispatch_clip_cut(clip.pk))
+    return clip
+
+
+def clip_cut(*, clip_id: int) -> Clip | None:
+    """Mix the clip's range from the speakers' frames into its own file (the same mix as the replay's)."""
+    clip = Clip.objects.select_related("recording").filter(pk=clip_id).first()
+    if clip is None or clip.audio or clip.recording.state == Recording.State.DELETED:
+        return clip
+    space_id = clip.recording_id
+    start_ms = clip.start_ms - clip.start_ms % mixing.FRAME_MS
+    end_ms = clip.end_ms - clip.end_ms % mixing.FRAME_MS
+    tracks = _tracks_between(space_id, start_ms - mixing.DECODER_WARMUP_MS, end_ms)
+    packets = mixing.mix_section(tracks, start_ms=start_ms, end_ms=end_ms)
+    descriptor, path = tempfile.mkstemp(suffix=f".{mixing.EXTENSION}")
+    os.close(descriptor)
+    try:
+        mixing.assemble([packets], path)
+        with open(path, "rb") as handle:
+            name = replay_storage().save(f"{folder(space_id)}/clips/{clip.pk}.{mixing.EXTENSION}", File(handle))
+    finally:
+        os.unlink(path)
+    if not Clip.objects.filter(pk=clip.pk).update(audio=name):
+        replay_storage().delete(name)  # deleted meanwhile
+    clip.audio = name
+    return clip

@@ -108,6 +108,26 @@ def _in_thread(name: str, task, *args) -> threading.Thread:
     return thread
 
 
+@shared_task(autoretry_for=(DatabaseError, OSError), retry_backoff=True, max_retries=3)
+def cut_clip(clip_id: int) -> bool:
+    """Mix a clip's range into its own file."""
+    return services.clip_cut(clip_id=clip_id) is not None
+
+
+def dispatch_clip_cut(clip_id: int, *, live: bool = False) -> None:
+    # A live clip waits for the recorder's next flush, so its last seconds are in the chunks.
+    delay = settings.REPLAYS_FLUSH_SECONDS + 1 if live else 0
+    if cut_clip.app.conf.task_always_eager:
+
+        def later() -> None:
+            threading.Event().wait(delay)
+            cut_clip(clip_id)
+
+        _in_thread(f"replay-clip-{clip_id}", later)
+    else:
+        cut_clip.apply_async((clip_id,), countdown=delay)
+
+
 @shared_task
 def sweep_recorders() -> list[int]:
     """Beat: dispatch a recorder for every recorded live Space nobody records (its lease expired)."""

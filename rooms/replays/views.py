@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -16,7 +17,7 @@ from rooms.models import Space
 from rooms.selectors import space_by_id
 
 from . import selectors, services
-from .models import Recording
+from .models import Clip, Recording
 from .storage import replay_storage
 
 RANGE = re.compile(r"bytes=(\d*)-(\d*)")
@@ -86,12 +87,15 @@ def replay_audio(request: HttpRequest, pk: int) -> HttpResponse:
         return _refuse(410, "This recording was deleted.")
     if not recording.is_ready:
         return _refuse(404, "This recording is not ready yet.")
-    storage = replay_storage()
+    return _ranged(request, recording.audio, recording.size_bytes, recording.content_type)
+
+
+def _ranged(request: HttpRequest, name: str, size: int, content_type: str) -> HttpResponse:
+    """`name` from the replays storage, honouring a single `Range: bytes=` request (206; 416 past the end)."""
     try:
-        handle = storage.open(recording.audio, "rb")
+        handle = replay_storage().open(name, "rb")
     except FileNotFoundError:
         return _refuse(410, "This recording was deleted.")
-    size = recording.size_bytes
     start, end, status = 0, size - 1, 200
     header = request.headers.get("Range", "").strip()
     if header and "," not in header:  # several ranges at once: answer with the whole file, as RFC 9110 allows
@@ -111,7 +115,7 @@ def replay_audio(request: HttpRequest, pk: int) -> HttpResponse:
             return response
         status = 206
     handle.seek(start)
-    response = StreamingHttpResponse(_read(handle, end - start + 1), status=status, content_type=recording.content_type)
+    response = StreamingHttpResponse(_read(handle, end - start + 1), status=status, content_type=content_type)
     response["Content-Length"] = str(end - start + 1)
     response["Accept-Ranges"] = "bytes"
     response["Cache-Control"] = "private, max-age=3600"
@@ -156,3 +160,71 @@ def recording_delete_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     if recording is None:
         raise Http404("There is no recording to delete.")
     return render(request, "rooms/replays/delete.html", {"space": space, "recording": recording})
+
+
+class ClipForm(forms.Form):
+    start_s = forms.FloatField(min_value=0, label="From (seconds into the replay)")
+    length_s = forms.FloatField(
+        min_value=1, max_value=services.MAX_CLIP_MS / 1000, initial=30, label="Length (seconds, up to 60)"
+    )
+
+
+@login_required
+@require_POST
+def clip_create(request: HttpRequest, pk: int) -> HttpResponse:
+    """Clip the last 30 s of a live Space (`live`), or a range of up to 60 s of its replay."""
+    space = _space(pk)
+    try:
+        if space.is_live:
+            clip = services.clip_create_live(space=space, by=request.user)
+        else:
+            form = ClipForm(request.POST)
+            if not form.is_valid():
+                messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+                return redirect(space)
+            start_ms = int(form.cleaned_data["start_s"] * 1000)
+            clip = services.clip_create(
+                space=space,
+                by=request.user,
+                start_ms=start_ms,
+                end_ms=start_ms + int(form.cleaned_data["length_s"] * 1000),
+            )
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, _errors(exc))
+        return redirect(space)
+    return redirect(clip)
+
+
+def _clip(request: HttpRequest, pk: int) -> Clip:
+    clip = Clip.objects.select_related("recording__space__host", "made_by").filter(pk=pk).first()
+    if clip is None or clip.recording.state == Recording.State.DELETED:
+        raise Http404("This clip was deleted.")
+    decision = selectors.can_replay(space=clip.recording.space, user=request.user)
+    if not decision:
+        raise PermissionDenied(decision.reason)
+    return clip
+
+
+@login_required
+@require_GET
+def clip_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    clip = _clip(request, pk)
+    return render(request, "rooms/replays/clip.html", {"clip": clip, "space": clip.recording.space})
+
+
+@login_required
+@require_GET
+def clip_audio(request: HttpRequest, pk: int) -> HttpResponse:
+    clip = Clip.objects.select_related("recording__space").filter(pk=pk).first()
+    if clip is None or clip.recording.state == Recording.State.DELETED:
+        return _refuse(410, "This clip was deleted.")
+    decision = selectors.can_replay(space=clip.recording.space, user=request.user)
+    if not decision:
+        return _refuse(403, decision.reason)
+    if not clip.audio:
+        return _refuse(404, "This clip is being cut; it is ready in a few seconds.")
+    try:
+        size = replay_storage().size(clip.audio)
+    except FileNotFoundError:
+        return _refuse(410, "This clip was deleted.")
+    return _ranged(request, clip.audio, size, 'audio/mp4; codecs="opus"')

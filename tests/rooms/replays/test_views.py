@@ -244,3 +244,98 @@ def test_the_retention_period_erases_old_replays(host, settings):
     assert tasks.expire_replays() == 1
     assert Recording.objects.get(pk=old.pk).state == Recording.State.DELETED
     assert not replay_storage().exists(f"spaces/{old.pk}/replay-test.m4a")
+
+
+def recorded_with_speech(host, seconds_in: int = 40) -> Space:
+    """An ended Space whose host spoke from `seconds_in` - 5 s to `seconds_in` s, mixed and ready."""
+    space = LiveSpaceFactory(host=host, title="Gardens")
+    Recording.objects.create(space=space)
+    speech = speak("Seven green boxes arrived on Monday.")
+    replay_services.recording_chunk_store(
+        space_id=space.pk, speaker_id=host.pk, frames=track(speech, at_ms=(seconds_in - 5) * 1000), holder="test"
+    )
+    Space.objects.filter(pk=space.pk).update(started_at=timezone.now() - timedelta(seconds=seconds_in + 5))
+    services.space_end(space=space, by=host)
+    replay_services.recording_mix(space_id=space.pk)
+    return space
+
+
+def test_a_clip_of_a_replay_has_its_page_audio_captions_and_a_link_back(client, host, listener):
+    from captions.models import CaptionSegment
+
+    space = recorded_with_speech(host)
+    CaptionSegment.objects.create(space=space, speaker=host, start_ms=35_000, end_ms=37_000, text="Seven green boxes")
+    client.force_login(listener)
+    response = client.post(reverse("rooms:clip_create", args=[space.pk]), {"start_s": "30", "length_s": "10"})
+    clip = space.recording.clips.get()
+    assert response.status_code == 302 and response["Location"] == clip.get_absolute_url()
+    assert (clip.start_ms, clip.end_ms) == (30_000, 40_000)
+    replay_services.clip_cut(clip_id=clip.pk)  # the task's work, run here
+    page = client.get(clip.get_absolute_url()).content.decode()
+    assert "Seven green boxes" in page and f'href="{space.get_absolute_url()}#t=30"' in page
+    audio = client.get(reverse("rooms:clip_audio", args=[clip.pk]), HTTP_RANGE="bytes=0-")
+    assert audio.status_code == 206
+    import io
+
+    from tests.rooms.replays.audio import decode_file
+
+    samples, duration_ms = decode_file(io.BytesIO(body(audio)))
+    assert abs(duration_ms - 10_000) <= 100
+    assert rms_between(samples, 5_000, 7_000) > 0.01 and rms_between(samples, 0, 4_500) < 0.003
+
+
+def rms_between(samples, start_ms: int, end_ms: int) -> float:
+    from tests.rooms.replays.audio import rms
+
+    return rms(samples[start_ms * 16 : end_ms * 16])
+
+
+def test_clips_over_60_seconds_past_the_end_or_with_clipping_off_are_refused(client, host, listener):
+    space = ended_with_replay(host)
+    client.force_login(listener)
+    url = reverse("rooms:clip_create", args=[space.pk])
+    response = client.post(url, {"start_s": "0", "length_s": "61"}, follow=True)
+    assert "less than or equal to 60" in response.content.decode()
+    response = client.post(url, {"start_s": "6", "length_s": "10"}, follow=True)
+    assert "past the end of the replay" in response.content.decode()
+    Recording.objects.filter(pk=space.pk).update(clipping=False)
+    response = client.post(url, {"start_s": "0", "length_s": "3"}, follow=True)
+    assert "The host turned clipping off for this Space." in response.content.decode()
+    assert not space.recording.clips.exists()
+
+
+def test_a_listener_clips_the_last_30_seconds_live_and_the_host_can_turn_clipping_off(
+    client, host, listener, django_capture_on_commit_callbacks, monkeypatch
+):
+    cut = []
+    monkeypatch.setattr(tasks, "dispatch_clip_cut", lambda clip_id, live=False: cut.append((clip_id, live)))
+    space = LiveSpaceFactory(host=host)
+    Space.objects.filter(pk=space.pk).update(started_at=timezone.now() - timedelta(minutes=2))
+    space.refresh_from_db()
+    replay_services.recording_start(space=space, by=host)
+    client.force_login(listener)
+    assert "Clip the last 30 seconds" in client.get(space.get_absolute_url()).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("rooms:clip_create", args=[space.pk]))
+    clip = space.recording.clips.get()
+    assert clip.end_ms - clip.start_ms == 30_000 and 119_000 <= clip.end_ms <= 125_000
+    assert cut == [(clip.pk, True)]
+
+    client.force_login(host)
+    client.post(reverse("rooms:recording", args=[space.pk]), {"action": "clipping_off"})
+    client.force_login(listener)
+    assert "Clip the last 30 seconds" not in client.get(space.get_absolute_url()).content.decode()
+    response = client.post(reverse("rooms:clip_create", args=[space.pk]), follow=True)
+    assert "The host turned clipping off for this Space." in response.content.decode()
+
+
+def test_clips_of_gated_spaces_follow_the_spaces_rules_and_go_with_the_recording(client, host, listener):
+    space = ended_with_replay(host, audience=Space.Audience.TICKETED)
+    client.force_login(host)
+    client.post(reverse("rooms:clip_create", args=[space.pk]), {"start_s": "1", "length_s": "2"})
+    clip = space.recording.clips.get()
+    client.force_login(listener)
+    assert client.get(clip.get_absolute_url()).status_code == 403
+    assert client.get(reverse("rooms:clip_audio", args=[clip.pk])).status_code == 403
+    replay_services.recording_delete(space=space, by=host)
+    assert client.get(reverse("rooms:clip_audio", args=[clip.pk])).status_code == 410

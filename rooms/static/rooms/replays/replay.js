@@ -111,4 +111,7 @@ audio.addEventListener("error", async () => {
     say("The replay could not be loaded; check your connection and reload.");
   }
 });
+document.getElementById("clip-from-now")?.addEventListener("click", () => {
+  document.getElementById("clip-start").value = audio.currentTime.toFixed(1);
+});
 window.spacesReplay = { seek, skipToNextSpeaker, lines };
