@@ -60,9 +60,10 @@ uvicorn: install
 	$(VENV)/bin/uvicorn spaces_site.asgi:application --host $(HOST) --port $(PORT) \
 		--loop uvloop --http httptools --ws websockets --ws-per-message-deflate false --lifespan off --no-access-log
 
-# Both queues: `captions` (one long task per live Space, see captions/README.md) and the default `celery`.
+# Every queue: `captions` and `recordings` (one long task per live Space each, see captions/README.md and
+# README "Recordings and replays") and the default `celery`.
 worker: install
-	$(VENV)/bin/celery -A spaces_site worker -Q captions,celery --loglevel=info
+	$(VENV)/bin/celery -A spaces_site worker -Q captions,recordings,celery --loglevel=info
 
 beat: install
 	$(VENV)/bin/celery -A spaces_site beat --loglevel=info

@@ -139,15 +139,6 @@ def main() -> None:
         duration_ms = mixing.assemble([*(trackfile.unpack_packets(s) for s in stored_sections[:-1]), last], path)
         assembled = time.monotonic() - started
         size = os.path.getsize(path)
-        print(
-            f"opus/mp4: every section decoded, mixed and encoded in {mixed:.1f} s "
-            f"({length_ms / 1000 / mixed:.0f}x real time; spread over the Space while it is live)"
-        )
-        print(
-            f"opus/mp4: ready after the end in {last_took + assembled:.1f} s "
-            f"(last section {last_took:.1f} s + assembling {duration_ms / 60_000:.1f} min {assembled:.1f} s); "
-            f"{size / 1e6:.1f} MB ({size / 1e6 / hours:.1f} MB/hour)"
-        )
         aac_ms = int(min(args.aac_minutes, args.minutes) * 60_000)
         started = time.monotonic()
         transcode_aac(tracks, aac_ms, os.path.join(folder, "replay-aac.m4a"))
@@ -157,6 +148,15 @@ def main() -> None:
         print(
             f"aac/mp4 (the alternative): {aac_ms / 60_000:g} min in {took:.1f} s, so about {per_hour:.0f} s for an "
             f"hour in one pass; {aac_size / 1e6 * 3_600_000 / aac_ms:.1f} MB/hour"
+        )
+        print(
+            f"opus/mp4: every section decoded, mixed and encoded in {mixed:.1f} s "
+            f"({length_ms / 1000 / mixed:.0f}x real time; spread over the Space while it is live)"
+        )
+        print(
+            f"opus/mp4: ready after the end in {last_took + assembled:.1f} s "
+            f"(last section {last_took:.1f} s + assembling {duration_ms / 60_000:.1f} min {assembled:.1f} s); "
+            f"{size / 1e6:.1f} MB ({size / 1e6 / hours:.1f} MB/hour)"
         )
 
 

@@ -84,7 +84,7 @@ def talk(page, seconds: float) -> tuple[float, float]:
     )
     ended = time.time() * 1000
     page.locator("#my-controls").get_by_role("button", name="Mute", exact=True).click()
-    page.wait_for_function("window.spacesAudioSpeaker.muted === true")
+    page.wait_for_function("window.spacesAudioSpeaker.muted === true", timeout=60_000)
     return began, ended
 
 
