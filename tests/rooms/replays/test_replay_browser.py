@@ -204,6 +204,16 @@ def test_a_recorded_space_replays_each_voice_at_its_moment_and_the_page_seeks_fr
     listener.wait_for_function(
         f"Math.abs(document.getElementById('replay-audio').currentTime - {spans['guest'][0] / 1000}) < 0.5"
     )
+    # Searching a word the guest said finds the Space and jumps into the replay at that moment.
+    listener.goto("/captions/search/")
+    listener.get_by_label("Words said in a Space").fill("boxes")
+    listener.get_by_role("button", name="Search").click()
+    listener.get_by_role("link", name="Garden hour").click()
+    listener.wait_for_url(f"**/spaces/{space.pk}/#t={spans['guest'][0] // 1000}")
+    listener.wait_for_function(
+        "(a => a.readyState >= 1 && Math.abs(a.currentTime - %d) < 1)(document.getElementById('replay-audio'))"
+        % (spans["guest"][0] // 1000)
+    )
     # A link past the end says so instead of seeking.
     listener.evaluate("location.hash = '#t=99999'")
     expect(listener.locator("#replay-status")).to_contain_text("past the end of the replay")
