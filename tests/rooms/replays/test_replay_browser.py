@@ -211,8 +211,8 @@ def test_a_recorded_space_replays_each_voice_at_its_moment_and_the_page_seeks_fr
     listener.get_by_role("link", name="Garden hour").click()
     listener.wait_for_url(f"**/spaces/{space.pk}/#t={spans['guest'][0] // 1000}")
     listener.wait_for_function(
-        "(a => a.readyState >= 1 && Math.abs(a.currentTime - %d) < 1)(document.getElementById('replay-audio'))"
-        % (spans["guest"][0] // 1000)
+        "(t) => (a => a.readyState >= 1 && Math.abs(a.currentTime - t) < 1)(document.getElementById('replay-audio'))",
+        arg=spans["guest"][0] // 1000,
     )
     # A link past the end says so instead of seeking.
     listener.evaluate("location.hash = '#t=99999'")
