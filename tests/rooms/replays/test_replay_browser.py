@@ -132,7 +132,7 @@ def test_a_recorded_space_replays_each_voice_at_its_moment_and_the_page_seeks_fr
     host_page.get_by_role("button", name="End Space").click()
     ended = time.monotonic()
     space.refresh_from_db()
-    assert wait_for(lambda: Space.objects.get(pk=space.pk).state == Space.State.ENDED, 15)
+    assert wait_for(lambda: Space.objects.get(pk=space.pk).state == Space.State.ENDED, 60)
     space.refresh_from_db()
     started_ms = space.started_at.timestamp() * 1000
     spans = {
@@ -146,7 +146,7 @@ def test_a_recorded_space_replays_each_voice_at_its_moment_and_the_page_seeks_fr
     )
 
     # The listener, still on the page, is taken to the ended Space, where the replay appears once mixed.
-    listener.wait_for_url(f"**/spaces/{space.pk}/", timeout=15_000)
+    listener.wait_for_url(f"**/spaces/{space.pk}/", timeout=60_000)
     assert wait_for(lambda: Recording.objects.get(pk=space.pk).state == Recording.State.READY, 60)
     ready_after = time.monotonic() - ended
     recording = Recording.objects.get(pk=space.pk)
