@@ -10,6 +10,7 @@ from the moments the test saw each speaker talk.
 
 from __future__ import annotations
 
+import tempfile
 import time
 from pathlib import Path
 
@@ -32,7 +33,8 @@ from tests.rooms.test_audio_browser import OTHER_SPEECH, SPEECH, best_loop_corre
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 LIVE_DAPHNE_ENV = {"REPLAYS_FLUSH_SECONDS": "1", "REPLAYS_LEASE_SECONDS": "3"}
-SHOTS = Path(__file__).resolve().parents[3] / "test-results" / "replays"
+# Outside test-results/, which pytest-playwright empties at the start of every run.
+SHOTS = Path(tempfile.gettempdir()) / "spaces-screenshots" / "replays"
 
 
 @pytest.fixture(scope="module")
