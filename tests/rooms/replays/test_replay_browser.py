@@ -119,7 +119,8 @@ def test_a_recorded_space_replays_each_voice_at_its_moment_and_the_page_seeks_fr
     expect(host_page.locator("#rec-badge")).to_be_visible()
     assert wait_for(lambda: Recording.objects.get(pk=space.pk).holder not in ("", Recording.PENDING), 30)
 
-    listener = signed_in(guest_browser, base, audience, f"/spaces/{space.pk}/")
+    # On the host's machine: the guest's browser then only captures and encodes while the guest talks.
+    listener = signed_in(host_browser, base, audience, f"/spaces/{space.pk}/")
     expect(listener.locator("#rec-badge")).to_contain_text("This Space is being recorded")
     expect(listener.locator("#rec-announce")).to_have_text("This Space is being recorded.")
 
