@@ -12,8 +12,9 @@ PORT ?= 8000
 # Pool processes of `make worker` (the `celery` queue) and `make worker-captions` (see README, "Sizing the workers").
 CELERY_CONCURRENCY ?= 2
 CAPTIONS_CONCURRENCY ?= 2
+RECORDINGS_CONCURRENCY ?= 2
 
-.PHONY: install install-runtime system-deps run test lint format bench bench-fanout static daphne uvicorn worker worker-captions beat clean
+.PHONY: install install-runtime system-deps run test lint format bench bench-fanout static daphne uvicorn worker worker-captions worker-recordings beat clean
 
 $(RUNTIME_STAMP): requirements.txt
 	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
@@ -80,6 +81,10 @@ worker: install
 
 worker-captions: install
 	$(VENV)/bin/celery -A spaces_site worker -Q captions --concurrency=$(CAPTIONS_CONCURRENCY) -n captions@%h --loglevel=info
+
+# Recording live Spaces (one long task per recorded live Space, see README "Recordings and replays").
+worker-recordings: install
+	$(VENV)/bin/celery -A spaces_site worker -Q recordings --concurrency=$(RECORDINGS_CONCURRENCY) -n recordings@%h --loglevel=info
 
 beat: install
 	$(VENV)/bin/celery -A spaces_site beat --loglevel=info

@@ -1,4 +1,5 @@
-"""Caption pages: a listener's caption settings, and an ended Space's transcript (downloads, deletion)."""
+"""Caption pages: a listener's caption settings, an ended Space's transcript (downloads, deletion), and
+searching replays by the words spoken in them."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from rooms.models import Space
 from rooms.selectors import space_by_id
 from spaces_site.redirects import safe_next
 
-from . import selectors, services
+from . import search, selectors, services
 from .forms import CaptionPreferenceForm
 from .transcripts import Line, to_text, to_webvtt
 
@@ -89,3 +90,12 @@ def transcript_delete(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect(space)
     count = selectors.transcript_for(space=space).count()
     return render(request, "captions/transcript_delete.html", {"space": space, "count": count})
+
+
+@login_required
+@require_GET
+def replay_search(request: HttpRequest) -> HttpResponse:
+    """Replays found by words spoken; each result jumps into the replay at that moment (`#t=`)."""
+    query = request.GET.get("q", "").strip()[:200]
+    hits = search.replay_search(query=query, user=request.user) if query else []
+    return render(request, "captions/search.html", {"query": query, "hits": hits})

@@ -228,3 +228,22 @@ def blocked_speaker_ids_for(*, user: User, speaker_ids: list[int]) -> set[int]:
 
 
 KNOWN_ACTIONS: frozenset[str] = frozenset().union(*ACTIONS_BY_ROLE.values())
+
+
+def can_replay(*, space: Space, user: User) -> Decision:
+    """May `user` play an ended Space's recording, read its transcript or hear its clips? The Space's own
+    rules: its host; anyone else who could have entered it (not removed from it, not blocked by the host,
+    and past the audience's admission checks: a ticket, a Super Follow)."""
+    if not user.is_authenticated:
+        return Decision(False, "Log in to listen to replays.", CLOSE_UNAUTHENTICATED)
+    if space.host_id == user.pk:
+        return ALLOW
+    if Participant.objects.filter(space=space, user=user, removed_at__isnull=False).exists():
+        return Decision(False, "You were removed from this Space.", CLOSE_FORBIDDEN)
+    if Block.objects.filter(blocker_id=space.host_id, blocked=user).exists():
+        return Decision(False, "The host has blocked you.", CLOSE_FORBIDDEN)
+    for check in _admission_checks.get(space.audience, []):
+        decision = check(space, user)
+        if not decision:
+            return Decision(False, decision.reason or "This replay is not open to you.", CLOSE_FORBIDDEN, decision.url)
+    return ALLOW

@@ -10,6 +10,7 @@ class RoomsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import receivers  # noqa: F401
+        from .replays import receivers as replay_receivers  # noqa: F401  (recording follows the lifecycle)
 
         # Only the serving process of `runserver` in the embedded default (not the autoreloader's parent,
         # not tests or other commands) runs the schedule in-process.

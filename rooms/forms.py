@@ -46,6 +46,11 @@ class SpaceForm(forms.Form):
         label="Who can listen",
         help_text="A Space for Super Followers needs you to be enrolled in Super Follows.",
     )
+    record = forms.BooleanField(
+        required=False,
+        label="Record this Space",
+        help_text="Everyone in it sees REC and is told when they join; the replay stays on the Space's page.",
+    )
 
     def __init__(self, *args, host: User, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -235,3 +235,6 @@ class SpaceReport(models.Model):
     def __str__(self) -> str:
         who = self.reported_user or "the Space"
         return f"{self.get_reason_display()} report on {who}"
+
+
+from .replays.models import Clip, Recording, RecordingChunk, ReplayListen  # noqa: E402,F401  (models of rooms.replays)

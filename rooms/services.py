@@ -86,8 +86,9 @@ def space_create(
     speaking_policy: str = Space.SpeakingPolicy.EVERYONE,
     audience: str = Space.Audience.PUBLIC,
     cohosts: list[User] | None = None,
+    record: bool = False,
 ) -> Space:
-    """Schedule a Space, or start one now when `scheduled_for` is None."""
+    """Schedule a Space, or start one now when `scheduled_for` is None; `record` records it from the start."""
     _require_host_eligible(host)
     title = (title or "").strip()
     if not title:
@@ -118,6 +119,10 @@ def space_create(
     )
     for cohost in (cohosts or [])[: settings.SPACES_MAX_COHOSTS + 1]:
         cohost_name_in_advance(space=space, by=host, user=cohost)
+    if record:
+        from .replays.services import recording_start
+
+        recording_start(space=space, by=host)
     if scheduled_for is None:
         return space_start(space=space, by=host)
     # The host hears about their own Space ahead, exactly once, like any reminded listener.

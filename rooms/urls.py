@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import views
+from .replays.urls import urlpatterns as replay_urls
 
 app_name = "rooms"
 
@@ -18,4 +19,5 @@ urlpatterns = [
     path("<int:pk>/share/", views.share_to_timeline, name="share"),
     path("<int:pk>/share/dm/", views.share_by_dm, name="share_dm"),
     path("<int:pk>/invite/", views.invite, name="invite"),
+    *replay_urls,
 ]

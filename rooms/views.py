@@ -63,6 +63,7 @@ def space_new(request: HttpRequest) -> HttpResponse:
                 speaking_policy=data["speaking_policy"],
                 audience=data["audience"],
                 cohosts=data["cohosts"],
+                record=data["record"],
             )
         except (ValidationError, PermissionDenied) as exc:
             form.add_error(None, exc if isinstance(exc, ValidationError) else _errors(exc))

@@ -43,3 +43,11 @@ def transcript(context, space) -> dict:
 def caption_clock(ms: int) -> str:
     """Milliseconds since the Space went live as hh:mm:ss."""
     return clock(ms, vtt=False)
+
+
+@register.inclusion_tag("captions/_clip_captions.html")
+def clip_captions(clip) -> dict:
+    """The captions said during a clip (the clip page checked who may see it)."""
+    space = clip.recording.space
+    segments = selectors.transcript_for(space=space).filter(end_ms__gt=clip.start_ms, start_ms__lt=clip.end_ms)
+    return {"space": space, "segments": list(segments)}

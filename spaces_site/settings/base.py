@@ -334,3 +334,21 @@ AVATAR_MAX_BYTES = env_int("DJANGO_AVATAR_MAX_BYTES", 2 * 1024 * 1024, minimum=1
 AVATAR_MAX_PIXELS = env_int("DJANGO_AVATAR_MAX_PIXELS", 25_000_000, minimum=1)
 AVATAR_SIZE = 400
 USERNAME_MAX_LENGTH = 30
+
+# Recordings and replays (rooms/replays). A recorded Space keeps one task of the `recordings` queue running
+# while live (in-process in the embedded default); it holds a lease it renews, and the sweep restarts a
+# recorder whose lease expired. Per-speaker chunks are flushed every REPLAYS_FLUSH_SECONDS. Files go to
+# REPLAYS_STORAGE (a private filesystem folder by default; any Django storage, e.g. django-storages' S3).
+REPLAYS_ROOT = Path(env_str("DJANGO_REPLAYS_ROOT", str(BASE_DIR / "replays")))
+REPLAYS_STORAGE = {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(REPLAYS_ROOT)}}
+REPLAYS_LEASE_SECONDS = env_int("REPLAYS_LEASE_SECONDS", 6, minimum=3)
+REPLAYS_FLUSH_SECONDS = env_int("REPLAYS_FLUSH_SECONDS", 5, minimum=1)
+REPLAYS_SWEEP_SECONDS = env_int("REPLAYS_SWEEP_SECONDS", 5, minimum=1)
+# Days a replay is kept after its Space ended; 0 keeps replays for ever.
+REPLAYS_RETENTION_DAYS = env_int("REPLAYS_RETENTION_DAYS", 0, minimum=0)
+CELERY_TASK_ROUTES["rooms.replays.tasks.record_space"] = {"queue": "recordings"}
+CELERY_BEAT_SCHEDULE["replays-sweep"] = {
+    "task": "rooms.replays.tasks.sweep_recorders",
+    "schedule": float(REPLAYS_SWEEP_SECONDS),
+}
+CELERY_BEAT_SCHEDULE["replays-retention"] = {"task": "rooms.replays.tasks.expire_replays", "schedule": 3600.0}

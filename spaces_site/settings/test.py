@@ -1,6 +1,7 @@
 """Test settings: the same services as configured by the environment, faster hashing."""
 
 import os
+import tempfile
 import uuid
 
 from .base import *  # noqa: F403
@@ -10,6 +11,13 @@ from .env import env_bool
 # in a shared Redis (allauth's rate-limit counters, say) never leaks into the next run.
 os.environ.setdefault("DJANGO_CACHE_PREFIX", f"test-{uuid.uuid4().hex[:12]}")
 CACHES["default"]["KEY_PREFIX"] = os.environ["DJANGO_CACHE_PREFIX"]  # noqa: F405
+# Recordings in a folder of this run, shared with the live servers and workers it starts.
+_replays = os.path.join(tempfile.gettempdir(), f"spaces-test-replays-{os.environ['DJANGO_CACHE_PREFIX']}")
+os.environ.setdefault("DJANGO_REPLAYS_ROOT", _replays)
+REPLAYS_STORAGE = {
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {"location": os.environ["DJANGO_REPLAYS_ROOT"]},
+}
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,34 @@
+"""Hooks into the Space lifecycle: a recorded Space starts its recorder when it goes live and is mixed
+once it ends; a cancelled Space keeps no recording."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.dispatch import receiver
+
+from rooms.signals import space_cancelled, space_ended, space_started
+
+from . import recorder, services, tasks
+from .models import Recording
+
+
+@receiver(space_started, dispatch_uid="replays.space_started")
+def start_recorder(sender, space, **kwargs) -> None:
+    def dispatch() -> None:
+        if Recording.objects.filter(space_id=space.pk, active=True, state=Recording.State.RECORDING).exists():
+            tasks.dispatch_recorder(space.pk)
+
+    transaction.on_commit(dispatch)
+
+
+@receiver(space_ended, dispatch_uid="replays.space_ended")
+def mix_recording(sender, space, **kwargs) -> None:
+    if services.recording_space_ended(space=space):
+        # A recorder in another process sees the end within a second, flushes and lets the lease go.
+        transaction.on_commit(lambda: recorder.stop_in_process(space.pk))
+        transaction.on_commit(lambda: tasks.dispatch_mix(space.pk))
+
+
+@receiver(space_cancelled, dispatch_uid="replays.space_cancelled")
+def drop_recording(sender, space, **kwargs) -> None:
+    services.space_cancelled_drop_recording(space=space)

@@ -1,0 +1,97 @@
+"""What replays read: a Space's recording state, who speaks at which relay slot, chunks to mix, listens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from accounts.models import User
+from rooms import access
+from rooms.models import Participant, Space
+
+from .models import Clip, Recording, RecordingChunk
+
+
+@dataclass(frozen=True)
+class RecorderView:
+    """What the recorder looks at once a second."""
+
+    space_state: str | None
+    started_ms: float
+    recording: bool  # there is a recording, not deleted, and the host has it on
+
+
+def recorder_view(*, space_id: int) -> RecorderView:
+    row = (
+        Space.objects.filter(pk=space_id)
+        .values_list("state", "started_at", "recording__state", "recording__active")
+        .first()
+    )
+    if row is None:
+        return RecorderView(None, 0.0, False)
+    state, started_at, rec_state, active = row
+    return RecorderView(
+        state,
+        started_at.timestamp() * 1000 if started_at else 0.0,
+        rec_state == Recording.State.RECORDING and bool(active),
+    )
+
+
+def speaker_users_by_index(*, space_id: int) -> dict[int, int]:
+    """Relay slot -> user id of everyone holding one in the Space."""
+    return dict(
+        Participant.objects.filter(space_id=space_id, speaker_index__isnull=False, removed_at__isnull=True).values_list(
+            "speaker_index", "user_id"
+        )
+    )
+
+
+def recording_of(*, space: Space) -> Recording | None:
+    """The Space's recording unless it was deleted."""
+    return Recording.objects.filter(space=space).exclude(state=Recording.State.DELETED).first()
+
+
+def spaces_without_recorder() -> QuerySet[Space]:
+    """Live Spaces being recorded whose recorder never started or stopped renewing its lease."""
+    stale = Q(recording__lease_expires_at__lte=timezone.now()) | Q(recording__lease_expires_at__isnull=True)
+    return Space.objects.filter(stale, state=Space.State.LIVE, recording__state=Recording.State.RECORDING).order_by(
+        "pk"
+    )
+
+
+def recorder_running(*, recording: Recording) -> bool:
+    """A recorder (not merely a dispatch) holds the lease right now."""
+    return bool(
+        recording.holder
+        and recording.holder != Recording.PENDING
+        and recording.lease_expires_at
+        and recording.lease_expires_at > timezone.now()
+    )
+
+
+def chunks_between(*, space_id: int, start_ms: int, end_ms: int) -> QuerySet[RecordingChunk]:
+    return RecordingChunk.objects.filter(
+        recording_id=space_id, end_ms__gte=max(0, start_ms), start_ms__lt=end_ms
+    ).order_by("speaker_id", "start_ms")
+
+
+def replays_expired(*, days: int) -> QuerySet[Recording]:
+    cutoff = timezone.now() - timedelta(days=days)
+    return Recording.objects.exclude(state=Recording.State.DELETED).filter(space__ended_at__lt=cutoff)
+
+
+def can_replay(*, space: Space, user: User) -> access.Decision:
+    return access.can_replay(space=space, user=user)
+
+
+def listens_for(*, recording: Recording) -> dict:
+    """For the host: distinct listeners and listens (one per person per day)."""
+    totals = recording.listens.aggregate(listens=Count("id"), people=Count("user", distinct=True))
+    return {"listens": totals["listens"], "people": totals["people"]}
+
+
+def clips_of(*, recording: Recording) -> QuerySet[Clip]:
+    return recording.clips.select_related("made_by").order_by("-created_at")

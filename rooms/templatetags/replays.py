@@ -1,0 +1,41 @@
+"""Replay pieces for the room and the ended Space's page: the REC badge, the player and its figures."""
+
+from __future__ import annotations
+
+from django import template
+
+from rooms.replays import selectors
+from rooms.replays.models import Recording
+
+register = template.Library()
+
+
+@register.inclusion_tag("rooms/replays/_rec_badge.html", takes_context=True)
+def recording_badge(context, space) -> dict:
+    """REC for everyone while the host records; the host's start/stop and clipping buttons."""
+    recording = Recording.objects.filter(space=space).exclude(state=Recording.State.DELETED).first()
+    return {
+        "space": space,
+        "recording": recording,
+        "active": bool(recording and recording.active and recording.state == Recording.State.RECORDING),
+        "is_host": space.host_id == context["request"].user.pk,
+        "csrf_token": context.get("csrf_token"),
+    }
+
+
+@register.inclusion_tag("rooms/replays/_player.html", takes_context=True)
+def replay_player(context, space) -> dict:
+    """An ended Space's replay: the player (for whoever may hear it), its state, and listens for the host."""
+    user = context["request"].user
+    recording = Recording.objects.filter(space=space).first()
+    decision = selectors.can_replay(space=space, user=user)
+    is_host = space.host_id == user.pk
+    return {
+        "space": space,
+        "recording": recording,
+        "allowed": bool(decision),
+        "reason": decision.reason,
+        "is_host": is_host,
+        "listens": selectors.listens_for(recording=recording) if recording and is_host else None,
+        "csrf_token": context.get("csrf_token"),
+    }

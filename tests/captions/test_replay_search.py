@@ -1,0 +1,67 @@
+"""Searching replays by the words spoken: full text on PostgreSQL, icontains on SQLite, the Space's rules."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Block
+from captions.models import CaptionSegment
+from captions.search import replay_search
+from rooms.models import Space
+from rooms.replays.models import Recording
+from tests.accounts.factories import UserFactory
+from tests.rooms.factories import LiveSpaceFactory, make_host
+
+pytestmark = pytest.mark.django_db
+
+
+def replay(host, title: str, lines: list[tuple[int, str]], state=Recording.State.READY, **fields) -> Space:
+    space = LiveSpaceFactory(host=host, title=title, state=Space.State.ENDED, ended_at=timezone.now(), **fields)
+    Recording.objects.create(space=space, state=state, audio="x.m4a", size_bytes=1)
+    for start_ms, text in lines:
+        CaptionSegment.objects.create(space=space, speaker=host, start_ms=start_ms, end_ms=start_ms + 2000, text=text)
+    return space
+
+
+@pytest.fixture
+def maya(db):
+    return make_host(username="maya", display_name="Maya")
+
+
+def test_a_spoken_word_finds_the_replay_at_that_moment(client, maya):
+    garden = replay(maya, "Garden hour", [(1000, "Welcome everyone"), (65_000, "Tomatoes need sun and patience")])
+    replay(maya, "Bikes", [(3000, "Electric bicycles are everywhere")])
+    reader = UserFactory()
+    client.force_login(reader)
+    page = client.get(reverse("captions:search"), {"q": "tomatoes"}).content.decode()
+    assert "Garden hour" in page and "Bikes" not in page
+    assert f'href="{garden.get_absolute_url()}#t=65"' in page
+    assert "00:01:05" in page
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="stemming and ranking are PostgreSQL's")
+def test_postgresql_matches_word_forms_and_ranks_the_best_moment_first(maya):
+    replay(maya, "Garden hour", [(1000, "I planted a tomato"), (9000, "tomatoes, tomatoes and more tomatoes")])
+    hits = replay_search(query="tomato", user=UserFactory())
+    assert [h.space.title for h in hits] == ["Garden hour"]
+    assert hits[0].segment.start_ms == 9000 and hits[0].more == 1
+
+
+def test_replays_you_may_not_hear_are_not_found(maya):
+    replay(maya, "Tickets only", [(1000, "Secret gardening tips")], audience=Space.Audience.TICKETED)
+    replay(maya, "Deleted", [(1000, "Secret gardening tips")], state=Recording.State.DELETED)
+    public = replay(maya, "Open", [(1000, "Secret gardening tips")])
+    stranger = UserFactory()
+    assert [h.space for h in replay_search(query="secret gardening", user=stranger)] == [public]
+    assert {h.space.title for h in replay_search(query="secret gardening", user=maya)} == {"Tickets only", "Open"}
+    Block.objects.create(blocker=maya, blocked=stranger)
+    assert replay_search(query="secret gardening", user=stranger) == []
+
+
+def test_an_empty_search_shows_the_form_only(client, maya):
+    client.force_login(UserFactory())
+    response = client.get(reverse("captions:search"), {"q": "  "})
+    assert response.status_code == 200 and "No replay has" not in response.content.decode()
