@@ -27,8 +27,8 @@ from tests.processes import (
 )
 from tests.rooms.factories import LiveSpaceFactory
 from tests.ticketing.conftest import make_creator, tip_checkout_event
-from tests.ticketing.fake_stripe import sign_webhook
 from ticketing.models import Tip
+from ticketing.test_provider.webhooks import signature_header as sign_webhook
 
 pytestmark = [
     pytest.mark.skipif(not postgres_configured(), reason=NEEDS_POSTGRES),
