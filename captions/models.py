@@ -65,10 +65,13 @@ class CaptionLease(models.Model):
     """
 
     PENDING = "pending"
+    WAITING = "waiting for a free captioner"  # last_error while listeners have been told to wait
 
     space = models.OneToOneField("rooms.Space", on_delete=models.CASCADE, primary_key=True, related_name="+")
     holder = models.CharField(max_length=100)
     expires_at = models.DateTimeField()
+    # Fencing token: raised by every new holder; captions of an older token are neither kept nor shown.
+    token = models.PositiveBigIntegerField(default=0)
     # Set when the holder gave up for good (the engine could not load): shown to operators in the admin.
     last_error = models.CharField(max_length=300, blank=True)
 

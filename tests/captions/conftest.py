@@ -105,3 +105,13 @@ def english_speech() -> bytes:
         + speak("Thank you everyone for joining this space tonight.")
         + silence(800)
     )
+
+
+@pytest.fixture(autouse=True)
+def no_caption_host_left_running():
+    """Each test starts without this process's caption host, and stops the one it started."""
+    from captions import live
+
+    live.shutdown_host(release=False)
+    yield
+    live.shutdown_host(release=False)

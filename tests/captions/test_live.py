@@ -23,7 +23,7 @@ from captions import services as caption_services
 from captions.engines import VadConfig, WhisperRecogniser, get_engine
 from captions.models import CaptionLease, CaptionPreference, CaptionSegment
 from captions.tasks import sweep_captioners
-from rooms import services
+from rooms import media, services
 from rooms.models import Role, Space
 from spaces_site.celery import app
 from tests.accounts.factories import UserFactory
@@ -78,17 +78,20 @@ def lease_of(space_id: int) -> CaptionLease | None:
 
 
 def captioning(space_id: int) -> bool:
-    """A captioner holds the Space's lease (and, in-process, is tapping frames)."""
+    """A captioner holds the Space's lease (and, in-process, taps the relay once there is one)."""
     lease = lease_of(space_id)
     if lease is None or lease.holder == CaptionLease.PENDING:
         return False
     running = live.running_in_process(space_id)
-    return running is None or running[1].ready.is_set()
+    return running is None or running.loop is not None or media.relay_loop() is None
 
 
 async def speak_into(socket, pcm16: bytes) -> int:
-    """Send `pcm16` as Opus client frames over a speaker's socket at real time (5 frames per 100 ms)."""
-    frames = opus_frames(pcm16)
+    """Send `pcm16` as Opus client frames over a speaker's socket at real time (5 frames per 100 ms).
+
+    Each call is a fresh capture, as a page that starts talking again: the sequence starts at 0 and
+    the capture clock is the wall clock."""
+    frames = opus_frames(pcm16, origin_ms=time.time() * 1000)
     started = time.monotonic()
     for n in range(0, len(frames), 5):
         for frame in frames[n : n + 5]:
@@ -205,18 +208,24 @@ class FlakyModel:
         return self.real.transcribe(pcm16)
 
 
+async def own_host(space_id: int, engine_factory) -> live.CaptionHost:
+    """A caption host on the test's loop (where the in-memory relay lives) that takes only `space_id`."""
+    host = live.CaptionHost(engine_factory=engine_factory, loop=asyncio.get_running_loop(), poll=False)
+    await sync_to_async(host.start)()
+    host.offer(space_id)
+    return host
+
+
 @pytest.mark.asyncio
 async def test_an_engine_exception_shows_a_notice_and_captions_carry_on(loaded_engine):
-    host = await database_sync_to_async(make_host)(username="maya", display_name="Maya")
-    space = await database_sync_to_async(LiveSpaceFactory)(host=host)
+    host_user = await database_sync_to_async(make_host)(username="maya", display_name="Maya")
+    space = await database_sync_to_async(LiveSpaceFactory)(host=host_user)
     listener = await database_sync_to_async(UserFactory)()
-    runner = live.SpaceCaptionRunner(
-        space.pk, loop=asyncio.get_running_loop(), engine_factory=lambda: FlakyModel(loaded_engine, failures=1)
-    )
-    running = asyncio.get_running_loop().run_in_executor(None, runner.run)
-    assert await sync_to_async(runner.ready.wait)(10)
+    host = await own_host(space.pk, lambda: FlakyModel(loaded_engine, failures=1))
+    assert await sync_to_async(wait_for)(lambda: captioning_by(host, space.pk))
+    session = host.session(space.pk)
     audience, _ = await joined(listener, space.pk)
-    host_socket, _ = await joined(host, space.pk)
+    host_socket, _ = await joined(host_user, space.pk)
 
     pcm = silence(300) + speak("This first sentence is lost.") + silence(900) + speak(HOST_SPEECH) + silence(900)
     _, events = await asyncio.gather(
@@ -227,32 +236,38 @@ async def test_an_engine_exception_shows_a_notice_and_captions_carry_on(loaded_e
     assert [n["code"] for n in notices] == ["engine_error"]
     assert notices[0]["speaker_name"] == "Maya" and notices[0]["message"]
     assert {"morning", "gardening"} <= heard(events)
-    assert not running.done()  # the same captioner carries on: no crash, no restart
-    await database_sync_to_async(services.space_end)(space=space, by=host)
-    assert await asyncio.wait_for(running, 10) == "space over"
+    assert host.session(space.pk) is session  # the same captioner carries on: no crash, no restart
+    await database_sync_to_async(services.space_end)(space=space, by=host_user)
+    assert await sync_to_async(session.done.wait)(10)
+    assert session.reason == "space over"
+    await sync_to_async(host.close)()
     await audience.disconnect()
     await host_socket.disconnect()
 
 
+def captioning_by(host: live.CaptionHost, space_id: int) -> bool:
+    session = host.session(space_id)
+    return session is not None and session.loop is not None
+
+
 @pytest.mark.asyncio
 async def test_a_model_that_does_not_load_is_announced_once_and_not_retried_in_a_loop():
-    host = await database_sync_to_async(make_host)(username="maya", display_name="Maya")
-    space = await database_sync_to_async(LiveSpaceFactory)(host=host)
+    host_user = await database_sync_to_async(make_host)(username="maya", display_name="Maya")
+    space = await database_sync_to_async(LiveSpaceFactory)(host=host_user)
     listener = await database_sync_to_async(UserFactory)()
     audience, _ = await joined(listener, space.pk)
 
     def broken():
         raise RuntimeError("model.bin is missing")
 
-    runner = live.SpaceCaptionRunner(space.pk, loop=asyncio.get_running_loop(), engine_factory=broken)
-    assert await sync_to_async(runner.run)() == "engine unavailable"
-
-    notice = await next_of(audience, "caption_notice")
+    host = await own_host(space.pk, broken)
+    notice = await next_of(audience, "caption_notice", timeout=10)
     assert notice["code"] == "captions_unavailable" and "audio goes on" in notice["message"]
+    assert await sync_to_async(wait_for)(lambda: lease_of(space.pk).last_error == "model.bin is missing")
     lease = await database_sync_to_async(lease_of)(space.pk)
-    assert lease.last_error == "model.bin is missing"
     assert (lease.expires_at - _now()).total_seconds() > live.ENGINE_RETRY_SECONDS - 10
     assert await database_sync_to_async(sweep_captioners)() == []  # the sweep leaves it be for now
+    await sync_to_async(host.close)()
     await audience.disconnect()
 
 
@@ -300,15 +315,17 @@ def test_a_speaker_who_withdraws_consent_mid_space_is_never_recognised_again(loa
     space = LiveSpaceFactory(host=make_host(display_name="Maya"))
     guest = UserFactory(display_name="Dora")
     index = seat(space, guest, Role.SPEAKER).speaker_index
-    runner = live.SpaceCaptionRunner(space.pk)
-    captioner = SpaceCaptioner(engine=loaded_engine, speaker_for_index=runner._speaker_for_index, space_started_at_ms=0)
+    session = live._Session(space.pk, token=1, started_ms=0)
+    captioner = session.captioner = SpaceCaptioner(
+        engine=loaded_engine, speaker_for_index=session.speaker_for_index, space_started_at_ms=0
+    )
     frames = opus_frames(silence(300) + speak(GUEST_SPEECH) + silence(900), speaker_index=index)
     half = len(frames) // 2
     for frame in frames[:half]:
         captioner.relay(frame)  # queued while Dora still consents, not yet recognised
 
     caption_services.caption_preference_update(user=guest, caption_my_voice=False)
-    runner._refresh_speakers(None, captioner)
+    live.CaptionHost(engine_factory=lambda: loaded_engine, poll=False)._refresh_speakers(session)
     for frame in frames[half:]:
         captioner.relay(frame)
 
