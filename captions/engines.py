@@ -211,6 +211,8 @@ class WhisperEngine:
         self._model = WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=threads)
         # One CTranslate2 model serves every stream of the process; calls are serialised.
         self._lock = threading.Lock()
+        # The first call pays for allocations and kernel selection: pay it now, not on a Space's first words.
+        self.transcribe(bytes(SAMPLE_RATE * 2))
 
     def start(self, *, grammar: list[str] | None = None) -> WhisperRecogniser:
         if grammar is not None:

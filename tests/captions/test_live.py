@@ -271,21 +271,19 @@ async def test_a_model_that_does_not_load_is_announced_once_and_not_retried_in_a
     await audience.disconnect()
 
 
-def test_the_sweep_redispatches_a_space_whose_captioner_died(caption_worker):
+def test_a_space_whose_captioner_died_is_taken_over_by_a_host_with_room(caption_worker):
     space = LiveSpaceFactory(host=make_host(display_name="Maya"))
     quiet = LiveSpaceFactory(host=make_host())
     Space.objects.filter(pk=quiet.pk).update(state=Space.State.ENDED)
     # A worker took the Space, then crashed: its lease ran out without being renewed.
-    caption_services.caption_lease_acquire(space_id=space.pk, holder="dead-worker:1:abc", seconds=-1)
+    dead_token, _ = caption_services.caption_lease_acquire(space_id=space.pk, holder="dead-worker:1:abc", seconds=-1)
 
-    assert sweep_captioners() == [space.pk]
-    assert sweep_captioners() == []  # dispatched once: the Space waits for a worker, not in a pile
-
+    live.host()  # a captions worker that has room (the sweep's dispatch is not needed for this)
     assert wait_for(lambda: captioning(space.pk)), "nobody took over the Space"
-    holder = lease_of(space.pk).holder
-    assert holder not in ("dead-worker:1:abc", CaptionLease.PENDING)
+    lease = lease_of(space.pk)
+    assert lease.holder not in ("dead-worker:1:abc", CaptionLease.PENDING) and lease.token == dead_token + 1
     assert wait_for(lambda: lease_of(space.pk).expires_at > _now() + _seconds(1))  # renewed, not left to expire
-    assert lease_of(space.pk).holder == holder
+    assert lease_of(space.pk).holder == lease.holder
     assert sweep_captioners() == []
     assert lease_of(quiet.pk) is None  # ended Spaces are never captioned
 
@@ -294,12 +292,26 @@ def test_the_sweep_redispatches_a_space_whose_captioner_died(caption_worker):
     assert wait_for(lambda: live.running_in_process(space.pk) is None)
 
 
-def test_a_second_copy_of_the_task_leaves_a_held_space_alone(caption_worker):
+def test_the_sweep_dispatches_a_live_space_nobody_captions_once(caption_worker):
+    space = LiveSpaceFactory(host=make_host(display_name="Maya"))
+    assert live.running_in_process(space.pk) is None
+
+    assert sweep_captioners() == [space.pk]
+    assert sweep_captioners() == []  # dispatched once: the Space waits for a worker, not in a pile
+    assert wait_for(lambda: captioning(space.pk)), "the dispatched Space was not taken"
+    services.space_end(space=space, by=space.host)
+    assert wait_for(lambda: lease_of(space.pk).expires_at <= _now())
+
+
+def test_a_copy_of_the_task_for_a_held_space_leaves_it_to_its_holder(caption_worker):
     from captions.tasks import caption_space
 
     space = LiveSpaceFactory(host=make_host())
     caption_services.caption_lease_acquire(space_id=space.pk, holder="other:1:x", seconds=60)
-    assert caption_space.apply(args=(space.pk,)).get() == "held elsewhere"
+    assert caption_space.apply(args=(space.pk,)).get() == "offered"
+    running = live.host()
+    assert wait_for(lambda: space.pk not in running.offered)  # the host looked at it
+    assert live.running_in_process(space.pk) is None
     assert lease_of(space.pk).holder == "other:1:x"
 
 
