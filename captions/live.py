@@ -51,6 +51,7 @@ NOTICE_UNAVAILABLE = "captions_unavailable"
 NOTICE_TROUBLE = "captions_trouble"
 NOTICE_WAITING = "captions_waiting"
 NOTICE_STARTED = "captions_started"
+NOTICE_DECLINED = "captions_declined"
 ENGINE_RETRY_SECONDS = 300  # a model that does not load is retried after this long
 CHECK_EVERY_S = 1.0  # how often a Space's state and speakers are read
 MAX_QUEUED_FRAMES = 3_000  # 5 s of 12 speakers: the tap drops the oldest past this, never blocks
@@ -461,6 +462,8 @@ class CaptionHost:
                 continue
             if old is not None and new is not None and old.user_id == new.user_id and not new.consents:
                 captioner.drop(index)  # consent withdrawn: what is queued is never recognised
+                declined = Notice(new.user_id, index, NOTICE_DECLINED, "Not captioned at this speaker's request.")
+                self._push(session, declined, new.name)
             else:
                 self._handle(session, captioner.forget(index))
 

@@ -45,7 +45,7 @@ class CaptionPreference(models.Model):
         TOP = "top", "Top"
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="caption_preference")
-    enabled = models.BooleanField(default=False)
+    enabled = models.BooleanField(default=True)  # captions are on until a listener turns them off
     text_size = models.CharField(max_length=10, choices=TextSize.choices, default=TextSize.MEDIUM)
     high_contrast = models.BooleanField(default=False)
     position = models.CharField(max_length=10, choices=Position.choices, default=Position.BOTTOM)

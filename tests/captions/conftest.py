@@ -92,7 +92,9 @@ def vosk_engine(korean_model_dir) -> VoskEngine:
 
 @pytest.fixture(scope="session")
 def whisper_engine() -> WhisperEngine:
-    return WhisperEngine()
+    # One thread: the same audio then gives the same words whatever else the machine runs (with
+    # several, how the work is split can tip a close call between two words).
+    return WhisperEngine(cpu_threads=1)
 
 
 @pytest.fixture(scope="session")

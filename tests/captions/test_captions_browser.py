@@ -81,10 +81,15 @@ def test_a_listener_reads_live_captions_of_the_host_and_then_the_transcript(
     speaker.locator("#mic-check meter").wait_for(timeout=15_000)
 
     listener = signed_in(speaking_browser, base, listener_user, f"/spaces/{space.pk}/")
-    toggle = listener.get_by_role("button", name="Captions: off")
+    # Captions are on for a listener who never chose; the control says what it does, and the choice is kept.
+    toggle = listener.get_by_role("button", name="Turn captions off")
     toggle.focus()
     listener.keyboard.press("Enter")  # keyboard, not the mouse
-    listener.get_by_role("button", name="Captions: on").wait_for()
+    listener.get_by_role("button", name="Turn captions on").wait_for()
+    listener.wait_for_function("document.getElementById('captions-saved').textContent === 'Caption settings saved.'")
+    listener.reload()
+    listener.get_by_role("button", name="Turn captions on").click()
+    listener.get_by_role("button", name="Turn captions off").wait_for()
     listener.wait_for_function("document.getElementById('captions-saved').textContent === 'Caption settings saved.'")
 
     speaker.get_by_role("button", name="Start talking").click()
@@ -113,10 +118,15 @@ def test_a_listener_reads_live_captions_of_the_host_and_then_the_transcript(
     assert listener.locator("#captions-consent").is_hidden()  # a control for speakers only
     speaker.get_by_label("Caption my voice when I speak").uncheck()
     speaker.wait_for_function("document.getElementById('captions-saved').textContent === 'Caption settings saved.'")
-    speaker.wait_for_timeout(1_500)  # the captioner looks at the speakers once a second
+    # The captioner says when it has stopped captioning the host; every caption it sent before comes first.
+    listener.wait_for_function(
+        "window.spacesCaptions.notices.some((n) => n.code === 'captions_declined')", timeout=30_000
+    )
     finals = "window.spacesCaptions.received.filter((c) => c.final).length"
     before = listener.evaluate(finals)
-    listener.wait_for_timeout(6_000)  # the fake microphone keeps looping the sentence meanwhile
+    frames = listener.evaluate("window.spacesAudioStats.framesReceived")
+    # The fake microphone loops the sentence: wait for 8 s more of the host's audio to reach the listener.
+    listener.wait_for_function(f"window.spacesAudioStats.framesReceived >= {frames + 400}", timeout=60_000)
     assert listener.evaluate(finals) == before
     assert listener.evaluate("window.spacesAudioStats.framesReceived") > 0  # the audio itself never stopped
 

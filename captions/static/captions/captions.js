@@ -32,8 +32,8 @@ function applyAppearance() {
   if (panel.dataset.position === "top") root.prepend(panel);
   else root.append(panel);
   panel.dataset.contrast = String(form.elements.high_contrast.checked);
-  toggle.textContent = `Captions: ${enabled ? "on" : "off"}`;
-  toggle.setAttribute("aria-pressed", String(enabled));
+  // An action, not a status: the button says what pressing it does.
+  toggle.textContent = enabled ? "Turn captions off" : "Turn captions on";
   view.hidden = !enabled;
   pauseButton.hidden = !enabled;
   if (!enabled && paused) resume();
