@@ -186,8 +186,10 @@ class VadConfig:
     min_utterance_ms: int = 250  # shorter bursts are clicks, not words
     max_utterance_ms: int = 12_000  # a speaker who never pauses is cut here
     partial_every_ms: int = 500  # while someone speaks, re-decode the open utterance this often
-    partial_after_ms: int = 500  # ... once it holds this much speech (a click never gets one)
+    partial_after_ms: int = 800  # ... once it holds this much speech (shorter gives Whisper too little to go on)
     partial_max_load: float = 0.5  # skip a partial while the model was busy more than this share of the last 2 s
+    partial_cost_factor: float = 3.0  # the next partial waits this many times the last one's decode time
+    partial_skip_behind_ms: int = 300  # no partials while this much audio waits to be recognised
 
 
 class WhisperEngine:
@@ -227,17 +229,26 @@ class WhisperEngine:
             raise ValueError("grammar-constrained recognition needs CAPTIONS_ENGINE=vosk")
         return WhisperRecogniser(self, VadConfig())
 
+    def prompt_for(self, *, title: str, topics: str, names: list[str]) -> str:
+        """Words to prime the decoder with for one Space: its title, topics and speakers' names."""
+        parts = [title.strip().rstrip(".")]
+        if topics.strip():
+            parts.append("Topics: " + ", ".join(t.strip() for t in topics.split(",") if t.strip()))
+        if names:
+            parts.append("Speakers: " + ", ".join(names))
+        return ". ".join(p for p in parts if p) + "."
+
     def load(self, window_s: float = 2.0) -> float:
         """The share of the last `window_s` seconds this process's model spent decoding."""
         now = time.monotonic()
         busy = sum(min(seconds, window_s - (now - ended)) for ended, seconds in self._calls if now - ended < window_s)
         return max(0.0, busy / window_s)
 
-    def transcribe(self, pcm16: bytes, *, partial: bool = False) -> str:
+    def transcribe(self, pcm16: bytes, *, partial: bool = False, prompt: str = "") -> str:
         audio = np.frombuffer(pcm16, dtype=np.int16).astype(np.float32) / 32768.0
         with self._lock:
             started = time.monotonic()
-            text = self._transcribe(audio)
+            text = self._transcribe(audio, prompt)
             spent = time.monotonic() - started
             self._calls.append((time.monotonic(), spent))
         if partial:
@@ -247,9 +258,10 @@ class WhisperEngine:
             self.final_seconds += spent
         return text
 
-    def _transcribe(self, audio: np.ndarray) -> str:
+    def _transcribe(self, audio: np.ndarray, prompt: str) -> str:
         segments, _info = self._model.transcribe(
             audio,
+            initial_prompt=prompt or None,
             language="en",
             beam_size=1,
             temperature=0.0,  # greedy and never resampled: the same audio gives the same words
@@ -283,6 +295,8 @@ class WhisperRecogniser:
         self._in_speech = False
         self._partial_at_ms = 0
         self._partial_gap_ms = vad.partial_every_ms
+        self.behind_ms = 0  # audio still queued behind what is being fed (set by the speaker's stream)
+        self.prompt = ""  # the Space's title, topics and speakers' names (set by the Space's captioner)
         self._previous: list[str] = []  # the last partial hypothesis, in words
         self._stable: list[str] = []  # words two hypotheses in a row agreed on: shown as they are
 
@@ -350,6 +364,9 @@ class WhisperRecogniser:
             return self._partial()
         return None
 
+    def _prompt_kwargs(self) -> dict:
+        return {"prompt": self.prompt} if self.prompt else {}
+
     def _start_partials(self) -> None:
         self._partial_at_ms = self._fed_ms - self._vad.partial_every_ms  # the first one as soon as there is enough
         self._partial_gap_ms = self._vad.partial_every_ms
@@ -357,37 +374,34 @@ class WhisperRecogniser:
         self._stable = []
 
     def _partial(self) -> Result | None:
-        """Re-decode the open utterance; the words two decodes in a row agree on stay as they are
-        (LocalAgreement), the rest is the newest guess."""
+        """Re-decode the open utterance and show the words two decodes in a row agree on
+        (LocalAgreement): shown words never change until the final replaces the line."""
         self._partial_at_ms = self._fed_ms
+        if self.behind_ms > self._vad.partial_skip_behind_ms:
+            return None  # catching up with queued audio: only finals matter until we are live again
         load = getattr(self._engine, "load", None)
         if load is not None and load() > self._vad.partial_max_load:
             return None  # the model is busy with finals: partials wait, finals never do
         started = time.monotonic()
-        words = self._engine.transcribe(b"".join(frame for frame, _ in self._utterance), partial=True).split()
-        # A slow decode (a busy machine, a long utterance) spaces the next ones out: partials take at
-        # most about a third of this stream's real time, so they never push its final back for long.
+        audio = b"".join(frame for frame, _ in self._utterance)
+        words = self._engine.transcribe(audio, partial=True, **self._prompt_kwargs()).split()
+        # A slow decode (a busy machine, a long utterance) spaces the next ones out, so partials take
+        # a bounded share of this stream's real time and never push its final back for long.
         spent_ms = int((time.monotonic() - started) * 1000)
-        self._partial_gap_ms = max(self._vad.partial_every_ms, 3 * spent_ms)
+        self._partial_gap_ms = max(self._vad.partial_every_ms, int(self._vad.partial_cost_factor * spent_ms))
         agreed = 0
         for a, b in zip(self._previous, words, strict=False):
             if _norm(a) != _norm(b):
                 break
             agreed += 1
         self._previous = words
-        if agreed > len(self._stable) and [_norm(w) for w in words[: len(self._stable)]] == [
-            _norm(w) for w in self._stable
-        ]:
-            self._stable = words[:agreed]
-        tail = (
-            words[len(self._stable) :]
-            if [_norm(w) for w in words[: len(self._stable)]] == [_norm(w) for w in self._stable]
-            else []
-        )
-        text = " ".join(self._stable + tail)
-        if not text:
-            return None
-        return Result(text=text, final=False, start_ms=self._utterance_start_ms, end_ms=self._fed_ms)
+        stable_norm = [_norm(w) for w in self._stable]
+        if agreed <= len(self._stable):
+            return None  # nothing new is agreed: the line on screen stays as it is
+        if [_norm(w) for w in words[: len(self._stable)]] != stable_norm and agreed < len(self._stable) + 2:
+            return None  # two decodes contradict the shown words: only a longer agreement may revise them
+        self._stable = words[:agreed]
+        return Result(text=" ".join(self._stable), final=False, start_ms=self._utterance_start_ms, end_ms=self._fed_ms)
 
     def _close(self, cut: int) -> Result | None:
         """Transcribe the utterance's frames before `cut`; frames after it open the next utterance."""
@@ -408,7 +422,7 @@ class WhisperRecogniser:
             self._silent_ms = 0
         if speech_ms < self._vad.min_utterance_ms:
             return None
-        text = self._engine.transcribe(b"".join(frame for frame, _ in spoken))
+        text = self._engine.transcribe(b"".join(frame for frame, _ in spoken), **self._prompt_kwargs())
         if not text:
             return None
         return Result(text=text, final=True, start_ms=start_ms, end_ms=end_ms)

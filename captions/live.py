@@ -86,6 +86,8 @@ class _Session:
         self.loop: asyncio.AbstractEventLoop | None = None  # where the tap is attached
         self.captioner: SpaceCaptioner | None = None
         self.speakers: dict[int, Speaker] = {}
+        self.title = self.topics = ""
+        self.alert_words: list[str] = []
         self.looked_up_at = float("-inf")
         self.valid_until = 0.0  # monotonic time up to which we may push (set by the keeper)
         self.next_check = 0.0
@@ -304,6 +306,7 @@ class CaptionHost:
             engine=self.engine, speaker_for_index=session.speaker_for_index, space_started_at_ms=started_ms
         )
         session.tap = _Tap(session, self.arrived)
+        session.title, session.topics = selectors.space_words(space_id=space_id)
         with self.lock:
             self.sessions[space_id] = session
         logger.info("captions: %s took space %s (token %s)", self.holder, space_id, token)
@@ -349,11 +352,11 @@ class CaptionHost:
         except Exception:
             logger.warning("captions: could not detach from space %s cleanly", session.space_id, exc_info=True)
 
-    def _push(self, session: _Session, event: Event, name: str = "") -> None:
+    def _push(self, session: _Session, event: Event | dict, name: str = "") -> None:
         if time.monotonic() >= session.valid_until:
             session.pushed["fenced"] += 1  # our lease may have gone: a newer captioner speaks now
             return
-        message = event_message(event, name)
+        message = dict(event) if isinstance(event, dict) else event_message(event, name)
         message["epoch"] = session.token
         send = get_channel_layer().group_send(space_group(session.space_id), space_message(session.space_id, message))
         loop = session.loop or self.relay_loop()
@@ -456,6 +459,13 @@ class CaptionHost:
         captioner = session.captioner
         before, session.speakers = session.speakers, selectors.speakers_by_index(space_id=session.space_id)
         session.looked_up_at = time.monotonic()
+        session.alert_words = selectors.alert_words_of_host(space_id=session.space_id)
+        prompt_for = getattr(self.engine, "prompt_for", None)
+        if prompt_for is not None and settings.CAPTIONS_PROMPT:
+            names = [s.name for _, s in sorted(session.speakers.items()) if s.consents]
+            prompt = prompt_for(title=session.title, topics=session.topics, names=names)
+            if prompt != captioner.prompt:
+                captioner.set_prompt(prompt)
         for index in set(before) | set(session.speakers):
             old, new = before.get(index), session.speakers.get(index)
             if old == new:
@@ -484,6 +494,29 @@ class CaptionHost:
                 except DatabaseError:
                     logger.exception("captions: could not keep a caption of space %s", session.space_id)
             self._push(session, event, session.captioner.name_of(event))
+            if isinstance(event, Caption) and event.final and session.alert_words:
+                self._alert(session, event)
+
+    def _alert(self, session: _Session, caption: Caption) -> None:
+        """Tell the host and co-hosts when a final caption says one of the host's alert words."""
+        said = " " + " ".join(_words(caption.text)) + " "
+        for word in session.alert_words:
+            if " " + " ".join(_words(word)) + " " in said:
+                alert = {
+                    "type": "caption_alert",
+                    "only_roles": ["host", "cohost"],
+                    "word": word,
+                    "text": caption.text,
+                    "speaker_id": caption.speaker_id,
+                    "speaker_name": session.captioner.name_of(caption),
+                    "start_ms": caption.start_ms,
+                }
+                self._push(session, alert)
+                return
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in (w.strip(".,!?;:'\"()").lower() for w in text.split()) if w]
 
 
 async def _awaited(coro: Any) -> Any:

@@ -51,6 +51,9 @@ class CaptionPreference(models.Model):
     position = models.CharField(max_length=10, choices=Position.choices, default=Position.BOTTOM)
     # Consent as a speaker: when False this user's voice is never sent to the recogniser.
     caption_my_voice = models.BooleanField(default=True)
+    # A host's keyword alerts: comma-separated words or phrases; live captions containing one alert
+    # the host and co-hosts of the host's Spaces.
+    alert_words = models.CharField(max_length=300, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

@@ -51,6 +51,13 @@ class SpaceCaptioner:
         self._declined: dict[int, Speaker | None] = {}  # index -> who was refused (None: nobody there)
         self.speakers: dict[int, Speaker] = {}  # user id -> speaker, for names on captions
         self.declined_frames = 0
+        self.prompt = ""  # words the recogniser is primed with (the Space's title, topics, names)
+
+    def set_prompt(self, prompt: str) -> None:
+        """Prime every speaker's recogniser, open or to come, with `prompt` (engines that take one)."""
+        self.prompt = prompt
+        for stream in self._streams.values():
+            stream.set_prompt(prompt)
 
     def relay(self, frame: bytes) -> None:
         """Queue one relayed frame for its speaker's stream; cheap, never recognises."""
@@ -119,6 +126,7 @@ class SpaceCaptioner:
             max_backlog_ms=self.max_backlog_ms,
             clock=self._clock,
         )
+        stream.set_prompt(self.prompt)
         self._streams[index] = stream
         return stream
 

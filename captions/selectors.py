@@ -45,6 +45,18 @@ def spaces_without_captioner() -> QuerySet[Space]:
     return Space.objects.filter(state=Space.State.LIVE).exclude(pk__in=held).order_by("pk")
 
 
+def alert_words_of_host(*, space_id: int) -> list[str]:
+    """The keyword alerts the Space's host keeps (lower-case words or phrases)."""
+    saved = CaptionPreference.objects.filter(user__hosted_spaces=space_id).values_list("alert_words", flat=True).first()
+    return [w.strip().lower() for w in (saved or "").split(",") if w.strip()]
+
+
+def space_words(*, space_id: int) -> tuple[str, str]:
+    """A Space's title and topics (comma-separated), to prime the recogniser with."""
+    row = Space.objects.filter(pk=space_id).values_list("title", "topics").first()
+    return row if row is not None else ("", "")
+
+
 def spaces_to_caption() -> QuerySet[Space]:
     """Live Spaces a free captioner may take: nobody holds them, or they only wait in the queue."""
     held = CaptionLease.objects.filter(expires_at__gt=timezone.now()).exclude(holder=CaptionLease.PENDING)

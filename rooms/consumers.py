@@ -279,6 +279,8 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         if self.closing or not self.joined:
             return
         kind = event["type"]
+        if "only_roles" in event and self.role not in event["only_roles"]:
+            return  # meant for some roles only (a host's keyword alert)
         if kind == "role_changed" and event["participant"]["user_id"] == self.user.pk:
             self._remember(event["participant"])
         await self.send(text_data=text)

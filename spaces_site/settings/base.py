@@ -247,6 +247,8 @@ CAPTIONS_WHISPER_THREADS = env_int("CAPTIONS_WHISPER_THREADS", 0, minimum=0)
 CAPTIONS_LIVE = env_bool("CAPTIONS_LIVE", True)
 CAPTIONS_LEASE_SECONDS = env_int("CAPTIONS_LEASE_SECONDS", 4, minimum=3)
 CAPTIONS_SPACES_PER_WORKER = env_int("CAPTIONS_SPACES_PER_WORKER", 4, minimum=1)
+# Prime Whisper with each Space's title, topics and speakers' names (its initial_prompt).
+CAPTIONS_PROMPT = env_bool("CAPTIONS_PROMPT", True)
 CAPTIONS_SWEEP_SECONDS = env_int("CAPTIONS_SWEEP_SECONDS", 5, minimum=1)
 CELERY_TASK_ROUTES = {"captions.tasks.caption_space": {"queue": "captions"}}
 CELERY_BEAT_SCHEDULE["captions-sweep"] = {

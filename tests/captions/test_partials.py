@@ -76,8 +76,11 @@ async def test_partials_arrive_while_a_long_sentence_is_spoken(caption_worker): 
         if partials
         else "\nno partials"
     )
+    # How many arrive depends on how fast this machine decodes (slow decodes space them out, see
+    # captions/README.md, "Partials"); the bench reports the rate. Here: the sentence shows while spoken.
     during = [e for t, e in partials if t < spoken_until]
-    assert len(during) >= 2, [(round(t - started, 2), e["text"]) for t, e in arrived]
+    assert during, [(round(t - started, 2), e["text"]) for t, e in arrived]
+    assert all(a["end_ms"] < b["end_ms"] for a, b in zip(during, during[1:], strict=False))  # growing
     assert all(e["speaker_name"] == "Maya" and e["start_ms"] <= e["end_ms"] for e in during)
     # Each partial is the same utterance growing: it starts where the final starts.
     assert {e["start_ms"] for e in during} == {finals[0]["start_ms"]}

@@ -116,6 +116,7 @@ def test_preferences_save_from_the_room_page_as_json(client, alice):
             "high_contrast": True,
             "position": "top",
             "caption_my_voice": False,
+            "alert_words": "",
         },
     }
     saved = CaptionPreference.objects.get(user=alice)
