@@ -355,3 +355,34 @@ def test_the_embedded_beat_runs_the_caption_sweep(caption_worker):
     assert wait_for(lambda: captioning(space.pk)), "the sweep run by the embedded beat did not start a captioner"
     services.space_end(space=space, by=space.host)
     assert wait_for(lambda: lease_of(space.pk).expires_at <= _now())
+
+
+@pytest.mark.asyncio
+async def test_a_space_dispatched_from_the_beat_thread_is_tapped_on_the_relays_loop(caption_worker):
+    """The embedded beat runs the sweep in a thread of its own, away from the server's loop: the
+    captioner it starts must still tap the relay where the room sockets live, and caption them."""
+    import threading
+
+    host_user = await database_sync_to_async(make_host)(username="maya", display_name="Maya")
+    space = await database_sync_to_async(LiveSpaceFactory)(host=host_user)  # live, never dispatched
+    listener = await database_sync_to_async(UserFactory)()
+    audience, _ = await joined(listener, space.pk)
+    host_socket, _ = await joined(host_user, space.pk)
+
+    swept: list[list[int]] = []
+    beat = threading.Thread(target=lambda: swept.append(sweep_captioners()), name="embedded-beat")
+    beat.start()
+    await sync_to_async(beat.join)()
+    assert swept == [[space.pk]]
+    await wait_until_captioning(space.pk)
+
+    pcm = silence(300) + speak(HOST_SPEECH) + silence(900)
+    _, events = await asyncio.gather(
+        speak_into(host_socket, pcm),
+        collect(audience, lambda events: {"morning", "gardening"} <= heard(events), seconds=60),
+    )
+    assert {"morning", "gardening"} <= heard(events)
+    await database_sync_to_async(services.space_end)(space=space, by=host_user)
+    await wait_until_stopped(space.pk)
+    await audience.disconnect()
+    await host_socket.disconnect()
