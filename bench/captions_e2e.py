@@ -85,8 +85,12 @@ async def run_space(port: int, room, sentences: list[tuple[str, list[bytes], int
     headers = {"Origin": f"http://127.0.0.1:{port}"}
     url = f"ws://127.0.0.1:{port}/ws/spaces/{room.space_id}/"
     async with (
-        websockets.connect(url, additional_headers={**headers, "Cookie": room.cookie(room.speaker_sessions[0])}) as sp,
-        websockets.connect(url, additional_headers={**headers, "Cookie": room.cookie(room.listener_sessions[0])}) as ls,
+        websockets.connect(
+            url, additional_headers={**headers, "Cookie": room.cookie(room.speaker_sessions[0])}, open_timeout=120
+        ) as sp,
+        websockets.connect(
+            url, additional_headers={**headers, "Cookie": room.cookie(room.listener_sessions[0])}, open_timeout=120
+        ) as ls,
     ):
         captions: list[tuple[float, dict]] = []
         said: list[tuple[str, float, float]] = []  # text, first word at, last word at
@@ -211,7 +215,10 @@ def main() -> None:
     finally:
         stop([server])
         worker.terminate()
-        worker.wait(30)
+        try:
+            worker.wait(60)
+        except subprocess.TimeoutExpired:
+            worker.kill()
         if redis_proc is not None:
             stop([redis_proc])
 

@@ -234,8 +234,9 @@ async def test_an_engine_exception_shows_a_notice_and_captions_carry_on(loaded_e
     )
 
     notices = [e for e in events if e["type"] == "caption_notice"]
-    assert [n["code"] for n in notices] == ["engine_error"]
-    assert notices[0]["speaker_name"] == "Maya" and notices[0]["message"]
+    # One engine error; a loaded machine may also fall behind and say so (captions_behind).
+    assert [n["code"] for n in notices if n["code"] != "captions_behind"] == ["engine_error"]
+    assert all(n["speaker_name"] == "Maya" and n["message"] for n in notices)
     assert {"morning", "gardening"} <= heard(events)
     assert host.session(space.pk) is session  # the same captioner carries on: no crash, no restart
     await database_sync_to_async(services.space_end)(space=space, by=host_user)
@@ -273,11 +274,15 @@ async def test_a_model_that_does_not_load_is_announced_once_and_not_retried_in_a
 
 
 def test_a_space_whose_captioner_died_is_taken_over_by_a_host_with_room(caption_worker):
-    space = LiveSpaceFactory(host=make_host(display_name="Maya"))
-    quiet = LiveSpaceFactory(host=make_host())
-    Space.objects.filter(pk=quiet.pk).update(state=Space.State.ENDED)
-    # A worker took the Space, then crashed: its lease ran out without being renewed.
-    dead_token, _ = caption_services.caption_lease_acquire(space_id=space.pk, holder="dead-worker:1:abc", seconds=-1)
+    from django.db import transaction
+
+    with transaction.atomic():  # a host polling meanwhile sees the Space with its dead lease, or nothing
+        space = LiveSpaceFactory(host=make_host(display_name="Maya"))
+        quiet = LiveSpaceFactory(host=make_host(), state=Space.State.ENDED)
+        # A worker took the Space, then crashed: its lease ran out without being renewed.
+        dead_token, _ = caption_services.caption_lease_acquire(
+            space_id=space.pk, holder="dead-worker:1:abc", seconds=-1
+        )
 
     live.host()  # a captions worker that has room (the sweep's dispatch is not needed for this)
     assert wait_for(lambda: lease_of(space.pk).holder != "dead-worker:1:abc" and captioning(space.pk)), "not taken"
@@ -362,6 +367,9 @@ async def test_a_space_dispatched_from_the_beat_thread_is_tapped_on_the_relays_l
     """The embedded beat runs the sweep in a thread of its own, away from the server's loop: the
     captioner it starts must still tap the relay where the room sockets live, and caption them."""
     import threading
+
+    if django_settings.REDIS_URL:
+        pytest.skip("the embedded default's relay; with Redis a worker taps frames on its own loop")
 
     host_user = await database_sync_to_async(make_host)(username="maya", display_name="Maya")
     space = await database_sync_to_async(LiveSpaceFactory)(host=host_user)  # live, never dispatched

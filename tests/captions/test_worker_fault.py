@@ -79,7 +79,7 @@ class CaptionsWorker:
             self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
         self.up_at: float | None = None
 
-    def wait_up(self, seconds: float = 90) -> float:
+    def wait_up(self, seconds: float = 300) -> float:
         """Wait until the worker has loaded its model and takes Spaces; returns when that was."""
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
