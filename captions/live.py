@@ -303,7 +303,10 @@ class CaptionHost:
         session = _Session(space_id, token, started_ms)
         session.valid_until = asked + self.lease_s - PUSH_MARGIN_S
         session.captioner = SpaceCaptioner(
-            engine=self.engine, speaker_for_index=session.speaker_for_index, space_started_at_ms=started_ms
+            engine=self.engine,
+            speaker_for_index=session.speaker_for_index,
+            space_started_at_ms=started_ms,
+            max_backlog_ms=settings.CAPTIONS_MAX_BACKLOG_MS,
         )
         session.tap = _Tap(session, self.arrived)
         session.title, session.topics = selectors.space_words(space_id=space_id)

@@ -250,6 +250,9 @@ CAPTIONS_WHISPER_MODEL_DIR = env_str("CAPTIONS_WHISPER_MODEL_DIR", None)
 CAPTIONS_LIVE = env_bool("CAPTIONS_LIVE", True)
 CAPTIONS_LEASE_SECONDS = env_int("CAPTIONS_LEASE_SECONDS", 4, minimum=3)
 CAPTIONS_SPACES_PER_WORKER = env_int("CAPTIONS_SPACES_PER_WORKER", 4, minimum=1)
+# Audio queued per speaker before the oldest is skipped (with a `captions_behind` notice): how far
+# captions may fall behind live before they catch up by skipping.
+CAPTIONS_MAX_BACKLOG_MS = env_int("CAPTIONS_MAX_BACKLOG_MS", 2000, minimum=200)
 # Prime Whisper with each Space's title, topics and speakers' names (its initial_prompt).
 CAPTIONS_PROMPT = env_bool("CAPTIONS_PROMPT", True)
 CAPTIONS_SWEEP_SECONDS = env_int("CAPTIONS_SWEEP_SECONDS", 5, minimum=1)

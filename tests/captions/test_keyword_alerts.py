@@ -48,7 +48,7 @@ def _space():
     return host, cohost, guest, listener, space
 
 
-async def events_until(socket, until, seconds: float = 60) -> list[dict]:
+async def events_until(socket, until, seconds: float = 120) -> list[dict]:
     events: list[dict] = []
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and not (events and until(events[-1])):

@@ -42,6 +42,10 @@ GUEST_SPEECH = "Our guest speaker talks about electric bicycles."
 def captions_live(settings):
     settings.CAPTIONS_LIVE = True
     settings.CAPTIONS_LEASE_SECONDS = 3
+    # On a loaded machine recognition runs slower than speech: let captions fall behind rather than
+    # skip words, so what these tests assert (which words, whose) does not depend on the machine's
+    # speed. Skipping is tested in test_streams.py.
+    settings.CAPTIONS_MAX_BACKLOG_MS = 120_000
 
 
 @pytest.fixture(scope="module")
@@ -234,8 +238,7 @@ async def test_an_engine_exception_shows_a_notice_and_captions_carry_on(loaded_e
     )
 
     notices = [e for e in events if e["type"] == "caption_notice"]
-    # One engine error; a loaded machine may also fall behind and say so (captions_behind).
-    assert [n["code"] for n in notices if n["code"] != "captions_behind"] == ["engine_error"]
+    assert [n["code"] for n in notices] == ["engine_error"]
     assert all(n["speaker_name"] == "Maya" and n["message"] for n in notices)
     assert {"morning", "gardening"} <= heard(events)
     assert host.session(space.pk) is session  # the same captioner carries on: no crash, no restart
