@@ -410,18 +410,18 @@ class CaptionHost:
         frames = session.frames
         while frames:
             captioner.relay(frames.popleft())
-        self._handle(session, captioner.pump())
         now = time.monotonic()
-        if session.stop.is_set():
-            self._finish(session, "stopped")
-            return
         if now >= session.next_check:
+            # Before recognising what is queued: a speaker who withdrew consent has none of it recognised.
             session.next_check = now + CHECK_EVERY_S
             state, _ = selectors.space_state(space_id=session.space_id)
             if state != Space.State.LIVE:
                 self._finish(session, "space over")
                 return
             self._refresh_speakers(session)
+        self._handle(session, captioner.pump())
+        if session.stop.is_set():
+            self._finish(session, "stopped")
 
     def _finish(self, session: _Session, reason: str) -> None:
         try:

@@ -123,7 +123,7 @@ def test_a_listener_reads_live_captions_of_the_host_and_then_the_transcript(
     speaker.wait_for_function("document.getElementById('captions-saved').textContent === 'Caption settings saved.'")
     # The captioner says when it has stopped captioning the host; every caption it sent before comes first.
     listener.wait_for_function(
-        "window.spacesCaptions.notices.some((n) => n.code === 'captions_declined')", timeout=30_000
+        "window.spacesCaptions.notices.some((n) => n.code === 'captions_declined')", timeout=120_000
     )
     finals = "window.spacesCaptions.received.filter((c) => c.final).length"
     before = listener.evaluate(finals)
