@@ -40,7 +40,7 @@ LINES = {
     "dora": "Our guest speaker talks about electric bicycles.",
     "ravi": "Tomorrow we visit the museum of modern sculpture.",
 }
-KEYWORDS = {"maya": {"morning", "gardening"}, "dora": {"electric", "bicycles"}, "ravi": {"museum", "sculpture"}}
+KEYWORDS = {"maya": {"morning", "gardening"}, "dora": {"electric", "bicycles"}, "ravi": {"tomorrow", "museum"}}
 
 
 def _space_with_three_speakers():
