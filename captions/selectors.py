@@ -45,6 +45,32 @@ def spaces_without_captioner() -> QuerySet[Space]:
     return Space.objects.filter(state=Space.State.LIVE).exclude(pk__in=held).order_by("pk")
 
 
+def alert_words_of_host(*, space_id: int) -> list[str]:
+    """The keyword alerts the Space's host keeps (lower-case words or phrases)."""
+    saved = CaptionPreference.objects.filter(user__hosted_spaces=space_id).values_list("alert_words", flat=True).first()
+    return [w.strip().lower() for w in (saved or "").split(",") if w.strip()]
+
+
+def space_words(*, space_id: int) -> tuple[str, str]:
+    """A Space's title and topics (comma-separated), to prime the recogniser with."""
+    row = Space.objects.filter(pk=space_id).values_list("title", "topics").first()
+    return row if row is not None else ("", "")
+
+
+def spaces_to_caption() -> QuerySet[Space]:
+    """Live Spaces a free captioner may take: nobody holds them, or they only wait in the queue."""
+    held = CaptionLease.objects.filter(expires_at__gt=timezone.now()).exclude(holder=CaptionLease.PENDING)
+    return Space.objects.filter(state=Space.State.LIVE).exclude(pk__in=held.values("space_id")).order_by("started_at")
+
+
+def spaces_waiting_for_captioner(*, seconds: float) -> list[int]:
+    """Live Spaces that have gone `seconds` or more since going live without anyone captioning them."""
+    from datetime import timedelta
+
+    since = timezone.now() - timedelta(seconds=seconds)
+    return list(spaces_to_caption().filter(started_at__lte=since).values_list("pk", flat=True))
+
+
 def transcript_for(*, space: Space) -> QuerySet[CaptionSegment]:
     return CaptionSegment.objects.filter(space=space).select_related("speaker").order_by("start_ms", "id")
 

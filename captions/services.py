@@ -17,45 +17,63 @@ from .models import CaptionLease, CaptionPreference, CaptionSegment
 PENDING_SECONDS = 60  # how long a dispatched Space waits for a worker before the sweep sends it again
 
 
-def _claim(*, space_id: int, holder: str, seconds: float, claimable: Q) -> bool:
-    """Atomically take or extend the lease when `claimable` matches the row (or there is no row yet)."""
-    expires_at = timezone.now() + timedelta(seconds=seconds)
-    if CaptionLease.objects.filter(claimable, space_id=space_id).update(holder=holder, expires_at=expires_at):
+def caption_lease_reserve(*, space_id: int) -> bool:
+    """Mark a Space as dispatched unless someone holds it (or it is already waiting for a worker)."""
+    expires_at = timezone.now() + timedelta(seconds=PENDING_SECONDS)
+    if CaptionLease.objects.filter(space_id=space_id, expires_at__lte=timezone.now()).update(
+        holder=CaptionLease.PENDING, expires_at=expires_at
+    ):
         return True
+    return _create(space_id=space_id, holder=CaptionLease.PENDING, expires_at=expires_at, token=0)
+
+
+def _create(*, space_id: int, holder: str, expires_at, token: int) -> bool:
     if CaptionLease.objects.filter(space_id=space_id).exists():
         return False
     try:
         with transaction.atomic():
-            CaptionLease.objects.create(space_id=space_id, holder=holder, expires_at=expires_at)
+            CaptionLease.objects.create(space_id=space_id, holder=holder, expires_at=expires_at, token=token)
     except IntegrityError:
         return False  # another process created it first: theirs
     return True
 
 
-def caption_lease_reserve(*, space_id: int) -> bool:
-    """Mark a Space as dispatched unless someone holds it (or it is already waiting for a worker)."""
-    return _claim(
-        space_id=space_id,
-        holder=CaptionLease.PENDING,
-        seconds=PENDING_SECONDS,
-        claimable=Q(expires_at__lte=timezone.now()),
-    )
+def caption_lease_acquire(*, space_id: int, holder: str, seconds: float) -> tuple[int, str] | None:
+    """Become the Space's captioner: free, expired or only reserved leases can be taken.
+
+    Returns the new fencing token and what the lease said before (its `last_error`), or None when
+    another captioner holds the Space.
+    """
+    now = timezone.now()
+    expires_at = now + timedelta(seconds=seconds)
+    claimable = Q(expires_at__lte=now) | Q(holder=CaptionLease.PENDING) | Q(holder=holder)
+    with transaction.atomic():
+        row = (
+            CaptionLease.objects.select_for_update()
+            .filter(claimable, space_id=space_id)
+            .values_list("token", "last_error")
+            .first()
+        )
+        if row is not None:
+            token, before = row[0] + 1, row[1]
+            CaptionLease.objects.filter(space_id=space_id).update(
+                holder=holder, expires_at=expires_at, token=token, last_error=""
+            )
+            return token, before
+    if _create(space_id=space_id, holder=holder, expires_at=expires_at, token=1):
+        return 1, ""
+    return None
 
 
-def caption_lease_acquire(*, space_id: int, holder: str, seconds: float) -> bool:
-    """Become the Space's captioner: free, expired or only reserved leases can be taken."""
-    return _claim(
-        space_id=space_id,
-        holder=holder,
-        seconds=seconds,
-        claimable=Q(expires_at__lte=timezone.now()) | Q(holder=CaptionLease.PENDING) | Q(holder=holder),
-    )
-
-
-def caption_lease_renew(*, space_id: int, holder: str, seconds: float) -> bool:
-    """Extend a lease we hold; False when another worker took it over (we then stop)."""
+def caption_leases_renew(*, holder: str, space_ids: list[int], seconds: float) -> set[int]:
+    """Extend every lease `holder` still holds among `space_ids` (one statement); returns those it holds."""
+    if not space_ids:
+        return set()
     expires_at = timezone.now() + timedelta(seconds=seconds)
-    return bool(CaptionLease.objects.filter(space_id=space_id, holder=holder).update(expires_at=expires_at))
+    leases = CaptionLease.objects.filter(holder=holder, space_id__in=space_ids)
+    if leases.update(expires_at=expires_at) == len(space_ids):
+        return set(space_ids)
+    return set(leases.values_list("space_id", flat=True))
 
 
 def caption_lease_release(*, space_id: int, holder: str, hold_for: float = 0, error: str = "") -> None:
@@ -65,14 +83,36 @@ def caption_lease_release(*, space_id: int, holder: str, hold_for: float = 0, er
     )
 
 
-def caption_segment_store(*, space_id: int, speaker_id: int, start_ms: int, end_ms: int, text: str) -> bool:
-    """Keep one final caption; a worker that re-runs an utterance after a crash stores it once."""
-    _, created = CaptionSegment.objects.get_or_create(
-        space_id=space_id,
-        speaker_id=speaker_id,
-        start_ms=max(0, start_ms),
-        defaults={"end_ms": max(start_ms, end_ms, 0), "text": text},
+def caption_lease_mark_waiting(*, space_id: int) -> bool:
+    """Note that a Space's listeners were told captions wait for a captioner; False if they already were."""
+    return bool(
+        CaptionLease.objects.filter(space_id=space_id)
+        .exclude(last_error=CaptionLease.WAITING)
+        .update(last_error=CaptionLease.WAITING)
     )
+
+
+def caption_segment_store(
+    *, space_id: int, speaker_id: int, start_ms: int, end_ms: int, text: str, holder: str = "", token: int = 0
+) -> bool:
+    """Keep one final caption; a worker that re-runs an utterance after a crash stores it once.
+
+    With a `token`, only the current holder of the Space's lease may store: the lease row stays
+    locked while it checks, so a captioner taking over waits for this insert.
+    """
+    with transaction.atomic():
+        if token and not (
+            CaptionLease.objects.select_for_update()
+            .filter(space_id=space_id, holder=holder, token=token, expires_at__gt=timezone.now())
+            .exists()
+        ):
+            return False
+        _, created = CaptionSegment.objects.get_or_create(
+            space_id=space_id,
+            speaker_id=speaker_id,
+            start_ms=max(0, start_ms),
+            defaults={"end_ms": max(start_ms, end_ms, 0), "text": text},
+        )
     return created
 
 

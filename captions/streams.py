@@ -90,6 +90,7 @@ class SpeakerStream:
         self._failures: deque[float] = deque()
         self._paused_until: float | None = None
         self._behind_notified = False
+        self._prompt = ""
 
         self.dropped_frames = 0
         self.processing_s = 0.0
@@ -105,6 +106,12 @@ class SpeakerStream:
             _, dropped = self._queue.popleft()
             self._queued_ms -= dropped
             self.dropped_frames += 1
+
+    def set_prompt(self, prompt: str) -> None:
+        """Prime the recogniser with the Space's words (kept across restarts; engines without one ignore it)."""
+        self._prompt = prompt
+        if hasattr(self._recogniser, "prompt"):
+            self._recogniser.prompt = prompt
 
     @property
     def backlog_ms(self) -> int:
@@ -137,6 +144,8 @@ class SpeakerStream:
                 if self._fed_ms - self._anchors[-1][0] != chunk.start_ms - self._anchors[-1][1]:
                     self._anchors.append((self._fed_ms, chunk.start_ms))
                 self._fed_ms += len(chunk.pcm16) // 32
+                if hasattr(self._recogniser, "behind_ms"):
+                    self._recogniser.behind_ms = self._queued_ms  # partials wait while we catch up
                 self._run(lambda pcm=chunk.pcm16: self._recogniser.feed(pcm), events)
                 if self.paused:
                     break
@@ -189,6 +198,7 @@ class SpeakerStream:
     def _restart(self, events: list[Event]) -> None:
         try:
             self._recogniser = self.engine.start(grammar=self.grammar)
+            self.set_prompt(self._prompt)
         except Exception:
             logger.exception("captions: could not restart the %s recogniser", self.engine.name)
             self._paused_until = self._clock() + self.pause_s

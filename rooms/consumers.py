@@ -361,6 +361,8 @@ class SpaceConsumer(AsyncWebsocketConsumer):
                 message = "This Space is open in too many of your tabs or devices; this one was closed."
                 await self._refuse(message, socket_cap.CLOSE_SUPERSEDED)
             return
+        if "only_roles" in event and self.role not in event["only_roles"]:
+            return  # meant for some roles only (a host's keyword alert)
         if kind == "role_changed" and event["participant"]["user_id"] == self.user.pk:
             self._remember(event["participant"])
         await self.send(text_data=text)

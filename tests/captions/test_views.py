@@ -116,6 +116,7 @@ def test_preferences_save_from_the_room_page_as_json(client, alice):
             "high_contrast": True,
             "position": "top",
             "caption_my_voice": False,
+            "alert_words": "",
         },
     }
     saved = CaptionPreference.objects.get(user=alice)
@@ -157,6 +158,22 @@ def test_room_page_carries_the_caption_panel_with_saved_appearance(client, alice
     page = client_for(client, alice).get(space.get_absolute_url()).content.decode()
     assert 'id="captions-log" class="captions-log" role="log" aria-live="polite"' in page
     assert 'data-position="top" data-size="large"' in page and 'data-contrast="true"' in page
-    assert "Captions: on" in page
+    assert ">Turn captions off</button>" in page
     assert "captions/captions.js" in page
     assert 'name="caption_my_voice"' in page
+
+
+def test_captions_are_on_for_a_listener_who_never_chose(client, alice, host):
+    space = LiveSpaceFactory(host=host)
+    page = client_for(client, alice).get(space.get_absolute_url()).content.decode()
+    assert 'data-enabled="true"' in page and ">Turn captions off</button>" in page
+    assert '<div id="captions-view">' in page  # not hidden
+
+
+def test_a_listener_who_turned_captions_off_finds_them_off_next_time(client, alice, host):
+    space = LiveSpaceFactory(host=host)
+    signed_in = client_for(client, alice)
+    data = {"text_size": "medium", "position": "bottom", "caption_my_voice": "on"}  # "enabled" unticked
+    assert signed_in.post(reverse("captions:preferences"), data, HTTP_ACCEPT="application/json").json()["ok"]
+    page = signed_in.get(space.get_absolute_url()).content.decode()
+    assert 'data-enabled="false"' in page and ">Turn captions on</button>" in page

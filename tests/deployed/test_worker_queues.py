@@ -7,7 +7,6 @@ import urllib.request
 import uuid
 
 import pytest
-import redis
 from django.db import connection
 
 from captions.models import CaptionLease
@@ -35,13 +34,8 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
 ]
 
-CAPTION_SLOTS = 1
-LIVE_SPACES = 10  # more than the captions worker takes on (even one captioning several): tasks wait in its queue
-
-
-def captions_backlog(client: redis.Redis) -> int:
-    """Caption tasks waiting in the broker (a list per priority step: `captions`, `captions\\x06\\x163`…)."""
-    return sum(client.llen(key) for key in client.scan_iter(match="captions*") if client.type(key) == b"list")
+SPACES_PER_CAPTION_WORKER = 2
+LIVE_SPACES = 6  # more than the one captions worker takes on: the rest wait for captioning capacity
 
 
 def captioned_spaces() -> int:
@@ -68,6 +62,7 @@ def test_a_stripe_event_is_applied_while_every_caption_slot_is_busy(tmp_path):
             redis_url=broker.url(0),
             static_root=tmp_path / "static",
             CAPTIONS_SWEEP_SECONDS="1",
+            CAPTIONS_SPACES_PER_WORKER=str(SPACES_PER_CAPTION_WORKER),
             SPACES_HOST_GRACE_SECONDS="3600",
         )
         started = []
@@ -75,19 +70,18 @@ def test_a_stripe_event_is_applied_while_every_caption_slot_is_busy(tmp_path):
             # The README's shape: a worker per queue, beat (its sweep dispatches a captioner per live Space), a server.
             started = start_all(
                 lambda: start_daphne(env),
-                lambda: start_worker(env, queues=["captions"], concurrency=CAPTION_SLOTS, name="captions"),
+                lambda: start_worker(env, queues=["captions"], pool="solo", name="captions"),
                 lambda: start_worker(env, queues=["celery"], concurrency=1, name="celery"),
                 lambda: start_beat(env),
             )
             server = started[0]
-            client = redis.Redis.from_url(broker.url(0))
 
             wait_until(
-                lambda: captioned_spaces() >= 1 and captions_backlog(client) > 0,
+                lambda: captioned_spaces() == SPACES_PER_CAPTION_WORKER,
                 seconds=120,
-                what="the captions worker to caption a live Space with more caption tasks queued behind it",
+                what="the captions worker to fill every caption slot, with more live Spaces waiting",
             )
-            busy_before = captions_backlog(client)
+            busy_before = captioned_spaces()
 
             body = tip_checkout_event(tip)
             request = urllib.request.Request(
@@ -109,12 +103,12 @@ def test_a_stripe_event_is_applied_while_every_caption_slot_is_busy(tmp_path):
                 what="the celery worker to apply the tip's Stripe event",
             )
             applied_after = time.monotonic() - sent
-            busy_after = captions_backlog(client)
+            busy_after = captioned_spaces()
         finally:
             stop_all(started, timeout=5)
 
     print(
-        f"stripe event applied {applied_after:.2f} s after the webhook; caption tasks queued "
-        f"before={busy_before} after={busy_after}, caption slots={CAPTION_SLOTS}, live Spaces={LIVE_SPACES}"
+        f"stripe event applied {applied_after:.2f} s after the webhook; Spaces captioned "
+        f"before={busy_before} after={busy_after} of {LIVE_SPACES} live, caption slots={SPACES_PER_CAPTION_WORKER}"
     )
-    assert busy_after > 0, "the caption slots freed up meanwhile: the test did not show the queues apart"
+    assert busy_after == SPACES_PER_CAPTION_WORKER, "the caption slots freed up meanwhile: nothing was busy"

@@ -13,6 +13,8 @@ const notice = $("captions-notice");
 const form = $("captions-settings");
 const saved = $("captions-saved");
 const consent = $("captions-consent");
+const alertWords = $("captions-alert-words");
+const alerts = $("captions-alerts");
 const SPEAKING = new Set(["host", "cohost", "speaker"]);
 const KEEP_LINES = 500;
 
@@ -21,7 +23,7 @@ let held = []; // captions that arrived while paused, shown on resume
 let socket = null;
 let noticeTimer = null;
 // For tests and assistive tooling: what reached this page.
-window.spacesCaptions = { received: [], notices: [] };
+window.spacesCaptions = { received: [], notices: [], alerts: [] };
 
 function applyAppearance() {
   const enabled = form.elements.enabled.checked;
@@ -32,8 +34,8 @@ function applyAppearance() {
   if (panel.dataset.position === "top") root.prepend(panel);
   else root.append(panel);
   panel.dataset.contrast = String(form.elements.high_contrast.checked);
-  toggle.textContent = `Captions: ${enabled ? "on" : "off"}`;
-  toggle.setAttribute("aria-pressed", String(enabled));
+  // An action, not a status: the button says what pressing it does.
+  toggle.textContent = enabled ? "Turn captions off" : "Turn captions on";
   view.hidden = !enabled;
   pauseButton.hidden = !enabled;
   if (!enabled && paused) resume();
@@ -111,14 +113,27 @@ function showNotice(event) {
   noticeTimer = setTimeout(() => (notice.textContent = ""), 15000);
 }
 
+const partials = new Map(); // speaker id -> the line being spoken, replaced in place until its final
+
+function showPartials() {
+  partial.textContent = [...partials.values()].join("\n");
+}
+
+let epoch = 0; // the newest captioner's lease token: an older captioner's late captions are ignored
+
 function onCaption(event) {
+  if ((event.epoch ?? 0) < epoch) return;
+  epoch = Math.max(epoch, event.epoch ?? 0);
   window.spacesCaptions.received.push(event);
   if (!form.elements.enabled.checked) return;
+  const who = String(event.speaker_id);
   if (!event.final) {
-    if (!paused) partial.textContent = `${event.speaker_name || "Speaker"}: ${event.text}`;
+    partials.set(who, `${event.speaker_name || "Speaker"}: ${event.text}`);
+    if (!paused) showPartials();
     return;
   }
-  partial.textContent = "";
+  partials.delete(who);
+  showPartials();
   if (paused) {
     held.push(event);
     pauseButton.textContent = `Resume live (${held.length} new)`;
@@ -127,12 +142,25 @@ function onCaption(event) {
   }
 }
 
+function showAlert(event) {
+  // Only hosts and co-hosts are sent these: a keyword of the host's list was said on stage.
+  window.spacesCaptions.alerts.push(event);
+  const p = document.createElement("p");
+  p.className = "caption-alert";
+  const strong = document.createElement("strong");
+  strong.textContent = `“${event.word}” — ${event.speaker_name || "Speaker"}: `;
+  p.append(strong, document.createTextNode(event.text));
+  alerts.prepend(p);
+  while (alerts.childElementCount > 5) alerts.lastElementChild.remove();
+}
+
 function onMessage(message) {
   if (typeof message.data !== "string") return;
   let event;
   try { event = JSON.parse(message.data); } catch { return; }
   if (event.type === "caption") onCaption(event);
   else if (event.type === "caption_notice") showNotice(event);
+  else if (event.type === "caption_alert") showAlert(event);
 }
 
 root.addEventListener("room:socket", ({ detail }) => {
@@ -143,6 +171,7 @@ root.addEventListener("room:socket", ({ detail }) => {
 
 root.addEventListener("room:me", ({ detail }) => {
   consent.hidden = !SPEAKING.has(detail.role);
+  alertWords.hidden = !["host", "cohost"].includes(detail.role);
 });
 
 toggle.addEventListener("click", () => {
@@ -151,6 +180,9 @@ toggle.addEventListener("click", () => {
 });
 pauseButton.addEventListener("click", () => (paused ? resume() : pause()));
 form.addEventListener("change", save);
+alertWords.querySelector("input")?.addEventListener("keydown", (event) => {
+  if (event.key === "Enter") { event.preventDefault(); save(); }
+});
 form.addEventListener("submit", (event) => { event.preventDefault(); save(); });
 log.addEventListener("keydown", (event) => {
   if (event.key === "Escape" && paused) { resume(); pauseButton.focus(); }
