@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import transaction
 
 
@@ -25,6 +27,15 @@ def broadcast(space_id: int, event: dict[str, Any]) -> None:
         async_to_sync(get_channel_layer().group_send)(space_group(space_id), space_message(space_id, event))
 
     transaction.on_commit(send)
+
+
+def host_presence_event(left_at: datetime | None) -> dict[str, Any]:
+    """`host_presence`: the host's last socket closed at `left_at` (None: the host is back)."""
+    if left_at is None:
+        return {"type": "host_presence", "present": True}
+    grace = settings.SPACES_HOST_GRACE_SECONDS
+    ends_at = left_at + timedelta(seconds=grace)
+    return {"type": "host_presence", "present": False, "grace_seconds": grace, "ends_at": ends_at.isoformat()}
 
 
 def participant_payload(participant) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from accounts.audience import can_read
 from accounts.models import Notification, Post, User
 
 from . import access, signals
-from .events import broadcast, participant_payload
+from .events import broadcast, host_presence_event, participant_payload
 from .models import (
     MANAGER_ROLES,
     SPEAKING_ROLES,
@@ -310,6 +310,7 @@ def participant_join(*, space: Space, user: User) -> Participant:
         participant.refresh_from_db(fields=["connections"])
     if space.host_id == user.pk and space.host_left_at is not None:
         Space.objects.filter(pk=space.pk).update(host_left_at=None)
+        broadcast(space.pk, host_presence_event(None))
     invitation = Invitation.objects.filter(space=space, user=user, role=Role.COHOST).first()
     if invitation is not None and participant.role in (Role.LISTENER, Role.SPEAKER):
         try:
@@ -339,7 +340,9 @@ def participant_leave(*, space_id: int, user_id: int) -> bool:
     if participant.connections:
         return False
     if participant.role == Role.HOST and participant.space.state == Space.State.LIVE:
-        Space.objects.filter(pk=space_id).update(host_left_at=timezone.now())
+        left_at = timezone.now()
+        Space.objects.filter(pk=space_id).update(host_left_at=left_at)
+        broadcast(space_id, host_presence_event(left_at))
     return True
 
 

@@ -49,7 +49,9 @@ def test_listener_requests_to_speak_and_host_approves_in_real_pages(browser, liv
 
     expect(listener_page.locator("#my-role")).to_have_text("Speaker")
     assert page_errors == []
-    expect(listener_page.get_by_role("button", name="Unmute")).to_be_visible()
+    # One control to talk; the page does not claim the new speaker is on air before they are.
+    expect(listener_page.get_by_role("button", name="Talk", exact=True)).to_be_visible()
+    expect(listener_page.locator("#room")).not_to_have_attribute("data-on-air", "on-air")
     expect(host_page.locator(f'#speakers li[data-user="{listener.pk}"]')).to_contain_text("Sam Listener")
     assert Participant.objects.get(space=space, user=listener).role == Role.SPEAKER
 
@@ -107,3 +109,34 @@ def test_spaces_pages_have_no_axe_violations(browser, live_daphne):
         expect(page.locator(ready).first).to_be_visible()
         results = Axe().run(page)
         assert results.violations_count == 0, f"{url}: {results.generate_report()}"
+
+
+def test_listeners_see_the_host_reconnecting_with_the_countdown_and_it_clears_when_they_are_back(browser, live_daphne):
+    import re
+
+    host = make_host(display_name="Maya Host")
+    space = LiveSpaceFactory(host=host, title="Where did Maya go")
+    base_url = f"http://{live_daphne}"
+    listener_page = signed_in_page(browser, base_url, UserFactory(display_name="Sam Listener"))
+    listener_page.goto(f"/spaces/{space.pk}/")
+    expect(listener_page.locator("#room")).to_have_attribute("data-connected", "true")
+    host_page = signed_in_page(browser, base_url, host)
+    host_page.goto(f"/spaces/{space.pk}/")
+    expect(host_page.locator("#room")).to_have_attribute("data-connected", "true")
+    banner = listener_page.locator("#host-presence")
+    expect(banner).to_be_hidden()
+
+    host_page.close()  # the host closes the tab: their last socket
+    expect(banner).to_be_visible()
+    expect(banner).to_contain_text("The host is reconnecting")
+    expect(banner).to_have_text(re.compile(r"ends in [0-2]:\d\d"))
+    # Someone arriving during the grace period is told too.
+    late_page = signed_in_page(browser, base_url, UserFactory(display_name="Late Listener"))
+    late_page.goto(f"/spaces/{space.pk}/")
+    expect(late_page.locator("#host-presence")).to_contain_text("The host is reconnecting")
+
+    host_page = signed_in_page(browser, base_url, host)
+    host_page.goto(f"/spaces/{space.pk}/")
+    expect(banner).to_be_hidden()
+    expect(late_page.locator("#host-presence")).to_be_hidden()
+    expect(host_page.locator("#host-presence")).to_be_hidden()
