@@ -48,6 +48,7 @@ def participant_payload(participant) -> dict[str, Any]:
         "role": participant.role,
         "muted": participant.muted,
         "hand": participant.hand_raised,
+        "hand_at": participant.hand_raised_at.isoformat() if participant.hand_raised_at else None,
         "speaker_index": participant.speaker_index,
     }
 
@@ -70,6 +71,7 @@ def participant_payloads(rows) -> list[dict[str, Any]]:
                 "role": row["role"],
                 "muted": row["muted"],
                 "hand": row["hand_raised_at"] is not None,
+                "hand_at": row["hand_raised_at"].isoformat() if row["hand_raised_at"] else None,
                 "speaker_index": row["speaker_index"],
             }
         )

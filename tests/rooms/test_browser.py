@@ -140,3 +140,39 @@ def test_listeners_see_the_host_reconnecting_with_the_countdown_and_it_clears_wh
     expect(banner).to_be_hidden()
     expect(late_page.locator("#host-presence")).to_be_hidden()
     expect(host_page.locator("#host-presence")).to_be_hidden()
+
+
+def test_hands_queue_in_the_order_raised_with_wait_times_and_the_next_one_speaks(browser, live_daphne):
+    host = make_host(display_name="Maya Host")
+    space = LiveSpaceFactory(host=host, title="A fair queue")
+    first, second = UserFactory(display_name="Ada First"), UserFactory(display_name="Bo Second")
+    base_url = f"http://{live_daphne}"
+    host_page = signed_in_page(browser, base_url, host)
+    host_page.goto(f"/spaces/{space.pk}/")
+    pages = {}
+    for user in (first, second):
+        page = pages[user.pk] = signed_in_page(browser, base_url, user)
+        page.goto(f"/spaces/{space.pk}/")
+        expect(page.locator("#room")).to_have_attribute("data-connected", "true")
+    for user in (first, second):  # Ada first, then Bo
+        pages[user.pk].get_by_role("button", name="Request to speak").click()
+        expect(host_page.locator(f'#hands li[data-user="{user.pk}"]')).to_be_visible()
+
+    queue = host_page.locator("#hands li")
+    expect(queue).to_have_count(2)
+    expect(queue.nth(0)).to_contain_text("1.")
+    expect(queue.nth(0)).to_contain_text("Ada First")
+    expect(queue.nth(0)).to_contain_text("waiting less than a minute")
+    expect(queue.nth(1)).to_contain_text("2.")
+    expect(queue.nth(1)).to_contain_text("Bo Second")
+    # A listener sees the queue, but not the host's button.
+    expect(pages[second.pk].locator("#hands li").first).to_contain_text("Ada First")
+    expect(pages[second.pk].get_by_role("button", name="Let the next one speak")).to_be_hidden()
+
+    host_page.get_by_role("button", name="Let the next one speak").click()
+    expect(pages[first.pk].locator("#my-role")).to_have_text("Speaker")
+    expect(queue).to_have_count(1)
+    expect(queue.first).to_contain_text("Bo Second")
+    expect(queue.first).to_contain_text("1.")
+    assert Participant.objects.get(space=space, user=first).role == Role.SPEAKER
+    assert Participant.objects.get(space=space, user=second).role == Role.LISTENER

@@ -171,7 +171,7 @@ root.addEventListener("room:me", async ({ detail }) => {
 
 talkButton.addEventListener("click", async () => {
   if (!canSpeak()) return;
-  if (wantsToTalk && speaking && !me.muted) {
+  if (wantsToTalk && !me.muted) {
     selfMutePending = true;
     sendControl("mute_self");
     return;

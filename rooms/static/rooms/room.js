@@ -175,8 +175,16 @@ function person(p, className) {
   return li;
 }
 
-function handRow(p) {
+function waited(p) {
+  if (!p.hand_at) return "";
+  const minutes = Math.max(0, Math.floor((Date.now() - Date.parse(p.hand_at)) / 60000));
+  return minutes < 1 ? "waiting less than a minute" : `waiting ${minutes} min`;
+}
+
+function handRow(p, position) {
   const li = person(p, "room-person");
+  li.prepend(el("span", { className: "queue-position", textContent: `${position}.` }));
+  li.insertBefore(el("span", { className: "small muted hand-wait", textContent: waited(p) }), li.querySelector(".room-tags"));
   if (MANAGERS.has(me ? me.role : "listener") && p.user_id !== myId) {
     li.insertBefore(el("span", { className: "actions" }, action("Approve", "approve", p.user_id, false), action("Decline", "decline", p.user_id)), li.lastChild);
   }
@@ -187,13 +195,17 @@ function render() {
   const all = [...people.values()];
   const speakers = all.filter((p) => SPEAKING.has(p.role)).sort((a, b) => (a.speaker_index ?? 99) - (b.speaker_index ?? 99));
   const listeners = all.filter((p) => !SPEAKING.has(p.role));
-  const hands = all.filter((p) => p.hand);
+  // The queue: hands in the order they went up (someone without a time, from an older event, goes last).
+  const hands = all.filter((p) => p.hand).sort((a, b) => (Date.parse(a.hand_at) || Infinity) - (Date.parse(b.hand_at) || Infinity));
   // Re-rendering must not close a menu someone has open.
   const open = document.querySelector(".person-menu[open]");
   const openFor = open ? `${open.closest("ul").id}:${open.dataset.menuFor}` : null;
   $("speakers").replaceChildren(...speakers.map((p) => person(p, "stage-person")));
   $("listeners").replaceChildren(...listeners.map((p) => person(p, "listener-tile")));
-  $("hands").replaceChildren(...hands.map(handRow));
+  $("hands").replaceChildren(...hands.map((p, i) => handRow(p, i + 1)));
+  const next = hands.find((p) => p.role === "listener" && p.user_id !== myId);
+  $("next-speaker").hidden = !(next && MANAGERS.has(me ? me.role : "listener"));
+  if (next) $("next-speaker").dataset.user = next.user_id;
   if (openFor) {
     const [list, user] = openFor.split(":");
     const again = document.querySelector(`#${list} .person-menu[data-menu-for="${user}"]`);
@@ -284,6 +296,8 @@ root.addEventListener("click", (click) => {
   if (target.dataset.send) {
     if (target.dataset.confirm && !confirm(target.dataset.confirm)) return;
     send({ type: target.dataset.send });
+  } else if (target.id === "next-speaker") {
+    send({ type: "approve", user_id: Number(target.dataset.user) });
   } else if (target.dataset.act) {
     send({ type: target.dataset.act, user_id: Number(target.dataset.user) });
   } else if (target.dataset.react) {
@@ -299,6 +313,9 @@ $("pin-form").addEventListener("submit", (submit) => {
   send({ type: "pin", post_id: Number(numbers[numbers.length - 1]) });
   input.value = "";
 });
+
+// How long each raised hand has waited, kept current.
+setInterval(() => { if ([...people.values()].some((p) => p.hand)) render(); }, 30000);
 
 window.spacesRoom = { get socket() { return socket; }, get me() { return me; }, send };
 render();
