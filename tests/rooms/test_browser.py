@@ -176,3 +176,21 @@ def test_hands_queue_in_the_order_raised_with_wait_times_and_the_next_one_speaks
     expect(queue.first).to_contain_text("1.")
     assert Participant.objects.get(space=space, user=first).role == Role.SPEAKER
     assert Participant.objects.get(space=space, user=second).role == Role.LISTENER
+
+
+def test_the_host_checks_the_microphone_before_starting_and_is_told_when_there_is_none(browser, live_daphne):
+    from rooms.models import Space
+
+    host = make_host(display_name="Maya Host")
+    space = LiveSpaceFactory(host=host, state=Space.State.SCHEDULED, started_at=None)
+    page = signed_in_page(browser, f"http://{live_daphne}", host)
+    errors = []
+    page.on("pageerror", lambda error: errors.append(error))
+    page.goto(f"/spaces/{space.pk}/")
+    expect(page.get_by_role("heading", name="Check your microphone")).to_be_visible()
+    # This browser has no microphone: the green room says so and starting still works.
+    expect(page.locator("#green-room-status")).to_contain_text("microphone is not available")
+    page.get_by_role("button", name="Start now").click()
+    expect(page.locator("#room")).to_have_attribute("data-connected", "true")
+    expect(page.locator("#my-role")).to_have_text("Host")
+    assert errors == []

@@ -84,7 +84,10 @@ async function applyRole() {
   }
   if (!check && !micError) {
     try {
-      check = await mountMicCheck(micCheckBox, { onSwitch: () => sync(switchDevice) });
+      check = await mountMicCheck(micCheckBox, {
+        onSwitch: () => sync(switchDevice),
+        deviceId: localStorage.getItem("spaces:microphone") || undefined, // chosen in the green room
+      });
     } catch (error) {
       // No microphone, or permission refused: the person stays on stage, silent, and is told why.
       micError = error;

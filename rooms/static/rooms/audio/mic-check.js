@@ -39,7 +39,7 @@ export async function startMicCheck({ deviceId, onLevel } = {}) {
  * `onSwitch(stream)` is called after the person picks another device (a speaker on air restarts on it).
  * Resolves to { deviceId(), stream(), select(deviceId), stop() }.
  */
-export async function mountMicCheck(container, { onSwitch } = {}) {
+export async function mountMicCheck(container, { onSwitch, deviceId } = {}) {
   container.classList.add("mic-check");
   const select = document.createElement("select");
   select.setAttribute("aria-label", "Microphone");
@@ -50,8 +50,18 @@ export async function mountMicCheck(container, { onSwitch } = {}) {
   meter.high = 0.6;
   meter.setAttribute("aria-label", "Microphone level");
   container.replaceChildren(select, meter);
-  let check = await startMicCheck({ onLevel: (rms) => (meter.value = Math.min(1, rms * 4)) });
+  const onLevel = (rms) => (meter.value = Math.min(1, rms * 4));
+  // The device chosen last time, if it is still there; otherwise the default one.
+  let check;
+  try {
+    check = await startMicCheck({ deviceId, onLevel });
+  } catch (error) {
+    if (!deviceId) throw error;
+    check = await startMicCheck({ onLevel });
+  }
   for (const input of await listInputs()) select.append(new Option(input.label, input.deviceId));
+  const inUse = check.stream.getAudioTracks()[0]?.getSettings().deviceId;
+  if (inUse && [...select.options].some((o) => o.value === inUse)) select.value = inUse;
   const change = async () => {
     const previous = check;
     check = await startMicCheck({ deviceId: select.value, onLevel: (rms) => (meter.value = Math.min(1, rms * 4)) });
