@@ -3,6 +3,7 @@ it switches input device, or it mutes and unmutes: each is a new stream (rooms/P
 
 Real room pages in Debian's Chromium against a live Daphne, fake microphones playing espeak-ng speech. Each
 test prints `resume_ms` (the new stream's first capture to its first decoded frame on the listener's page),
+`first_frame_receipt_ms` (that capture to the frame's arrival: the relay's part),
 `event_to_resume_ms` (the event, as the test triggered it, to that frame) and `gap_ms` (the silence the
 listener heard).
 """
@@ -90,12 +91,15 @@ def assert_resumes(listener, index: int, mark: tuple, source_wav: str, other_wav
         "resume_ms": round(resume["resumeMs"]),
         "event_to_resume_ms": round(stats["streamFirstDecodedAt"] - event_at_ms),
         "gap_ms": None if resume["gapMs"] is None else round(resume["gapMs"]),
+        "first_frame_receipt_ms": round(resume["receiptMs"]),
         "latency_before_ms": round(latency_before),
     }
     print(f"speaker {index}: {figures}")
-    # Within a second of the new stream's first capture, over and above the relay latency the listener already
-    # had (the old client never resumed at all: it dropped every frame of the new stream as late).
-    assert resume["resumeMs"] - latency_before < RESUME_BUDGET_MS, figures
+    # The new stream plays from its first frame: decoded within a second of its capture, over and above the time
+    # the relay took to bring that frame here (a loaded machine alone can take seconds; the old client never
+    # resumed at all, dropping every frame of the new stream as late).
+    assert resume["resumeMs"] - resume["receiptMs"] < RESUME_BUDGET_MS, figures
+    assert listener.evaluate("window.spacesAudioStats.framesLate") == 0, "no frame of the new stream was dropped"
     # Three seconds of the new stream, compared with the source sentence (and another, for chance).
     decoded_frames = stats["framesDecoded"]
     listener.wait_for_function(
@@ -184,7 +188,9 @@ def test_listener_keeps_hearing_a_speaker_who_mutes_and_unmutes(room, speech_wav
 
     # The page says "muted by the host" only when the host did it.
     expect(speaker.locator("#audio-status")).not_to_contain_text("host")
-    room["host"].locator(f'#speakers li[data-user="{guest.pk}"]').get_by_role("button", name="Mute").click()
+    tile = room["host"].locator(f'#speakers li[data-user="{guest.pk}"]')
+    tile.locator(".person-menu summary").click()  # the host's tools open on the person
+    tile.get_by_role("button", name="Mute").click()
     expect(speaker.locator("#room")).to_have_attribute("data-on-air", "muted-by-host", timeout=20_000)
     expect(speaker.locator("#audio-status")).to_contain_text("Muted by the host")
     assert speaker.errors == [] and listener.errors == []

@@ -107,7 +107,11 @@ export async function startListening(socket, opts = {}) {
         perSpeaker.resumeMs = perSpeaker.lastDecodedAt - perSpeaker.streamFirstCaptureMs;
         if (perSpeaker.streams > 1) {
           const before = perSpeaker.previousDecodedAt;
-          perSpeaker.resumes.push({ resumeMs: perSpeaker.resumeMs, gapMs: before === null ? null : perSpeaker.lastDecodedAt - before });
+          perSpeaker.resumes.push({
+            resumeMs: perSpeaker.resumeMs,
+            receiptMs: perSpeaker.streamFirstLatencyMs,
+            gapMs: before === null ? null : perSpeaker.lastDecodedAt - before,
+          });
         }
       }
     }
@@ -169,6 +173,7 @@ export async function startListening(socket, opts = {}) {
     perSpeaker.stream = frame.stream;
     perSpeaker.previousDecodedAt = perSpeaker.lastDecodedAt ?? null;
     perSpeaker.streamFirstCaptureMs = frame.captureMs;
+    perSpeaker.streamFirstLatencyMs = nowMs() - frame.captureMs; // capture -> receipt of its first frame
     perSpeaker.streamFirstDecodedAt = null;
     return state;
   };
