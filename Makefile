@@ -4,11 +4,14 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SYSTEM_PACKAGES := chromium espeak-ng sox
+SYSTEM_PACKAGES := chromium espeak-ng sox redis-server
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Pool processes of `make worker` (the `celery` queue) and `make worker-captions` (see README, "Sizing the workers").
+CELERY_CONCURRENCY ?= 2
+CAPTIONS_CONCURRENCY ?= 2
 
-.PHONY: install system-deps run test lint format bench bench-fanout daphne uvicorn worker beat clean
+.PHONY: install system-deps run test lint format bench bench-fanout static daphne uvicorn worker worker-captions beat clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -51,18 +54,26 @@ bench: install
 bench-fanout: install
 	$(PY) bench/fanout.py
 
-# The production shape, one process each (see README): needs DATABASE_URL and REDIS_URL.
-daphne: install
+# The production shape, one process each (see README): needs DATABASE_URL and REDIS_URL. The servers collect the
+# static files first (the manifest the production settings serve them from); WhiteNoise serves them in every shape.
+static: install
+	$(PY) manage.py collectstatic --noinput -v 0
+
+daphne: static
 	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) spaces_site.asgi:application
 
 # The live socket for large Spaces: the same ASGI application under uvicorn (see rooms/PROTOCOL.md).
-uvicorn: install
+uvicorn: static
 	$(VENV)/bin/uvicorn spaces_site.asgi:application --host $(HOST) --port $(PORT) \
-		--loop uvloop --http httptools --ws websockets --ws-per-message-deflate false --lifespan off --no-access-log
+		--loop uvloop --http httptools --ws websockets --ws-max-size 1048576 --ws-per-message-deflate false --lifespan off --no-access-log
 
-# Both queues: `captions` (one long task per live Space, see captions/README.md) and the default `celery`.
+# The default `celery` queue (Stripe events, refunds, notifications, reminders, sweeps) and the `captions` queue
+# (live captioning, see captions/README.md) each get workers of their own, so live Spaces never starve money.
 worker: install
-	$(VENV)/bin/celery -A spaces_site worker -Q captions,celery --loglevel=info
+	$(VENV)/bin/celery -A spaces_site worker -Q celery --concurrency=$(CELERY_CONCURRENCY) -n celery@%h --loglevel=info
+
+worker-captions: install
+	$(VENV)/bin/celery -A spaces_site worker -Q captions --concurrency=$(CAPTIONS_CONCURRENCY) -n captions@%h --loglevel=info
 
 beat: install
 	$(VENV)/bin/celery -A spaces_site beat --loglevel=info

@@ -38,8 +38,7 @@ def unregister_super_follows() -> None:
     _super_follows = None
 
 
-def readable_by(viewer: User, *, prefix: str = "") -> Q:
-    """The posts `viewer` may read, as a filter on Post (or on a relation to it, with `prefix`)."""
+def _own_rule(viewer: User, prefix: str) -> Q:
     rule = Q(**{f"{prefix}audience": Post.Audience.EVERYONE})
     if not viewer.is_authenticated:
         return rule
@@ -49,12 +48,24 @@ def readable_by(viewer: User, *, prefix: str = "") -> Q:
     return rule
 
 
+def readable_by(viewer: User, *, prefix: str = "") -> Q:
+    """The posts `viewer` may read, as a filter on Post (or on a relation to it, with `prefix`).
+
+    A reply or a repost is readable only with the post it answers or shares, so a reply under a
+    post for Super Followers, or a quote of one, never shows it to others."""
+    return _own_rule(viewer, prefix) & context_readable_by(viewer, prefix=prefix)
+
+
+def context_readable_by(viewer: User, *, prefix: str = "") -> Q:
+    """The posts whose parent (for a reply) and original (for a repost or quote) `viewer` may read."""
+    rule = Q()
+    for relation in ("reply_to", "repost_of"):
+        rule &= Q(**{f"{prefix}{relation}__isnull": True}) | _own_rule(viewer, f"{prefix}{relation}__")
+    return rule
+
+
 def can_read(*, post: Post, viewer: User) -> bool:
-    if not post.for_super_followers:
-        return True
-    if not viewer.is_authenticated:
-        return False
-    if post.author_id == viewer.pk:
+    if not post.for_super_followers and post.reply_to_id is None and post.repost_of_id is None:
         return True
     return Post.objects.filter(readable_by(viewer), pk=post.pk).exists()
 

@@ -6,8 +6,10 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from . import images
 from .audience import check_audience, may_write_for_super_followers
 from .models import Post, Report, User
+from .timezones import known_zones
 from .validators import validate_date_of_birth
 
 
@@ -30,10 +32,44 @@ class SignupExtraForm(forms.Form):
 
 
 class ProfileForm(forms.ModelForm):
+    # A plain file field: accounts.images reads the header itself, so an image bomb gets its own message.
+    avatar = forms.FileField(
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": images.ACCEPT}),
+        help_text=f"A JPEG, PNG, GIF or WebP image, at most {settings.AVATAR_MAX_BYTES / (1024 * 1024):g} MB.",
+    )
+    time_zone = forms.ChoiceField(
+        label="Time zone",
+        required=False,
+        help_text="Times of Spaces and posts are shown in it; your browser sets it the first time you sign in.",
+    )
+
     class Meta:
         model = User
-        fields = ["display_name", "bio", "avatar", "date_of_birth"]
-        widgets = {"date_of_birth": forms.DateInput(attrs={"type": "date"}), "bio": forms.Textarea(attrs={"rows": 3})}
+        fields = ["display_name", "bio", "avatar", "date_of_birth", "time_zone", "message_policy"]
+        widgets = {
+            "date_of_birth": forms.DateInput(attrs={"type": "date"}),
+            "bio": forms.Textarea(attrs={"rows": 3}),
+            "message_policy": forms.RadioSelect,
+        }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["time_zone"].choices = [("", "UTC (not set)")] + [(z, z) for z in sorted(known_zones())]
+        self.fields["message_policy"].required = False
+
+    def clean_message_policy(self) -> str:
+        # Left out of the form, it stays as it was.
+        return self.cleaned_data["message_policy"] or self.instance.message_policy
+
+    def clean_avatar(self):
+        upload = self.cleaned_data.get("avatar")
+        if not upload or upload is True or not hasattr(upload, "content_type"):
+            return upload  # unchanged, or cleared
+        try:
+            return images.avatar_from_upload(upload)
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from None
 
 
 class PostForm(forms.Form):
@@ -67,14 +103,32 @@ class PostForm(forms.Form):
         return audience
 
 
-class MessageForm(forms.Form):
-    body = forms.CharField(
-        label="Message",
-        max_length=settings.DM_MAX_LENGTH,
+def text_field(*, label: str, limit: int, rows: int, if_empty: str) -> forms.CharField:
+    """A stripped text box with the browser's length limit and the server's, and a plain empty-error."""
+    return forms.CharField(
+        label=label,
+        max_length=limit,
         strip=True,
-        widget=forms.Textarea(attrs={"rows": 2, "maxlength": settings.DM_MAX_LENGTH}),
-        error_messages={"required": "A message can't be empty."},
+        widget=forms.Textarea(attrs={"rows": rows, "maxlength": limit}),
+        error_messages={"required": if_empty},
     )
+
+
+class ReplyForm(forms.Form):
+    body = text_field(label="Your reply", limit=settings.POST_MAX_LENGTH, rows=2, if_empty="A reply can't be empty.")
+
+
+class QuoteForm(forms.Form):
+    body = text_field(
+        label="Add a comment",
+        limit=settings.POST_MAX_LENGTH,
+        rows=3,
+        if_empty="A quote needs your comment; to share as is, repost.",
+    )
+
+
+class MessageForm(forms.Form):
+    body = text_field(label="Message", limit=settings.DM_MAX_LENGTH, rows=2, if_empty="A message can't be empty.")
 
 
 class NewMessageForm(MessageForm):

@@ -1,4 +1,5 @@
-"""People and their graph: users, follows, blocks, reports, posts, messages, notifications."""
+"""People and their graph: users, follows, blocks, reports, posts (likes, replies, reposts, hashtags),
+messages, notifications."""
 
 from __future__ import annotations
 
@@ -11,20 +12,40 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from .validators import validate_date_of_birth
+from .validators import validate_date_of_birth, validate_time_zone
 
 
 class User(AbstractUser):
+    class MessagePolicy(models.TextChoices):
+        EVERYONE = "everyone", "Everyone"
+        FOLLOWED = "followed", "Only people I follow"
+        NOBODY = "nobody", "Nobody"
+
     display_name = models.CharField(max_length=50, blank=True)
     bio = models.CharField(max_length=160, blank=True)
     avatar = models.ImageField(upload_to="avatars/", blank=True)
     date_of_birth = models.DateField(null=True, blank=True, validators=[validate_date_of_birth])
+    # An IANA name ("Europe/Lisbon"); empty until the browser tells us, and then times read in UTC.
+    time_zone = models.CharField(max_length=64, blank=True, validators=[validate_time_zone])
+    message_policy = models.CharField(
+        "Who can message you", max_length=10, choices=MessagePolicy.choices, default=MessagePolicy.EVERYONE
+    )
     # Kept in step by accounts.services so hot paths (hosting, ticketing) read one column.
     followers_count = models.PositiveIntegerField(default=0, editable=False)
     following_count = models.PositiveIntegerField(default=0, editable=False)
+    # What the username looks like (accounts.usernames.skeleton), so a lookalike of a handle is one indexed look-up.
+    username_skeleton = models.CharField(max_length=300, blank=True, editable=False, db_index=True)
 
     class Meta:
         indexes = [models.Index(fields=["-followers_count"], name="user_followers_idx")]
+
+    def save(self, *args, **kwargs) -> None:
+        from .usernames import skeleton
+
+        self.username_skeleton = skeleton(self.username)
+        if kwargs.get("update_fields") is not None and "username" in kwargs["update_fields"]:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "username_skeleton"}
+        super().save(*args, **kwargs)
 
     def __str__(self) -> str:
         return f"@{self.username}"
@@ -89,18 +110,33 @@ class Post(models.Model):
         SUPER_FOLLOWERS = "super_followers", "Super Followers only"
 
     author = models.ForeignKey(User, on_delete=models.CASCADE, related_name="posts")
-    body = models.CharField(max_length=settings.POST_MAX_LENGTH)
+    # Empty only for a plain repost; a quote is a repost with a body.
+    body = models.CharField(max_length=settings.POST_MAX_LENGTH, blank=True)
     # Who may read it; accounts.audience decides, with the Super Follows answers ticketing registers.
     audience = models.CharField(max_length=20, choices=Audience.choices, default=Audience.EVERYONE)
+    reply_to = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="replies")
+    repost_of = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="reposts")
+    hashtags = models.ManyToManyField("Hashtag", blank=True, related_name="posts")
+    # Kept in step by accounts.engagement so timelines show counts without counting.
+    likes_count = models.PositiveIntegerField(default=0, editable=False)
+    replies_count = models.PositiveIntegerField(default=0, editable=False)
+    reposts_count = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        indexes = [models.Index(fields=["author", "-created_at", "-id"], name="post_author_time_idx")]
+        indexes = [
+            models.Index(fields=["author", "-created_at", "-id"], name="post_author_time_idx"),
+            models.Index(fields=["reply_to", "created_at"], name="post_replies_idx"),
+        ]
         constraints = [
-            models.CheckConstraint(condition=~Q(body=""), name="post_not_empty"),
+            models.CheckConstraint(condition=~Q(body="") | Q(repost_of__isnull=False), name="post_not_empty"),
             models.CheckConstraint(
                 condition=Q(audience__in=["everyone", "super_followers"]), name="post_audience_known"
             ),
+            models.CheckConstraint(
+                condition=Q(reply_to__isnull=True) | Q(repost_of__isnull=True), name="post_reply_or_repost"
+            ),
+            models.UniqueConstraint(fields=["author", "repost_of"], condition=Q(body=""), name="post_repost_once"),
         ]
 
     def __str__(self) -> str:
@@ -112,6 +148,34 @@ class Post(models.Model):
     @property
     def for_super_followers(self) -> bool:
         return self.audience == self.Audience.SUPER_FOLLOWERS
+
+    @property
+    def is_plain_repost(self) -> bool:
+        return self.repost_of_id is not None and not self.body
+
+
+class Like(models.Model):
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="likes")
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="likes")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "post"], name="like_once")]
+        indexes = [models.Index(fields=["post", "-created_at"], name="like_post_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user} ♥ {self.post_id}"
+
+
+class Hashtag(models.Model):
+    # Lower case, without the '#'.
+    name = models.CharField(max_length=50, unique=True)
+
+    def __str__(self) -> str:
+        return f"#{self.name}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("accounts:hashtag", kwargs={"name": self.name})
 
 
 class Report(models.Model):
@@ -189,6 +253,11 @@ class Notification(models.Model):
         SPACE_REMINDER = "space_reminder", "Space reminder"
         SPACE_INVITE = "space_invite", "Space invitation"
         TICKET = "ticket", "Tickets"
+        LIKE = "like", "Likes"
+        REPLY = "reply", "Replies"
+        REPOST = "repost", "Reposts"
+        QUOTE = "quote", "Quotes"
+        MENTION = "mention", "Mentions"
         OTHER = "other", "Other"
 
     recipient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
@@ -196,6 +265,9 @@ class Notification(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices)
     text = models.CharField(max_length=300)
     url = models.CharField(max_length=300, blank=True)
+    # Set on notifications that gather many actors into one row ("like:post:7"), and on those sent
+    # once ever ("follow:3"); each key has at most one row per recipient.
+    group_key = models.CharField(max_length=60, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
 
@@ -203,6 +275,13 @@ class Notification(models.Model):
         indexes = [
             models.Index(fields=["recipient", "-created_at"], name="notification_inbox_idx"),
             models.Index(fields=["recipient"], condition=Q(read_at__isnull=True), name="notification_unread_idx"),
+            # Rewriting every "is live" notice of a Space once it ends.
+            models.Index(fields=["group_key"], condition=~Q(group_key=""), name="notification_group_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recipient", "group_key"], condition=~Q(group_key=""), name="notification_group_once"
+            )
         ]
 
     def __str__(self) -> str:

@@ -1,4 +1,4 @@
-"""What people do: follow, block, report, post, message, and the one way to notify someone."""
+"""What people do: follow, block, report, post, message, and the ways to notify someone."""
 
 from __future__ import annotations
 
@@ -10,10 +10,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from spaces_site import ratelimit
+
 from .audience import check_audience
 from .events import push_to_user
 from .models import Block, Conversation, Follow, Message, Notification, Post, Report, User
 from .selectors import is_blocked_between, unread_notification_count
+from .signals import block_created
+from .validators import validate_time_zone
 
 
 @transaction.atomic
@@ -22,6 +26,7 @@ def follow_create(*, follower: User, followee: User) -> Follow:
         raise ValidationError("You can't follow yourself.")
     if is_blocked_between(follower, followee):
         raise ValidationError(f"You can't follow @{followee.username}.")
+    ratelimit.check("follow", follower.pk)
     try:
         with transaction.atomic():
             follow = Follow.objects.create(follower=follower, followee=followee)
@@ -29,10 +34,12 @@ def follow_create(*, follower: User, followee: User) -> Follow:
         raise ValidationError(f"You already follow @{followee.username}.") from None
     User.objects.filter(pk=follower.pk).update(following_count=F("following_count") + 1)
     User.objects.filter(pk=followee.pk).update(followers_count=F("followers_count") + 1)
-    notification_create(
+    # Once per pair ever: unfollowing and following again does not notify a second time.
+    notification_create_once(
         recipient=followee,
         actor=follower,
         kind=Notification.Kind.FOLLOW,
+        group_key=f"follow:{follower.pk}",
         text=f"{follower.name} (@{follower.username}) followed you",
         url=follower.get_absolute_url(),
     )
@@ -55,6 +62,7 @@ def block_create(*, blocker: User, blocked: User) -> Block:
     block, _ = Block.objects.get_or_create(blocker=blocker, blocked=blocked)
     follow_delete(follower=blocker, followee=blocked)
     follow_delete(follower=blocked, followee=blocker)
+    block_created.send(sender=Block, blocker=blocker, blocked=blocked)
     return block
 
 
@@ -72,6 +80,7 @@ def report_create(
         raise ValidationError("That post is not by this account.")
     if reason not in Report.Reason.values:
         raise ValidationError("Choose a reason for the report.")
+    ratelimit.check("report", reporter.pk)
     return Report.objects.create(
         reporter=reporter, reported_user=reported_user, post=post, reason=reason, details=details.strip()
     )
@@ -86,15 +95,27 @@ def _clean_text(body: str, *, limit: int, what: str) -> str:
     return body
 
 
+@transaction.atomic
 def post_create(*, author: User, body: str, audience: str = Post.Audience.EVERYONE) -> Post:
+    # engagement builds on this module (it notifies through it), hence the import here.
+    from .engagement import post_text_publish
+
     body = _clean_text(body, limit=settings.POST_MAX_LENGTH, what="A post")
     check_audience(author=author, audience=audience)
-    return Post.objects.create(author=author, body=body, audience=audience)
+    ratelimit.check("post", author.pk)
+    post = Post.objects.create(author=author, body=body, audience=audience)
+    post_text_publish(post=post)
+    return post
 
 
+@transaction.atomic
 def post_delete(*, post: Post, by: User) -> None:
     if post.author_id != by.pk:
         raise PermissionDenied("Only the author can delete a post.")
+    if post.reply_to_id:
+        Post.objects.filter(pk=post.reply_to_id, replies_count__gt=0).update(replies_count=F("replies_count") - 1)
+    if post.repost_of_id:
+        Post.objects.filter(pk=post.repost_of_id, reposts_count__gt=0).update(reposts_count=F("reposts_count") - 1)
     post.delete()
 
 
@@ -106,7 +127,9 @@ def message_send(*, sender: User, recipient: User, body: str) -> Message:
         raise ValidationError(f"@{recipient.username} isn't accepting messages from you.")
     if Block.objects.filter(blocker=sender, blocked=recipient).exists():
         raise ValidationError(f"You blocked @{recipient.username}; unblock them to send a message.")
+    _check_accepts_messages(sender=sender, recipient=recipient)
     body = _clean_text(body, limit=settings.DM_MAX_LENGTH, what="A message")
+    ratelimit.check("message", sender.pk)
     user_a, user_b = sorted((sender, recipient), key=lambda u: u.pk)
     now = timezone.now()
     conversation, created = Conversation.objects.get_or_create(
@@ -117,8 +140,21 @@ def message_send(*, sender: User, recipient: User, body: str) -> Message:
     message = Message.objects.create(
         conversation=conversation, sender=sender, recipient=recipient, body=body, created_at=now
     )
-    push_to_user(recipient.pk, {"type": "message", "conversation": conversation.pk})
+    event = {"type": "message", "conversation": conversation.pk, "message": message.pk}
+    push_to_user(recipient.pk, event)
+    push_to_user(sender.pk, event)  # the sender's other open tabs
     return message
+
+
+def _check_accepts_messages(*, sender: User, recipient: User) -> None:
+    policy = recipient.message_policy
+    if policy == User.MessagePolicy.NOBODY:
+        raise ValidationError(f"@{recipient.username} doesn't accept direct messages.")
+    if (
+        policy == User.MessagePolicy.FOLLOWED
+        and not Follow.objects.filter(follower=recipient, followee=sender).exists()
+    ):
+        raise ValidationError(f"@{recipient.username} only accepts messages from people they follow.")
 
 
 def conversation_mark_read(*, conversation: Conversation, user: User) -> int:
@@ -129,26 +165,98 @@ def conversation_mark_read(*, conversation: Conversation, user: User) -> int:
 
 def notification_create(
     *, recipient: User, kind: str, text: str, url: str = "", actor: User | None = None
-) -> Notification:
-    """The one way any app tells someone something; the bell updates live."""
+) -> Notification | None:
+    """The one way any app tells someone something; the bell updates live. Nothing crosses a block: a
+    notification caused by someone the recipient blocked, or who blocked them, is not made (None)."""
+    if actor is not None and actor.pk != recipient.pk and is_blocked_between(actor, recipient):
+        return None
     notification = Notification.objects.create(recipient=recipient, actor=actor, kind=kind, text=text, url=url)
     _push_unread(recipient.pk)
     return notification
 
 
+def notification_create_once(
+    *, recipient: User, kind: str, group_key: str, text: str, url: str = "", actor: User | None = None
+) -> Notification | None:
+    """Notify unless a notification with `group_key` was ever sent to `recipient`; None if one was."""
+    if Notification.objects.filter(recipient=recipient, group_key=group_key).exists():
+        return None
+    try:
+        with transaction.atomic():
+            notification = Notification.objects.create(
+                recipient=recipient, actor=actor, kind=kind, text=text, url=url, group_key=group_key
+            )
+    except IntegrityError:
+        return None
+    _push_unread(recipient.pk)
+    return notification
+
+
+def notification_gather(
+    *, recipient: User, actor: User, kind: str, group_key: str, text: str, url: str = ""
+) -> Notification:
+    """One notification per `group_key` that gathers many actors ("Ana and 12 others liked your post"):
+    a new actor rewrites its text and brings it back to the top, unread; the same actor again only
+    refreshes the text, so undoing and redoing does not notify twice."""
+    with transaction.atomic():
+        current = Notification.objects.select_for_update().filter(recipient=recipient, group_key=group_key).first()
+        if current is None:
+            try:
+                with transaction.atomic():
+                    current = Notification.objects.create(
+                        recipient=recipient, actor=actor, kind=kind, text=text, url=url, group_key=group_key
+                    )
+            except IntegrityError:
+                current = Notification.objects.select_for_update().get(recipient=recipient, group_key=group_key)
+            else:
+                _push_unread(recipient.pk)
+                return current
+        fields = {"text": text, "url": url}
+        if current.actor_id != actor.pk:
+            fields.update(actor=actor, created_at=timezone.now(), read_at=None)
+        Notification.objects.filter(pk=current.pk).update(**fields)
+        for name, value in fields.items():
+            setattr(current, name, value)
+    if "read_at" in fields:
+        _push_unread(recipient.pk)
+    return current
+
+
 def notification_create_many(
-    *, recipient_ids: Iterable[int], kind: str, text: str, url: str = "", actor: User | None = None
+    *,
+    recipient_ids: Iterable[int],
+    kind: str,
+    text: str,
+    url: str = "",
+    actor: User | None = None,
+    group_key: str = "",
 ) -> int:
-    """Notify many people at once (a host's followers); one INSERT per batch."""
+    """Notify many people at once (a host's followers); one INSERT per batch; none across a block. With
+    `group_key`, those who already hold a notification with that key are skipped, so a retried call
+    notifies nobody twice."""
     now = timezone.now()
+    if actor is not None:
+        recipient_ids = sorted(set(recipient_ids) - _blocked_either_way(actor))
     rows = [
-        Notification(recipient_id=rid, actor=actor, kind=kind, text=text, url=url, created_at=now)
+        Notification(recipient_id=rid, actor=actor, kind=kind, text=text, url=url, group_key=group_key, created_at=now)
         for rid in recipient_ids
     ]
-    Notification.objects.bulk_create(rows, batch_size=1000)
+    Notification.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=bool(group_key))
     for row in rows:
         push_to_user(row.recipient_id, {"type": "notification"})
     return len(rows)
+
+
+def _blocked_either_way(user: User) -> set[int]:
+    blocked = Block.objects.filter(blocker=user).values_list("blocked_id", flat=True)
+    blockers = Block.objects.filter(blocked=user).values_list("blocker_id", flat=True)
+    return set(blocked) | set(blockers)
+
+
+def notifications_rewrite(*, group_key: str, text: str, url: str | None = None) -> int:
+    """Say something new in every notification sent under `group_key` (a Space that was live has ended)."""
+    fields = {"text": text} if url is None else {"text": text, "url": url}
+    return Notification.objects.filter(group_key=group_key).update(**fields)
 
 
 def notifications_mark_read(*, user: User, ids: Iterable[int] | None = None) -> int:
@@ -167,8 +275,17 @@ def _push_unread(user_id: int) -> None:
     transaction.on_commit(send)
 
 
+def user_set_time_zone(*, user: User, name: str) -> User:
+    """Save the zone the person's browser reports (or they chose); an unknown name is refused."""
+    validate_time_zone(name)
+    if user.time_zone != name:
+        user.time_zone = name
+        user.save(update_fields=["time_zone"])
+    return user
+
+
 def user_update_profile(*, user: User, **fields) -> User:
-    allowed = {"display_name", "bio", "avatar", "date_of_birth"}
+    allowed = {"display_name", "bio", "avatar", "date_of_birth", "time_zone", "message_policy"}
     unknown = set(fields) - allowed
     if unknown:
         raise ValidationError(f"Unknown profile fields: {', '.join(sorted(unknown))}")

@@ -9,3 +9,10 @@ from django.utils import timezone
 def validate_date_of_birth(day: date | None) -> None:
     if day and day >= timezone.localdate():
         raise ValidationError("Your date of birth must be in the past.")
+
+
+def validate_time_zone(name: str) -> None:
+    from .timezones import known_zones
+
+    if name and name not in known_zones():
+        raise ValidationError(f"“{name}” is not a time zone we know; pick one from the list.")

@@ -10,9 +10,12 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from . import selectors, services
+from spaces_site.ratelimit import RateLimited, form_status
+from spaces_site.redirects import safe_next
+
+from . import engagement, selectors, services
 from .audience import can_read
-from .forms import MessageForm, NewMessageForm, PostForm, ProfileForm, ReportForm
+from .forms import MessageForm, NewMessageForm, PostForm, ProfileForm, QuoteForm, ReplyForm, ReportForm
 from .models import Post, User
 from .pagination import BadCursor
 
@@ -61,19 +64,139 @@ def post_create(request: HttpRequest) -> HttpResponse:
             messages.success(request, "Posted.")
             return redirect("home")
     if request.htmx:
-        return render(request, "accounts/_post_form.html", {"form": form}, status=422)
+        return render(request, "accounts/_post_form.html", {"form": form}, status=form_status(form))
     page = selectors.timeline_for(user=request.user)
-    return render(request, "accounts/home.html", {"page": page, "form": form}, status=422)
+    return render(request, "accounts/home.html", {"page": page, "form": form}, status=form_status(form))
 
 
 def post_detail(request: HttpRequest, username: str, pk: int) -> HttpResponse:
-    post = get_object_or_404(Post.objects.select_related("author"), pk=pk, author__username=username)
+    post = selectors.post_for(pk=pk, username=username, viewer=request.user)
+    if post is None:
+        raise Http404("No such post.")
+    if post.is_plain_repost:
+        return redirect(post.repost_of)
     if request.user.is_authenticated and selectors.has_blocked(blocker=post.author, blocked=request.user):
         return render(request, "accounts/blocked.html", {"profile": post.author}, status=403)
     if not can_read(post=post, viewer=request.user):
         post.body, post.locked = "", True
         return render(request, "accounts/post_detail.html", {"post": post}, status=403)
-    return render(request, "accounts/post_detail.html", {"post": post})
+    return _post_page(request, post, form=ReplyForm())
+
+
+def _post_page(request: HttpRequest, post: Post, *, form: ReplyForm, status: int = 200) -> HttpResponse:
+    context = {
+        "post": post,
+        "above": selectors.thread_above(post=post, viewer=request.user),
+        "replies": selectors.replies_to(post=post, viewer=request.user),
+        "form": form,
+    }
+    return render(request, "accounts/post_detail.html", context, status=status)
+
+
+def _acted_on(request: HttpRequest, pk: int) -> Post:
+    return get_object_or_404(Post.objects.select_related("author", "repost_of__author", "reply_to"), pk=pk)
+
+
+def _post_actions(request: HttpRequest, post: Post, action, *, done: str) -> HttpResponse:
+    """Like, unlike, repost or undo: the action bar again over htmx, else back where the person was."""
+    error = ""
+    try:
+        shown = action(post)
+    except ValidationError as exc:
+        error, shown = _error_text(exc), post.repost_of if post.is_plain_repost else post
+    if request.htmx:
+        shown = selectors.post_for(pk=shown.pk, username=shown.author.username, viewer=request.user)
+        context = {"post": shown, "action_error": error}
+        return render(request, "accounts/_post_actions.html", context, status=422 if error else 200)
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, done)
+    return redirect(shown)
+
+
+@login_required
+@require_POST
+def post_like(request: HttpRequest, pk: int) -> HttpResponse:
+    return _post_actions(
+        request, _acted_on(request, pk), lambda p: engagement.like_create(user=request.user, post=p), done="Liked."
+    )
+
+
+@login_required
+@require_POST
+def post_unlike(request: HttpRequest, pk: int) -> HttpResponse:
+    return _post_actions(
+        request, _acted_on(request, pk), lambda p: engagement.like_delete(user=request.user, post=p), done="Unliked."
+    )
+
+
+@login_required
+@require_POST
+def post_repost(request: HttpRequest, pk: int) -> HttpResponse:
+    def repost(p: Post) -> Post:
+        return engagement.repost_create(author=request.user, post=p).repost_of
+
+    return _post_actions(request, _acted_on(request, pk), repost, done="Reposted.")
+
+
+@login_required
+@require_POST
+def post_unrepost(request: HttpRequest, pk: int) -> HttpResponse:
+    def undo(p: Post) -> Post:
+        engagement.repost_delete(author=request.user, post=p)
+        return p.repost_of if p.is_plain_repost else p
+
+    return _post_actions(request, _acted_on(request, pk), undo, done="Repost removed.")
+
+
+@login_required
+@require_POST
+def post_reply(request: HttpRequest, pk: int) -> HttpResponse:
+    parent = _acted_on(request, pk)
+    form = ReplyForm(request.POST)
+    if form.is_valid():
+        try:
+            engagement.reply_create(author=request.user, to=parent, body=form.cleaned_data["body"])
+        except ValidationError as exc:
+            form.add_error("body", exc)
+        else:
+            messages.success(request, "Reply posted.")
+            return redirect(parent.repost_of if parent.is_plain_repost else parent)
+    shown = selectors.post_for(pk=parent.pk, username=parent.author.username, viewer=request.user)
+    if not can_read(post=shown, viewer=request.user):
+        raise Http404("No such post.")
+    return _post_page(request, shown, form=form, status=422)
+
+
+@login_required
+def post_quote(request: HttpRequest, pk: int) -> HttpResponse:
+    original = _acted_on(request, pk)
+    if original.is_plain_repost:
+        original = original.repost_of
+    if not can_read(post=original, viewer=request.user):
+        raise Http404("No such post.")
+    form = QuoteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            quote = engagement.quote_create(author=request.user, post=original, body=form.cleaned_data["body"])
+        except ValidationError as exc:
+            form.add_error("body", exc)
+        else:
+            messages.success(request, "Quote posted.")
+            return redirect(quote)
+    status = 422 if form.errors else 200
+    return render(request, "accounts/post_quote.html", {"original": original, "form": form}, status=status)
+
+
+def hashtag(request: HttpRequest, name: str) -> HttpResponse:
+    page, error = _page_or_400(request, selectors.posts_tagged, name=name, viewer=request.user)
+    if error:
+        return error
+    context = {"name": name.lower(), "page": page}
+    if request.htmx and request.GET.get("cursor"):
+        return render(request, "accounts/_post_page.html", context)
+    return render(request, "accounts/hashtag.html", context)
 
 
 @login_required
@@ -84,7 +207,7 @@ def post_delete(request: HttpRequest, pk: int) -> HttpResponse:
     if request.htmx:
         return HttpResponse("")
     messages.success(request, "Post deleted.")
-    return redirect(request.POST.get("next") or "home")
+    return redirect(safe_next(request, "home"))
 
 
 def profile(request: HttpRequest, username: str) -> HttpResponse:
@@ -99,6 +222,13 @@ def profile(request: HttpRequest, username: str) -> HttpResponse:
     if request.htmx and request.GET.get("cursor"):
         return render(request, "accounts/_post_page.html", context)
     return render(request, "accounts/profile.html", context)
+
+
+def people_search(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()[:50]
+    people = selectors.people_search(query=query, viewer=request.user)
+    followed = selectors.followed_ids_among(viewer=request.user, users=people)
+    return render(request, "accounts/people_search.html", {"query": query, "people": people, "followed": followed})
 
 
 def _people_list(request: HttpRequest, username: str, which: str) -> HttpResponse:
@@ -136,13 +266,14 @@ def follow(request: HttpRequest, username: str) -> HttpResponse:
         services.follow_create(follower=request.user, followee=person)
     except ValidationError as exc:
         if request.htmx:
-            return _follow_button(request, person, error=_error_text(exc), status=422)
+            status = 429 if isinstance(exc, RateLimited) else 422
+            return _follow_button(request, person, error=_error_text(exc), status=status)
         messages.error(request, _error_text(exc))
         return redirect(person)
     if request.htmx:
         return _follow_button(request, person)
     messages.success(request, f"You follow @{person.username} now.")
-    return redirect(request.POST.get("next") or person.get_absolute_url())
+    return redirect(safe_next(request, person.get_absolute_url()))
 
 
 @login_required
@@ -153,7 +284,7 @@ def unfollow(request: HttpRequest, username: str) -> HttpResponse:
     if request.htmx:
         return _follow_button(request, person)
     messages.success(request, f"You unfollowed @{person.username}.")
-    return redirect(request.POST.get("next") or person.get_absolute_url())
+    return redirect(safe_next(request, person.get_absolute_url()))
 
 
 @login_required
@@ -197,7 +328,8 @@ def report(request: HttpRequest, username: str) -> HttpResponse:
         else:
             messages.success(request, "Thanks. Our moderators will review your report.")
             return redirect(person)
-    return render(request, "accounts/report.html", {"profile": person, "post": post, "form": form})
+    context = {"profile": person, "post": post, "form": form}
+    return render(request, "accounts/report.html", context, status=form_status(form, invalid=200))
 
 
 @login_required
@@ -208,6 +340,17 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
         messages.success(request, "Profile saved.")
         return redirect(request.user)
     return render(request, "accounts/profile_edit.html", {"form": form})
+
+
+@login_required
+@require_POST
+def time_zone(request: HttpRequest) -> HttpResponse:
+    """The browser reports its zone once the account has none (static/js/time-zone.js)."""
+    try:
+        services.user_set_time_zone(user=request.user, name=request.POST.get("time_zone", ""))
+    except ValidationError as exc:
+        return HttpResponseBadRequest(_error_text(exc))
+    return HttpResponse(status=204)
 
 
 @login_required
@@ -227,7 +370,7 @@ def message_new(request: HttpRequest) -> HttpResponse:
             form.add_error(None, exc)
         else:
             return redirect(message.conversation)
-    return render(request, "accounts/message_new.html", {"form": form})
+    return render(request, "accounts/message_new.html", {"form": form}, status=form_status(form, invalid=200))
 
 
 @login_required
@@ -252,7 +395,25 @@ def conversation(request: HttpRequest, pk: int) -> HttpResponse:
         "messages_list": selectors.messages_in(conversation=thread),
         "form": form,
     }
-    return render(request, "accounts/conversation.html", context, status=422 if form.errors else 200)
+    return render(request, "accounts/conversation.html", context, status=form_status(form))
+
+
+@login_required
+@require_GET
+def conversation_new_messages(request: HttpRequest, pk: int) -> HttpResponse:
+    """The messages after `?after=<id>`, for an open conversation told of a new one over /ws/me/."""
+    thread = selectors.conversation_for(user=request.user, pk=pk)
+    if thread is None:
+        return HttpResponse("No such conversation.", status=404)
+    after = request.GET.get("after", "")
+    if not after.isdigit():
+        return HttpResponseBadRequest("`after` must be a message id.")
+    services.conversation_mark_read(conversation=thread, user=request.user)
+    context = {
+        "other": thread.other(request.user),
+        "messages_list": selectors.messages_in(conversation=thread, after=int(after)),
+    }
+    return render(request, "accounts/_messages.html", context)
 
 
 @login_required

@@ -7,12 +7,12 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET
 
 from rooms.models import Space
 from rooms.selectors import space_by_id
+from spaces_site.redirects import safe_next
 
 from . import selectors, services
 from .forms import CaptionPreferenceForm
@@ -38,10 +38,7 @@ def preferences(request: HttpRequest) -> HttpResponse:
             if _wants_json(request):
                 return JsonResponse({"ok": True, "preference": preference_payload(saved)})
             messages.success(request, "Caption settings saved.")
-            back = request.POST.get("next", "")
-            if url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
-                return redirect(back)
-            return redirect("captions:preferences")
+            return redirect(safe_next(request, "captions:preferences"))
         if _wants_json(request):
             errors = {field: [str(e) for e in errs] for field, errs in form.errors.items()}
             return JsonResponse({"ok": False, "errors": errors}, status=422)

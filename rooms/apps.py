@@ -9,6 +9,8 @@ class RoomsConfig(AppConfig):
     name = "rooms"
 
     def ready(self) -> None:
+        from . import receivers  # noqa: F401
+
         # Only the serving process of `runserver` in the embedded default (not the autoreloader's parent,
         # not tests or other commands) runs the schedule in-process.
         serving = "runserver" in sys.argv and (os.environ.get("RUN_MAIN") == "true" or "--noreload" in sys.argv)

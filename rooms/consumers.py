@@ -12,8 +12,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError
 
 from accounts.models import Post, User
+from spaces_site import ratelimit
 
-from . import access, fanout, media, selectors, services
+from . import access, fanout, media, selectors, services, socket_cap
 from .events import participant_payload
 from .models import SPEAKING_ROLES, Participant, Space
 from .presence import TokenBucket, batcher
@@ -48,10 +49,12 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         self.joined = True
         self.text_bucket = TokenBucket(settings.SPACES_TEXT_MESSAGES_PER_10S, 10)
         self.frame_bucket = TokenBucket(settings.SPACES_FRAMES_PER_10S, 10)
+        self.media_rate = media.MediaRateLimit()
         self.dropped_frames = 0
         await fanout.attach(self.space_id, self)
         await media.attach(self.space_id, self, acks=True)
         await self._send_event(snapshot)
+        self.socket_number = await socket_cap.register(self.space_id, self.user.pk, self.channel_name)
         if self.first_connection:
             batcher().joined(self.space_id, snapshot["me"])
 
@@ -78,6 +81,8 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         if not self.joined:
             return
         self.joined = False
+        if getattr(self, "socket_number", None):
+            await socket_cap.unregister(self.space_id, self.user.pk, self.socket_number)
         await media.detach(self.space_id, self)
         await fanout.detach(self.space_id, self)
         last = await database_sync_to_async(services.participant_leave)(space_id=self.space_id, user_id=self.user.pk)
@@ -129,6 +134,9 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         if not self.frame_bucket.take():
             await self._refuse("Too many audio frames.", CLOSE_TOO_MANY_MESSAGES)
             return
+        if not self.media_rate.allow(len(frame)):
+            await self._refuse("Too much audio: at most 64,000 bytes and 100 frames a second.", media.CLOSE_FLOOD)
+            return
         if self.role not in SPEAKING_ROLES or self.muted or self.speaker_index is None:
             self.dropped_frames += 1
             return
@@ -150,6 +158,9 @@ class SpaceConsumer(AsyncWebsocketConsumer):
             await database_sync_to_async(self._run_service)(service, kwargs)
         except PermissionDenied as exc:
             await self._error("forbidden", str(exc) or "You can't do that.", ref=kind)
+            return False
+        except ratelimit.RateLimited as exc:
+            await self._error("rate_limited", " ".join(exc.messages), ref=kind)
             return False
         except ValidationError as exc:
             await self._error("invalid", " ".join(exc.messages), ref=kind)
@@ -195,8 +206,8 @@ class SpaceConsumer(AsyncWebsocketConsumer):
             await self._error("invalid", f"Reactions are one of {' '.join(REACTIONS)}.", ref="react")
             return
         # Per person, not per socket: five open tabs don't make five times the reactions.
-        if not batcher().reaction_allowed(self.user.pk):
-            await self._error("rate_limited", "You're reacting too fast.", ref="react")
+        if not await ratelimit.aallowed("react", self.user.pk, rate=(settings.SPACES_REACTIONS_PER_10S, 10)):
+            await self._error("rate_limited", ratelimit.MESSAGES["react"], ref="react")
             return
         batcher().react(self.space_id, emoji)
 
@@ -268,11 +279,22 @@ class SpaceConsumer(AsyncWebsocketConsumer):
     async def _send_event(self, event: dict) -> None:
         await self.send(text_data=json.dumps(event, ensure_ascii=False))
 
+    @property
+    def on_stage(self) -> bool:
+        """Read by rooms.media: the stage is never evicted for lagging, only listeners are."""
+        return self.role in SPEAKING_ROLES
+
     async def send_media(self, payload: bytes) -> None:
         if self.joined and not self.closing:
             # Straight to the server's send, as `self.send(bytes_data=...)` ends up doing: this runs for every
             # listener on every audio message, so two fewer coroutine frames is a measurable share of the CPU.
             await self.base_send({"type": "websocket.send", "bytes": payload})
+
+    async def socket_superseded(self, event: dict) -> None:
+        """This account opened more sockets to the Space than allowed; this one is the oldest."""
+        if self.joined and not self.closing:
+            message = "This Space is open in too many of your tabs or devices; this one was closed."
+            await self._refuse(message, socket_cap.CLOSE_SUPERSEDED)
 
     async def space_event(self, event: dict, text: str) -> None:
         """Called by rooms.fanout with the event and its JSON, serialised once for all sockets."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from accounts.models import User
 
@@ -27,7 +28,7 @@ class SpaceForm(forms.Form):
     )
     scheduled_for = forms.DateTimeField(
         required=False,
-        label="Start time (UTC)",
+        label="Start time",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
         help_text=f"Up to {settings.SPACES_MAX_SCHEDULE_DAYS} days ahead.",
@@ -49,6 +50,7 @@ class SpaceForm(forms.Form):
     def __init__(self, *args, host: User, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.host = host
+        label_in_local_time(self.fields["scheduled_for"])
 
     def clean_audience(self) -> str:
         audience = self.cleaned_data["audience"] or Space.Audience.PUBLIC
@@ -100,14 +102,23 @@ class SpaceForm(forms.Form):
         return cleaned
 
 
+def label_in_local_time(field: forms.Field) -> None:
+    """Times typed are read in the host's zone (the middleware activates it); say which one."""
+    field.label = f"Start time ({timezone.get_current_timezone_name()})"
+
+
 class SpaceEditForm(forms.Form):
     title = forms.CharField(max_length=100)
     topics = forms.CharField(max_length=100, required=False, help_text="Up to 3 topics, separated by commas.")
     scheduled_for = forms.DateTimeField(
-        label="Start time (UTC)",
+        label="Start time",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
     )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        label_in_local_time(self.fields["scheduled_for"])
 
     def clean_topics(self) -> list[str]:
         try:

@@ -198,7 +198,8 @@ class _Listener:
                 self.behind += 1
                 if self.behind >= self.hub.slow_drop_limit:
                     self.hub.evict(self)
-                    return
+                    if self.gone:
+                        return
             queue.append(payload)
             return
         # Under Daphne and uvicorn a websocket send completes without suspending while the socket keeps
@@ -300,7 +301,18 @@ class _SpaceHub:
                 self.evict(listener)
 
     def evict(self, listener: _Listener) -> None:
-        """Drop a listener that stays behind, then tell it why and close its socket."""
+        """Drop a listener that stays behind, then tell it why and close its socket.
+
+        The stage (host, co-hosts, speakers) is never shed: their own playback skips what they could not
+        take, and they stay in the Space."""
+        if getattr(listener.sink, "on_stage", False):
+            STATS["stage_skipped"] += len(listener.queue)
+            listener.queue.clear()
+            listener.behind = 0
+            listener.acked = listener.sent
+            if listener.marks is not None:
+                listener.marks.clear()
+            return
         STATS["slow_listeners"] += 1
         self.remove(listener)
         self.process.spawn(_tell_slow_listener(listener.sink))

@@ -15,6 +15,8 @@ class Space(models.Model):
         LIVE = "live", "Live"
         ENDED = "ended", "Ended"
         CANCELLED = "cancelled", "Cancelled"
+        # Scheduled, but the host never started it within the grace period after its time.
+        MISSED = "missed", "Missed"
 
     class Audience(models.TextChoices):
         PUBLIC = "public", "Everyone"
@@ -39,6 +41,8 @@ class Space(models.Model):
     peak_listeners = models.PositiveIntegerField(default=0)
     # Set when the host's last socket closes; the sweep ends the Space after the grace period.
     host_left_at = models.DateTimeField(null=True, blank=True)
+    # When the host was told the scheduled time had come (the "Start now" notice); set once.
+    due_notice_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -66,7 +70,16 @@ class Space(models.Model):
 
     @property
     def is_over(self) -> bool:
-        return self.state in (self.State.ENDED, self.State.CANCELLED)
+        return self.state in (self.State.ENDED, self.State.CANCELLED, self.State.MISSED)
+
+    @property
+    def is_due(self) -> bool:
+        """Scheduled and its time has come, but the host has not started it yet."""
+        return (
+            self.state == self.State.SCHEDULED
+            and self.scheduled_for is not None
+            and self.scheduled_for <= timezone.now()
+        )
 
     @property
     def duration(self):
@@ -160,8 +173,10 @@ class Reminder(models.Model):
     space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="reminders")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="space_reminders")
     created_at = models.DateTimeField(default=timezone.now)
-    # The 30-minutes-before notice; the beat task sets it in the same transaction that notifies.
+    # The reminder's notice (ahead, or at the start); the beat task sets it in the same transaction that notifies.
     sent_at = models.DateTimeField(null=True, blank=True)
+    # Set when the Space was less than the lead time away: the reminder comes at the start instead of ahead.
+    at_start = models.BooleanField(default=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["space", "user"], name="reminder_once")]

@@ -52,15 +52,6 @@ class Batcher:
         self.pending: dict[int, _Pending] = {}
         self.task: asyncio.Task | None = None
         self.interval = settings.SPACES_REACTION_FLUSH_MS / 1000
-        self.reaction_buckets: dict[int, TokenBucket] = {}
-
-    def reaction_allowed(self, user_id: int) -> bool:
-        bucket = self.reaction_buckets.get(user_id)
-        if bucket is None:
-            if len(self.reaction_buckets) > 100_000:
-                self.reaction_buckets.clear()  # a bound on memory; forgetting a bucket only refills it
-            bucket = self.reaction_buckets[user_id] = TokenBucket(settings.SPACES_REACTIONS_PER_10S, 10)
-        return bucket.take()
 
     def _ensure_running(self) -> None:
         if self.task is None or self.task.done():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from accounts.models import Block, Follow, User
 
@@ -20,6 +20,58 @@ def spaces_live(*, query: str = "") -> QuerySet[Space]:
 
 def spaces_upcoming(*, query: str = "") -> QuerySet[Space]:
     return _search(Space.objects.filter(state=Space.State.SCHEDULED), query).order_by("scheduled_for", "pk")
+
+
+def spaces_live_ranked(*, user: User, query: str = "") -> QuerySet[Space]:
+    """Live Spaces for the Spaces tab: those with the most people `user` follows in them (hosting,
+    speaking or listening) first, then the most listeners; none whose host blocked `user`."""
+    followed = Follow.objects.filter(follower=user).values("followee_id")
+    present = Q(participants__removed_at__isnull=True) & (
+        Q(participants__connections__gt=0) | Q(participants__role__in=SPEAKING_ROLES)
+    )
+    return (
+        spaces_live(query=query)
+        .exclude(host__in=Block.objects.filter(blocked=user).values("blocker_id"))
+        .annotate(
+            followed_here=Count("participants", filter=present & Q(participants__user__in=followed), distinct=True),
+            listening=Count(
+                "participants",
+                filter=Q(participants__removed_at__isnull=True, participants__connections__gt=0),
+                distinct=True,
+            ),
+        )
+        .order_by("-followed_here", "-listening", "-started_at")
+    )
+
+
+def topics_now(*, limit: int = 12) -> list[tuple[str, int]]:
+    """The topics of live and upcoming Spaces, most used first, for browsing."""
+    counts: dict[str, int] = {}
+    rows = Space.objects.filter(state__in=[Space.State.LIVE, Space.State.SCHEDULED]).exclude(topics="")
+    for topics in rows.order_by("-pk").values_list("topics", flat=True)[:500]:
+        for topic in filter(None, topics.split(",")):
+            counts[topic] = counts.get(topic, 0) + 1
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
+
+
+def spaces_of(*, host: User, viewer: User) -> dict[str, list[Space]]:
+    """A person's live and upcoming Spaces for their profile (none if they blocked the viewer)."""
+    if viewer.is_authenticated and Block.objects.filter(blocker=host, blocked=viewer).exists():
+        return {"live": [], "upcoming": []}
+    spaces = Space.objects.filter(host=host).select_related("host")
+    return {
+        "live": list(spaces.filter(state=Space.State.LIVE)),
+        "upcoming": list(spaces.filter(state=Space.State.SCHEDULED).order_by("scheduled_for", "pk")[:5]),
+    }
+
+
+def public_spaces_live(*, limit: int = 12) -> list[Space]:
+    """Live Spaces anyone may hear about, signed in or not: for the front door."""
+    return list(spaces_live().filter(audience=Space.Audience.PUBLIC)[:limit])
+
+
+def public_spaces_upcoming(*, limit: int = 12) -> list[Space]:
+    return list(spaces_upcoming().filter(audience=Space.Audience.PUBLIC)[:limit])
 
 
 def _search(spaces: QuerySet[Space], query: str) -> QuerySet[Space]:
@@ -40,6 +92,15 @@ def space_by_id(*, pk: int) -> Space | None:
 
 def has_reminder(*, space: Space, user: User) -> bool:
     return user.is_authenticated and Reminder.objects.filter(space=space, user=user).exists()
+
+
+def reminder_of(*, space: Space, user: User) -> Reminder | None:
+    return Reminder.objects.filter(space=space, user=user).first() if user.is_authenticated else None
+
+
+def reminded_count(*, space: Space) -> int:
+    """People other than the host who set a reminder (they are told if it is cancelled)."""
+    return Reminder.objects.filter(space=space).exclude(user_id=space.host_id).count()
 
 
 def pins_in(*, space: Space) -> QuerySet[PinnedPost]:

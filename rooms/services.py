@@ -7,13 +7,15 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Subquery
+from django.db.models import Count, F, Q, Subquery
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.audience import can_read
 from accounts.models import Notification, Post, User
+from accounts.selectors import is_blocked_between
+from spaces_site import ratelimit
 
 from . import access, signals
 from .events import broadcast, host_presence_event, participant_payload
@@ -96,6 +98,7 @@ def space_create(
     if audience not in Space.Audience.values:
         raise ValidationError("Choose who can listen.")
     _require_audience_allowed(host, audience)
+    ratelimit.check("space_create", host.pk)
     # Serialise one host's scheduling so two tabs cannot both create the 11th Space.
     User.objects.select_for_update().filter(pk=host.pk).first()
     if scheduled_for is not None:
@@ -117,8 +120,8 @@ def space_create(
         cohost_name_in_advance(space=space, by=host, user=cohost)
     if scheduled_for is None:
         return space_start(space=space, by=host)
-    # The host hears about their own Space 30 minutes ahead, exactly once, like any reminded listener.
-    Reminder.objects.get_or_create(space=space, user=host)
+    # The host hears about their own Space ahead, exactly once, like any reminded listener.
+    Reminder.objects.get_or_create(space=space, user=host, defaults={"at_start": reminds_at_start(space)})
     return space
 
 
@@ -138,8 +141,9 @@ def space_update(
         check_schedule_time(scheduled_for)
         previous_time = space.scheduled_for
         space.scheduled_for = scheduled_for
-        # A new time means a new 30-minute notice.
-        Reminder.objects.filter(space=space).update(sent_at=None)
+        # A new time means a new notice, ahead or at the start depending on how far away it now is.
+        Reminder.objects.filter(space=space).update(sent_at=None, at_start=reminds_at_start(space))
+        space.due_notice_at = None
         signals.space_rescheduled.send(sender=Space, space=space, previous_time=previous_time)
     if topics is not None:
         space.topics = ",".join(clean_topics(topics))
@@ -216,10 +220,18 @@ def space_end(*, space: Space, by: User | None = None, reason: str = "ended by t
     )
     Participant.objects.filter(space=space).update(hand_raised_at=None)
     broadcast(space.pk, {"type": "space_ended", "reason": reason, "url": space.get_absolute_url()})
+    # "X is live. Tap to listen." would now be false: those notices point to the ended Space's page.
+    account_services.notifications_rewrite(
+        group_key=live_notice_key(space), text=f"{space.host.name} was live: “{space.title}”. The Space has ended."
+    )
     for user_id in speakers:
         transaction.on_commit(lambda uid=user_id: tasks.push_live_bubble.delay(space.pk, uid, "remove"))
     signals.space_ended.send(sender=Space, space=space)
     return space
+
+
+def live_notice_key(space: Space) -> str:
+    return f"space_live:{space.pk}"
 
 
 def _locked(space: Space) -> Space:
@@ -426,6 +438,11 @@ def speaker_invite(*, space: Space, by: User, user: User, by_dm: bool = False) -
         raise ValidationError(f"{user.name} was removed from this Space.")
     if existing is not None and existing.role in SPEAKING_ROLES:
         raise ValidationError(f"{user.name} can already speak.")
+    _require_not_blocked(by, user)
+    if space.host_id != by.pk:
+        _require_not_blocked(space.host, user)  # a co-host can't invite someone the host blocked
+    ratelimit.check("invite", by.pk)
+    ratelimit.check("invite_person", f"{by.pk}:{user.pk}")
     invitation, _ = Invitation.objects.update_or_create(
         space=space, user=user, defaults={"role": Role.SPEAKER, "invited_by": by}
     )
@@ -437,6 +454,12 @@ def speaker_invite(*, space: Space, by: User, user: User, by_dm: bool = False) -
         account_services.message_send(sender=by, recipient=user, body=f"{text} Join: {space.get_absolute_url()}")
     broadcast(space.pk, {"type": "invited", "user_id": user.pk, "role": Role.SPEAKER})
     return invitation
+
+
+def _require_not_blocked(by: User, user: User) -> None:
+    """No invitation crosses a block, whichever side made it (the blocked side is not told who)."""
+    if is_blocked_between(by, user):
+        raise ValidationError(f"You can't invite @{user.username}.")
 
 
 @transaction.atomic
@@ -483,6 +506,7 @@ def cohost_name_in_advance(*, space: Space, by: User, user: User) -> Invitation:
     _require_host(space, by)
     if user.pk == space.host_id:
         raise ValidationError("The host can't also be a co-host.")
+    _require_not_blocked(by, user)
     named = Invitation.objects.filter(space=space, role=Role.COHOST).exclude(user=user).count()
     if named >= settings.SPACES_MAX_COHOSTS:
         raise ValidationError(f"A Space can have at most {settings.SPACES_MAX_COHOSTS} co-hosts.")
@@ -571,8 +595,6 @@ def participant_set_muted(*, space: Space, user: User, muted: bool) -> Participa
 @transaction.atomic
 def participant_remove(*, space: Space, by: User, user: User) -> Participant:
     """Remove someone for good: their sockets close and they cannot rejoin this Space."""
-    from . import tasks
-
     space = _locked(space)
     actor = _require_manager(space, by)
     participant = _participant(space, user, lock=True)
@@ -582,6 +604,26 @@ def participant_remove(*, space: Space, by: User, user: User) -> Participant:
         raise PermissionDenied("Only the host can remove a co-host.")
     if participant.removed:
         raise ValidationError(f"{user.name} was already removed.")
+    return _remove(space, participant)
+
+
+def participant_remove_blocked(*, host: User, user: User) -> None:
+    """A host's block removes the person from the host's live Spaces at once (their sockets close with 4403)."""
+    Invitation.objects.filter(space__host=host, user=user).delete()
+    live = Space.objects.filter(
+        host=host, state=Space.State.LIVE, participants__user=user, participants__removed_at__isnull=True
+    )
+    for space in live:
+        space = _locked(space)
+        participant = _participant(space, user, lock=True)
+        if participant.role != Role.HOST and not participant.removed:
+            _remove(space, participant)
+
+
+def _remove(space: Space, participant: Participant) -> Participant:
+    from . import tasks
+
+    user = participant.user
     was_speaking = participant.role in SPEAKING_ROLES
     participant.removed_at = timezone.now()
     participant.role = Role.LISTENER
@@ -646,11 +688,34 @@ def pin_delete(*, space: Space, by: User, post_id: int) -> None:
     broadcast(space.pk, {"type": "unpinned", "post_id": post_id})
 
 
+def reminds_at_start(space: Space, *, now: datetime | None = None) -> bool:
+    """Whether a reminder set now comes at the start: the Space is nearer than the usual lead time."""
+    now = now or timezone.now()
+    lead = timedelta(minutes=settings.SPACES_REMINDER_MINUTES_BEFORE)
+    return space.scheduled_for is not None and space.scheduled_for - now < lead
+
+
 def reminder_set(*, space: Space, user: User) -> Reminder:
     if space.state != Space.State.SCHEDULED:
         raise ValidationError("Reminders are for Spaces that haven't started.")
-    reminder, _ = Reminder.objects.get_or_create(space=space, user=user)
+    reminder, _ = Reminder.objects.get_or_create(space=space, user=user, defaults={"at_start": reminds_at_start(space)})
     return reminder
+
+
+def minutes_until(when: datetime, *, now: datetime) -> int:
+    """Whole minutes left, rounded up, so "in 1 minute" is never said of a Space that already started."""
+    seconds = (when - now).total_seconds()
+    return max(0, -int(-seconds // 60))
+
+
+def reminder_text(*, reminder: Reminder, now: datetime) -> str:
+    """What a reminder says, with the time really left."""
+    space = reminder.space
+    minutes = minutes_until(space.scheduled_for, now=now)
+    when = f"starts in {minutes} minute{'s' if minutes != 1 else ''}" if minutes > 0 else "is starting now"
+    if reminder.user_id == space.host_id:
+        return f"Your Space “{space.title}” {when}."
+    return f"“{space.title}” by {space.host.name} {when}."
 
 
 def reminder_delete(*, space: Space, user: User) -> bool:
@@ -667,6 +732,7 @@ def space_report_create(
         raise ValidationError("Choose a reason for the report.")
     if reported_user is not None and reported_user.pk == reporter.pk:
         raise ValidationError("You can't report yourself.")
+    ratelimit.check("report", reporter.pk)
     return SpaceReport.objects.create(
         space=space, reporter=reporter, reported_user=reported_user, reason=reason, details=details.strip()[:500]
     )
@@ -677,17 +743,73 @@ def space_share_to_timeline(*, space: Space, user: User, url: str) -> Post:
 
 
 def space_share_by_dm(*, space: Space, sender: User, recipient: User, url: str) -> None:
+    ratelimit.check("share_dm", sender.pk)
     account_services.message_send(sender=sender, recipient=recipient, body=f"Join me in “{space.title}”: {url}")
 
 
 def reminders_due_query(*, now: datetime):
+    """Reminders whose notice is due: ahead ones within the lead time, at-start ones at the start."""
     window = now + timedelta(minutes=settings.SPACES_REMINDER_MINUTES_BEFORE)
     return Reminder.objects.filter(
+        Q(at_start=False, space__scheduled_for__lte=window) | Q(at_start=True, space__scheduled_for__lte=now),
         sent_at__isnull=True,
         space__state=Space.State.SCHEDULED,
-        space__scheduled_for__lte=window,
         space__scheduled_for__gt=now - timedelta(hours=1),
+    ).exclude(at_start=True, user=F("space__host"))  # the host gets the "Start now" prompt instead
+
+
+def spaces_due_query(*, now: datetime):
+    """Scheduled Spaces whose time has come and whose host has not been told yet."""
+    return Space.objects.filter(state=Space.State.SCHEDULED, scheduled_for__lte=now, due_notice_at__isnull=True)
+
+
+def spaces_missed_query(*, now: datetime):
+    cutoff = now - timedelta(minutes=settings.SPACES_MISSED_AFTER_MINUTES)
+    return Space.objects.filter(state=Space.State.SCHEDULED, scheduled_for__lte=cutoff)
+
+
+@transaction.atomic
+def space_due_notify(*, space: Space) -> bool:
+    """The scheduled time has come: prompt the host to start (once). False if already done or not due."""
+    space = Space.objects.select_for_update().select_related("host").get(pk=space.pk)
+    if not space.is_due or space.due_notice_at is not None:
+        return False
+    space.due_notice_at = timezone.now()
+    space.save(update_fields=["due_notice_at"])
+    account_services.notification_create(
+        recipient=space.host,
+        kind=Notification.Kind.SPACE_REMINDER,
+        text=f"It's time for “{space.title}”: your listeners are waiting. Start now.",
+        url=space.get_absolute_url(),
     )
+    return True
+
+
+@transaction.atomic
+def space_mark_missed(*, space: Space) -> bool:
+    """A scheduled Space the host never started within the grace period: mark it missed and tell the
+    people who set a reminder, and the host. False if it started, was cancelled or is not late enough."""
+    space = Space.objects.select_for_update().select_related("host").get(pk=space.pk)
+    if not spaces_missed_query(now=timezone.now()).filter(pk=space.pk).exists():
+        return False
+    space.state = Space.State.MISSED
+    space.ended_at = timezone.now()
+    space.save(update_fields=["state", "ended_at"])
+    reminded = Reminder.objects.filter(space=space).exclude(user=space.host).values_list("user_id", flat=True)
+    account_services.notification_create_many(
+        recipient_ids=list(reminded),
+        actor=space.host,
+        kind=Notification.Kind.OTHER,
+        text=f"“{space.title}” by {space.host.name} didn't start; the host missed it.",
+        url=space.get_absolute_url(),
+    )
+    account_services.notification_create(
+        recipient=space.host,
+        kind=Notification.Kind.OTHER,
+        text=f"“{space.title}” was not started and is marked missed. Schedule it again when you're ready.",
+        url=space.get_absolute_url(),
+    )
+    return True
 
 
 def spaces_abandoned_query(*, now: datetime):

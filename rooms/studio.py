@@ -10,12 +10,15 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.views import redirect_to_login
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.shortcuts import render
-from django.urls import reverse
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
 
 from accounts.models import User
+from spaces_site.redirects import safe_next
 
 from . import access, services
 from .models import Invitation, Participant, Role, Space, SpaceReport
@@ -35,7 +38,25 @@ class StudioSite(admin.AdminSite):
         if request.user.is_authenticated:
             eligibility = access.host_eligibility(user=request.user)
             return render(request, "rooms/not_eligible.html", {"eligibility": eligibility}, status=403)
-        return redirect_to_login(request.GET.get("next") or reverse("studio:index"), reverse("account_login"))
+        return redirect_to_login(safe_next(request, "studio:index"), reverse("account_login"))
+
+    def get_urls(self):
+        # Django's "view on site" shortcut (r/<content_type>/<id>/) maps any model's ids to their URLs, which
+        # would tell a host that another account's post exists and who wrote it: here it answers only for
+        # the host's own Spaces.
+        urls = [url for url in super().get_urls() if getattr(url, "name", None) != "view_on_site"]
+        own = path(
+            "r/<int:content_type_id>/<int:object_id>/", self.admin_view(self.view_own_space), name="view_on_site"
+        )
+        return [own, *urls]
+
+    def view_own_space(self, request, content_type_id: int, object_id: int):
+        if content_type_id != ContentType.objects.get_for_model(Space).pk:
+            raise Http404("Nothing to show here.")
+        space = Space.objects.filter(pk=object_id, host=request.user).first()
+        if space is None:
+            raise Http404("Nothing to show here.")
+        return redirect(space)
 
 
 studio_site = StudioSite(name="studio")

@@ -1,4 +1,5 @@
-"""Background work for Spaces: go-live notices, due reminders, the host grace sweep, live bubbles."""
+"""Background work for Spaces: go-live notices, due reminders, start prompts and missed Spaces, the host
+grace sweep, live bubbles."""
 
 from __future__ import annotations
 
@@ -13,7 +14,17 @@ from accounts.events import push_to_user
 from accounts.models import Block, Follow, Notification
 
 from .models import Participant, Reminder, Space
-from .services import reminders_due_query, space_end, spaces_abandoned_query
+from .services import (
+    live_notice_key,
+    reminder_text,
+    reminders_due_query,
+    space_due_notify,
+    space_end,
+    space_mark_missed,
+    spaces_abandoned_query,
+    spaces_due_query,
+    spaces_missed_query,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +53,14 @@ def notify_space_live(space_id: int) -> int:
             kind=Notification.Kind.SPACE_LIVE,
             text=f"{host.name} is live: “{space.title}”. Tap to listen.",
             url=space.get_absolute_url(),
+            group_key=live_notice_key(space),
         )
 
 
 @shared_task
 def send_due_reminders() -> int:
-    """Beat: notify each reminded person once, 30 minutes before; safe with several beats or workers."""
+    """Beat: notify each reminded person once, ahead (saying the time really left) or, for a reminder set
+    less than the lead time before, at the start; safe with several beats or workers."""
     sent = 0
     while True:
         with transaction.atomic():
@@ -59,21 +72,29 @@ def send_due_reminders() -> int:
             )
             if not batch:
                 return sent
+            now = timezone.now()
             for reminder in batch:
-                space = reminder.space
-                if reminder.user_id == space.host_id:
-                    text = f"Your Space “{space.title}” starts in 30 minutes."
-                else:
-                    text = f"“{space.title}” by {space.host.name} starts in 30 minutes."
                 account_services.notification_create(
                     recipient=reminder.user,
-                    actor=space.host,
+                    actor=reminder.space.host,
                     kind=Notification.Kind.SPACE_REMINDER,
-                    text=text,
-                    url=space.get_absolute_url(),
+                    text=reminder_text(reminder=reminder, now=now),
+                    url=reminder.space.get_absolute_url(),
                 )
             Reminder.objects.filter(pk__in=[r.pk for r in batch]).update(sent_at=timezone.now())
             sent += len(batch)
+
+
+@shared_task
+def prompt_due_spaces() -> int:
+    """Beat: at a Space's time, prompt its host to start; after the grace period, mark it missed."""
+    changed = 0
+    now = timezone.now()
+    for space in spaces_due_query(now=now).order_by("pk")[:REMINDER_BATCH]:
+        changed += space_due_notify(space=space)
+    for space in spaces_missed_query(now=now).order_by("pk")[:REMINDER_BATCH]:
+        changed += space_mark_missed(space=space)
+    return changed
 
 
 @shared_task

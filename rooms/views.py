@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts import selectors as account_selectors
 from accounts.models import User
+from spaces_site.ratelimit import form_status
 
 from . import access, selectors, services
 from .consumers import REACTIONS
@@ -34,8 +38,9 @@ def space_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:100]
     context = {
         "query": query,
-        "live": selectors.spaces_live(query=query)[:50],
+        "live": selectors.spaces_live_ranked(user=request.user, query=query)[:50],
         "upcoming": selectors.spaces_upcoming(query=query)[:50],
+        "topics": selectors.topics_now(),
         "eligibility": access.host_eligibility(user=request.user),
     }
     return render(request, "rooms/list.html", context)
@@ -60,11 +65,11 @@ def space_new(request: HttpRequest) -> HttpResponse:
                 cohosts=data["cohosts"],
             )
         except (ValidationError, PermissionDenied) as exc:
-            form.add_error(None, _errors(exc))
+            form.add_error(None, exc if isinstance(exc, ValidationError) else _errors(exc))
         else:
             messages.success(request, "Your Space is live." if space.is_live else "Your Space is scheduled.")
             return redirect(space)
-    return render(request, "rooms/form.html", {"form": form}, status=422 if form.errors else 200)
+    return render(request, "rooms/form.html", {"form": form}, status=form_status(form))
 
 
 @login_required
@@ -112,9 +117,18 @@ def space_start(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
 def space_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    return _action(request, pk, lambda s: services.space_cancel(space=s, by=request.user), "Space cancelled.")
+    """GET asks the host to confirm (reminded people will be told); POST cancels."""
+    if request.method == "POST":
+        return _action(request, pk, lambda s: services.space_cancel(space=s, by=request.user), "Space cancelled.")
+    space = _space_or_404(pk)
+    if space.host_id != request.user.pk:
+        raise PermissionDenied("Only the host can cancel this Space.")
+    if space.state != Space.State.SCHEDULED:
+        messages.error(request, "Only a scheduled Space can be cancelled.")
+        return redirect(space)
+    reminded = selectors.reminded_count(space=space)
+    return render(request, "rooms/cancel.html", {"space": space, "reminded": reminded})
 
 
 @login_required
@@ -131,9 +145,15 @@ def reminder_toggle(request: HttpRequest, pk: int) -> HttpResponse:
         services.reminder_delete(space=space, user=request.user)
         messages.success(request, "Reminder removed.")
         return redirect(space)
-    return _action(
-        request, pk, lambda s: services.reminder_set(space=s, user=request.user), "We'll remind you 30 minutes before."
-    )
+    space = _space_or_404(pk)
+    try:
+        reminder = services.reminder_set(space=space, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    else:
+        lead = f"{settings.SPACES_REMINDER_MINUTES_BEFORE} minutes before"
+        messages.success(request, f"We'll remind you {'when it starts' if reminder.at_start else lead}.")
+    return redirect(space)
 
 
 @login_required
@@ -156,7 +176,7 @@ def space_report(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, "Thanks. The host and our moderators will review your report.")
             return redirect(space)
     context = {"space": space, "reported": reported, "form": form}
-    return render(request, "rooms/report.html", context, status=422 if form.errors else 200)
+    return render(request, "rooms/report.html", context, status=form_status(form))
 
 
 @login_required
@@ -207,9 +227,29 @@ def live_bubbles(request: HttpRequest) -> HttpResponse:
     return render(request, "rooms/_live_bubbles.html", {"live_bubbles": selectors.live_bubbles_for(user=request.user)})
 
 
-@login_required
+def front_door(request: HttpRequest) -> HttpResponse:
+    """What Spaces is, for visitors who are not signed in: live and upcoming public Spaces, recent posts."""
+    context = {
+        "live": selectors.public_spaces_live(),
+        "upcoming": selectors.public_spaces_upcoming(),
+        "posts": account_selectors.posts_public(),
+    }
+    return render(request, "rooms/front_door.html", context)
+
+
+def _preview(request: HttpRequest, space: Space) -> HttpResponse:
+    """A shared link opened by someone not signed in: what the Space is, with its share card tags.
+    Listening needs an account (see README, "Front door"), so the page offers to sign in and come back."""
+    if space.audience != Space.Audience.PUBLIC:
+        return redirect_to_login(request.get_full_path())
+    context = {"space": space, "share_url": request.build_absolute_uri(space.get_absolute_url())}
+    return render(request, "rooms/preview.html", context)
+
+
 def space_detail(request: HttpRequest, pk: int) -> HttpResponse:
     space = _space_or_404(pk)
+    if not request.user.is_authenticated:
+        return _preview(request, space)
     if space.is_over:
         context = {
             "space": space,
@@ -223,7 +263,7 @@ def space_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "me": me,
         "is_host": space.host_id == request.user.pk,
         "decision": decision,
-        "has_reminder": selectors.has_reminder(space=space, user=request.user),
+        "reminder": selectors.reminder_of(space=space, user=request.user),
         "pins": selectors.pins_in(space=space),
         "share_url": request.build_absolute_uri(space.get_absolute_url()),
         "reactions": REACTIONS,

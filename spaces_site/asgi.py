@@ -13,6 +13,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from channels.sessions import CookieMiddleware, InstanceSessionWrapper, SessionMiddleware  # noqa: E402
 
+from spaces_site.body_limit import limit_request_body  # noqa: E402
 from spaces_site.routing import websocket_urlpatterns  # noqa: E402
 
 
@@ -29,7 +30,7 @@ class SocketSessionMiddleware(SessionMiddleware):
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": limit_request_body(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(
             CookieMiddleware(SocketSessionMiddleware(AuthMiddleware(URLRouter(websocket_urlpatterns))))
         ),

@@ -1,15 +1,16 @@
 """The URL map: people at the root, Spaces under /spaces/, auth under /accounts/."""
 
 from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 
-from accounts import views as account_views
 from rooms.studio import studio_site
+from spaces_site.media import serve_media
+
+from . import views
 
 urlpatterns = [
-    path("", account_views.home, name="home"),
+    path("", views.home, name="home"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("captions/", include("captions.urls")),
@@ -17,4 +18,5 @@ urlpatterns = [
     path("spaces/", include("rooms.urls")),
     path("studio/", studio_site.urls),
     path("", include("accounts.urls")),
-] + static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+    path(f"{settings.MEDIA_URL.strip('/')}/<path:name>", serve_media, name="media"),
+]

@@ -11,6 +11,14 @@ from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 PASSWORD = "pass-word-123"
 
 
+@pytest.fixture(autouse=True)
+def fresh_rate_limits(settings):
+    """Each test counts its own rate limits: ids repeat across tests (SQLite reuses them), counters must not."""
+    import uuid
+
+    settings.RATE_LIMIT_KEY_PREFIX = uuid.uuid4().hex[:12]
+
+
 @pytest.fixture
 def alice(db) -> User:
     return UserFactory(username="alice", display_name="Alice")

@@ -36,13 +36,22 @@ def test_production_needs_a_real_secret_key():
     assert result.returncode != 0 and "DJANGO_SECRET_KEY" in result.stderr
 
 
+PROD_ENV = {
+    "DJANGO_SECRET_KEY": "k" * 20 + "Zq8!xY2#vB7@mN4$pL0%wR6^tJ1&hG9*",
+    "DJANGO_ALLOWED_HOSTS": "spaces.example",
+    "STRIPE_SECRET_KEY": "sk_live_example",
+    "STRIPE_WEBHOOK_SECRET": "whsec_example",
+}
+def test_production_refuses_the_development_secret_key():
+    from spaces_site.settings.base import DEV_SECRET_KEY
+
+    env = {"DJANGO_SECRET_KEY": DEV_SECRET_KEY, "STRIPE_SECRET_KEY": "sk_live_x", "STRIPE_WEBHOOK_SECRET": "whsec_x"}
+    result = run_django("spaces_site.settings.prod", env)
+    assert result.returncode != 0 and "DJANGO_SECRET_KEY is the development key" in result.stderr
+
+
 def test_production_settings_pass_the_deploy_check():
-    env = {
-        "DJANGO_SECRET_KEY": "k" * 20 + "Zq8!xY2#vB7@mN4$pL0%wR6^tJ1&hG9*",
-        "DJANGO_ALLOWED_HOSTS": "spaces.example",
-        "STRIPE_SECRET_KEY": "sk_live_example",
-        "STRIPE_WEBHOOK_SECRET": "whsec_example",
-    }
+    env = PROD_ENV
     code = (
         "import django; django.setup(); from django.core.management import call_command; "
         "call_command('check', '--deploy', '--fail-level', 'WARNING')"
@@ -73,3 +82,54 @@ def test_real_services_are_chosen_from_the_environment():
         "channels_redis.core.RedisChannelLayer",
         "redis://127.0.0.1:6379/0",
     ]
+
+
+SHOW_SECURITY = (
+    "import django; django.setup(); from django.conf import settings as s; "
+    "print(s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_HSTS_SECONDS)"
+)
+SHOW_DATABASE = (
+    "import django; django.setup(); from django.conf import settings as s; d = s.DATABASES['default']; "
+    "print(d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'], d.get('OPTIONS', {}).get('pool', {}).get('max_size'))"
+)
+
+
+def test_production_is_https_only_unless_a_laptop_asks_for_plain_http():
+    assert run_django("spaces_site.settings.prod", PROD_ENV, SHOW_SECURITY).stdout.split() == [
+        "True",
+        "True",
+        "True",
+        "31536000",
+    ]
+    laptop = run_django("spaces_site.settings.prod", {**PROD_ENV, "DJANGO_HTTPS": "false"}, SHOW_SECURITY)
+    assert laptop.stdout.split() == ["False", "False", "False", "0"], laptop.stderr
+
+
+def test_production_pools_database_connections_and_checks_them():
+    env = {**PROD_ENV, "DATABASE_URL": "postgres://spaces@db:5432/spaces"}
+    assert run_django("spaces_site.settings.prod", env, SHOW_DATABASE).stdout.split() == ["0", "True", "10"]
+    behind_pgbouncer = run_django("spaces_site.settings.prod", {**env, "DJANGO_DB_POOL": "false"}, SHOW_DATABASE)
+    assert behind_pgbouncer.stdout.split() == ["60", "True", "None"], behind_pgbouncer.stderr
+
+
+def test_static_files_are_served_by_the_application_in_every_shape():
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print('whitenoise.middleware.WhiteNoiseMiddleware' in s.MIDDLEWARE, s.WHITENOISE_USE_FINDERS)"
+    )
+    assert run_django("spaces_site.settings.dev", {}, code).stdout.split() == ["True", "True"]
+    assert run_django("spaces_site.settings.prod", PROD_ENV, code).stdout.split() == ["True", "False"]
+def test_uvicorn_caps_websocket_messages_at_daphnes_limit():
+    import inspect
+    import re
+    from pathlib import Path
+
+    from daphne.server import Server
+
+    daphne_limit = inspect.signature(Server).parameters["websocket_max_message_size"].default
+    command = subprocess.run(
+        ["make", "-n", "uvicorn"], cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True
+    ).stdout
+    found = re.search(r"--ws-max-size (\d+)", command)
+    assert found, "make uvicorn leaves uvicorn's 16 MiB default"
+    assert int(found.group(1)) == daphne_limit == 1024 * 1024

@@ -23,6 +23,7 @@ from accounts.services import notification_create, notification_create_many
 from rooms import access
 from rooms import services as room_services
 from rooms.models import Space
+from spaces_site import ratelimit
 
 from . import services, stripe_gateway
 from .fees import platform_fee_for
@@ -83,6 +84,9 @@ def ticket_offer_create(*, space: Space, by: User, price_cents: int, quantity: i
 def ticket_offer_page_viewed(*, offer: TicketOffer, viewer: User) -> None:
     """Count a view by someone who might buy: the dashboard's conversion denominator."""
     if viewer.pk == offer.space.host_id or Ticket.objects.filter(offer=offer, buyer=viewer).exists():
+        return
+    # One view per person per day, however often they reload (the mark is shared by every server process).
+    if not ratelimit.first_time("ticket-view", offer.pk, viewer.pk, timezone.localdate(), seconds=86_400):
         return
     TicketOffer.objects.filter(pk=offer.pk).update(page_views=F("page_views") + 1)
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .env import env_bool, env_db, env_int, env_list, env_redis_url, env_str
+from .env import env_bool, env_db, env_int, env_list, env_rate, env_redis_url, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
-SECRET_KEY = env_str("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me-in-production-0123456789")
+DEV_SECRET_KEY = "dev-only-insecure-key-change-me-in-production-0123456789"  # refused by the prod settings
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", DEV_SECRET_KEY)
 DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
@@ -35,10 +36,14 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files are served by the application itself in every shape (make run, make daphne, production).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "spaces_site.body_limit.RequestSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.timezones.TimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -120,6 +125,7 @@ ACCOUNT_EMAIL_VERIFICATION = env_str("DJANGO_ACCOUNT_EMAIL_VERIFICATION", "manda
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_RATE_LIMITS_ENABLED = True
 ACCOUNT_USERNAME_MIN_LENGTH = 3
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Spaces"
 
@@ -132,7 +138,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env_str("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("DJANGO_MEDIA_ROOT", str(BASE_DIR / "media")))
@@ -140,6 +146,8 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Outside production WhiteNoise serves straight from the apps' static folders: no collectstatic step.
+WHITENOISE_USE_FINDERS = True
 
 # Product rules.
 POST_MAX_LENGTH = 280
@@ -210,6 +218,9 @@ SPACES_FRAMES_PER_10S = env_int("SPACES_FRAMES_PER_10S", 1000, minimum=1)
 SPACES_MAX_TEXT_MESSAGE_BYTES = 4096
 CELERY_BEAT_SCHEDULE["rooms-send-due-reminders"] = {"task": "rooms.tasks.send_due_reminders", "schedule": 60.0}
 CELERY_BEAT_SCHEDULE["rooms-end-abandoned-spaces"] = {"task": "rooms.tasks.end_abandoned_spaces", "schedule": 30.0}
+CELERY_BEAT_SCHEDULE["rooms-prompt-due-spaces"] = {"task": "rooms.tasks.prompt_due_spaces", "schedule": 60.0}
+# A scheduled Space its host has not started this long after its time is marked missed.
+SPACES_MISSED_AFTER_MINUTES = env_int("SPACES_MISSED_AFTER_MINUTES", 60, minimum=1)
 
 # Live audio media path (rooms/media.py, rooms/PROTOCOL.md "Audio frames").
 # Per-listener queue of websocket messages kept while its socket pushes back (oldest dropped first),
@@ -251,3 +262,39 @@ CELERY_BEAT_SCHEDULE["captions-sweep"] = {
     "task": "captions.tasks.sweep_captioners",
     "schedule": float(CAPTIONS_SWEEP_SECONDS),
 }
+
+# --- Limits and abuse (README "Limits and abuse") --------------------------------------------------
+# Reverse proxies in front of the servers that append the client's address to X-Forwarded-For; the
+# client is the entry this many from the right. 0: no proxy, the socket's peer is the client.
+TRUSTED_PROXY_HOPS = env_int("DJANGO_TRUSTED_PROXY_HOPS", 0, minimum=0)
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_HOPS  # allauth's limits ask accounts.adapter, which uses the same rule
+# Per account, shared by every server process through the cache; DJANGO_RATE_LIMIT_<ACTION> overrides one.
+RATE_LIMITS = {
+    action: env_rate(f"DJANGO_RATE_LIMIT_{action.upper()}", default)
+    for action, default in {
+        "post": "10/m",
+        "message": "30/m",
+        "report": "10/h",
+        "follow": "100/h",
+        "invite": "30/10m",
+        "invite_person": "3/h",
+        "share_dm": "20/10m",
+        "space_create": "20/h",
+    }.items()
+}
+RATE_LIMIT_KEY_PREFIX = env_str("DJANGO_RATE_LIMIT_KEY_PREFIX", "v1")
+# Sockets one account may hold open to one Space; a new one closes the oldest (close 4406).
+SPACES_MAX_SOCKETS_PER_ACCOUNT = env_int("SPACES_MAX_SOCKETS_PER_ACCOUNT", 4, minimum=1)
+# Request bodies: anything larger is refused with 413 before it is read (spaces_site/body_limit.py);
+# form fields without files may hold at most DATA_UPLOAD_MAX_MEMORY_SIZE; uploads larger than
+# FILE_UPLOAD_MAX_MEMORY_SIZE go to a temporary file, never memory.
+MAX_REQUEST_BYTES = env_int("DJANGO_MAX_REQUEST_BYTES", 5 * 1024 * 1024, minimum=1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # Django's default (Stripe's webhook bodies are read whole)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+# Avatars: the upload's size, its pixels (a decompression bomb is refused before it is decoded) and
+# the size it is re-encoded to (which drops metadata and anything appended to the image).
+AVATAR_MAX_BYTES = env_int("DJANGO_AVATAR_MAX_BYTES", 2 * 1024 * 1024, minimum=1024)
+AVATAR_MAX_PIXELS = env_int("DJANGO_AVATAR_MAX_PIXELS", 25_000_000, minimum=1)
+AVATAR_SIZE = 400
+USERNAME_MAX_LENGTH = 30

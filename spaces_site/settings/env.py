@@ -71,3 +71,19 @@ def env_redis_url(name: str) -> str | None:
         return raw
 
     return _read(name, parse, None, "Redis URL")
+
+
+def env_rate(name: str, default: str) -> tuple[int, int]:
+    """A rate like `30/10m` (a count per period in s, m, h or d) as (count, seconds)."""
+
+    def parse(raw: str) -> tuple[int, int]:
+        count, _, period = raw.strip().partition("/")
+        units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+        multiplier = period[:-1] or "1"
+        if not (count.isdigit() and period and period[-1] in units and multiplier.isdigit()):
+            raise ValueError("expected a count per period such as 30/10m (s, m, h or d)")
+        if int(count) < 1 or int(multiplier) < 1:
+            raise ValueError("the count and the period must be positive")
+        return int(count), int(multiplier) * units[period[-1]]
+
+    return _read(name, parse, parse(default), "rate")

@@ -40,7 +40,7 @@ def test_mandatory_verification_holds_the_login_until_confirmed(client):
             "password2": "a-long-pass-phrase",
         },
     )
-    assert client.get("/").status_code == 302
+    assert client.get(reverse("accounts:inbox")).status_code == 302  # not signed in yet
     assert "confirm" in mail.outbox[0].subject.lower()
 
 

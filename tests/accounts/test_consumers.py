@@ -41,6 +41,7 @@ async def test_a_direct_message_reaches_the_recipient_live():
     assert await communicator.receive_json_from(timeout=5) == {
         "type": "message",
         "conversation": message.conversation_id,
+        "message": message.pk,
     }
     await communicator.disconnect()
 

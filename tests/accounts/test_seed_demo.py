@@ -17,3 +17,25 @@ def test_seed_demo_builds_the_network_once():
     assert host.followers_count == Follow.objects.filter(followee=host).count()
     assert User.objects.count() > 300
     assert host.check_password("spaces-demo-2026")
+
+
+def test_seed_demo_reads_like_a_network_with_conversations_and_spaces():
+    from accounts.models import Hashtag, Like, Notification
+    from rooms.models import Space
+
+    call_command("seed_demo")
+    top_level = Post.objects.filter(reply_to__isnull=True, repost_of__isnull=True)
+    assert top_level.values("body").distinct().count() > 200  # not the same few sentences over and over
+    assert Post.objects.filter(reply_to__isnull=False).count() >= 150
+    assert Post.objects.filter(repost_of__isnull=False, body="").exists()
+    assert Post.objects.filter(repost_of__isnull=False).exclude(body="").exists()
+    assert Like.objects.count() > 1000 and Hashtag.objects.filter(name="jazz").exists()
+    assert top_level.filter(body__contains="@").exists()
+    liked = Post.objects.order_by("-likes_count").first()
+    assert liked.likes_count == Like.objects.filter(post=liked).count() > 0
+    assert Notification.objects.filter(recipient__username="maya", kind="like", text__contains="others liked").exists()
+    assert Space.objects.filter(state=Space.State.LIVE).count() >= 2
+    assert Space.objects.filter(state=Space.State.SCHEDULED).count() >= 3
+    counts = (Post.objects.count(), Like.objects.count(), Space.objects.count())
+    call_command("seed_demo")
+    assert (Post.objects.count(), Like.objects.count(), Space.objects.count()) == counts

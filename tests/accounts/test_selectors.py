@@ -1,6 +1,6 @@
 import pytest
 
-from accounts import selectors, services
+from accounts import engagement, selectors, services
 from accounts.models import Follow, Post
 from accounts.pagination import BadCursor
 from tests.accounts.factories import PostFactory, UserFactory
@@ -45,14 +45,32 @@ def test_blocker_posts_leave_the_blocked_timeline(alice, bob):
 
 @pytest.mark.parametrize("follows", [10, 500])
 def test_home_timeline_queries_do_not_grow_with_follows(client, alice, follows, django_assert_max_num_queries):
+    """The page holds posts, replies, reposts and quotes, some liked and reposted by the reader; the
+    number of queries is the same at 10 and 500 follows."""
     others = UserFactory.create_batch(follows)
     Follow.objects.bulk_create([Follow(follower=alice, followee=u) for u in others])
-    Post.objects.bulk_create([Post(author=u, body=f"post {n} by {u.username}") for u in others for n in range(3)])
+    Post.objects.bulk_create(
+        [Post(author=u, body=f"post {n} by {u.username} #tag @alice") for u in others for n in range(3)]
+    )
+    recent = list(Post.objects.order_by("-pk")[:12])
+    for n, post in enumerate(recent[:4]):
+        engagement.like_create(user=alice, post=post)
+        engagement.reply_create(author=others[n], to=post, body=f"reply {n} to @{post.author.username}")
+        engagement.repost_create(author=others[-1 - n], post=post)
+        engagement.quote_create(author=others[n + 1], post=recent[n + 4], body=f"quoting {n}")
+    engagement.repost_create(author=alice, post=recent[8])
     client.force_login(alice)
     with django_assert_max_num_queries(10) as captured:
         response = client.get("/")
     assert response.status_code == 200
-    assert len(response.context["page"].items) == 20
+    items = response.context["page"].items
+    assert len(items) == 20
+    assert {"reply", "repost", "quote"} <= {
+        "reply" if p.reply_to_id else "repost" if p.is_plain_repost else "quote" if p.repost_of_id else "post"
+        for p in items
+    }
+    assert response.text.count('aria-pressed="true"') >= 2
+    assert sum('FROM "accounts_post"' in q["sql"] for q in captured) == 1
     print(f"home timeline at {follows} follows: {len(captured)} queries")
 
 

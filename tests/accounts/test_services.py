@@ -17,6 +17,15 @@ def test_follow_updates_both_counts_and_notifies(alice, bob):
     assert note.kind == Notification.Kind.FOLLOW and note.actor == alice
 
 
+def test_unfollowing_and_following_again_does_not_notify_twice(alice, bob):
+    services.follow_create(follower=alice, followee=bob)
+    services.follow_delete(follower=alice, followee=bob)
+    services.follow_create(follower=alice, followee=bob)
+    assert Notification.objects.filter(recipient=bob, kind=Notification.Kind.FOLLOW).count() == 1
+    bob.refresh_from_db()
+    assert bob.followers_count == 1
+
+
 def test_following_yourself_is_refused(alice):
     with pytest.raises(ValidationError, match="can't follow yourself"):
         services.follow_create(follower=alice, followee=alice)

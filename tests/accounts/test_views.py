@@ -57,8 +57,8 @@ def test_future_date_of_birth_is_a_field_error(client):
     assert not User.objects.filter(username="eve").exists()
 
 
-def test_anonymous_visitors_are_sent_to_log_in(client):
-    response = client.get("/")
+def test_anonymous_visitors_are_sent_to_log_in_to_act(client):
+    response = client.get(reverse("accounts:inbox"))
     assert response.status_code == 302 and reverse("account_login") in response.url
 
 
@@ -82,6 +82,7 @@ def test_bad_posts_show_the_error_and_keep_the_text(alice_client, body, message)
 def test_follow_button_over_htmx_toggles(alice_client, alice, bob):
     response = alice_client.post(reverse("accounts:follow", args=["bob"]), **HTMX)
     assert response.status_code == 200 and "Following" in response.content.decode()
+    assert 'aria-label="Unfollow @bob">Unfollow</button>' in response.content.decode()
     assert Follow.objects.filter(follower=alice, followee=bob).exists()
     response = alice_client.post(reverse("accounts:unfollow", args=["bob"]), **HTMX)
     assert ">Follow<" in response.content.decode()

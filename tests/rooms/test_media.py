@@ -354,3 +354,32 @@ async def test_listener_that_stops_acknowledging_is_told_and_closed_while_others
     assert acking.sequences() == captions.sequences() == list(range(1, sequence + 2))
     assert acking.closed_with is None and captions.closed_with is None
     assert media.media_stats()["ack_lagging"] >= 2
+
+
+@pytest.mark.asyncio
+async def test_stage_is_never_evicted_for_lagging_only_listeners_are(in_process):
+    # Under overload the server sheds listeners; a speaker who falls behind on playback only skips audio.
+    in_process.SPACES_MEDIA_QUEUE_MESSAGES = 2
+    in_process.SPACES_MEDIA_SLOW_DROP_LIMIT = 3
+    speaker, listener, quiet = Sink(), Sink(), Sink()
+    speaker.on_stage = True
+    speaker.open.clear()
+    listener.open.clear()
+    for sink in (speaker, listener, quiet):
+        await media.attach(1, sink, acks=True)
+    for sequence in range(1, 11):
+        await media.publish(1, 0, frame(sequence))
+    await asyncio.wait_for(listener.done.wait(), 5)
+    assert listener.closed_with == media.CLOSE_SLOW_LISTENER
+    # Neither acknowledges: the checker's verdicts, driven with explicit times, shed only the listener.
+    hub = media._process().hubs[1]
+    for now in (1000.0, 1001.0, 1002.0):
+        hub.check_acks(now)
+    await asyncio.wait_for(quiet.done.wait(), 5)
+    assert quiet.closed_with == media.CLOSE_SLOW_LISTENER
+    speaker.open.set()
+    await media.publish(1, 0, frame(11))
+    await settle(lambda: 11 in speaker.sequences())
+    assert speaker.closed_with is None and speaker.texts == []
+    assert 11 in speaker.sequences()
+    assert id(speaker) in hub.listeners

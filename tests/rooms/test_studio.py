@@ -136,3 +136,22 @@ def test_participants_and_reports_are_visible_only_to_their_host(client, host_a,
     assert b"visible_only_to_b" not in client.get(f"/studio/rooms/space/{theirs.pk}/change/", follow=True).content
     client.force_login(host_b)
     assert b"visible_only_to_b" in client.get(f"/studio/rooms/space/{theirs.pk}/change/").content
+
+
+def test_the_view_on_site_shortcut_answers_only_for_the_hosts_own_spaces(client, host_a, host_b):
+    from django.contrib.contenttypes.models import ContentType
+
+    from accounts.models import Post
+
+    own = SpaceFactory(host=host_a)
+    theirs = SpaceFactory(host=host_b)
+    secret = Post.objects.create(author=host_b, body="for super followers", audience=Post.Audience.SUPER_FOLLOWERS)
+    client.force_login(host_a)
+    space_type = ContentType.objects.get_for_model(Space).pk
+    post_type = ContentType.objects.get_for_model(Post).pk
+    shortcut = "/studio/r/{}/{}/"
+    assert client.get(shortcut.format(space_type, own.pk))["Location"] == own.get_absolute_url()
+    assert client.get(shortcut.format(space_type, theirs.pk)).status_code == 404
+    revealing = client.get(shortcut.format(post_type, secret.pk))
+    assert revealing.status_code == 404
+    assert "hostb" not in revealing.content.decode() and "Location" not in revealing

@@ -7,7 +7,7 @@ const root = document.getElementById("room");
 const spaceId = root.dataset.space;
 const myId = Number(root.dataset.user);
 const scheme = location.protocol === "https:" ? "wss" : "ws";
-const FINAL = { 4401: "Log in to join this Space.", 4403: "You can't join this Space.", 4404: "This Space doesn't exist.", 4410: "This Space has ended." };
+const FINAL = { 4401: "Log in to join this Space.", 4403: "You can't join this Space.", 4404: "This Space doesn't exist.", 4410: "This Space has ended.", 4406: "This Space is open in too many of your tabs; this one was closed." };
 const ROLE_NAMES = { host: "Host", cohost: "Co-host", speaker: "Speaker", listener: "Listener" };
 const SPEAKING = new Set(["host", "cohost", "speaker"]);
 const MANAGERS = new Set(["host", "cohost"]);

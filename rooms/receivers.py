@@ -1,0 +1,15 @@
+"""What rooms does when something happens in accounts."""
+
+from __future__ import annotations
+
+from django.dispatch import receiver
+
+from accounts.models import User
+from accounts.signals import block_created
+
+from . import services
+
+
+@receiver(block_created, dispatch_uid="rooms.remove_blocked_from_live_spaces")
+def remove_blocked_from_live_spaces(sender, *, blocker: User, blocked: User, **kwargs) -> None:
+    services.participant_remove_blocked(host=blocker, user=blocked)

@@ -1,0 +1,88 @@
+"""Discovery: people search, who to follow from the follow graph, a profile's Spaces, the Spaces tab."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts import selectors, services
+from accounts.models import Follow
+from rooms import selectors as room_selectors
+from rooms import services as room_services
+from rooms.models import Participant, Role
+from tests.accounts.factories import UserFactory
+from tests.rooms.factories import LiveSpaceFactory, make_host
+
+pytestmark = pytest.mark.django_db
+
+
+def test_people_search_finds_names_and_usernames_and_hides_blocks(client, alice, bob):
+    maria = UserFactory(username="maria_synth", display_name="Maria Okafor")
+    UserFactory(username="zed", display_name="Zed")
+    services.block_create(blocker=bob, blocked=alice)
+    assert [p.username for p in selectors.people_search(query="okafor", viewer=alice)] == [maria.username]
+    assert [p.username for p in selectors.people_search(query="@maria", viewer=alice)] == [maria.username]
+    assert selectors.people_search(query="bob", viewer=alice) == []
+    client.force_login(alice)
+    response = client.get(reverse("accounts:people_search"), {"q": "maria"})
+    assert response.status_code == 200 and "Maria Okafor" in response.text
+
+
+def test_people_search_forgives_typos_on_postgresql(alice):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("trigram similarity is PostgreSQL's; other databases match substrings")
+    maria = UserFactory(username="mariaokafor", display_name="Maria Okafor")
+    assert maria in selectors.people_search(query="Mariaa Okafr", viewer=alice)
+
+
+def test_who_to_follow_comes_from_people_you_follow(alice, bob, charlie):
+    dana, eve, star = UserFactory(username="dana"), UserFactory(username="eve"), UserFactory(username="star")
+    services.follow_create(follower=alice, followee=bob)
+    services.follow_create(follower=alice, followee=charlie)
+    for follower in (bob, charlie):
+        services.follow_create(follower=follower, followee=dana)
+    services.follow_create(follower=bob, followee=eve)
+    Follow.objects.bulk_create([Follow(follower=u, followee=star) for u in UserFactory.create_batch(5)])
+    star.followers_count = 5
+    star.save()
+    services.block_create(blocker=eve, blocked=alice)
+    suggestions = selectors.who_to_follow(user=alice, limit=3)
+    assert [p.username for p in suggestions][:1] == ["dana"]
+    assert suggestions[0].followed_by_friends == 2
+    assert "eve" not in [p.username for p in suggestions]
+    assert "star" in [p.username for p in suggestions]  # topped up with popular accounts
+
+
+def test_a_profile_shows_the_persons_live_and_upcoming_spaces_and_counts(client, alice):
+    host = make_host(username="dj", display_name="DJ")
+    LiveSpaceFactory(host=host, title="On air now")
+    room_services.space_create(host=host, title="Next week", scheduled_for=timezone.now() + timedelta(days=7))
+    client.force_login(alice)
+    page = client.get(host.get_absolute_url()).text
+    assert "Spaces by DJ" in page and "On air now" in page and "Next week" in page
+    assert f'href="{reverse("accounts:followers", args=["dj"])}"' in page
+    assert f'href="{reverse("accounts:following", args=["dj"])}"' in page
+
+
+def test_the_spaces_tab_ranks_by_people_you_follow_then_listeners_and_lists_topics(client, alice):
+    crowded = LiveSpaceFactory(host=make_host(username="big"), title="Crowded", topics="music")
+    friendly = LiveSpaceFactory(host=make_host(username="small"), title="Friends here", topics="music,jazz")
+    quiet = LiveSpaceFactory(host=make_host(username="quiet"), title="Quiet")
+    for person in UserFactory.create_batch(3):
+        Participant.objects.create(space=crowded, user=person, role=Role.LISTENER, connections=1)
+    friend = UserFactory()
+    Follow.objects.create(follower=alice, followee=friend)
+    Participant.objects.create(space=friendly, user=friend, role=Role.LISTENER, connections=1)
+    ranked = list(room_selectors.spaces_live_ranked(user=alice))
+    assert [s.title for s in ranked] == ["Friends here", "Crowded", "Quiet"]
+    assert ranked[1].listening == 3 and quiet in ranked
+    client.force_login(alice)
+    page = client.get(reverse("rooms:list")).text
+    assert page.index("Friends here") < page.index("Crowded")
+    assert "3 listening" in page and "1 person you follow" in page
+    assert '<a class="tag" href="?q=music">#music' in page

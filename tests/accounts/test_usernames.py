@@ -1,0 +1,70 @@
+"""Sign-up refuses reserved names, overlong names and lookalikes of existing handles, as field errors."""
+
+import html
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import User
+from accounts.usernames import reserved_names, skeleton
+from tests.accounts.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def sign_up(client, username: str, display_name: str = ""):
+    return client.post(
+        reverse("account_signup"),
+        {
+            "email": f"new{abs(hash(username))}@example.com",
+            "username": username,
+            "password1": "a-long-pass-phrase",
+            "password2": "a-long-pass-phrase",
+            "display_name": display_name,
+        },
+    )
+
+
+def username_errors(response) -> str:
+    assert response.status_code == 200, "the sign-up went through"
+    return html.unescape(" ".join(response.context["form"].errors.get("username", [])))
+
+
+@pytest.mark.parametrize("name", ["admin", "studio", "accounts", "money", "api", "Captions", "STATIC", "аdmin"])
+def test_reserved_names_are_refused(client, name):
+    assert "is reserved by Spaces" in username_errors(sign_up(client, name))
+    assert not User.objects.filter(username=name).exists()
+
+
+def test_reserved_names_come_from_the_url_map():
+    assert {"admin", "studio", "accounts", "money", "spaces", "captions", "posts", "messages"} <= reserved_names()
+
+
+def test_a_username_longer_than_thirty_characters_is_refused(client):
+    assert "at most 30 characters (this one has 150)" in username_errors(sign_up(client, "x" * 150))
+    assert sign_up(client, "y" * 30).status_code == 302
+
+
+def test_a_cyrillic_lookalike_of_an_existing_handle_is_refused(client):
+    UserFactory(username="maya", display_name="Maya Okafor")
+    errors = username_errors(sign_up(client, "mаya", display_name="Maya Okafor"))  # Cyrillic а
+    assert "looks too much like the existing account @maya" in errors
+    assert User.objects.count() == 1
+
+
+@pytest.mark.parametrize("lookalike", ["rnaya", "mayа", "ｍaya", "mауа"])
+def test_other_lookalikes_are_refused(client, lookalike):
+    UserFactory(username="maya")
+    assert "looks too much like the existing account @maya" in username_errors(sign_up(client, lookalike))
+
+
+def test_digit_and_letter_lookalikes_share_a_skeleton():
+    assert skeleton("leo1") == skeleton("Ieol") == skeleton("leol")
+    assert skeleton("fan0001") == skeleton("fanOOO1")
+    assert skeleton("maya") != skeleton("mara")
+
+
+def test_an_ordinary_new_name_signs_up(client):
+    UserFactory(username="maya")
+    assert sign_up(client, "maya_fan_42").status_code == 302
+    assert User.objects.get(username="maya_fan_42").username_skeleton == skeleton("maya_fan_42")

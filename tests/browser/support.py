@@ -1,0 +1,44 @@
+"""Helpers for browser tests: signing in, setting up data off Playwright's loop, screenshots."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+from django.db import connection
+from django.test import Client
+from playwright.sync_api import BrowserContext, Page
+
+T = TypeVar("T")
+SHOTS = Path("/tmp/spaces-shots")
+
+
+def signed_in(context: BrowserContext, base: str, user) -> None:
+    client = Client()
+    client.force_login(user)
+    context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": base}])
+
+
+def off_the_loop(build: Callable[[], T]) -> T:
+    """Run `build` in a thread of its own: Playwright's loop runs in the test's, and the services' live
+    pushes use async_to_sync."""
+
+    def run() -> T:
+        try:
+            return build()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        return worker.submit(run).result(timeout=60)
+
+
+def shoot(page: Page, name: str) -> None:
+    """Screenshots at phone and desktop widths (for people to look at), and no sideways scroll on phones."""
+    SHOTS.mkdir(exist_ok=True)
+    for width in (390, 1280):
+        page.set_viewport_size({"width": width, "height": 900})
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), f"{name} overflows"
+        page.screenshot(path=SHOTS / f"{name}-{width}.png", full_page=True)

@@ -1,0 +1,49 @@
+"""The browser's time zone reaches the account, and Spaces read in local time; cancelling asks first."""
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import Browser, expect
+
+from accounts.models import User
+from rooms import services
+from tests.accounts.factories import UserFactory
+from tests.browser.support import off_the_loop, shoot, signed_in
+from tests.browser.test_people_flow import assert_accessible
+from tests.rooms.factories import make_host
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
+
+
+def test_a_reader_in_new_york_sees_the_space_in_new_york_time(browser: Browser, live_server):
+    def build():
+        host = make_host(username="dana", display_name="Dana")
+        start = (timezone.now() + timedelta(days=2)).replace(hour=18, minute=0, second=0, microsecond=0)
+        space = services.space_create(host=host, title="Evening synths", scheduled_for=start)
+        return host, UserFactory(username="nyc"), space
+
+    host, reader, space = off_the_loop(build)
+    base = live_server.url
+    context = browser.new_context(timezone_id="America/New_York")
+    signed_in(context, base, reader)
+    page = context.new_page()
+    page.goto(f"{base}{space.get_absolute_url()}")
+    # The first page is drawn in UTC; the browser reports its zone and the page is drawn again.
+    expected = space.scheduled_for.astimezone(ZoneInfo("America/New_York")).strftime("%H:%M %Z")  # 13:00 EST
+    expect(page.locator("time").first).to_contain_text(expected)
+    assert User.objects.get(pk=reader.pk).time_zone == "America/New_York"
+    assert_accessible(page)
+    shoot(page, "scheduled")
+
+    host_context = browser.new_context(timezone_id="America/New_York")
+    signed_in(host_context, base, host)
+    host_page = host_context.new_page()
+    host_page.goto(f"{base}{space.get_absolute_url()}")
+    host_page.get_by_role("link", name="Cancel Space").click()
+    expect(host_page.get_by_role("heading", name="Cancel “Evening synths”?")).to_be_visible()
+    assert_accessible(host_page)
+    shoot(host_page, "cancel")
+    host_page.get_by_role("button", name="Yes, cancel the Space").click()
+    expect(host_page.get_by_role("heading", name="This Space was cancelled")).to_be_visible()

@@ -1,0 +1,1 @@
+"""The deployed shape: production settings, several processes, PostgreSQL and Redis."""
