@@ -170,8 +170,8 @@ def test_hands_queue_in_the_order_raised_with_wait_times_and_the_next_one_speaks
     expect(pages[second.pk].get_by_role("button", name="Let the next one speak")).to_be_hidden()
 
     host_page.get_by_role("button", name="Let the next one speak").click()
-    expect(pages[first.pk].locator("#my-role")).to_have_text("Speaker")
-    expect(queue).to_have_count(1)
+    expect(pages[first.pk].locator("#my-role")).to_have_text("Speaker", timeout=30_000)
+    expect(queue).to_have_count(1, timeout=30_000)
     expect(queue.first).to_contain_text("Bo Second")
     expect(queue.first).to_contain_text("1.")
     assert Participant.objects.get(space=space, user=first).role == Role.SPEAKER

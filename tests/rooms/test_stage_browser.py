@@ -18,7 +18,7 @@ from tests.rooms.factories import LiveSpaceFactory, make_host
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-LONG = "Supercalifragilisticexpialidocious" * 3
+LONG = "Supercalifragilisticexpialidociousvoicenames"  # 44 characters, no place to break
 VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
 
 # Every visible control of the dock, with whether the element at its centre is the control itself.
@@ -50,14 +50,14 @@ def test_the_room_is_a_stage_that_fits_with_an_uncovered_dock_in_every_role(brow
     from axe_playwright_python.sync_playwright import Axe
 
     host = make_host(username="maya", display_name=f"Maya {LONG}")
-    space = LiveSpaceFactory(host=host, title=f"Night synths and {LONG} in the studio")
+    space = LiveSpaceFactory(host=host, title=f"Night synths and {LONG}{LONG[:20]} live")
     speaker = UserFactory(username="ivy", display_name=f"Ivy {LONG}")
     seat(space, speaker, Role.SPEAKER, connections=1)
     listener = UserFactory(username="sam", display_name="Sam")
     for n in range(6):
         seat(space, UserFactory(username=f"guest{n}", display_name=f"Guest {n}"), connections=1)
     seat(space, listener)
-    post = PostFactory(author=host, body=f"Read this before the show: https://example.com/{LONG}/{LONG}")
+    post = PostFactory(author=host, body=f"Read this before the show: https://example.com/{LONG * 3}/{LONG}")
     PinnedPost.objects.create(space=space, post=post, pinned_by=host)
     folder = shots_dir(tmp_path)
     base_url = f"http://{live_daphne}"
