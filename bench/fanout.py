@@ -38,6 +38,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from rooms import media  # noqa: E402  (the frame format; needs no Django set-up)
+
 SETTINGS = "spaces_site.settings.base"
 VENV_BIN = Path(sys.executable).parent
 FRAME_MS = 20
@@ -46,6 +50,7 @@ HIST_STEP_MS = 0.5
 HIST_SIZE = 40_000  # up to 20 s
 HIST_PER_MS = 1 / HIST_STEP_MS
 CAPTURE = struct.Struct("<d")
+CAPTURE_AT = 1 + media.HEADER_BYTES - CAPTURE.size  # in a relayed frame: speaker index, then the header ending in it
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -189,9 +194,9 @@ class Stats:
 
     def record(self, buffer: bytearray, start: int, length: int, now: float) -> int:
         if buffer[start] != 0xFF:
-            count, capture_at = 1, start + 6
+            count, capture_at = 1, start + CAPTURE_AT
         else:
-            count, capture_at, at, end = 0, start + 9, start + 1, start + length
+            count, capture_at, at, end = 0, start + 3 + CAPTURE_AT, start + 1, start + length
             while at + 2 <= end:
                 at += 2 + (buffer[at] | (buffer[at + 1] << 8))
                 count += 1
@@ -414,7 +419,7 @@ async def speak(speakers: list[WsClient], seconds: float) -> int:
         delay = capture - time.time()
         if delay > 0:
             await asyncio.sleep(delay)
-        head = struct.pack("<BId", 1, sequence, capture * 1000)
+        head = media.pack_frame(1, stream=1, sequence=sequence, captured_ms=capture * 1000, payload=b"")
         for speaker in speakers:
             speaker.send(head + payload)
     return frames
@@ -503,7 +508,6 @@ def django_setup(database_url: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
     os.environ["DATABASE_URL"] = database_url
     os.environ["DJANGO_SETTINGS_MODULE"] = SETTINGS
-    sys.path.insert(0, str(ROOT))
     import django
     from django.core.management import call_command
 

@@ -1,8 +1,8 @@
 """Turning one speaker's media frames into 16 kHz mono PCM16 for the recogniser.
 
-Frame format (the media contract, little-endian): byte 0 format (1 = Opus 20 ms mono 48 kHz,
-2 = PCM16 mono 16 kHz), bytes 1..4 uint32 sequence number, bytes 5..12 float64 capture time in
-ms, then the payload. Relayed frames carry one more leading byte, the speaker index.
+Frame format: the media contract of rooms/media.py (`HEADER`: format, stream id, sequence number,
+capture time in ms, then the payload). Relayed frames carry one more leading byte, the speaker index.
+A new stream id (the speaker reloaded, reconnected, switched device or unmuted) restarts the sequence.
 
 Decoding degrades instead of failing: a malformed frame or undecodable payload is counted and
 skipped, a short gap is filled with silence so timing stays true, a long gap is filled with
@@ -14,19 +14,17 @@ from __future__ import annotations
 
 import logging
 import math
-import struct
 from dataclasses import dataclass
 
 import av
 import numpy as np
 
+from rooms.media import FORMAT_OPUS, FORMAT_PCM16, HEADER_BYTES, MAX_FRAME_BYTES, pack_frame, unpack_header
+
 logger = logging.getLogger(__name__)
 
-FORMAT_OPUS = 1
-FORMAT_PCM16 = 2
-HEADER = struct.Struct("<BId")
-HEADER_SIZE = HEADER.size  # 13
-MAX_FRAME_SIZE = 4096
+HEADER_SIZE = HEADER_BYTES
+MAX_FRAME_SIZE = MAX_FRAME_BYTES
 SAMPLE_RATE = 16_000
 OPUS_FRAME_MS = 20
 
@@ -48,6 +46,7 @@ class Frame:
     seq: int
     capture_ms: float
     payload: bytes
+    stream: int = 0
 
 
 @dataclass(frozen=True)
@@ -76,17 +75,19 @@ def parse_frame(frame: bytes, *, relayed: bool = False) -> Frame:
         raise FrameDecodeError(f"frame of {len(frame)} bytes is shorter than the {HEADER_SIZE}-byte header")
     if len(frame) > MAX_FRAME_SIZE:
         raise FrameDecodeError(f"frame of {len(frame)} bytes is over the {MAX_FRAME_SIZE}-byte limit")
-    fmt, seq, capture_ms = HEADER.unpack_from(frame)
+    fmt, stream, seq, capture_ms = unpack_header(frame)
     if fmt not in (FORMAT_OPUS, FORMAT_PCM16):
         raise FrameDecodeError(f"unknown audio format {fmt}")
-    return Frame(speaker_index, fmt, seq, capture_ms, frame[HEADER_SIZE:])
+    return Frame(speaker_index, fmt, seq, capture_ms, frame[HEADER_SIZE:], stream)
 
 
-def build_frame(fmt: int, seq: int, capture_ms: float, payload: bytes, *, speaker_index: int | None = None) -> bytes:
+def build_frame(
+    fmt: int, seq: int, capture_ms: float, payload: bytes, *, speaker_index: int | None = None, stream: int = 0
+) -> bytes:
     """The inverse of parse_frame: what a speaker's page sends (and the relay forwards)."""
-    header = HEADER.pack(fmt, seq & 0xFFFFFFFF, capture_ms)
+    frame = pack_frame(fmt, stream=stream, sequence=seq, captured_ms=capture_ms, payload=payload)
     prefix = bytes([speaker_index]) if speaker_index is not None else b""
-    return prefix + header + payload
+    return prefix + frame
 
 
 class _OpusDecoder:
@@ -111,6 +112,7 @@ class StreamDecoder:
         self._opus: _OpusDecoder | None = None
         self._fmt: int | None = None
         self._last_seq: int | None = None
+        self._stream: int | None = None
         self._origin_ms: float | None = None
         self._next_ms = 0  # where the next chunk starts on the stream's timeline
         self._last_frame_ms = OPUS_FRAME_MS
@@ -119,7 +121,6 @@ class StreamDecoder:
         self.late_frames = 0
         self.codec_switches = 0
         self.filled_ms = 0
-        self.capture_restarts = 0
         self._last_capture_ms = math.nan
 
     def decode(self, frame: bytes | Frame, *, relayed: bool = False) -> list[Chunk]:
@@ -130,15 +131,14 @@ class StreamDecoder:
             self.bad_frames += 1
             logger.debug("captions: skipping a frame: %s", exc)
             return []
-        if self._last_seq is not None and _seq_not_after(parsed.seq, self._last_seq):
-            if not self._new_capture(parsed):
-                self.late_frames += 1
-                return []
-            # The speaker's page started capturing afresh (a reconnect, talking again): its sequence
-            # starts over while its capture clock moves on. Carry on from here with a fresh decoder.
-            self.capture_restarts += 1
-            self._last_seq = (parsed.seq - 1) & 0xFFFFFFFF
+        new_stream = self._last_seq is not None and parsed.stream != self._stream
+        self._stream = parsed.stream
+        if new_stream:
+            # The speaker started a new capture session: its sequence starts again, from a new encoder.
             self._opus = None
+        elif self._last_seq is not None and _seq_not_after(parsed.seq, self._last_seq):
+            self.late_frames += 1
+            return []
 
         pcm = self._decode_payload(parsed)
         if pcm is None:
@@ -146,7 +146,7 @@ class StreamDecoder:
             self._last_seq = parsed.seq
             return []
         self.frames += 1
-        chunks = self._place(parsed)
+        chunks = self._place(parsed, new_stream=new_stream)
         self._last_seq = parsed.seq
         self._last_capture_ms = parsed.capture_ms
         if pcm:
@@ -154,11 +154,6 @@ class StreamDecoder:
             self._next_ms += len(pcm) // 32
             self._last_frame_ms = OPUS_FRAME_MS if parsed.fmt == FORMAT_OPUS else max(1, len(pcm) // 32)
         return chunks
-
-    def _new_capture(self, frame: Frame) -> bool:
-        """A frame whose sequence went back while its capture time moved on: a new capture, not a late frame."""
-        last = self._last_capture_ms
-        return math.isfinite(last) and math.isfinite(frame.capture_ms) and frame.capture_ms > last + GAP_TOLERANCE_MS
 
     def _decode_payload(self, frame: Frame) -> bytes | None:
         if frame.fmt != self._fmt:
@@ -179,7 +174,7 @@ class StreamDecoder:
             self._opus = None
             return None
 
-    def _place(self, frame: Frame) -> list[Chunk]:
+    def _place(self, frame: Frame, *, new_stream: bool = False) -> list[Chunk]:
         """Silence for the frames that never arrived, judged by the capture clock (else the sequence)."""
         if self._last_seq is None:
             self._origin_ms = frame.capture_ms if math.isfinite(frame.capture_ms) else None
@@ -187,6 +182,8 @@ class StreamDecoder:
         if self._origin_ms is not None and math.isfinite(frame.capture_ms):
             # The capture clock knows how long the gap really was, whatever the frame sizes.
             missing_ms = int(frame.capture_ms - self._origin_ms - self._next_ms)
+        elif new_stream:
+            missing_ms = 0  # sequences of two streams say nothing about the time between them
         else:
             missing_ms = ((frame.seq - self._last_seq - 1) & 0xFFFFFFFF) * self._last_frame_ms
         if missing_ms <= GAP_TOLERANCE_MS:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import transaction
 
 
@@ -28,6 +30,15 @@ def broadcast(space_id: int, event: dict[str, Any]) -> None:
     transaction.on_commit(send, robust=True)
 
 
+def host_presence_event(left_at: datetime | None) -> dict[str, Any]:
+    """`host_presence`: the host's last socket closed at `left_at` (None: the host is back)."""
+    if left_at is None:
+        return {"type": "host_presence", "present": True}
+    grace = settings.SPACES_HOST_GRACE_SECONDS
+    ends_at = left_at + timedelta(seconds=grace)
+    return {"type": "host_presence", "present": False, "grace_seconds": grace, "ends_at": ends_at.isoformat()}
+
+
 def participant_payload(participant) -> dict[str, Any]:
     user = participant.user
     return {
@@ -38,6 +49,7 @@ def participant_payload(participant) -> dict[str, Any]:
         "role": participant.role,
         "muted": participant.muted,
         "hand": participant.hand_raised,
+        "hand_at": participant.hand_raised_at.isoformat() if participant.hand_raised_at else None,
         "speaker_index": participant.speaker_index,
     }
 
@@ -60,6 +72,7 @@ def participant_payloads(rows) -> list[dict[str, Any]]:
                 "role": row["role"],
                 "muted": row["muted"],
                 "hand": row["hand_raised_at"] is not None,
+                "hand_at": row["hand_raised_at"].isoformat() if row["hand_raised_at"] else None,
                 "speaker_index": row["speaker_index"],
             }
         )

@@ -25,7 +25,7 @@ from django.db.models import Count, Exists, F, OuterRef
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from .events import broadcast
+from .events import broadcast, host_presence_event
 from .models import Participant, Role, RoomSocket, ServerProcess, Space
 from .presence import batcher
 
@@ -96,14 +96,22 @@ def presence_sweep(*, now: datetime | None = None) -> int:
             left[space_id].append(user_id)
             if role == Role.HOST:
                 # The grace period runs from when the host was last seen, not from this sweep.
-                Space.objects.filter(pk=space_id, host_left_at__isnull=True).update(host_left_at=last_seen[pk])
+                if Space.objects.filter(pk=space_id, host_left_at__isnull=True).update(host_left_at=last_seen[pk]):
+                    broadcast(space_id, host_presence_event(last_seen[pk]))
         for space_id, user_ids in left.items():
             broadcast(space_id, {"type": "presence", "joined": [], "left": sorted(user_ids)})
     # A host's leave and rejoin can cross (two sockets, two transactions): whoever is here now decides.
     host_here = Exists(
         RoomSocket.objects.live(now).filter(participant__space=OuterRef("pk"), participant__user=OuterRef("host_id"))
     )
-    Space.objects.filter(state=Space.State.LIVE, host_left_at__isnull=False).filter(host_here).update(host_left_at=None)
+    back = list(
+        Space.objects.filter(state=Space.State.LIVE, host_left_at__isnull=False)
+        .filter(host_here)
+        .values_list("pk", flat=True)
+    )
+    if back and Space.objects.filter(pk__in=back).update(host_left_at=None):
+        for space_id in back:
+            broadcast(space_id, host_presence_event(None))
     space_peak_record()
     return forgotten
 

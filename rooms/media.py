@@ -18,15 +18,17 @@ import logging
 import math
 import struct
 import weakref
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from django.conf import settings
 from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 
-HEADER = struct.Struct("<BId")  # format, sequence number, capture time in ms
-HEADER_BYTES = HEADER.size  # 13
+# format, stream id, sequence number, capture time in ms. A stream is one capture session of a speaker
+# (a new one after a reload, a reconnect, a device switch or an unmute); sequences count within a stream.
+HEADER = struct.Struct("<BIId")
+HEADER_BYTES = HEADER.size  # 17
 MAX_FRAME_BYTES = 4096
 FORMAT_OPUS = 1  # Opus, 20 ms, mono, 48 kHz
 FORMAT_PCM16 = 2  # PCM16 little-endian, mono, 16 kHz (the fallback where WebCodecs is missing)
@@ -48,18 +50,37 @@ class FrameError(ValueError):
         self.close_code = close_code
 
 
+class FrameHeader(NamedTuple):
+    fmt: int
+    stream: int
+    sequence: int
+    captured_ms: float
+
+
+def pack_frame(fmt: int, *, stream: int, sequence: int, captured_ms: float, payload: bytes) -> bytes:
+    """A client frame: the header (see HEADER) followed by the payload."""
+    return HEADER.pack(fmt, stream & 0xFFFFFFFF, sequence & 0xFFFFFFFF, captured_ms) + payload
+
+
+def unpack_header(frame: bytes) -> FrameHeader:
+    """The header of a client frame (struct.error if it is shorter than HEADER_BYTES)."""
+    return FrameHeader(*HEADER.unpack_from(frame))
+
+
 class MediaSink(Protocol):
     async def send_media(self, payload: bytes) -> None: ...
 
 
 def validate_frame(frame: bytes) -> None:
-    """Raise FrameError unless `frame` is a well-formed client frame (13-byte header plus a payload)."""
+    """Raise FrameError unless `frame` is a well-formed client frame (17-byte header plus a payload)."""
     size = len(frame)
     if size > MAX_FRAME_BYTES:
         raise FrameError(f"frame of {size} bytes is above the {MAX_FRAME_BYTES}-byte limit", CLOSE_FRAME_TOO_LARGE)
     if size <= HEADER_BYTES:
-        raise FrameError(f"frame of {size} bytes has no room for the 13-byte header and a payload", CLOSE_BAD_FRAME)
-    fmt, _sequence, captured_ms = HEADER.unpack_from(frame)
+        raise FrameError(
+            f"frame of {size} bytes has no room for the {HEADER_BYTES}-byte header and a payload", CLOSE_BAD_FRAME
+        )
+    fmt, _stream, _sequence, captured_ms = HEADER.unpack_from(frame)
     if fmt not in FORMATS:
         raise FrameError(f"unknown frame format {fmt}; expected 1 (Opus) or 2 (PCM16)", CLOSE_BAD_FRAME)
     if not math.isfinite(captured_ms):

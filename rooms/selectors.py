@@ -9,7 +9,7 @@ from django.db.models.functions import Coalesce
 
 from accounts.models import Block, Follow, User
 
-from .events import PAYLOAD_FIELDS, participant_payload, participant_payloads
+from .events import PAYLOAD_FIELDS, host_presence_event, participant_payload, participant_payloads
 from .leases import live_socket_of
 from .models import SPEAKING_ROLES, Participant, PinnedPost, Reminder, Role, Space
 
@@ -161,6 +161,10 @@ def room_snapshot(*, space: Space, me: Participant) -> dict:
             "host_id": space.host_id,
             "speaking_policy": space.speaking_policy,
         },
+        # The host's last socket closed and the grace period runs (a `host_presence` event), or null.
+        "host_away": None
+        if space.host_left_at is None or me.user_id == space.host_id
+        else host_presence_event(space.host_left_at),
         "me": participant_payload(me),
         "speakers": speakers,
         "listeners": listeners,

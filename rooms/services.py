@@ -17,7 +17,7 @@ from accounts.selectors import is_blocked_between
 from spaces_site import ratelimit
 
 from . import access, leases, signals
-from .events import broadcast, participant_payload
+from .events import broadcast, host_presence_event, participant_payload
 from .models import (
     MANAGER_ROLES,
     SPEAKING_ROLES,
@@ -331,8 +331,10 @@ def participant_join(*, space: Space, user: User, process_id: int) -> Participan
     else:
         first_connection = not RoomSocket.objects.live().filter(participant=participant).exists()
     participant.socket_id = RoomSocket.objects.create(participant=participant, process_id=process_id).pk
-    if space.host_id == user.pk:
-        Space.objects.filter(pk=space.pk, host_left_at__isnull=False).update(host_left_at=None)
+    if space.host_id == user.pk and Space.objects.filter(pk=space.pk, host_left_at__isnull=False).update(
+        host_left_at=None
+    ):
+        broadcast(space.pk, host_presence_event(None))
     invitation = Invitation.objects.filter(space=space, user=user, role=Role.COHOST).first()
     if invitation is not None and participant.role in (Role.LISTENER, Role.SPEAKER):
         space = _locked(space)  # a co-host seat is a limit at stake
@@ -358,7 +360,9 @@ def participant_leave(*, socket_id: int) -> bool:
     if RoomSocket.objects.live().filter(participant=participant).exists():
         return False
     if participant.role == Role.HOST and participant.space.state == Space.State.LIVE:
-        Space.objects.filter(pk=participant.space_id, host_left_at__isnull=True).update(host_left_at=timezone.now())
+        left_at = timezone.now()
+        if Space.objects.filter(pk=participant.space_id, host_left_at__isnull=True).update(host_left_at=left_at):
+            broadcast(participant.space_id, host_presence_event(left_at))
     return True
 
 

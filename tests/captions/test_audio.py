@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import struct
-
 import numpy as np
 import pytest
 
@@ -16,6 +14,7 @@ from captions.audio import (
     build_frame,
     parse_frame,
 )
+from rooms.media import pack_frame
 from tests.captions.conftest import opus_frames, pcm_frames, silence, speak, words_of
 
 
@@ -50,9 +49,9 @@ def test_relayed_frame_header_round_trips_with_its_speaker_index():
 @pytest.mark.parametrize(
     ("frame", "message"),
     [
-        (b"\x01\x00\x00", "shorter than the 13-byte header"),
-        (struct.pack("<BId", 9, 0, 0.0) + b"x", "unknown audio format 9"),
-        (struct.pack("<BId", 2, 0, 0.0) + bytes(5000), "over the 4096-byte limit"),
+        (b"\x01\x00\x00", "shorter than the 17-byte header"),
+        (pack_frame(9, stream=1, sequence=0, captured_ms=0.0, payload=b"x"), "unknown audio format 9"),
+        (pack_frame(2, stream=1, sequence=0, captured_ms=0.0, payload=bytes(5000)), "over the 4096-byte limit"),
     ],
 )
 def test_malformed_frames_are_refused_with_the_reason(frame, message):
@@ -139,6 +138,18 @@ def test_sequence_numbers_wrapping_round_are_not_mistaken_for_late_frames():
     _decode_all(decoder, frames)
 
     assert (decoder.frames, decoder.late_frames) == (4, 0)
+
+
+def test_a_new_stream_restarting_its_sequence_is_decoded_on_the_same_timeline():
+    # The speaker reloaded 500 ms after its last frame: the new stream starts again at sequence 0.
+    first = [build_frame(FORMAT_PCM16, 500 + n, n * 20.0, silence(20), stream=11) for n in range(5)]
+    second = [build_frame(FORMAT_PCM16, n, 600 + n * 20.0, silence(20), stream=12) for n in range(5)]
+    decoder = StreamDecoder()
+
+    chunks = _decode_all(decoder, [*first, *second])
+
+    assert (decoder.frames, decoder.late_frames) == (10, 0)
+    assert chunks[-1].end_ms == 700  # the 500 ms between the streams stays on the timeline
 
 
 def test_garbage_opus_payload_is_skipped_and_decoding_carries_on(english_speech):

@@ -95,7 +95,8 @@ def test_a_listener_reads_live_captions_of_the_host_and_then_the_transcript(
     listener.get_by_role("button", name="Turn captions off").wait_for()
     listener.wait_for_function("document.getElementById('captions-saved').textContent === 'Caption settings saved.'")
 
-    speaker.get_by_role("button", name="Start talking").click()
+    # Starting the Space put the host on air.
+    speaker.wait_for_function("document.getElementById('room').dataset.onAir === 'on-air'", timeout=15_000)
     log = listener.get_by_role("log", name="Captions")
     listener.wait_for_function(
         """(words) => { const text = document.getElementById('captions-log').textContent.toLowerCase();

@@ -49,7 +49,9 @@ def test_listener_requests_to_speak_and_host_approves_in_real_pages(browser, liv
 
     expect(listener_page.locator("#my-role")).to_have_text("Speaker")
     assert page_errors == []
-    expect(listener_page.get_by_role("button", name="Unmute")).to_be_visible()
+    # One control to talk; the page does not claim the new speaker is on air before they are.
+    expect(listener_page.get_by_role("button", name="Talk", exact=True)).to_be_visible()
+    expect(listener_page.locator("#room")).not_to_have_attribute("data-on-air", "on-air")
     expect(host_page.locator(f'#speakers li[data-user="{listener.pk}"]')).to_contain_text("Sam Listener")
     assert Participant.objects.get(space=space, user=listener).role == Role.SPEAKER
 
@@ -107,3 +109,88 @@ def test_spaces_pages_have_no_axe_violations(browser, live_daphne):
         expect(page.locator(ready).first).to_be_visible()
         results = Axe().run(page)
         assert results.violations_count == 0, f"{url}: {results.generate_report()}"
+
+
+def test_listeners_see_the_host_reconnecting_with_the_countdown_and_it_clears_when_they_are_back(browser, live_daphne):
+    import re
+
+    host = make_host(display_name="Maya Host")
+    space = LiveSpaceFactory(host=host, title="Where did Maya go")
+    base_url = f"http://{live_daphne}"
+    listener_page = signed_in_page(browser, base_url, UserFactory(display_name="Sam Listener"))
+    listener_page.goto(f"/spaces/{space.pk}/")
+    expect(listener_page.locator("#room")).to_have_attribute("data-connected", "true")
+    host_page = signed_in_page(browser, base_url, host)
+    host_page.goto(f"/spaces/{space.pk}/")
+    expect(host_page.locator("#room")).to_have_attribute("data-connected", "true")
+    banner = listener_page.locator("#host-presence")
+    expect(banner).to_be_hidden()
+
+    host_page.close()  # the host closes the tab: their last socket
+    expect(banner).to_be_visible()
+    expect(banner).to_contain_text("The host is reconnecting")
+    expect(banner).to_have_text(re.compile(r"ends in [0-2]:\d\d"))
+    # Someone arriving during the grace period is told too.
+    late_page = signed_in_page(browser, base_url, UserFactory(display_name="Late Listener"))
+    late_page.goto(f"/spaces/{space.pk}/")
+    expect(late_page.locator("#host-presence")).to_contain_text("The host is reconnecting")
+
+    host_page = signed_in_page(browser, base_url, host)
+    host_page.goto(f"/spaces/{space.pk}/")
+    expect(banner).to_be_hidden()
+    expect(late_page.locator("#host-presence")).to_be_hidden()
+    expect(host_page.locator("#host-presence")).to_be_hidden()
+
+
+def test_hands_queue_in_the_order_raised_with_wait_times_and_the_next_one_speaks(browser, live_daphne):
+    host = make_host(display_name="Maya Host")
+    space = LiveSpaceFactory(host=host, title="A fair queue")
+    first, second = UserFactory(display_name="Ada First"), UserFactory(display_name="Bo Second")
+    base_url = f"http://{live_daphne}"
+    host_page = signed_in_page(browser, base_url, host)
+    host_page.goto(f"/spaces/{space.pk}/")
+    pages = {}
+    for user in (first, second):
+        page = pages[user.pk] = signed_in_page(browser, base_url, user)
+        page.goto(f"/spaces/{space.pk}/")
+        expect(page.locator("#room")).to_have_attribute("data-connected", "true")
+    for user in (first, second):  # Ada first, then Bo
+        pages[user.pk].get_by_role("button", name="Request to speak").click()
+        expect(host_page.locator(f'#hands li[data-user="{user.pk}"]')).to_be_visible()
+
+    queue = host_page.locator("#hands li")
+    expect(queue).to_have_count(2)
+    expect(queue.nth(0)).to_contain_text("1.")
+    expect(queue.nth(0)).to_contain_text("Ada First")
+    expect(queue.nth(0)).to_contain_text("waiting less than a minute")
+    expect(queue.nth(1)).to_contain_text("2.")
+    expect(queue.nth(1)).to_contain_text("Bo Second")
+    # A listener sees the queue, but not the host's button.
+    expect(pages[second.pk].locator("#hands li").first).to_contain_text("Ada First")
+    expect(pages[second.pk].get_by_role("button", name="Let the next one speak")).to_be_hidden()
+
+    host_page.get_by_role("button", name="Let the next one speak").click()
+    expect(pages[first.pk].locator("#my-role")).to_have_text("Speaker", timeout=30_000)
+    expect(queue).to_have_count(1, timeout=30_000)
+    expect(queue.first).to_contain_text("Bo Second")
+    expect(queue.first).to_contain_text("1.")
+    assert Participant.objects.get(space=space, user=first).role == Role.SPEAKER
+    assert Participant.objects.get(space=space, user=second).role == Role.LISTENER
+
+
+def test_the_host_checks_the_microphone_before_starting_and_is_told_when_there_is_none(browser, live_daphne):
+    from rooms.models import Space
+
+    host = make_host(display_name="Maya Host")
+    space = LiveSpaceFactory(host=host, state=Space.State.SCHEDULED, started_at=None)
+    page = signed_in_page(browser, f"http://{live_daphne}", host)
+    errors = []
+    page.on("pageerror", lambda error: errors.append(error))
+    page.goto(f"/spaces/{space.pk}/")
+    expect(page.get_by_role("heading", name="Check your microphone")).to_be_visible()
+    # This browser has no microphone: the green room says so and starting still works.
+    expect(page.locator("#green-room-status")).to_contain_text("microphone is not available")
+    page.get_by_role("button", name="Start now").click()
+    expect(page.locator("#room")).to_have_attribute("data-connected", "true")
+    expect(page.locator("#my-role")).to_have_text("Host")
+    assert errors == []

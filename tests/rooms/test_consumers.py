@@ -1,7 +1,6 @@
 """The room socket over the configured channel layer (Redis when REDIS_URL is set)."""
 
 import json
-import struct
 
 import pytest
 from channels.db import database_sync_to_async
@@ -9,7 +8,7 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 
-from rooms import services
+from rooms import media, services
 from rooms.models import Participant, Role, RoomSocket, Space
 from rooms.routing import websocket_urlpatterns
 from tests.accounts.factories import UserFactory
@@ -27,7 +26,7 @@ def fast_batches(settings):
 
 
 def frame(seq: int = 1, payload: bytes = b"\x01\x02\x03", fmt: int = 1) -> bytes:
-    return struct.pack("<BId", fmt, seq, 1234.5) + payload
+    return media.pack_frame(fmt, stream=7, sequence=seq, captured_ms=1234.5, payload=payload)
 
 
 async def open_socket(user, space_id: int):

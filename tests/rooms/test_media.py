@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import struct
 import uuid
 
 import pytest
@@ -18,7 +17,7 @@ REDIS = pytest.mark.skipif(not django_settings.REDIS_URL, reason="needs REDIS_UR
 
 
 def frame(sequence: int = 0, fmt: int = media.FORMAT_OPUS, payload: bytes = b"\x01" * 80, at: float = 1.0) -> bytes:
-    return struct.pack("<BId", fmt, sequence, at) + payload
+    return media.pack_frame(fmt, stream=1, sequence=sequence, captured_ms=at, payload=payload)
 
 
 class Sink:
@@ -51,7 +50,7 @@ class Sink:
         return [f for p in self.payloads for f in media.unpack_message(p)]
 
     def sequences(self) -> list[int]:
-        return [struct.unpack_from("<I", f, 2)[0] for f in self.frames()]
+        return [media.unpack_header(f[1:]).sequence for f in self.frames()]
 
 
 @pytest_asyncio.fixture
@@ -82,7 +81,9 @@ async def settle(condition, rounds: int = 500) -> None:
 def test_well_formed_opus_and_pcm_frames_pass_validation():
     media.validate_frame(frame())
     media.validate_frame(frame(fmt=media.FORMAT_PCM16, payload=b"\x00" * 640))
-    media.validate_frame(b"\x01" + bytes(12) + b"\x00" * (media.MAX_FRAME_BYTES - 13))
+    media.validate_frame(
+        b"\x01" + bytes(media.HEADER_BYTES - 1) + b"\x00" * (media.MAX_FRAME_BYTES - media.HEADER_BYTES)
+    )
 
 
 @pytest.mark.parametrize(

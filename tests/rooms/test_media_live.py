@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import struct
 import time
 from urllib.parse import urlsplit
 
@@ -32,7 +31,7 @@ def room(transactional_db):
 
 
 def frame(sequence: int, fmt: int = media.FORMAT_OPUS, payload: bytes = bytes(80)) -> bytes:
-    return struct.pack("<BId", fmt, sequence, time.time() * 1000) + payload
+    return media.pack_frame(fmt, stream=1, sequence=sequence, captured_ms=time.time() * 1000, payload=payload)
 
 
 async def join(live_daphne: str, room, session: str):
@@ -65,7 +64,7 @@ class Listener:
                     continue
                 messages += 1
                 for relayed in media.unpack_message(message):
-                    self.frames.append((relayed[0], struct.unpack_from("<I", relayed, 2)[0]))
+                    self.frames.append((relayed[0], media.unpack_header(relayed[1:]).sequence))
                 if self.ack and time.monotonic() - acked_at >= 0.5:
                     await self.socket.send(json.dumps({"type": "media_ack", "received": messages}))
                     acked_at = time.monotonic()
@@ -156,8 +155,8 @@ async def test_listener_that_stops_reading_is_dropped_and_told_while_others_get_
     ("data", "code"),
     [
         (b"\x01\x00", media.CLOSE_BAD_FRAME),
-        (struct.pack("<BId", 9, 0, 1.0) + bytes(80), media.CLOSE_BAD_FRAME),
-        (struct.pack("<BId", 1, 0, 1.0) + bytes(5000), media.CLOSE_FRAME_TOO_LARGE),
+        (media.pack_frame(9, stream=1, sequence=0, captured_ms=1.0, payload=bytes(80)), media.CLOSE_BAD_FRAME),
+        (media.pack_frame(1, stream=1, sequence=0, captured_ms=1.0, payload=bytes(5000)), media.CLOSE_FRAME_TOO_LARGE),
     ],
     ids=["short", "unknown-format", "oversize"],
 )

@@ -1,13 +1,13 @@
 """The room socket's limits: sockets per account, the speaker byte rate, shared rate limits, blocks."""
 
 import json
-import struct
 
 import pytest
 from channels.db import database_sync_to_async
 
 from accounts import services as account_services
 from accounts.models import Notification
+from rooms import media
 from spaces_site import ratelimit
 from tests.accounts.factories import UserFactory
 from tests.rooms.test_consumers import make_live_space, open_socket
@@ -88,7 +88,8 @@ async def next_event(communicator, kind: str):
 
 
 def audio_frame(seq: int, size: int) -> bytes:
-    return struct.pack("<BId", 1, seq, 1234.5) + b"\x00" * (size - 13)
+    payload = b"\x00" * (size - media.HEADER_BYTES)
+    return media.pack_frame(1, stream=1, sequence=seq, captured_ms=1234.5, payload=payload)
 
 
 async def test_a_speaker_pushing_more_than_64000_bytes_a_second_is_closed_with_4429():

@@ -166,6 +166,27 @@ class TestPages:
         response = client.post(reverse("rooms:invite", args=[live_space.pk]), {"username": "ghost"}, follow=True)
         assert b"No account is called @ghost." in response.content
 
+    def test_share_invite_and_dm_from_the_room_answer_in_place(self, client, live_space, host, listener):
+        # From the room page (htmx), the result comes back as a fragment: the room, and its audio, stay.
+        seat(live_space, listener)
+        htmx = {"HTTP_HX_REQUEST": "true"}
+        client.force_login(listener)
+        response = client.post(reverse("rooms:share", args=[live_space.pk]), **htmx)
+        assert response.status_code == 200 and response.content.decode().strip().startswith("<p")
+        assert "Shared." in response.content.decode() and listener.posts.count() == 1
+        response = client.post(reverse("rooms:share_dm", args=[live_space.pk]), {"username": "ghost"}, **htmx)
+        assert response.status_code == 422 and "No account is called @ghost." in response.content.decode()
+        response = client.post(reverse("rooms:share_dm", args=[live_space.pk]), {"username": "maya"}, **htmx)
+        assert response.status_code == 200 and "Sent to @maya." in response.content.decode()
+        client.force_login(host)
+        response = client.post(reverse("rooms:invite", args=[live_space.pk]), {"username": "sam"}, **htmx)
+        assert response.status_code == 200 and "Invited @sam to speak." in response.content.decode()
+        response = client.post(reverse("rooms:invite", args=[live_space.pk]), {"username": ""}, **htmx)
+        assert response.status_code == 422 and "flash-error" in response.content.decode()
+        client.force_login(listener)
+        response = client.post(reverse("rooms:invite", args=[live_space.pk]), {"username": "maya"}, **htmx)
+        assert response.status_code == 422 and "<html" not in response.content.decode()
+
     def test_report_form_needs_a_reason(self, client, live_space, listener):
         client.force_login(listener)
         response = client.post(reverse("rooms:report", args=[live_space.pk]), {"reason": ""})

@@ -1,21 +1,30 @@
-// Live audio on the room page: everyone listens; a speaker checks their microphone, then talks.
+// Live audio on the room page: everyone listens; a speaker goes on air with one control.
 // The control socket and the person's role come from room.js (`room:socket`, `room:me`).
+// The host is on air as soon as the room opens (the microphone was checked before starting); someone
+// brought on stage taps "Talk" once, which opens the microphone and unmutes. The page says "On air"
+// only while frames are leaving, and "Muted by the host" only when someone else muted them.
 import { mountMicCheck, startListening, startSpeaking } from "./audio/index.js";
 
 const SPEAKING = new Set(["host", "cohost", "speaker"]);
 const root = document.getElementById("room");
 const stage = document.getElementById("audio-stage");
 const micCheckBox = document.getElementById("mic-check");
-const talkButton = document.getElementById("start-talking");
+const talkButton = document.getElementById("talk");
 const enableButton = document.getElementById("enable-audio");
 const audioStatus = document.getElementById("audio-status");
+const onAirKey = `spaces:on-air:${root.dataset.space}`;
+const isHost = root.dataset.host === root.dataset.user;
 
 let socket = null;
 let player = null;
 let check = null;
 let speaking = null;
-let wantsToTalk = false;
+let micError = null;
+// A reload or a reconnect puts someone who was talking back on air; the host always starts on air.
+let wantsToTalk = isHost || sessionStorage.getItem(onAirKey) === "1";
 let me = null;
+let mutedByOthers = false;
+let selfMutePending = false; // the person asked to mute; the next mute is theirs, not the host's
 // The player reads these per frame, so a role change updates whose voice is skipped (your own).
 const playerOptions = {
   levelRoot: root,
@@ -27,6 +36,7 @@ const playerOptions = {
 };
 
 const canSpeak = () => me && SPEAKING.has(me.role);
+const sendControl = (type) => window.spacesRoom?.send({ type });
 
 async function ensurePlayer() {
   if (player) {
@@ -42,65 +52,138 @@ async function ensurePlayer() {
 }
 
 async function stopTalking() {
-  if (speaking) await speaking.stop();
+  const was = speaking;
   speaking = null;
+  if (was) await was.stop();
 }
 
+// Every call starts a new stream (rooms/PROTOCOL.md, "Streams"), so listeners pick it up at once.
 async function startTalking() {
   await stopTalking();
+  if (!socket || socket.readyState !== WebSocket.OPEN || !check) return;
   speaking = await startSpeaking(socket, { stream: check.stream() });
   window.spacesAudioSpeaker = speaking;
   speaking.setMuted(!!me.muted);
-  audioStatus.textContent = me.muted ? "You are muted." : "You are live: everyone hears you.";
+  showState();
 }
 
 // Role events can arrive while the microphone is still starting: apply them one at a time.
 let syncing = Promise.resolve();
-const sync = () => (syncing = syncing.then(applyRole, applyRole));
+const sync = (step = applyRole) => (syncing = syncing.then(step, step));
 
 async function applyRole() {
   stage.hidden = !canSpeak();
   if (!canSpeak()) {
     wantsToTalk = false;
+    sessionStorage.removeItem(onAirKey);
     await stopTalking();
     if (check) await check.stop();
     check = null;
+    showState();
     return;
   }
-  if (!check) {
+  if (!check && !micError) {
     try {
-      check = await mountMicCheck(micCheckBox);
+      check = await mountMicCheck(micCheckBox, {
+        onSwitch: () => sync(switchDevice),
+        deviceId: localStorage.getItem("spaces:microphone") || undefined, // chosen in the green room
+      });
     } catch (error) {
       // No microphone, or permission refused: the person stays on stage, silent, and is told why.
-      talkButton.hidden = true;
-      audioStatus.textContent = `Your microphone is not available (${error.message}). Connect one or allow it, then reload.`;
-      return;
+      micError = error;
     }
   }
-  talkButton.hidden = wantsToTalk;
-  if (wantsToTalk && !speaking && socket) await startTalking();
-  if (speaking) {
-    speaking.setMuted(!!me.muted);
-    audioStatus.textContent = me.muted ? "You are muted." : "You are live: everyone hears you.";
-  }
+  if (wantsToTalk && !speaking && check) await startTalking();
+  if (speaking) speaking.setMuted(!!me.muted);
+  showState();
 }
+
+async function switchDevice() {
+  if (speaking) await startTalking();
+}
+
+let lastSent = 0;
+let flowingUntil = 0;
+function showState() {
+  let state = "off";
+  let text = "";
+  let label = "Talk";
+  if (!canSpeak()) {
+    talkButton.hidden = true;
+  } else {
+    talkButton.hidden = false;
+    talkButton.disabled = !!micError;
+    if (micError) {
+      state = "no-mic";
+      text = `Your microphone is not available (${micError.message}). Connect one or allow it, then reload.`;
+    } else if (me.muted && mutedByOthers) {
+      state = "muted-by-host";
+      text = "Muted by the host. Tap Unmute to talk again.";
+      label = "Unmute";
+    } else if (me.muted && wantsToTalk) {
+      state = "muted";
+      text = "You are muted.";
+      label = "Unmute";
+    } else if (!wantsToTalk || !speaking) {
+      state = "ready";
+      text = wantsToTalk ? "Starting your microphone…" : "You're on stage. Tap Talk when you want to speak.";
+    } else if (performance.now() < flowingUntil) {
+      state = "on-air";
+      text = "On air: everyone hears you.";
+      label = "Mute";
+    } else {
+      state = "connecting";
+      text = "Not on air yet: connecting your microphone…";
+      label = "Mute";
+    }
+  }
+  talkButton.textContent = label;
+  talkButton.setAttribute("aria-pressed", String(state === "on-air" || state === "connecting"));
+  root.dataset.onAir = state;
+  if (audioStatus.textContent !== text) audioStatus.textContent = text;
+}
+
+// "On air" is a fact about frames leaving, checked twice a second.
+setInterval(() => {
+  const sent = speaking ? speaking.stats.framesSent : 0;
+  if (speaking && sent > lastSent) flowingUntil = performance.now() + 1000;
+  lastSent = sent;
+  showState();
+}, 500);
 
 root.addEventListener("room:socket", async ({ detail }) => {
   socket = detail.socket;
   await ensurePlayer();
-  // A new socket after a reconnect: keep talking on it.
-  syncing = syncing.then(() => (speaking ? startTalking() : null));
+  // A new socket after a reconnect: talk on it (a new stream).
+  sync(async () => {
+    if (speaking || (wantsToTalk && canSpeak())) await startTalking();
+  });
 });
 
 root.addEventListener("room:me", async ({ detail }) => {
+  const before = me;
   me = detail;
+  if (me.muted && before && !before.muted && SPEAKING.has(before.role)) {
+    mutedByOthers = !selfMutePending;
+    selfMutePending = false;
+  }
+  if (!me.muted || !canSpeak()) mutedByOthers = false;
   playerOptions.skipSpeakerIndex = canSpeak() ? me.speaker_index : undefined;
   await sync();
 });
 
 talkButton.addEventListener("click", async () => {
+  if (!canSpeak()) return;
+  if (wantsToTalk && !me.muted) {
+    selfMutePending = true;
+    sendControl("mute_self");
+    return;
+  }
   wantsToTalk = true;
+  sessionStorage.setItem(onAirKey, "1");
+  if (me.muted) sendControl("unmute");
   await sync();
 });
 
 enableButton.addEventListener("click", () => player?.context.resume());
+window.spacesRoomAudio = { switchDevice: (deviceId) => check?.select(deviceId) };

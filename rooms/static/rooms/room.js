@@ -79,6 +79,7 @@ function handle(event) {
       blocked = new Set(event.blocked_ids || event.blocked_speaker_ids);
       invited = event.invited;
       renderPins(event.pins);
+      showHostPresence(event.host_away || { present: true });
       root.dataset.connected = "true";
       setStatus("Connected.");
       break;
@@ -108,6 +109,7 @@ function handle(event) {
     case "pinned": addPin(event.pin); break;
     case "unpinned": document.querySelector(`#pins li[data-post="${event.post_id}"]`)?.remove(); break;
     case "reactions": showReactions(event.counts); break;
+    case "host_presence": showHostPresence(event); break;
     case "space_ended": stopped = true; setStatus("The Space has ended."); location.href = event.url; return;
     case "error": setStatus(event.message); break;
     default: return;
@@ -129,39 +131,65 @@ function action(label, type, userId, secondary = true) {
   return button;
 }
 
-function personRow(p) {
+function tags(p) {
+  const box = el("span", { className: "room-tags" });
+  if (p.role !== "listener") box.append(el("span", { className: `tag role-${p.role}`, textContent: ROLE_NAMES[p.role] }));
+  if (superFollowers.has(p.user_id)) box.append(el("span", { className: "tag super-follower", textContent: "Super Follower" }));
+  if (SPEAKING.has(p.role) && p.muted) box.append(el("span", { className: "tag muted-badge", textContent: "Muted" }));
+  if (p.hand) box.append(el("span", { className: "tag hand", textContent: "✋ Hand raised" }));
+  if (blocked.has(p.user_id)) box.append(el("span", { className: "tag warn", textContent: "You blocked this account" }));
+  return box;
+}
+
+// Host tools and "Report" live in a menu on the person, not in a row of buttons under everyone.
+function personMenu(p) {
+  if (p.user_id === myId) return null;
   const myRole = me ? me.role : "listener";
-  const li = el("li", { className: "room-person" });
+  const items = el("div", { className: "person-menu-items" });
+  if (MANAGERS.has(myRole) && p.role !== "host") {
+    const canTouch = myRole === "host" || p.role !== "cohost";
+    if (p.role === "listener" && !p.hand) items.append(action("Invite to speak", "invite", p.user_id));
+    if (SPEAKING.has(p.role) && !p.muted && canTouch) items.append(action("Mute", "mute", p.user_id));
+    if (p.role === "speaker") items.append(action("Make listener", "make_listener", p.user_id));
+    if (myRole === "host" && p.role !== "cohost") items.append(action("Make co-host", "add_cohost", p.user_id));
+    if (myRole === "host" && p.role === "cohost") items.append(action("Remove co-host", "remove_cohost", p.user_id));
+    if (canTouch) items.append(action("Remove", "remove", p.user_id));
+  }
+  items.append(el("a", { href: `/spaces/${spaceId}/report/?user=${p.user_id}`, textContent: "Report", className: "small" }));
+  const summary = el("summary", { className: "person-menu-button" }, el("span", { ariaHidden: "true", textContent: "⋯" }),
+    el("span", { className: "visually-hidden", textContent: `Options for ${p.name}` }));
+  const menu = el("details", { className: "person-menu" }, summary, items);
+  menu.dataset.menuFor = p.user_id;
+  return menu;
+}
+
+function person(p, className) {
+  const li = el("li", { className });
   li.dataset.user = p.user_id;
   li.dataset.role = p.role;
+  if (SPEAKING.has(p.role) && p.muted) li.dataset.muted = "true";
   const avatar = el("span", { className: "avatar", textContent: p.initial, ariaHidden: "true" });
   if (SPEAKING.has(p.role) && p.speaker_index != null) avatar.dataset.speakerIndex = p.speaker_index;
-  const label = el("span", { className: "room-person-name" },
-    avatar,
-    el("span", {}, el("strong", { textContent: p.name }), " ", el("span", { className: "muted small", textContent: `@${p.username}` })));
-  li.append(label);
-  const tags = el("span", { className: "room-tags" });
-  if (p.role !== "listener") tags.append(el("span", { className: "tag", textContent: ROLE_NAMES[p.role] }));
-  if (superFollowers.has(p.user_id)) tags.append(el("span", { className: "tag super-follower", textContent: "Super Follower" }));
-  if (SPEAKING.has(p.role) && p.muted) tags.append(el("span", { className: "tag", textContent: "Muted" }));
-  if (p.hand) tags.append(el("span", { className: "tag hand", textContent: "✋ Hand raised" }));
-  if (blocked.has(p.user_id)) tags.append(el("span", { className: "tag warn", textContent: "You blocked this account" }));
-  li.append(tags);
-  if (p.user_id !== myId && MANAGERS.has(myRole) && p.role !== "host") {
-    const buttons = el("span", { className: "actions" });
-    const canTouch = myRole === "host" || p.role !== "cohost";
-    if (p.role === "listener" && p.hand) buttons.append(action("Approve", "approve", p.user_id, false), action("Decline", "decline", p.user_id));
-    else if (p.role === "listener") buttons.append(action("Invite to speak", "invite", p.user_id));
-    if (SPEAKING.has(p.role) && !p.muted && canTouch) buttons.append(action("Mute", "mute", p.user_id));
-    if (p.role === "speaker") buttons.append(action("Make listener", "make_listener", p.user_id));
-    if (myRole === "host" && p.role !== "cohost") buttons.append(action("Make co-host", "add_cohost", p.user_id));
-    if (myRole === "host" && p.role === "cohost") buttons.append(action("Remove co-host", "remove_cohost", p.user_id));
-    if (canTouch) buttons.append(action("Remove", "remove", p.user_id));
-    li.append(buttons);
-  }
-  if (p.user_id !== myId) {
-    const report = el("a", { href: `/spaces/${spaceId}/report/?user=${p.user_id}`, textContent: "Report", className: "small" });
-    li.append(report);
+  li.append(avatar, el("span", { className: "person-name" }, el("strong", { textContent: p.name }), " ",
+    el("span", { className: "muted small", textContent: `@${p.username}` })));
+  li.append(tags(p));
+  const menu = personMenu(p);
+  if (menu) li.append(menu);
+  return li;
+}
+
+function waited(p) {
+  if (!p.hand_at) return "";
+  const minutes = Math.max(0, Math.floor((Date.now() - Date.parse(p.hand_at)) / 60000));
+  return minutes < 1 ? "waiting less than a minute" : `waiting ${minutes} min`;
+}
+
+function handRow(p, position) {
+  const li = person(p, "room-person");
+  li.prepend(el("span", { className: "queue-position", textContent: `${position}.` }));
+  li.insertBefore(el("span", { className: "small muted hand-wait", textContent: waited(p) }), li.querySelector(".room-tags"));
+  if (MANAGERS.has(me ? me.role : "listener") && p.user_id !== myId) {
+    li.insertBefore(el("span", { className: "actions" }, action("Approve", "approve", p.user_id, false), action("Decline", "decline", p.user_id)), li.lastChild);
   }
   return li;
 }
@@ -170,22 +198,31 @@ function render() {
   const all = [...people.values()];
   const speakers = all.filter((p) => SPEAKING.has(p.role)).sort((a, b) => (a.speaker_index ?? 99) - (b.speaker_index ?? 99));
   const listeners = all.filter((p) => !SPEAKING.has(p.role));
-  const hands = all.filter((p) => p.hand);
-  $("speakers").replaceChildren(...speakers.map(personRow));
-  $("listeners").replaceChildren(...listeners.map(personRow));
-  $("hands").replaceChildren(...hands.map(personRow));
+  // The queue: hands in the order they went up (someone without a time, from an older event, goes last).
+  const hands = all.filter((p) => p.hand).sort((a, b) => (Date.parse(a.hand_at) || Infinity) - (Date.parse(b.hand_at) || Infinity));
+  // Re-rendering must not close a menu someone has open.
+  const open = document.querySelector(".person-menu[open]");
+  const openFor = open ? `${open.closest("ul").id}:${open.dataset.menuFor}` : null;
+  $("speakers").replaceChildren(...speakers.map((p) => person(p, "stage-person")));
+  $("listeners").replaceChildren(...listeners.map((p) => person(p, "listener-tile")));
+  $("hands").replaceChildren(...hands.map((p, i) => handRow(p, i + 1)));
+  const next = hands.find((p) => p.role === "listener" && p.user_id !== myId);
+  $("next-speaker").hidden = !(next && MANAGERS.has(me ? me.role : "listener"));
+  if (next) $("next-speaker").dataset.user = next.user_id;
+  if (openFor) {
+    const [list, user] = openFor.split(":");
+    const again = document.querySelector(`#${list} .person-menu[data-menu-for="${user}"]`);
+    if (again) again.open = true;
+  }
   $("hand-count").textContent = hands.length;
   $("listener-count").textContent = listeners.length + extraListeners;
 
   const role = me ? me.role : "listener";
   $("my-role").textContent = ROLE_NAMES[role];
-  $("my-mute").textContent = SPEAKING.has(role) ? (me.muted ? " (muted)" : " (microphone on)") : "";
   const flags = {
     "can-ask": role === "listener" && !(me && me.hand) && !invited,
     "hand-up": Boolean(me && me.hand),
     invited: role === "listener" && invited,
-    muted: SPEAKING.has(role) && me.muted,
-    unmuted: SPEAKING.has(role) && !me.muted,
     "can-step-down": role === "speaker" || role === "cohost",
     manager: MANAGERS.has(role),
     host: role === "host",
@@ -208,20 +245,62 @@ function renderPins(pins) {
   for (const pin of [...pins].reverse()) addPin(pin);
 }
 
-let feedTimer = null;
+// The host's last socket closed: say so at once, with the time left before the Space ends without them.
+let hostTimer = null;
+function showHostPresence(event) {
+  const banner = $("host-presence");
+  clearInterval(hostTimer);
+  root.dataset.hostPresent = String(event.present);
+  if (event.present) {
+    banner.hidden = true;
+    banner.textContent = "";
+    return;
+  }
+  const endsAt = Date.parse(event.ends_at);
+  const tick = () => {
+    const left = Math.max(0, Math.round((endsAt - Date.now()) / 1000));
+    const clock = `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
+    banner.textContent = `The host is reconnecting. The Space ends in ${clock} unless they're back.`;
+  };
+  tick();
+  banner.hidden = false;
+  hostTimer = setInterval(tick, 1000);
+}
+
+// Reactions float up over the stage; a burst is aggregated into one bubble per emoji with its count.
+const floating = new Map();
 function showReactions(counts) {
-  const feed = $("reaction-feed");
-  feed.textContent = Object.entries(counts).map(([emoji, n]) => (n > 1 ? `${emoji}×${n}` : emoji)).join(" ");
-  clearTimeout(feedTimer);
-  feedTimer = setTimeout(() => { feed.textContent = ""; }, 2500);
+  const layer = $("reaction-float");
+  $("reaction-feed").textContent = Object.entries(counts).map(([emoji, n]) => `${emoji} ${n}`).join(", ");
+  for (const [emoji, n] of Object.entries(counts)) {
+    let bubble = floating.get(emoji);
+    if (bubble) {
+      bubble.count += n;
+      clearTimeout(bubble.timer);
+    } else {
+      const node = el("span", { className: "reaction-bubble" });
+      node.style.left = `${10 + Math.random() * 75}%`;
+      layer.append(node);
+      bubble = { node, count: n };
+      floating.set(emoji, bubble);
+    }
+    bubble.node.textContent = bubble.count > 1 ? `${emoji} ${bubble.count}` : emoji;
+    bubble.node.classList.remove("pop");
+    void bubble.node.offsetWidth; // restart the float animation
+    bubble.node.classList.add("pop");
+    bubble.timer = setTimeout(() => { bubble.node.remove(); floating.delete(emoji); }, 3000);
+  }
 }
 
 root.addEventListener("click", (click) => {
   const target = click.target.closest("button");
   if (!target) return;
+  if (target.closest(".person-menu")) target.closest(".person-menu").open = false;
   if (target.dataset.send) {
     if (target.dataset.confirm && !confirm(target.dataset.confirm)) return;
     send({ type: target.dataset.send });
+  } else if (target.id === "next-speaker") {
+    send({ type: "approve", user_id: Number(target.dataset.user) });
   } else if (target.dataset.act) {
     send({ type: target.dataset.act, user_id: Number(target.dataset.user) });
   } else if (target.dataset.react) {
@@ -238,6 +317,9 @@ $("pin-form").addEventListener("submit", (submit) => {
   input.value = "";
 });
 
-window.spacesRoom = { get socket() { return socket; }, get me() { return me; } };
+// How long each raised hand has waited, kept current.
+setInterval(() => { if ([...people.values()].some((p) => p.hand)) render(); }, 30000);
+
+window.spacesRoom = { get socket() { return socket; }, get me() { return me; }, send };
 render();
 connect();

@@ -1,5 +1,5 @@
 // Speaker side: microphone -> 20 ms Opus frames (WebCodecs) or 16 kHz PCM16 (fallback) -> the Space socket.
-import { FORMAT_OPUS, FORMAT_PCM16, FRAME_MS, nowMs, packFrame } from "./protocol.js";
+import { FORMAT_OPUS, FORMAT_PCM16, FRAME_MS, newStreamId, nowMs, packFrame } from "./protocol.js";
 
 const OPUS_CONFIG = {
   codec: "opus",
@@ -74,7 +74,9 @@ export async function startSpeaking(socket, opts = {}) {
   if (context.state === "suspended") resumeOnGesture(context);
 
   const useOpus = !opts.forcePcm && (await opusEncodingSupported());
-  const stats = { format: useOpus ? "opus" : "pcm16", framesSent: 0, bytesSent: 0, framesSkipped: 0, level: 0 };
+  // Every capture session is a new stream (rooms/PROTOCOL.md, "Streams"): listeners already playing this
+  // speaker start a fresh decoder and jitter buffer instead of waiting for the old sequence to come back.
+  const stats = { format: useOpus ? "opus" : "pcm16", framesSent: 0, bytesSent: 0, framesSkipped: 0, level: 0, stream: newStreamId(), streams: 1 };
   let sequence = 0;
   let muted = false;
   let stopped = false;
@@ -85,7 +87,7 @@ export async function startSpeaking(socket, opts = {}) {
       stats.framesSkipped += 1;
       return;
     }
-    const frame = packFrame(format, sequence, captureMs, payload);
+    const frame = packFrame(format, stats.stream, sequence, captureMs, payload);
     sequence = (sequence + 1) >>> 0;
     socket.send(frame);
     stats.framesSent += 1;
@@ -138,9 +140,16 @@ export async function startSpeaking(socket, opts = {}) {
       return muted;
     },
     setMuted(value) {
+      const unmuting = muted && !value;
       muted = !!value;
       stream.getAudioTracks().forEach((track) => (track.enabled = !muted));
       if (muted) pending.length = 0;
+      if (unmuting) {
+        // Talking again after a pause is a new stream: listeners start it afresh, with no stale buffer.
+        stats.stream = newStreamId();
+        stats.streams += 1;
+        sequence = 0;
+      }
     },
     async stop() {
       stopped = true;

@@ -36,9 +36,10 @@ export async function startMicCheck({ deviceId, onLevel } = {}) {
 
 /**
  * A ready-made mic check in `container`: a device <select> and a level meter (<meter>).
- * Resolves to { deviceId(), stream(), stop() }.
+ * `onSwitch(stream)` is called after the person picks another device (a speaker on air restarts on it).
+ * Resolves to { deviceId(), stream(), select(deviceId), stop() }.
  */
-export async function mountMicCheck(container) {
+export async function mountMicCheck(container, { onSwitch, deviceId } = {}) {
   container.classList.add("mic-check");
   const select = document.createElement("select");
   select.setAttribute("aria-label", "Microphone");
@@ -49,15 +50,32 @@ export async function mountMicCheck(container) {
   meter.high = 0.6;
   meter.setAttribute("aria-label", "Microphone level");
   container.replaceChildren(select, meter);
-  let check = await startMicCheck({ onLevel: (rms) => (meter.value = Math.min(1, rms * 4)) });
+  const onLevel = (rms) => (meter.value = Math.min(1, rms * 4));
+  // The device chosen last time, if it is still there; otherwise the default one.
+  let check;
+  try {
+    check = await startMicCheck({ deviceId, onLevel });
+  } catch (error) {
+    if (!deviceId) throw error;
+    check = await startMicCheck({ onLevel });
+  }
   for (const input of await listInputs()) select.append(new Option(input.label, input.deviceId));
-  select.addEventListener("change", async () => {
-    await check.stop();
+  const inUse = check.stream.getAudioTracks()[0]?.getSettings().deviceId;
+  if (inUse && [...select.options].some((o) => o.value === inUse)) select.value = inUse;
+  const change = async () => {
+    const previous = check;
     check = await startMicCheck({ deviceId: select.value, onLevel: (rms) => (meter.value = Math.min(1, rms * 4)) });
-  });
+    await onSwitch?.(check.stream);
+    await previous.stop();
+  };
+  select.addEventListener("change", change);
   return {
     deviceId: () => select.value,
     stream: () => check.stream,
+    async select(deviceId) {
+      select.value = deviceId;
+      await change();
+    },
     stop: (options) => check.stop(options),
   };
 }

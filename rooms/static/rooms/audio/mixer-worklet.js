@@ -130,6 +130,15 @@ class MixerProcessor extends AudioWorkletProcessor {
         buffer.push(data.samples, data.discontinuity);
       } else if (data.type === "forget") {
         this.speakers.delete(data.speaker);
+      } else if (data.type === "restart") {
+        // The speaker's new stream gets a fresh buffer; the old one's last sample fades into it.
+        const old = this.speakers.get(data.speaker);
+        const buffer = new SpeakerBuffer(this.startSamples);
+        if (old) {
+          buffer.tail = old.tail;
+          buffer.underruns = old.underruns;
+        }
+        this.speakers.set(data.speaker, buffer);
       }
     };
   }

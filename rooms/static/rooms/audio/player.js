@@ -40,6 +40,8 @@ function newStats() {
     bytesReceived: 0,
     framesLost: 0,
     framesLate: 0,
+    framesStale: 0, // from a stream the speaker has already replaced
+    streams: 0, // streams started (one per speaker, plus one per reload, reconnect, device switch or unmute)
     gaps: 0,
     underruns: 0,
     decodeErrors: 0,
@@ -95,6 +97,24 @@ export async function startListening(socket, opts = {}) {
 
   const deliver = (speaker, samples, discontinuity) => {
     stats.framesDecoded += 1;
+    const perSpeaker = stats.speakers[speaker];
+    if (perSpeaker) {
+      perSpeaker.framesDecoded = (perSpeaker.framesDecoded ?? 0) + 1;
+      perSpeaker.lastDecodedAt = nowMs();
+      if (perSpeaker.streamFirstDecodedAt === null) {
+        perSpeaker.streamFirstDecodedAt = perSpeaker.lastDecodedAt;
+        // How long the listener waited from the new stream's first capture to hearing it.
+        perSpeaker.resumeMs = perSpeaker.lastDecodedAt - perSpeaker.streamFirstCaptureMs;
+        if (perSpeaker.streams > 1) {
+          const before = perSpeaker.previousDecodedAt;
+          perSpeaker.resumes.push({
+            resumeMs: perSpeaker.resumeMs,
+            receiptMs: perSpeaker.streamFirstLatencyMs,
+            gapMs: before === null ? null : perSpeaker.lastDecodedAt - before,
+          });
+        }
+      }
+    }
     if (opts.record) {
       if (!recordings.has(speaker)) recordings.set(speaker, []);
       recordings.get(speaker).push(samples.slice());
@@ -102,10 +122,18 @@ export async function startListening(socket, opts = {}) {
     mixer.port.postMessage({ type: "frame", speaker, samples, discontinuity }, [samples.buffer]);
   };
 
-  const speakerState = (index) => {
+  const speakerState = (index, replaced = null) => {
     let state = speakers.get(index);
-    if (state) return state;
-    state = { lastSequence: null, framesReceived: 0, framesLost: 0, discontinuities: [], decoder: null };
+    if (state && !replaced) return state;
+    state = {
+      stream: null,
+      ended: replaced ? [...replaced.ended, replaced.stream].slice(-8) : [],
+      lastSequence: null,
+      framesReceived: replaced ? replaced.framesReceived : 0,
+      framesLost: replaced ? replaced.framesLost : 0,
+      discontinuities: [],
+      decoder: null,
+    };
     if (canDecodeOpus) {
       state.decoder = new AudioDecoder({
         output: (audio) => {
@@ -123,13 +151,40 @@ export async function startListening(socket, opts = {}) {
       state.decoder.configure(DECODER_CONFIG);
     }
     speakers.set(index, state);
-    stats.speakers[index] = stats.speakers[index] ?? { framesReceived: 0, framesLost: 0 };
+    stats.speakers[index] = stats.speakers[index] ?? { framesReceived: 0, framesLost: 0, framesDecoded: 0, streams: 0, resumes: [] };
+    return state;
+  };
+
+  // A new stream from a speaker (they reloaded, reconnected, switched device or unmuted): drop the old
+  // decoder and jitter buffer and start afresh, as for someone who just began talking.
+  const startStream = (index, frame) => {
+    let state = speakerState(index);
+    if (state.stream === frame.stream) return state;
+    if (state.ended.includes(frame.stream)) return null; // a straggler from a stream already replaced
+    if (state.stream !== null) {
+      if (state.decoder && state.decoder.state !== "closed") state.decoder.close();
+      mixer.port.postMessage({ type: "restart", speaker: index });
+      state = speakerState(index, state);
+    }
+    state.stream = frame.stream;
+    stats.streams += 1;
+    const perSpeaker = stats.speakers[index];
+    perSpeaker.streams += 1;
+    perSpeaker.stream = frame.stream;
+    perSpeaker.previousDecodedAt = perSpeaker.lastDecodedAt ?? null;
+    perSpeaker.streamFirstCaptureMs = frame.captureMs;
+    perSpeaker.streamFirstLatencyMs = nowMs() - frame.captureMs; // capture -> receipt of its first frame
+    perSpeaker.streamFirstDecodedAt = null;
     return state;
   };
 
   const onFrame = (frame) => {
     if (frame.speaker === opts.skipSpeakerIndex) return;
-    const state = speakerState(frame.speaker);
+    const state = startStream(frame.speaker, frame);
+    if (!state) {
+      stats.framesStale += 1;
+      return;
+    }
     let discontinuity = false;
     if (state.lastSequence !== null) {
       const step = (frame.sequence - state.lastSequence) >>> 0;

@@ -1,10 +1,11 @@
 // Binary audio frames on the Space socket (see rooms/PROTOCOL.md, "Audio frames").
-// Client frame: format u8, sequence u32 LE, capture time f64 LE (ms since the epoch), payload.
+// Client frame: format u8, stream u32 LE, sequence u32 LE, capture time f64 LE (ms since the epoch), payload.
+// A stream is one capture session; listeners start a fresh decoder and jitter buffer for a new one.
 // Relayed frame: speaker index u8, then the client frame. Batch: 0xFF, then (u16 LE length, relayed frame)*.
 
 export const FORMAT_OPUS = 1; // Opus, 20 ms, mono, 48 kHz
 export const FORMAT_PCM16 = 2; // PCM16 LE, mono, 16 kHz (fallback without WebCodecs)
-export const HEADER_BYTES = 13;
+export const HEADER_BYTES = 17;
 export const MAX_FRAME_BYTES = 4096;
 export const BATCH_MARKER = 0xff;
 export const FRAME_MS = 20;
@@ -13,12 +14,20 @@ export function nowMs() {
   return performance.timeOrigin + performance.now();
 }
 
-export function packFrame(format, sequence, captureMs, payload) {
+// A random stream id for a new capture session (never 0, so a missing id is obvious).
+export function newStreamId() {
+  const id = new Uint32Array(1);
+  do crypto.getRandomValues(id); while (id[0] === 0);
+  return id[0];
+}
+
+export function packFrame(format, stream, sequence, captureMs, payload) {
   const bytes = new Uint8Array(HEADER_BYTES + payload.byteLength);
   const view = new DataView(bytes.buffer);
   view.setUint8(0, format);
-  view.setUint32(1, sequence >>> 0, true);
-  view.setFloat64(5, captureMs, true);
+  view.setUint32(1, stream >>> 0, true);
+  view.setUint32(5, sequence >>> 0, true);
+  view.setFloat64(9, captureMs, true);
   bytes.set(new Uint8Array(payload.buffer ?? payload, payload.byteOffset ?? 0, payload.byteLength), HEADER_BYTES);
   return bytes.buffer;
 }
@@ -28,8 +37,9 @@ function parseRelayed(buffer, offset, length) {
   return {
     speaker: view.getUint8(0),
     format: view.getUint8(1),
-    sequence: view.getUint32(2, true),
-    captureMs: view.getFloat64(6, true),
+    stream: view.getUint32(2, true),
+    sequence: view.getUint32(6, true),
+    captureMs: view.getFloat64(10, true),
     payload: new Uint8Array(buffer, offset + 1 + HEADER_BYTES, length - 1 - HEADER_BYTES),
   };
 }
