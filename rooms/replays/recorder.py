@@ -103,6 +103,7 @@ class _Stream:
     anchor_ms: float  # recorder clock minus capture clock
     last_seq: int
     last_capture_ms: float
+    id: int  # the capture session's stream id from the frame header
 
 
 class SpaceRecorder:
@@ -209,7 +210,7 @@ class SpaceRecorder:
     def _take(self, arrived_ms: float, frame: bytes) -> None:
         if len(frame) <= 1 + media.HEADER_BYTES:
             return
-        fmt, seq, capture_ms = media.HEADER.unpack_from(frame, 1)[:3]
+        fmt, stream_id, seq, capture_ms = media.unpack_header(frame[1:])
         if fmt not in media.FORMATS or not math.isfinite(capture_ms):
             return
         user_id = self._user_for(frame[0])
@@ -217,8 +218,8 @@ class SpaceRecorder:
             return
         delay = arrived_ms - capture_ms
         stream = self.streams.get(user_id)
-        if stream is None or seq <= stream.last_seq or capture_ms < stream.last_capture_ms:
-            stream = self.streams[user_id] = _Stream(delay, seq, capture_ms)
+        if stream is None or stream.id != stream_id or seq <= stream.last_seq or capture_ms < stream.last_capture_ms:
+            stream = self.streams[user_id] = _Stream(delay, seq, capture_ms, stream_id)
         # A frame held up on its way (a busy server, a congested link) never moves the stream later;
         # the least delayed frame seen by the flush places all of the stream's frames.
         stream.anchor_ms = min(stream.anchor_ms, delay)

@@ -67,9 +67,11 @@ def opus_payloads(pcm16: bytes) -> list[bytes]:
     return packets
 
 
-def opus_frames(pcm16: bytes, *, first_seq: int = 0, origin_ms: float = 1_700_000_000_000.0, speaker_index=None):
+def opus_frames(
+    pcm16: bytes, *, first_seq: int = 0, origin_ms: float = 1_700_000_000_000.0, speaker_index=None, stream: int = 0
+):
     return [
-        build_frame(FORMAT_OPUS, first_seq + n, origin_ms + n * 20, payload, speaker_index=speaker_index)
+        build_frame(FORMAT_OPUS, first_seq + n, origin_ms + n * 20, payload, speaker_index=speaker_index, stream=stream)
         for n, payload in enumerate(opus_payloads(pcm16))
     ]
 

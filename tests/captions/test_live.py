@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import time
 
 import pytest
@@ -93,9 +94,9 @@ def captioning(space_id: int) -> bool:
 async def speak_into(socket, pcm16: bytes) -> int:
     """Send `pcm16` as Opus client frames over a speaker's socket at real time (5 frames per 100 ms).
 
-    Each call is a fresh capture, as a page that starts talking again: the sequence starts at 0 and
-    the capture clock is the wall clock."""
-    frames = opus_frames(pcm16, origin_ms=time.time() * 1000)
+    Each call is a fresh capture, as a page that starts talking again: a new stream whose sequence starts
+    at 0, and the capture clock is the wall clock."""
+    frames = opus_frames(pcm16, origin_ms=time.time() * 1000, stream=secrets.randbits(32))
     started = time.monotonic()
     for n in range(0, len(frames), 5):
         for frame in frames[n : n + 5]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import struct
 import time
 from contextlib import asynccontextmanager
 
@@ -14,7 +13,7 @@ from django.test import Client
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from rooms.media import unpack_message
+from rooms.media import FORMAT_OPUS, pack_frame, unpack_header, unpack_message
 
 FINAL_CODES = {4401, 4403, 4404, 4410}  # the page stops reconnecting on these (room.js FINAL)
 
@@ -81,7 +80,7 @@ class RoomClient:
                         if isinstance(message, bytes):
                             self.binary_messages += 1
                             for relayed in unpack_message(message):
-                                self.frames.append((now, relayed[0], struct.unpack_from("<I", relayed, 2)[0]))
+                                self.frames.append((now, relayed[0], unpack_header(relayed[1:]).sequence))
                             if now - acked_at >= 0.5:
                                 acked_at = now
                                 await socket.send(json.dumps({"type": "media_ack", "received": self.binary_messages}))
@@ -138,7 +137,9 @@ class Speaker(RoomClient):
             socket = self.socket
             if socket is not None:
                 self.sequence += 1
-                frame = struct.pack("<BId", 1, self.sequence, time.time() * 1000) + b"\x00" * 40
+                frame = pack_frame(
+                    FORMAT_OPUS, stream=1, sequence=self.sequence, captured_ms=time.time() * 1000, payload=b"\x00" * 40
+                )
                 try:
                     await socket.send(frame)
                 except ConnectionClosed:
