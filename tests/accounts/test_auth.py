@@ -44,7 +44,7 @@ def test_mandatory_verification_holds_the_login_until_confirmed(client):
     assert "confirm" in mail.outbox[0].subject.lower()
 
 
-@override_settings(ACCOUNT_RATE_LIMITS_ENABLED=True)
+@override_settings(ACCOUNT_RATE_LIMITS={})
 def test_repeated_failed_logins_are_rate_limited(client):
     from tests.accounts.factories import UserFactory
 

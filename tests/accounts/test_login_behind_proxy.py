@@ -21,7 +21,7 @@ def _login(client, login: str, password: str, *, client_address: str, forwarded_
     )
 
 
-@override_settings(ACCOUNT_RATE_LIMITS_ENABLED=True, TRUSTED_PROXY_HOPS=1, ALLAUTH_TRUSTED_PROXY_COUNT=1)
+@override_settings(ACCOUNT_RATE_LIMITS={}, TRUSTED_PROXY_HOPS=1, ALLAUTH_TRUSTED_PROXY_COUNT=1)
 def test_one_attacker_failing_logins_does_not_lock_out_everyone_else(client):
     people = [UserFactory(username=f"person{i}") for i in range(12)]
     attacker = "203.0.113.66"
@@ -46,7 +46,7 @@ def test_one_attacker_failing_logins_does_not_lock_out_everyone_else(client):
     assert "Too many failed login attempts" in page.content.decode()
 
 
-@override_settings(ACCOUNT_RATE_LIMITS_ENABLED=True, TRUSTED_PROXY_HOPS=0, ALLAUTH_TRUSTED_PROXY_COUNT=0)
+@override_settings(ACCOUNT_RATE_LIMITS={}, TRUSTED_PROXY_HOPS=0, ALLAUTH_TRUSTED_PROXY_COUNT=0)
 def test_without_trusted_proxies_a_forwarded_header_is_ignored(rf):
     from accounts.adapter import AccountAdapter
 

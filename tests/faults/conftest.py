@@ -54,12 +54,13 @@ def servers(transactional_db, fault_redis, static_root, settings):
         database_url=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}",
         redis_url=fault_redis.url(),
         static_root=static_root,
-        # The sessions the tests sign people in with are this process's.
-        DJANGO_SECRET_KEY=settings.SECRET_KEY,
         DJANGO_HTTPS="false",
         SPACES_PRESENCE_LEASE_SECONDS=str(LEASE_SECONDS),
         SPACES_REACTION_FLUSH_MS="100",
     )
+    # The servers must accept the sessions the tests sign people in with: one key for both, never the
+    # development key (the production settings refuse it).
+    settings.SECRET_KEY = env["DJANGO_SECRET_KEY"]
     settings.CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
