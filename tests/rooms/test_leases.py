@@ -8,6 +8,7 @@ import time_machine
 from django.utils import timezone
 
 from rooms import leases, services
+from rooms.events import host_presence_event
 from rooms.models import Participant, Role, RoomSocket, ServerProcess, Space
 from rooms.selectors import room_snapshot
 from rooms.tasks import end_abandoned_spaces
@@ -48,7 +49,11 @@ def test_a_dead_servers_sockets_stop_counting_and_one_sweep_tells_the_room(live_
             patch.setattr(leases, "broadcast", lambda space_id, event: sent.append((space_id, event)))
             assert leases.presence_sweep() == 3
     assert sent == [
-        (live_space.pk, {"type": "presence", "joined": [], "left": sorted([host.pk, listeners[0].pk, listeners[1].pk])})
+        (live_space.pk, host_presence_event(NOON)),  # listeners see the host's grace period at once
+        (
+            live_space.pk,
+            {"type": "presence", "joined": [], "left": sorted([host.pk, listeners[0].pk, listeners[1].pk])},
+        ),
     ]
     assert not ServerProcess.objects.filter(pk=dead.pk).exists()
     assert RoomSocket.objects.count() == 1

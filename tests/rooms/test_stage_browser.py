@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 from playwright.sync_api import expect
 
-from rooms.models import PinnedPost, Role
+from rooms.models import PinnedPost, Role, RoomSocket
 from tests.accounts.factories import PostFactory, UserFactory
 from tests.rooms.conftest import seat
 from tests.rooms.factories import LiveSpaceFactory, make_host
@@ -46,16 +46,19 @@ def shots_dir(tmp_path) -> Path:
 
 
 @pytest.mark.parametrize("viewport", VIEWPORTS)
-def test_the_room_is_a_stage_that_fits_with_an_uncovered_dock_in_every_role(browser, live_daphne, tmp_path, viewport):
+def test_the_room_is_a_stage_that_fits_with_an_uncovered_dock_in_every_role(
+    browser, live_daphne, server, tmp_path, viewport
+):
     from axe_playwright_python.sync_playwright import Axe
 
     host = make_host(username="maya", display_name=f"Maya {LONG}")
     space = LiveSpaceFactory(host=host, title=f"Night synths and {LONG}{LONG[:20]} live")
     speaker = UserFactory(username="ivy", display_name=f"Ivy {LONG}")
-    seat(space, speaker, Role.SPEAKER, connections=1)
+    RoomSocket.objects.create(participant=seat(space, speaker, Role.SPEAKER), process=server)
     listener = UserFactory(username="sam", display_name="Sam")
     for n in range(6):
-        seat(space, UserFactory(username=f"guest{n}", display_name=f"Guest {n}"), connections=1)
+        guest = seat(space, UserFactory(username=f"guest{n}", display_name=f"Guest {n}"))
+        RoomSocket.objects.create(participant=guest, process=server)
     seat(space, listener)
     post = PostFactory(author=host, body=f"Read this before the show: https://example.com/{LONG * 3}/{LONG}")
     PinnedPost.objects.create(space=space, post=post, pinned_by=host)
