@@ -130,13 +130,7 @@ def can_join(*, space: Space, user: User, participant: Participant | None | obje
         participant = Participant.objects.filter(space=space, user=user).first()
     if participant is not None and participant.removed:
         return Decision(False, "You were removed from this Space.", CLOSE_FORBIDDEN)
-    if Block.objects.filter(blocker_id=space.host_id, blocked=user).exists():
-        return Decision(False, "The host has blocked you.", CLOSE_FORBIDDEN)
-    for check in _admission_checks.get(space.audience, []):
-        decision = check(space, user)
-        if not decision:
-            return Decision(False, decision.reason or "This Space is not open to you.", CLOSE_FORBIDDEN, decision.url)
-    return ALLOW
+    return _host_and_audience_allow(space, user, "This Space is not open to you.")
 
 
 def may_request_to_speak(*, space: Space, user: User) -> Decision:
@@ -240,10 +234,15 @@ def can_replay(*, space: Space, user: User) -> Decision:
         return ALLOW
     if Participant.objects.filter(space=space, user=user, removed_at__isnull=False).exists():
         return Decision(False, "You were removed from this Space.", CLOSE_FORBIDDEN)
+    return _host_and_audience_allow(space, user, "This replay is not open to you.")
+
+
+def _host_and_audience_allow(space: Space, user: User, refusal: str) -> Decision:
+    """What joining and replaying share: the host's blocks, then the audience's admission hooks."""
     if Block.objects.filter(blocker_id=space.host_id, blocked=user).exists():
         return Decision(False, "The host has blocked you.", CLOSE_FORBIDDEN)
     for check in _admission_checks.get(space.audience, []):
         decision = check(space, user)
         if not decision:
-            return Decision(False, decision.reason or "This replay is not open to you.", CLOSE_FORBIDDEN, decision.url)
+            return Decision(False, decision.reason or refusal, CLOSE_FORBIDDEN, decision.url)
     return ALLOW
