@@ -170,7 +170,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     # Django gives its "django" logger a console handler of its own (in DEBUG) that also propagates to
     # the root: every server line (runserver's requests, socket connects) printed twice. One handler.
-    "loggers": {"django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False}},
+    "loggers": {
+        "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        # The stripe library logs every API request at INFO; the gateway logs what matters (failures, with
+        # the reference shown to the user).
+        "stripe": {"level": "WARNING"},
+    },
 }
 
 # --- Money (ticketing): Stripe and the platform's cut --------------------------------------------
