@@ -171,11 +171,59 @@ def _checked_vosk_model_dir(model_path: str | os.PathLike | None) -> Path:
 # Whisper tiny.en through faster-whisper: the zero-config default.
 
 
+class SileroVoice:
+    """Silero's voice-activity model (the ONNX file faster-whisper ships), loaded once per process and
+    shared by every stream; each stream keeps its own recurrent state (`SpeechProbability`)."""
+
+    WINDOW = 512  # samples at 16 kHz (32 ms), the window the model is trained on
+    CONTEXT = 64  # samples of the previous window it sees again
+
+    def __init__(self) -> None:
+        from faster_whisper.vad import get_vad_model
+
+        self._session = get_vad_model().session  # one intra-op thread; run() is safe across threads
+
+    def stream(self) -> SpeechProbability:
+        return SpeechProbability(self)
+
+    def run(self, window: np.ndarray, state: tuple[np.ndarray, np.ndarray]) -> tuple[float, tuple]:
+        out, h, c = self._session.run(None, {"input": window[None, :], "h": state[0], "c": state[1]})
+        return float(out.ravel()[0]), (h, c)
+
+
+class SpeechProbability:
+    """The probability that one stream is speaking now, updated every 32 ms window of audio fed."""
+
+    def __init__(self, voice: SileroVoice) -> None:
+        self._voice = voice
+        self._state = (np.zeros((1, 1, 128), np.float32), np.zeros((1, 1, 128), np.float32))
+        self._context = np.zeros(voice.CONTEXT, np.float32)
+        self._pending = np.zeros(0, np.float32)
+        self.probability = 0.0
+
+    def feed(self, samples: np.ndarray) -> float:
+        """Take int16-scaled samples; returns the probability after the last complete window."""
+        data = np.concatenate([self._pending, samples / 32768.0])
+        size = self._voice.WINDOW
+        end = len(data) - len(data) % size
+        for i in range(0, end, size):
+            window = data[i : i + size].astype(np.float32)
+            self.probability, self._state = self._voice.run(np.concatenate([self._context, window]), self._state)
+            self._context = window[-self._voice.CONTEXT :]
+        self._pending = data[end:]
+        return self.probability
+
+
 @dataclass(frozen=True)
 class VadConfig:
-    """Energy voice-activity detection that decides where one utterance ends."""
+    """Voice-activity detection that decides where one utterance ends: Silero's model says whether a
+    frame is speech (with hysteresis), an energy floor keeps near-silence out; engines without the
+    model (or `detector="energy"`) fall back to the energy detector alone."""
 
     frame_ms: int = 20
+    detector: str = "silero"
+    speech_threshold: float = 0.5  # Silero's probability that opens speech ...
+    silence_threshold: float = 0.35  # ... and the one below which speech has paused (Silero's own defaults)
     min_speech_db: float = -50.0  # never call anything quieter than this speech
     above_floor_db: float = 12.0  # speech stands this far above the noise floor
     floor_window_ms: int = 4_000  # the noise floor is measured over this much recent audio
@@ -221,6 +269,7 @@ class WhisperEngine:
         self.partial_calls = 0
         self.partial_seconds = 0.0
         self.final_seconds = 0.0
+        self.voice = SileroVoice()
         # The first call pays for allocations and kernel selection: pay it now, not on a Space's first words.
         self.transcribe(bytes(SAMPLE_RATE * 2))
 
@@ -280,6 +329,8 @@ class WhisperRecogniser:
     def __init__(self, engine: WhisperEngine, vad: VadConfig) -> None:
         self._engine = engine
         self._vad = vad
+        voice = getattr(engine, "voice", None) if vad.detector == "silero" else None
+        self._speech = voice.stream() if voice is not None else None
         self._frame_bytes = vad.frame_ms * BYTES_PER_MS
         self._pending = b""  # less than one VAD frame, waiting for the rest
         self._fed_ms = 0
@@ -331,7 +382,11 @@ class WhisperRecogniser:
         self._frames_seen += 1
         if self._frames_seen % 10 == 1:
             self._noise_floor_db = float(np.percentile(self._levels, vad.floor_percentile))
-        voiced = level_db > max(vad.min_speech_db, self._noise_floor_db + vad.above_floor_db)
+        if self._speech is not None:
+            threshold = vad.silence_threshold if self._in_speech else vad.speech_threshold
+            voiced = self._speech.feed(samples) >= threshold and level_db > vad.min_speech_db
+        else:
+            voiced = level_db > max(vad.min_speech_db, self._noise_floor_db + vad.above_floor_db)
         self._fed_ms += vad.frame_ms
 
         if not self._in_speech:
