@@ -19,11 +19,6 @@ from tests.rooms.factories import LiveSpaceFactory, make_host
 pytestmark = [needs_deployed_services, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.mark.xfail(
-    reason="open defect (issue 10): after other fault tests in the same run, a listener who joins after the restart "
-    "is not announced to the host's process; alone the whole journey passes",
-    strict=False,
-)
 def test_redis_restart_mid_space_control_events_flow_again_on_every_process(servers, fault_redis):
     host = make_host()
     space = LiveSpaceFactory(host=host)
