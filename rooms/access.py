@@ -241,6 +241,12 @@ def _host_and_audience_allow(space: Space, user: User, refusal: str) -> Decision
     """What joining and replaying share: the host's blocks, then the audience's admission hooks."""
     if Block.objects.filter(blocker_id=space.host_id, blocked=user).exists():
         return Decision(False, "The host has blocked you.", CLOSE_FORBIDDEN)
+    return audience_admits(space=space, user=user, refusal=refusal)
+
+
+def audience_admits(*, space: Space, user: User, refusal: str = "This Space is not open to you.") -> Decision:
+    """The audience's admission hooks alone (a ticket, a Super Follow), for callers that checked blocks and
+    removals themselves, e.g. for many Spaces at once."""
     for check in _admission_checks.get(space.audience, []):
         decision = check(space, user)
         if not decision:

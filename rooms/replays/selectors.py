@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import Block, User
 from rooms import access
 from rooms.models import Participant, Space
 
@@ -95,3 +95,28 @@ def listens_for(*, recording: Recording) -> dict:
 
 def clips_of(*, recording: Recording) -> QuerySet[Clip]:
     return recording.clips.select_related("made_by").order_by("-created_at")
+
+
+def recent_replays_of(*, host: User, viewer: User, limit: int = 5) -> list[Space]:
+    """A person's most recent ended Spaces with a ready replay that `viewer` may play, newest first (for their
+    profile). Blocks and removals are decided in SQL; of the gated Spaces (tickets, Super Followers) only the
+    `limit` newest ask their audience's rule, so the cost does not grow with the person's history. Logged-out
+    visitors see the public ones (the replay asks them to log in)."""
+    if viewer.is_authenticated and Block.objects.filter(blocker=host, blocked=viewer).exists():
+        return []
+    spaces = (
+        Space.objects.filter(host=host, state=Space.State.ENDED, recording__state=Recording.State.READY)
+        .exclude(recording__audio="")
+        .select_related("host", "recording")
+        .order_by("-ended_at", "-pk")
+    )
+    if viewer.pk == host.pk:
+        return list(spaces[:limit])
+    if not viewer.is_authenticated:
+        return list(spaces.filter(audience=Space.Audience.PUBLIC)[:limit])
+    removed = Participant.objects.filter(space=OuterRef("pk"), user=viewer, removed_at__isnull=False)
+    spaces = spaces.exclude(Exists(removed))
+    public = list(spaces.filter(audience=Space.Audience.PUBLIC)[:limit])
+    gated = spaces.exclude(audience=Space.Audience.PUBLIC)[:limit]
+    admitted = [space for space in gated if access.audience_admits(space=space, user=viewer)]
+    return sorted([*public, *admitted], key=lambda space: (space.ended_at, space.pk), reverse=True)[:limit]

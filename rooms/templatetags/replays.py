@@ -39,3 +39,9 @@ def replay_player(context, space) -> dict:
         "listens": selectors.listens_for(recording=recording) if recording and is_host else None,
         "csrf_token": context.get("csrf_token"),
     }
+
+
+@register.inclusion_tag("rooms/replays/_person_replays.html", takes_context=True)
+def person_replays(context, person) -> dict:
+    """A profile's recent replays: only those the reader may play."""
+    return {"replays": selectors.recent_replays_of(host=person, viewer=context["request"].user), "person": person}

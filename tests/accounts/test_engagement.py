@@ -228,6 +228,20 @@ def test_a_blocked_person_is_not_notified_of_mentions(alice, bob):
     assert notifications_of(bob, "mention") == []
 
 
+@pytest.mark.parametrize("blocker", ["author", "reader"])
+def test_the_hashtag_page_hides_posts_across_a_block(client, alice, bob, charlie, blocker):
+    services.post_create(author=bob, body="from bob #synthnight")
+    services.post_create(author=charlie, body="from charlie #synthnight")
+    if blocker == "author":
+        services.block_create(blocker=bob, blocked=alice)
+    else:
+        services.block_create(blocker=alice, blocked=bob)
+    client.force_login(alice)
+    response = client.get(reverse("accounts:hashtag", args=["synthnight"]))
+    assert [p.body for p in response.context["page"].items] == ["from charlie #synthnight"]
+    assert "from bob" not in response.text
+
+
 def test_replies_and_reposts_across_a_block_are_hidden(client, alice, bob, charlie, bob_post):
     services.follow_create(follower=alice, followee=charlie)
     engagement.reply_create(author=charlie, to=bob_post, body="charlie answers bob")

@@ -1,4 +1,4 @@
-"""Discovery pages in a real browser: people search, who to follow, the Spaces tab, a host's profile."""
+"""Discovery pages in a real browser: people search, who to follow, the Spaces tab, a host's profile and replays."""
 
 from datetime import timedelta
 
@@ -8,10 +8,12 @@ from playwright.sync_api import Page, expect
 
 from accounts import engagement, services
 from rooms import services as room_services
+from rooms.models import Space
 from tests.accounts.factories import UserFactory
 from tests.browser.support import off_the_loop, shoot, signed_in
 from tests.browser.test_people_flow import assert_accessible
 from tests.rooms.factories import LiveSpaceFactory, make_host
+from tests.rooms.replays.test_profile_replays import replay
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
@@ -24,6 +26,8 @@ def _build():
     services.follow_create(follower=friend, followee=host)
     LiveSpaceFactory(host=host, title="Friday jazz listening party", topics="jazz,music")
     room_services.space_create(host=host, title="Monk requests", scheduled_for=timezone.now() + timedelta(days=1))
+    replay(host, "Blue Note at dawn", hours_ago=20)
+    replay(host, "Tickets only", audience=Space.Audience.TICKETED, hours_ago=2)
     post = services.post_create(author=reader, body="Who plays #jazz tonight?")
     for person in UserFactory.create_batch(3):
         engagement.like_create(user=person, post=post)
@@ -47,8 +51,13 @@ def test_search_people_follow_a_suggestion_and_browse_spaces(page: Page, live_se
     page.get_by_role("link", name="Nora Lindqvist @nora").click()
     expect(page.get_by_role("heading", name="Spaces by Nora Lindqvist")).to_be_visible()
     expect(page.get_by_text("Monk requests")).to_be_visible()
+    replays = page.get_by_role("region", name="Replays")
+    expect(replays.get_by_role("link", name="Blue Note at dawn")).to_be_visible()
+    expect(replays).not_to_contain_text("Tickets only")  # a ticketed Space's replay: ticket holders only
     assert_accessible(page)
     shoot(page, "profile")
+    replays.get_by_role("link", name="Blue Note at dawn").click()
+    expect(page.get_by_role("heading", name="Replay", exact=True)).to_be_visible()
 
     page.goto(f"{base}/spaces/")
     expect(page.get_by_role("navigation", name="Topics").get_by_role("link", name="#jazz")).to_be_visible()

@@ -1,4 +1,5 @@
-"""The browser's time zone reaches the account, and Spaces read in local time; cancelling asks first."""
+"""The browser's time zone reaches the account, and Spaces read in local time; cancelling asks first; at its time
+the host is asked to start, readers see "starting soon", and a Space never started reads as missed."""
 
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -9,6 +10,7 @@ from playwright.sync_api import Browser, expect
 
 from accounts.models import User
 from rooms import services
+from rooms.models import Space
 from tests.accounts.factories import UserFactory
 from tests.browser.support import off_the_loop, shoot, signed_in
 from tests.browser.test_people_flow import assert_accessible
@@ -23,6 +25,15 @@ def test_a_reader_in_new_york_sees_the_space_in_new_york_time(browser: Browser, 
         start = (timezone.now() + timedelta(days=2)).replace(hour=18, minute=0, second=0, microsecond=0)
         space = services.space_create(host=host, title="Evening synths", scheduled_for=start)
         return host, UserFactory(username="nyc"), space
+
+    def due_and_missed(host):
+        """A Space whose time has come, and one the host never started."""
+        now = timezone.now()
+        due = services.space_create(host=host, title="Morning coffee", scheduled_for=now + timedelta(hours=1))
+        missed = services.space_create(host=host, title="Night owls", scheduled_for=now + timedelta(hours=1))
+        Space.objects.filter(pk=due.pk).update(scheduled_for=now - timedelta(minutes=2))
+        Space.objects.filter(pk=missed.pk).update(scheduled_for=now - timedelta(hours=3), state=Space.State.MISSED)
+        return due, missed
 
     host, reader, space = off_the_loop(build)
     base = live_server.url
@@ -47,3 +58,17 @@ def test_a_reader_in_new_york_sees_the_space_in_new_york_time(browser: Browser, 
     shoot(host_page, "cancel")
     host_page.get_by_role("button", name="Yes, cancel the Space").click()
     expect(host_page.get_by_role("heading", name="This Space was cancelled")).to_be_visible()
+
+    due, missed = off_the_loop(lambda: due_and_missed(host))
+    host_page.goto(f"{base}{due.get_absolute_url()}")
+    expect(host_page.get_by_text("It's time: your listeners are waiting.")).to_be_visible()
+    expect(host_page.get_by_role("button", name="Start now")).to_be_visible()
+    assert_accessible(host_page)
+    shoot(host_page, "start-now")
+    page.goto(f"{base}{due.get_absolute_url()}")
+    expect(page.get_by_text("Starting soon")).to_be_visible()
+    assert_accessible(page)
+    page.goto(f"{base}{missed.get_absolute_url()}")
+    expect(page.get_by_role("heading", name="This Space didn't start")).to_be_visible()
+    assert_accessible(page)
+    shoot(page, "missed")

@@ -11,6 +11,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import connection
 
+from spaces_site.settings.channel_layer import redis_host
 from tests.processes import RedisServer, manage, production_env, start_daphne
 
 LEASE_SECONDS = 3  # the servers' socket lease: a killed server's sockets stop counting 3 s after its last renewal
@@ -64,7 +65,10 @@ def servers(transactional_db, fault_redis, static_root, settings):
     settings.CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [fault_redis.url()], "prefix": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]},
+            "CONFIG": {
+                "hosts": [redis_host(fault_redis.url())],
+                "prefix": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
+            },
         }
     }
     before = app.conf.task_always_eager
