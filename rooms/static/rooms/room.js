@@ -69,6 +69,8 @@ function upsert(participant) {
 }
 
 function handle(event) {
+  // Other modules of the page (questions.js) take the events they own from here.
+  root.dispatchEvent(new CustomEvent("room:event", { detail: event }));
   switch (event.type) {
     case "welcome":
       delay = 1000;
@@ -227,6 +229,7 @@ function render() {
     manager: MANAGERS.has(role),
     host: role === "host",
     speaking: SPEAKING.has(role),
+    "can-question": role === "listener",
   };
   for (const node of document.querySelectorAll("[data-show]")) node.hidden = !flags[node.dataset.show];
   const warnings = speakers.filter((p) => blocked.has(p.user_id) && p.user_id !== myId);
