@@ -9,6 +9,7 @@ browsed pages at 390 and 1280 px go to SPACES_SCREENSHOTS (or the test's tmp dir
 from __future__ import annotations
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from tests.accounts.factories import PostFactory, UserFactory
@@ -111,6 +112,8 @@ def test_a_listener_keeps_hearing_the_space_while_browsing_and_returns_without_r
         listener.set_viewport_size(viewport)
         fits_and_nothing_is_covered(listener, f"timeline at {size}")
         listener.screenshot(path=str(folder / f"browse-timeline-{size}.png"), full_page=False)
+    results = Axe().run(listener)
+    assert results.violations_count == 0, f"the timeline with the mini-player: {results.generate_report()}"
     listener.set_viewport_size(SIZES["phone"])
 
     listener.locator(".site-nav").get_by_role("link", name="Profile").click()
