@@ -81,6 +81,15 @@ def fits_and_nothing_is_covered(page, where: str) -> None:
     assert mini and all(mini), f"{where}: the mini-player's controls are on screen and uncovered"
 
 
+def looks_right(page, folder, name: str) -> None:
+    """At a phone's and a desktop's width: fits, nothing covered, a screenshot; then back to the phone."""
+    for size, viewport in SIZES.items():
+        page.set_viewport_size(viewport)
+        fits_and_nothing_is_covered(page, f"{name} at {size}")
+        page.screenshot(path=str(folder / f"browse-{name}-{size}.png"), full_page=False)
+    page.set_viewport_size(SIZES["phone"])
+
+
 def test_a_listener_keeps_hearing_the_space_while_browsing_and_returns_without_reconnecting(
     audio_browser, live_daphne, tmp_path
 ):
@@ -108,33 +117,25 @@ def test_a_listener_keeps_hearing_the_space_while_browsing_and_returns_without_r
     expect(mini.locator(".mini-speaker")).to_contain_text("Maya")
     expect(mini.locator("#mini-status")).to_have_text("Playing")
     keeps_decoding(listener)
-    for size, viewport in SIZES.items():
-        listener.set_viewport_size(viewport)
-        fits_and_nothing_is_covered(listener, f"timeline at {size}")
-        listener.screenshot(path=str(folder / f"browse-timeline-{size}.png"), full_page=False)
+    looks_right(listener, folder, "timeline")
     results = Axe().run(listener)
     assert results.violations_count == 0, f"the timeline with the mini-player: {results.generate_report()}"
-    listener.set_viewport_size(SIZES["phone"])
+
+    host_profile = host.get_absolute_url()
+    listener.locator(f'#main .person a[href="{host_profile}"]').click()  # "Who to follow"
+    expect(listener).to_have_url(f"{base}{host_profile}")
+    expect(listener.locator("#main")).to_contain_text("Tune in")
+    keeps_decoding(listener)
+    looks_right(listener, folder, "profile")
 
     listener.locator(".site-nav").get_by_role("link", name="Profile").click()
     expect(listener).to_have_url(f"{base}{listener_user.get_absolute_url()}")
     keeps_decoding(listener)
-    host_profile = host.get_absolute_url()
-    listener.evaluate(f"window.spacesBrowse.open('{host_profile}')")
-    expect(listener).to_have_url(f"{base}{host_profile}")
-    expect(listener.locator("#main")).to_contain_text("Tune in")
-    keeps_decoding(listener)
-    for size, viewport in SIZES.items():
-        listener.set_viewport_size(viewport)
-        fits_and_nothing_is_covered(listener, f"a profile at {size}")
-        listener.screenshot(path=str(folder / f"browse-profile-{size}.png"), full_page=False)
-    listener.set_viewport_size(SIZES["phone"])
-
     listener.locator("#bell").click()
     expect(listener).to_have_url(f"{base}/notifications/")
     keeps_decoding(listener)
     listener.go_back()  # the browser's Back works in place too
-    expect(listener).to_have_url(f"{base}{host_profile}")
+    expect(listener).to_have_url(f"{base}{listener_user.get_absolute_url()}")
     keeps_decoding(listener)
 
     listener.locator("#mini-return").click()

@@ -1,6 +1,8 @@
 // Questions from the audience (rooms/PROTOCOL.md, "Questions"): listeners ask; hosts and co-hosts see every
 // question live, upvote, pin one to the stage and mark them answered; everyone sees the pinned and answered ones.
 
+import { el } from "./dom.js";
+
 const root = document.getElementById("room");
 const myId = Number(root.dataset.user);
 const MANAGERS = new Set(["host", "cohost"]);
@@ -15,13 +17,6 @@ let blocked = new Set();
 
 const send = (message) => window.spacesRoom?.send(message);
 const managing = () => MANAGERS.has(role);
-
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  Object.assign(node, props);
-  for (const child of children) node.append(child);
-  return node;
-}
 
 function button(label, type, question, secondary = true) {
   const node = el("button", { type: "button", textContent: label, className: secondary ? "secondary small-button" : "small-button" });

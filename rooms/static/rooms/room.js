@@ -3,6 +3,8 @@
 // Audio capture and playback live in rooms/static/rooms/audio/; they get this page's socket from the
 // `room:socket` event (on every connect) and the person's role and mute state from `room:me`.
 
+import { el } from "./dom.js";
+
 const root = document.getElementById("room");
 const spaceId = root.dataset.space;
 const myId = Number(root.dataset.user);
@@ -117,13 +119,6 @@ function handle(event) {
     default: return;
   }
   render();
-}
-
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  Object.assign(node, props);
-  for (const child of children) node.append(child);
-  return node;
 }
 
 function action(label, type, userId, secondary = true) {
