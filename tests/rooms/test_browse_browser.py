@@ -153,6 +153,16 @@ def test_a_listener_keeps_hearing_the_space_while_browsing_and_returns_without_r
     assert listener.evaluate("window.spacesAudioStats.decodeErrors") == 0
     assert listener.errors == [] and host_page.errors == []
 
+    # Another Space's room is an ordinary navigation: one room per document.
+    other = LiveSpaceFactory(host=make_host(username="leo"), title="Another room")
+    listener.locator(".site-nav").get_by_role("link", name="Home").click()
+    expect(mini).to_be_visible()
+    listener.evaluate(f"window.spacesBrowse.open('/spaces/{other.pk}/')")
+    expect(listener).to_have_url(f"{base}/spaces/{other.pk}/")
+    listener.wait_for_function("window.browseMark === undefined && document.getElementById('room') !== null")
+    expect(listener.locator("#room")).to_have_attribute("data-connected", "true")
+    assert listener.locator("#room").count() == 1
+
     # Leaving from the mini-player ends the listening for real.
     listener.locator(".site-nav").get_by_role("link", name="Home").click()
     expect(mini).to_be_visible()

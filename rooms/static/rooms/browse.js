@@ -85,6 +85,8 @@ async function open(href, { push = true } = {}) {
     if (!(response.headers.get("content-type") || "").startsWith("text/html")) throw new Error("not a page");
     doc = new DOMParser().parseFromString(await response.text(), "text/html");
     if (!doc.getElementById("main")) throw new Error("not a page of this site");
+    // Another Space's room: a room per document, so going there is an ordinary navigation (and leaves this one).
+    if (doc.getElementById("room") && new URL(response.url).pathname !== roomPath) throw new Error("another room");
   } catch {
     location.href = url.href;
     return;
