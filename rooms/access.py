@@ -157,12 +157,18 @@ def is_speaking_role(role: str) -> bool:
     return role in SPEAKING_ROLES
 
 
+# Questions from the audience (rooms/questions.py): listeners ask, the hosts and co-hosts manage them.
+QUESTION_MANAGING = frozenset({"upvote_question", "pin_question", "unpin_question", "answer_question"})
+
 # What each role may do over the socket; the consumer checks this in memory for every message.
 ACTIONS_BY_ROLE: dict[str, frozenset[str]] = {
-    Role.LISTENER: frozenset({"raise_hand", "lower_hand", "react", "accept_invite", "ping", "media_ack"}),
+    Role.LISTENER: frozenset(
+        {"raise_hand", "lower_hand", "react", "accept_invite", "ping", "media_ack", "ask", "list_questions"}
+    ),
     Role.SPEAKER: frozenset(
         {"raise_hand", "lower_hand", "react", "unmute", "mute_self", "step_down", "pin", "unpin", "ping", "media_ack"}
-    ),
+    )
+    | {"list_questions"},
     Role.COHOST: frozenset(
         {
             "raise_hand",
@@ -182,8 +188,10 @@ ACTIONS_BY_ROLE: dict[str, frozenset[str]] = {
             "make_listener",
             "ping",
             "media_ack",
+            "list_questions",
         }
-    ),
+    )
+    | QUESTION_MANAGING,
     Role.HOST: frozenset(
         {
             "raise_hand",
@@ -205,8 +213,10 @@ ACTIONS_BY_ROLE: dict[str, frozenset[str]] = {
             "end",
             "ping",
             "media_ack",
+            "list_questions",
         }
-    ),
+    )
+    | QUESTION_MANAGING,
 }
 
 

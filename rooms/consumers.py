@@ -15,7 +15,7 @@ from django.db import DatabaseError
 from accounts.models import Post, User
 from spaces_site import ratelimit
 
-from . import access, fanout, leases, media, selectors, services, socket_cap
+from . import access, fanout, leases, media, questions, selectors, services, socket_cap
 from .events import participant_payload
 from .models import SPEAKING_ROLES, Participant, Space
 from .presence import TokenBucket, batcher
@@ -335,6 +335,35 @@ class SpaceConsumer(AsyncWebsocketConsumer):
     async def on_end(self, content: dict) -> None:
         await self._call("end", services.space_end, by=self.user)
 
+    # --- questions from the audience (rooms/questions.py) --------------------------------
+
+    async def on_ask(self, content: dict) -> None:
+        await self._call("ask", questions.question_ask, user=self.user, text=content.get("text"))
+
+    async def on_list_questions(self, content: dict) -> None:
+        listed = await database_sync_to_async(self._questions)()
+        await self._send_event({"type": "questions", "questions": listed})
+
+    def _questions(self) -> list[dict]:
+        return questions.questions_for(space=Space.objects.get(pk=self.space_id), user=self.user)
+
+    async def _on_question(self, kind: str, service, content: dict) -> None:
+        question_id = await self._target(content, kind, "question_id")
+        if question_id is not None:
+            await self._call(kind, service, by=self.user, question_id=question_id)
+
+    async def on_upvote_question(self, content: dict) -> None:
+        await self._on_question("upvote_question", questions.question_upvote, content)
+
+    async def on_pin_question(self, content: dict) -> None:
+        await self._on_question("pin_question", questions.question_pin, content)
+
+    async def on_unpin_question(self, content: dict) -> None:
+        await self._on_question("unpin_question", questions.question_unpin, content)
+
+    async def on_answer_question(self, content: dict) -> None:
+        await self._on_question("answer_question", questions.question_answer, content)
+
     # --- outbound ------------------------------------------------------------------------
 
     async def _send_event(self, event: dict) -> None:
@@ -361,8 +390,12 @@ class SpaceConsumer(AsyncWebsocketConsumer):
                 message = "This Space is open in too many of your tabs or devices; this one was closed."
                 await self._refuse(message, socket_cap.CLOSE_SUPERSEDED)
             return
-        if "only_roles" in event and self.role not in event["only_roles"]:
-            return  # meant for some roles only (a host's keyword alert)
+        if (
+            "only_roles" in event
+            and self.role not in event["only_roles"]
+            and self.user.pk not in event.get("also_user_ids", ())
+        ):
+            return  # meant for some roles only (a host's keyword alert, an open question) and perhaps one person
         if kind == "role_changed" and event["participant"]["user_id"] == self.user.pk:
             self._remember(event["participant"])
         await self.send(text_data=text)

@@ -237,4 +237,44 @@ class SpaceReport(models.Model):
         return f"{self.get_reason_display()} report on {who}"
 
 
+class Question(models.Model):
+    """A listener's text question to the hosts; hosts and co-hosts upvote it, pin it to the stage, answer it."""
+
+    MAX_LENGTH = 280
+
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="questions")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="space_questions")
+    text = models.CharField(max_length=MAX_LENGTH)
+    asked_at = models.DateTimeField(default=timezone.now)
+    pinned_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # The stage shows one question at a time.
+            models.UniqueConstraint(fields=["space"], condition=Q(pinned_at__isnull=False), name="question_one_pinned"),
+        ]
+        indexes = [models.Index(fields=["space", "asked_at"], name="question_space_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.author}: {self.text[:40]}"
+
+    @property
+    def public(self) -> bool:
+        """Pinned or answered questions are shown to the whole room; others to the hosts and their author."""
+        return self.pinned_at is not None or self.answered_at is not None
+
+
+class QuestionVote(models.Model):
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="votes")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["question", "user"], name="question_vote_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user} upvoted {self.question_id}"
+
+
 from .replays.models import Clip, Recording, RecordingChunk, ReplayListen  # noqa: E402,F401  (models of rooms.replays)

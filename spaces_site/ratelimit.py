@@ -27,6 +27,7 @@ MESSAGES = {
     "share_dm": "You're sharing too fast.",
     "space_create": "You're creating Spaces too fast.",
     "react": "You're reacting too fast.",
+    "question": "You're asking questions too fast.",
 }
 
 

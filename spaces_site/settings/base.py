@@ -327,6 +327,7 @@ RATE_LIMITS = {
         "invite_person": "3/h",
         "share_dm": "20/10m",
         "space_create": "20/h",
+        "question": "5/m",
     }.items()
 }
 RATE_LIMIT_KEY_PREFIX = env_str("DJANGO_RATE_LIMIT_KEY_PREFIX", "v1")

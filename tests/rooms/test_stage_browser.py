@@ -1,6 +1,7 @@
-"""The room as a stage, in Debian's Chromium at a phone's 390 px and a desktop's 1280 px, for the host, a speaker
-and a listener: nothing overflows sideways (long titles, names and pinned posts wrap), no control of the dock
-is covered by anything (captions, menus), and axe-core finds nothing. Screenshots go to the test's tmp dir."""
+"""The room as a stage, in Debian's Chromium at a phone's 390 px and a desktop's 1280 px, for the host, a co-host,
+a speaker and a listener: nothing overflows sideways (long titles, names, pinned posts and questions wrap), no
+control of the dock is covered by anything (captions, menus), and axe-core finds nothing. Screenshots go to the
+test's tmp dir."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from django.test import Client
 from playwright.sync_api import expect
 
-from rooms.models import PinnedPost, Role, RoomSocket
+from rooms.models import PinnedPost, Question, Role, RoomSocket
 from tests.accounts.factories import PostFactory, UserFactory
 from tests.rooms.conftest import seat
 from tests.rooms.factories import LiveSpaceFactory, make_host
@@ -60,18 +61,26 @@ def test_the_room_is_a_stage_that_fits_with_an_uncovered_dock_in_every_role(
         guest = seat(space, UserFactory(username=f"guest{n}", display_name=f"Guest {n}"))
         RoomSocket.objects.create(participant=guest, process=server)
     seat(space, listener)
+    cohost = UserFactory(username="noor", display_name=f"Noor {LONG}")
+    RoomSocket.objects.create(participant=seat(space, cohost, Role.COHOST), process=server)
+    # A long question on the stage, and an open one only the hosts and its author see.
+    question = f"Which {LONG}{LONG} filter?"
+    Question.objects.create(space=space, author=listener, text=question, pinned_at=space.started_at)
+    Question.objects.create(space=space, author=listener, text="And the delay?")
     post = PostFactory(author=host, body=f"Read this before the show: https://example.com/{LONG * 3}/{LONG}")
     PinnedPost.objects.create(space=space, post=post, pinned_by=host)
     folder = shots_dir(tmp_path)
     base_url = f"http://{live_daphne}"
 
-    for role, user in (("host", host), ("speaker", speaker), ("listener", listener)):
+    for role, user in (("host", host), ("cohost", cohost), ("speaker", speaker), ("listener", listener)):
         page = signed_in(browser, base_url, user, VIEWPORTS[viewport])
         errors = []
         page.on("pageerror", lambda error, errors=errors: errors.append(error))
         page.goto(f"/spaces/{space.pk}/")
         expect(page.locator("#room")).to_have_attribute("data-connected", "true")
-        expect(page.locator("#speakers .stage-person")).to_have_count(2)
+        expect(page.locator("#speakers .stage-person")).to_have_count(3)
+        expect(page.locator("#stage-question")).to_contain_text("filter?")
+        expect(page.locator("#questions .question")).to_have_count(1 if role == "speaker" else 2)
         expect(page.locator("#listeners .listener-tile").first).to_be_visible()
         page.screenshot(path=str(folder / f"room-{viewport}-{role}.png"), full_page=True)
 

@@ -27,7 +27,7 @@ let mutedByOthers = false;
 let selfMutePending = false; // the person asked to mute; the next mute is theirs, not the host's
 // The player reads these per frame, so a role change updates whose voice is skipped (your own).
 const playerOptions = {
-  levelRoot: root,
+  levelRoot: document.body, // the stage and the mini-player (browse.js) both show who is speaking
   debugPanel: document.getElementById("audio-debug"),
   skipSpeakerIndex: undefined,
   onNeedsGesture: () => (enableButton.hidden = false),

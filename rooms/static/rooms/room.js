@@ -3,6 +3,8 @@
 // Audio capture and playback live in rooms/static/rooms/audio/; they get this page's socket from the
 // `room:socket` event (on every connect) and the person's role and mute state from `room:me`.
 
+import { el } from "./dom.js";
+
 const root = document.getElementById("room");
 const spaceId = root.dataset.space;
 const myId = Number(root.dataset.user);
@@ -69,6 +71,8 @@ function upsert(participant) {
 }
 
 function handle(event) {
+  // Other modules of the page (questions.js) take the events they own from here.
+  root.dispatchEvent(new CustomEvent("room:event", { detail: event }));
   switch (event.type) {
     case "welcome":
       delay = 1000;
@@ -115,13 +119,6 @@ function handle(event) {
     default: return;
   }
   render();
-}
-
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  Object.assign(node, props);
-  for (const child of children) node.append(child);
-  return node;
 }
 
 function action(label, type, userId, secondary = true) {
@@ -227,6 +224,7 @@ function render() {
     manager: MANAGERS.has(role),
     host: role === "host",
     speaking: SPEAKING.has(role),
+    "can-question": role === "listener",
   };
   for (const node of document.querySelectorAll("[data-show]")) node.hidden = !flags[node.dataset.show];
   const warnings = speakers.filter((p) => blocked.has(p.user_id) && p.user_id !== myId);
