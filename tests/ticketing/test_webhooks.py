@@ -128,6 +128,22 @@ def test_an_event_type_we_do_not_use_is_stored_and_marked_done(post_event):
     assert ProcessedStripeEvent.objects.get(event_id="evt_payout").processed_at is not None
 
 
+def test_a_paid_checkout_that_names_nothing_sold_here_is_marked_done_and_records_nothing(post_event, creator):
+    session = {
+        "id": "cs_foreign",
+        "object": "checkout.session",
+        "mode": "payment",
+        "payment_status": "paid",
+        "amount_total": 5_000,
+        "metadata": {"order": "from-another-integration"},
+    }
+    response = post_event(stripe_event("checkout.session.completed", session, event_id="evt_foreign"))
+
+    assert response.status_code == 200
+    assert ProcessedStripeEvent.objects.get(event_id="evt_foreign").processed_at is not None
+    assert not Sale.objects.exists()
+
+
 def test_the_endpoint_answers_before_the_work_is_done(client, django_capture_on_commit_callbacks, onboarding_creator):
     body = _account_event(onboarding_creator.stripe_account_id, ready=True, event_id="evt_later")
     with django_capture_on_commit_callbacks(execute=False) as queued:
