@@ -45,16 +45,21 @@ run: install-runtime
 	$(PY) manage.py seed_demo --migrate
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
+# Lint first, so CI (.ci/run runs `make test`) asserts the import contracts and the types too.
 # The fault suite kills and restarts Redis and server processes it started itself; it runs in a pytest
 # process of its own so that nothing the rest of the suite left in this process (event loops, channel
 # layers, hubs) stands between it and the restarted Redis.
-test: install system-deps
+test: install system-deps lint
 	$(PY) -m pytest --ignore=tests/faults
 	$(PY) -m pytest tests/faults
 
+# Style, the import structure (import-linter's contracts in pyproject.toml) and types (mypy with django-stubs
+# on the modules listed in pyproject.toml).
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 format: install
 	$(VENV)/bin/ruff format .
@@ -98,4 +103,4 @@ beat: install
 	$(VENV)/bin/celery -A spaces_site beat --loglevel=info
 
 clean:
-	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache
+	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .mypy_cache .import_linter_cache

@@ -15,7 +15,8 @@ from django.http import HttpRequest
 
 from spaces_site.client_ip import client_ip
 
-from .usernames import validate_not_lookalike, validate_username
+from .models import User
+from .usernames import skeleton, validate_username
 
 
 @dataclass(frozen=True)
@@ -42,3 +43,13 @@ class AccountAdapter(DefaultAccountAdapter):
         request = context.get("request") or allauth_context.request
         site = NamedSite(name=settings.SITE_NAME, domain=get_current_site(request).domain)
         super().send_mail(template_prefix, email, {**context, "current_site": site})
+
+
+def validate_not_lookalike(username: str, *, exclude_pk: int | None = None) -> None:
+    """Refuse a name that looks like an existing handle (the same skeleton)."""
+    others = User.objects.filter(username_skeleton=skeleton(username)).exclude(username__iexact=username)
+    if exclude_pk is not None:
+        others = others.exclude(pk=exclude_pk)
+    match = others.values_list("username", flat=True).first()
+    if match is not None:
+        raise ValidationError(f"@{username} looks too much like the existing account @{match}; choose another.")

@@ -13,9 +13,9 @@ from django.db.models import F, Q
 
 from .audience import can_read
 from .models import Hashtag, Like, Notification, Post, User
+from .notifications import notification_create_once, notification_gather
 from .selectors import is_blocked_between
-from .services import _clean_text, notification_create_once, notification_gather
-from .text import hashtag_names, mentioned_usernames
+from .text import clean_text, hashtag_names, mentioned_usernames
 
 # At most this many people are notified of one post's mentions (a list of 50 names is spam).
 MENTIONS_NOTIFIED = 10
@@ -93,7 +93,7 @@ def _refreshed(post: Post) -> Post:
 def reply_create(*, author: User, to: Post, body: str) -> Post:
     parent = _target(to)
     _check_may_act(user=author, post=parent, verb="reply to")
-    body = _clean_text(body, limit=settings.POST_MAX_LENGTH, what="A reply")
+    body = clean_text(body, limit=settings.POST_MAX_LENGTH, what="A reply")
     reply = Post.objects.create(author=author, body=body, reply_to=parent)
     Post.objects.filter(pk=parent.pk).update(replies_count=F("replies_count") + 1)
     others = (
@@ -154,7 +154,7 @@ def repost_delete(*, author: User, post: Post) -> bool:
 def quote_create(*, author: User, post: Post, body: str) -> Post:
     original = _target(post)
     _check_may_share(user=author, post=original)
-    body = _clean_text(body, limit=settings.POST_MAX_LENGTH, what="A quote")
+    body = clean_text(body, limit=settings.POST_MAX_LENGTH, what="A quote")
     quote = Post.objects.create(author=author, body=body, repost_of=original)
     Post.objects.filter(pk=original.pk).update(reposts_count=F("reposts_count") + 1)
     others = _sharers_besides(post=original, user=author)

@@ -12,6 +12,7 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from .usernames import skeleton
 from .validators import validate_date_of_birth, validate_time_zone
 
 
@@ -40,8 +41,6 @@ class User(AbstractUser):
         indexes = [models.Index(fields=["-followers_count"], name="user_followers_idx")]
 
     def save(self, *args, **kwargs) -> None:
-        from .usernames import skeleton
-
         self.username_skeleton = skeleton(self.username)
         if kwargs.get("update_fields") is not None and "username" in kwargs["update_fields"]:
             kwargs["update_fields"] = {*kwargs["update_fields"], "username_skeleton"}

@@ -1,8 +1,6 @@
-"""What people do: follow, block, report, post, message, and the ways to notify someone."""
+"""What people do: follow, block, report, post, message; notifying someone is re-exported from notifications."""
 
 from __future__ import annotations
-
-from collections.abc import Iterable
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -13,10 +11,18 @@ from django.utils import timezone
 from spaces_site import ratelimit
 
 from .audience import check_audience
+from .engagement import post_text_publish
 from .events import push_to_user
 from .models import Block, Conversation, Follow, Message, Notification, Post, Report, User
-from .selectors import is_blocked_between, unread_notification_count
+from .notifications import notification_create as notification_create
+from .notifications import notification_create_many as notification_create_many
+from .notifications import notification_create_once as notification_create_once
+from .notifications import notification_gather as notification_gather
+from .notifications import notifications_mark_read as notifications_mark_read
+from .notifications import notifications_rewrite as notifications_rewrite
+from .selectors import is_blocked_between
 from .signals import block_created
+from .text import clean_text
 from .validators import validate_time_zone
 
 
@@ -86,21 +92,9 @@ def report_create(
     )
 
 
-def _clean_text(body: str, *, limit: int, what: str) -> str:
-    body = (body or "").strip()
-    if not body:
-        raise ValidationError(f"{what} can't be empty.")
-    if len(body) > limit:
-        raise ValidationError(f"{what} can be at most {limit} characters (it has {len(body)}).")
-    return body
-
-
 @transaction.atomic
 def post_create(*, author: User, body: str, audience: str = Post.Audience.EVERYONE) -> Post:
-    # engagement builds on this module (it notifies through it), hence the import here.
-    from .engagement import post_text_publish
-
-    body = _clean_text(body, limit=settings.POST_MAX_LENGTH, what="A post")
+    body = clean_text(body, limit=settings.POST_MAX_LENGTH, what="A post")
     check_audience(author=author, audience=audience)
     ratelimit.check("post", author.pk)
     post = Post.objects.create(author=author, body=body, audience=audience)
@@ -128,7 +122,7 @@ def message_send(*, sender: User, recipient: User, body: str) -> Message:
     if Block.objects.filter(blocker=sender, blocked=recipient).exists():
         raise ValidationError(f"You blocked @{recipient.username}; unblock them to send a message.")
     _check_accepts_messages(sender=sender, recipient=recipient)
-    body = _clean_text(body, limit=settings.DM_MAX_LENGTH, what="A message")
+    body = clean_text(body, limit=settings.DM_MAX_LENGTH, what="A message")
     ratelimit.check("message", sender.pk)
     user_a, user_b = sorted((sender, recipient), key=lambda u: u.pk)
     now = timezone.now()
@@ -161,118 +155,6 @@ def conversation_mark_read(*, conversation: Conversation, user: User) -> int:
     return Message.objects.filter(conversation=conversation, recipient=user, read_at__isnull=True).update(
         read_at=timezone.now()
     )
-
-
-def notification_create(
-    *, recipient: User, kind: str, text: str, url: str = "", actor: User | None = None
-) -> Notification | None:
-    """The one way any app tells someone something; the bell updates live. Nothing crosses a block: a
-    notification caused by someone the recipient blocked, or who blocked them, is not made (None)."""
-    if actor is not None and actor.pk != recipient.pk and is_blocked_between(actor, recipient):
-        return None
-    notification = Notification.objects.create(recipient=recipient, actor=actor, kind=kind, text=text, url=url)
-    _push_unread(recipient.pk)
-    return notification
-
-
-def notification_create_once(
-    *, recipient: User, kind: str, group_key: str, text: str, url: str = "", actor: User | None = None
-) -> Notification | None:
-    """Notify unless a notification with `group_key` was ever sent to `recipient`; None if one was."""
-    if Notification.objects.filter(recipient=recipient, group_key=group_key).exists():
-        return None
-    try:
-        with transaction.atomic():
-            notification = Notification.objects.create(
-                recipient=recipient, actor=actor, kind=kind, text=text, url=url, group_key=group_key
-            )
-    except IntegrityError:
-        return None
-    _push_unread(recipient.pk)
-    return notification
-
-
-def notification_gather(
-    *, recipient: User, actor: User, kind: str, group_key: str, text: str, url: str = ""
-) -> Notification:
-    """One notification per `group_key` that gathers many actors ("Ana and 12 others liked your post"):
-    a new actor rewrites its text and brings it back to the top, unread; the same actor again only
-    refreshes the text, so undoing and redoing does not notify twice."""
-    with transaction.atomic():
-        current = Notification.objects.select_for_update().filter(recipient=recipient, group_key=group_key).first()
-        if current is None:
-            try:
-                with transaction.atomic():
-                    current = Notification.objects.create(
-                        recipient=recipient, actor=actor, kind=kind, text=text, url=url, group_key=group_key
-                    )
-            except IntegrityError:
-                current = Notification.objects.select_for_update().get(recipient=recipient, group_key=group_key)
-            else:
-                _push_unread(recipient.pk)
-                return current
-        fields = {"text": text, "url": url}
-        if current.actor_id != actor.pk:
-            fields.update(actor=actor, created_at=timezone.now(), read_at=None)
-        Notification.objects.filter(pk=current.pk).update(**fields)
-        for name, value in fields.items():
-            setattr(current, name, value)
-    if "read_at" in fields:
-        _push_unread(recipient.pk)
-    return current
-
-
-def notification_create_many(
-    *,
-    recipient_ids: Iterable[int],
-    kind: str,
-    text: str,
-    url: str = "",
-    actor: User | None = None,
-    group_key: str = "",
-) -> int:
-    """Notify many people at once (a host's followers); one INSERT per batch; none across a block. With
-    `group_key`, those who already hold a notification with that key are skipped, so a retried call
-    notifies nobody twice."""
-    now = timezone.now()
-    if actor is not None:
-        recipient_ids = sorted(set(recipient_ids) - _blocked_either_way(actor))
-    rows = [
-        Notification(recipient_id=rid, actor=actor, kind=kind, text=text, url=url, group_key=group_key, created_at=now)
-        for rid in recipient_ids
-    ]
-    Notification.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=bool(group_key))
-    for row in rows:
-        push_to_user(row.recipient_id, {"type": "notification"})
-    return len(rows)
-
-
-def _blocked_either_way(user: User) -> set[int]:
-    blocked = Block.objects.filter(blocker=user).values_list("blocked_id", flat=True)
-    blockers = Block.objects.filter(blocked=user).values_list("blocker_id", flat=True)
-    return set(blocked) | set(blockers)
-
-
-def notifications_rewrite(*, group_key: str, text: str, url: str | None = None) -> int:
-    """Say something new in every notification sent under `group_key` (a Space that was live has ended)."""
-    fields = {"text": text} if url is None else {"text": text, "url": url}
-    return Notification.objects.filter(group_key=group_key).update(**fields)
-
-
-def notifications_mark_read(*, user: User, ids: Iterable[int] | None = None) -> int:
-    unread = Notification.objects.filter(recipient=user, read_at__isnull=True)
-    if ids is not None:
-        unread = unread.filter(pk__in=list(ids))
-    count = unread.update(read_at=timezone.now())
-    _push_unread(user.pk)
-    return count
-
-
-def _push_unread(user_id: int) -> None:
-    def send() -> None:
-        push_to_user(user_id, {"type": "notification", "unread": unread_notification_count(user_id=user_id)})
-
-    transaction.on_commit(send)
 
 
 def user_set_time_zone(*, user: User, name: str) -> User:

@@ -1,9 +1,10 @@
-"""Post text: finding @mentions and #hashtags, and rendering them as links (escaped first)."""
+"""Post text: checking its length, finding @mentions and #hashtags, and rendering them as links (escaped first)."""
 
 from __future__ import annotations
 
 import re
 
+from django.core.exceptions import ValidationError
 from django.template.defaultfilters import linebreaksbr, urlize
 from django.urls import reverse
 from django.utils.html import escape, format_html, format_html_join
@@ -59,3 +60,13 @@ def render_post_text(body: str) -> SafeString:
         last = match.end()
     parts.append(linebreaksbr(body[last:], autoescape=True))
     return format_html_join("", "{}", ((part,) for part in parts))
+
+
+def clean_text(body: str, *, limit: int, what: str) -> str:
+    """Text someone typed (a post, a reply, a message), stripped; empty or too long is refused."""
+    body = (body or "").strip()
+    if not body:
+        raise ValidationError(f"{what} can't be empty.")
+    if len(body) > limit:
+        raise ValidationError(f"{what} can be at most {limit} characters (it has {len(body)}).")
+    return body

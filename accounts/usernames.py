@@ -1,9 +1,10 @@
-"""Which usernames may be chosen: a length, names reserved by the site, and no lookalikes of existing handles.
+"""Which usernames may be chosen: a length, names reserved by the site, and the skeleton that finds lookalikes.
 
 Lookalikes are compared by their skeleton, as Unicode's confusable detection (UTS #39) does: each
 character is replaced by the prototype it is confusable with (Cyrillic `а` by Latin `a`, `1` and `I`
 by `l`, `m` by `rn`), from the confusables data of the confusable-homoglyphs package, then case is
-folded. Two names with the same skeleton look the same to a reader.
+folded. Two names with the same skeleton look the same to a reader; sign-up refuses a name whose
+skeleton an existing handle has (adapter.py), through the indexed column `User.username_skeleton`.
 """
 
 from __future__ import annotations
@@ -74,15 +75,3 @@ def validate_username(username: str) -> None:
         raise ValidationError(f"Usernames can be at most {limit} characters (this one has {len(username)}).")
     if username.lower() in reserved_names() or skeleton(username) in _reserved_skeletons():
         raise ValidationError(f"@{username} is reserved by Spaces; choose another username.")
-
-
-def validate_not_lookalike(username: str, *, exclude_pk: int | None = None) -> None:
-    """Refuse a name that looks like an existing handle (the same skeleton)."""
-    from .models import User
-
-    others = User.objects.filter(username_skeleton=skeleton(username)).exclude(username__iexact=username)
-    if exclude_pk is not None:
-        others = others.exclude(pk=exclude_pk)
-    match = others.values_list("username", flat=True).first()
-    if match is not None:
-        raise ValidationError(f"@{username} looks too much like the existing account @{match}; choose another.")

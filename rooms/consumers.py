@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from typing import cast
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -52,7 +53,7 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         self.user = user
         try:
             snapshot = await self._join(await leases.process_id())
-            leases.opened(self.socket_id, self.participant_id)
+            leases.opened(cast(int, self.socket_id), self.participant_id)
         except access.AdmissionRefused as refused:
             await self._refuse(refused.decision.reason, refused.decision.code)
             return
@@ -75,7 +76,7 @@ class SpaceConsumer(AsyncWebsocketConsumer):
 
     @database_sync_to_async
     def _join(self, process_id: int) -> dict:
-        space = Space.objects.get(pk=self.space_id)
+        space = Space.objects.get(pk=cast(int, self.space_id))
         participant = services.participant_join(space=space, user=self.user, process_id=process_id)
         self.socket_id, self.participant_id = participant.socket_id, participant.pk
         self._remember(participant_payload(participant))
@@ -164,6 +165,7 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         if bytes_data is not None:
             await self._receive_frame(bytes_data)
             return
+        text_data = text_data or ""  # a websocket message is text or bytes; "" is answered as bad JSON
         if not self.text_bucket.take():
             await self._refuse("Too many messages; slow down.", CLOSE_TOO_MANY_MESSAGES)
             return
@@ -206,7 +208,7 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         except media.FrameError as exc:
             await self._refuse(str(exc), exc.close_code)
             return
-        await media.publish(self.space_id, self.speaker_index, frame)
+        await media.publish(cast(int, self.space_id), self.speaker_index, frame)
 
     async def _error(self, code: str, message: str, ref: str = "") -> None:
         event = {"type": "error", "code": code, "message": message}
@@ -237,7 +239,7 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         return True
 
     def _run_service(self, service, kwargs: dict) -> None:
-        space = Space.objects.get(pk=self.space_id)
+        space = Space.objects.get(pk=cast(int, self.space_id))
         if "user_id" in kwargs:
             kwargs["user"] = User.objects.get(pk=kwargs.pop("user_id"))
         if "post_id" in kwargs and service is services.pin_create:
@@ -259,7 +261,7 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         if isinstance(received, bool) or not isinstance(received, int) or received < 0:
             await self._error("invalid", "`received` must be a whole number of audio messages.", ref="media_ack")
             return
-        media.acknowledge(self.space_id, self, received)
+        media.acknowledge(cast(int, self.space_id), self, received)
 
     async def on_react(self, content: dict) -> None:
         emoji = content.get("emoji")
@@ -270,7 +272,7 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         if not await ratelimit.aallowed("react", self.user.pk, rate=(settings.SPACES_REACTIONS_PER_10S, 10)):
             await self._error("rate_limited", ratelimit.MESSAGES["react"], ref="react")
             return
-        batcher().react(self.space_id, emoji)
+        batcher().react(cast(int, self.space_id), emoji)
 
     async def on_raise_hand(self, content: dict) -> None:
         await self._call("raise_hand", services.hand_raise, user=self.user)

@@ -184,6 +184,8 @@ class _Listener:
     def check_ack(self, now: float, lag_s: float) -> bool:
         """False once something sent `lag_s` ago or earlier is still unacknowledged."""
         marks = self.marks
+        if marks is None:
+            return True  # a sink that never acknowledges is never behind on acknowledging
         marks.append((now, self.sent))
         while len(marks) > 1 and marks[1][0] <= now - lag_s:
             marks.popleft()
@@ -365,6 +367,8 @@ class _Process:
         if self.client is None:
             import redis.asyncio as aioredis
 
+            if self.redis_url is None:
+                raise RuntimeError("the media relay has no Redis in this process")
             self.client = aioredis.Redis.from_url(self.redis_url)
             self.pubsub = self.client.pubsub()
         return self.client
@@ -407,7 +411,7 @@ class _Process:
     async def detach(self, space_id: int, sink: MediaSink) -> None:
         hub = self.hubs.get(space_id)
         listener = hub.listeners.get(id(sink)) if hub is not None else None
-        if listener is not None and listener.sink is sink:
+        if hub is not None and listener is not None and listener.sink is sink:
             hub.remove(listener)
 
     def drop_hub(self, hub: _SpaceHub) -> None:
@@ -444,6 +448,8 @@ class _Process:
             self.reader = asyncio.get_running_loop().create_task(self._read())
 
     async def _unsubscribe(self, hub: _SpaceHub) -> None:
+        if hub.ready is None:
+            return
         try:
             await hub.ready
         except Exception:

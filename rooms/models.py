@@ -109,6 +109,10 @@ class Participant(models.Model):
     # Which relay slot carries this person's audio while they hold a speaking role.
     speaker_index = models.PositiveSmallIntegerField(null=True, blank=True)
     joined_at = models.DateTimeField(default=timezone.now)
+    # Not columns: services.participant_join sets them on the instance it returns (the socket it just
+    # recorded, and whether that is the person's only open socket in the Space).
+    socket_id: int
+    first_connection: bool
 
     class Meta:
         constraints = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -234,7 +235,7 @@ def space_end(*, space: Space, by: User | None = None, reason: str = "ended by t
         group_key=live_notice_key(space), text=f"{space.host.name} was live: “{space.title}”. The Space has ended."
     )
     for user_id in speakers:
-        transaction.on_commit(lambda uid=user_id: tasks.push_live_bubble.delay(space.pk, uid, "remove"))
+        transaction.on_commit(partial(tasks.push_live_bubble.delay, space.pk, user_id, "remove"))
     signals.space_ended.send(sender=Space, space=space)
     return space
 
@@ -719,7 +720,7 @@ def minutes_until(when: datetime, *, now: datetime) -> int:
 def reminder_text(*, reminder: Reminder, now: datetime) -> str:
     """What a reminder says, with the time really left."""
     space = reminder.space
-    minutes = minutes_until(space.scheduled_for, now=now)
+    minutes = minutes_until(space.scheduled_for, now=now) if space.scheduled_for else 0
     when = f"starts in {minutes} minute{'s' if minutes != 1 else ''}" if minutes > 0 else "is starting now"
     if reminder.user_id == space.host_id:
         return f"Your Space “{space.title}” {when}."

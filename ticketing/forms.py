@@ -5,11 +5,13 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 
+from .money import decimal_text, format_cents
+from .tickets import ticket_price_errors
 from .tips import tip_amount_error, tip_range_text
 
 
 def _price_choices() -> list[tuple[int, str]]:
-    return [(cents, f"${cents / 100:.2f} a month") for cents in settings.SUPER_FOLLOWS_PRICES_CENTS]
+    return [(cents, f"{format_cents(cents)} a month") for cents in settings.SUPER_FOLLOWS_PRICES_CENTS]
 
 
 class PlanForm(forms.Form):
@@ -33,7 +35,7 @@ class TipForm(forms.Form):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields["amount"]
-        field.widget.attrs.update(min=f"{settings.TIP_MIN_CENTS / 100:.2f}", max=f"{settings.TIP_MAX_CENTS / 100:.2f}")
+        field.widget.attrs.update(min=decimal_text(settings.TIP_MIN_CENTS), max=decimal_text(settings.TIP_MAX_CENTS))
         field.help_text = tip_range_text()
 
     def clean_amount(self) -> int:
@@ -61,9 +63,9 @@ class TicketOfferForm(forms.Form):
 
     def clean_price(self) -> int:
         cents = int(self.cleaned_data["price"] * 100)
-        low, high = settings.TICKET_PRICE_MIN_CENTS, settings.TICKET_PRICE_MAX_CENTS
-        if not low <= cents <= high:
-            raise forms.ValidationError(f"A ticket costs between ${low / 100:,.2f} and ${high / 100:,.2f}.")
+        errors = ticket_price_errors(cents)
+        if errors:
+            raise forms.ValidationError(errors)
         return cents
 
     def clean_quantity(self) -> int:

@@ -9,6 +9,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from .money import format_cents
+
 
 class CreatorProfile(models.Model):
     """A creator's standing: Super Follows enrolment, payout account and lifetime earnings."""
@@ -80,7 +82,7 @@ class SuperFollowPlan(models.Model):
 
     @property
     def price_display(self) -> str:
-        return f"${self.price_cents / 100:.2f}"
+        return format_cents(self.price_cents)
 
 
 class SuperFollowSubscription(models.Model):
@@ -219,7 +221,7 @@ class TicketOffer(models.Model):
 
     @property
     def price_display(self) -> str:
-        return f"${self.price_cents / 100:.2f}"
+        return format_cents(self.price_cents)
 
     @property
     def left(self) -> int:

@@ -1,15 +1,16 @@
-"""Background work for the money side: applying Stripe's events, with retries."""
+"""Background work for the money side: each task fetches by id and calls one service, with retries.
+
+Services enqueue these tasks (imported at their module top as `<name>_task`); a task imports its
+service inside its body, so the money modules never import each other in a circle.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from typing import Any
 
 from celery import shared_task
 from django.db import OperationalError
-from django.utils import timezone
 
-from . import services, stripe_gateway, tickets
-from .models import ProcessedStripeEvent, Ticket
 from .stripe_gateway import PaymentProviderError
 
 
@@ -22,28 +23,22 @@ from .stripe_gateway import PaymentProviderError
 )
 def apply_stripe_event(event_pk: int) -> bool:
     """Idempotent: a redelivered or retried task finds the event already applied and does nothing."""
-    return services.stripe_event_apply(event_pk=event_pk)
+    from .webhooks import stripe_event_apply
+
+    return stripe_event_apply(event_pk=event_pk)
 
 
 @shared_task
 def reapply_stuck_stripe_events(older_than_minutes: int = 5) -> int:
-    """Requeue events stored but not applied (a lost task message, a handler that failed every retry)."""
-    now = timezone.now()
-    stuck = ProcessedStripeEvent.objects.filter(
-        processed_at__isnull=True,
-        received_at__lt=now - timedelta(minutes=older_than_minutes),
-        received_at__gt=now - timedelta(days=3),
-    ).values_list("pk", flat=True)
-    count = 0
-    for pk in stuck:
-        apply_stripe_event.delay(pk)
-        count += 1
-    return count
+    """Beat: events stored but never applied run again."""
+    from .webhooks import stripe_events_requeue_stuck
+
+    return stripe_events_requeue_stuck(older_than_minutes=older_than_minutes)
 
 
 # --- Ticketed Spaces ---
 
-_REFUND_RETRIES = {
+_REFUND_RETRIES: dict[str, Any] = {
     "bind": True,
     "autoretry_for": (PaymentProviderError, OperationalError),
     "retry_backoff": True,
@@ -56,12 +51,16 @@ _REFUND_RETRIES = {
 @shared_task(**_REFUND_RETRIES)
 def refund_ticket(self, ticket_id: int) -> str:
     """Idempotent (NOTES.md "Refunds"); the last retry records refund_failed instead of raising."""
-    return tickets.ticket_refund_apply(ticket_id=ticket_id, final_attempt=self.request.retries >= self.max_retries)
+    from .tickets import ticket_refund_apply
+
+    return ticket_refund_apply(ticket_id=ticket_id, final_attempt=self.request.retries >= self.max_retries)
 
 
 @shared_task(**_REFUND_RETRIES)
 def refund_unseated_payment(self, hold_id: int, payment_intent_id: str) -> bool:
-    return tickets.unseated_payment_refund(
+    from .tickets import unseated_payment_refund
+
+    return unseated_payment_refund(
         hold_id=hold_id, payment_intent_id=payment_intent_id, final_attempt=self.request.retries >= self.max_retries
     )
 
@@ -69,23 +68,22 @@ def refund_unseated_payment(self, hold_id: int, payment_intent_id: str) -> bool:
 @shared_task(autoretry_for=(PaymentProviderError,), retry_backoff=True, max_retries=5)
 def expire_checkout_sessions(session_ids: list[str]) -> int:
     """Close checkouts of a cancelled Space at Stripe; expiring a closed session is a no-op."""
-    for session_id in session_ids:
-        stripe_gateway.checkout_session_expire(session_id=session_id)
-    return len(session_ids)
+    from .tickets import checkout_sessions_expire
+
+    return checkout_sessions_expire(session_ids=session_ids)
 
 
 @shared_task
 def release_expired_seat_holds() -> int:
     """Beat: seats whose checkout ran out go back on sale (their sessions expired at Stripe first)."""
-    return tickets.seat_holds_release_expired()
+    from .tickets import seat_holds_release_expired
+
+    return seat_holds_release_expired()
 
 
 @shared_task
 def requeue_pending_refunds() -> int:
     """Beat: a refund whose task message was lost runs again; refund_ticket is safe to run twice."""
-    pending = Ticket.objects.filter(status=Ticket.Status.REFUND_PENDING).values_list("pk", flat=True)
-    count = 0
-    for ticket_id in pending:
-        refund_ticket.delay(ticket_id)
-        count += 1
-    return count
+    from .tickets import ticket_refunds_requeue
+
+    return ticket_refunds_requeue()

@@ -6,29 +6,35 @@ The design (never oversell, each event applied once, refunds idempotent) is in t
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef
-from django.db.models.functions import Greatest
+from django.db.models import Exists, F, OuterRef, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Notification, User
+from accounts.notifications import notification_create, notification_create_many
 from accounts.selectors import is_blocked_between
-from accounts.services import notification_create, notification_create_many
 from rooms import access
 from rooms import services as room_services
 from rooms.models import Space
 from spaces_site import ratelimit
 
-from . import services, stripe_gateway
+from . import stripe_gateway
+from .checkout import checkout_open
 from .fees import platform_fee_for
-from .models import CreatorProfile, Sale, SeatHold, Ticket, TicketOffer
+from .ledger import refund_record, sale_record
+from .models import Sale, SeatHold, Ticket, TicketOffer
+from .money import format_cents
 from .selectors import creator_profile_of, sales_closed_reason, ticket_sales_refusals_for
+from .tasks import expire_checkout_sessions as expire_checkout_sessions_task
+from .tasks import refund_ticket as refund_ticket_task
+from .tasks import refund_unseated_payment as refund_unseated_payment_task
 
 logger = logging.getLogger(__name__)
 
@@ -41,17 +47,13 @@ def ticket_page_url(space_id: int) -> str:
     return reverse("ticketing:space_tickets", kwargs={"space_id": space_id})
 
 
-def _price_text(cents: int) -> str:
-    return f"${cents / 100:,.2f}"
-
-
 # --- Offers ----------------------------------------------------------------------------------------
 
 
 def ticket_price_errors(price_cents: int) -> list[str]:
     low, high = settings.TICKET_PRICE_MIN_CENTS, settings.TICKET_PRICE_MAX_CENTS
     if not low <= price_cents <= high:
-        return [f"A ticket costs between {_price_text(low)} and {_price_text(high)}."]
+        return [f"A ticket costs between {format_cents(low)} and {format_cents(high)}."]
     return []
 
 
@@ -129,8 +131,9 @@ def ticket_purchase_start(*, offer: TicketOffer, buyer: User, success_url: str, 
     if is_blocked_between(buyer, space.host):
         raise ValidationError("You can't buy a ticket for this Space.")
     profile = creator_profile_of(user=space.host)
-    if profile is None or not profile.payout_ready:
+    if profile is None or not profile.payout_ready or not profile.stripe_account_id:
         raise ValidationError("The host can't take payments right now.")
+    account_id = profile.stripe_account_id
     now = timezone.now()
     fee = platform_fee_for(creator=profile, gross_cents=offer.price_cents).platform_fee_cents
     expires_at = now + timedelta(minutes=settings.STRIPE_CHECKOUT_MINUTES)
@@ -153,24 +156,22 @@ def ticket_purchase_start(*, offer: TicketOffer, buyer: User, success_url: str, 
     except IntegrityError:
         # The partial unique index: one held or paid seat per buyer (the +1 above rolled back with it).
         raise ValidationError(_already_bought(offer, buyer)) from None
-    try:
-        session = stripe_gateway.checkout_payment_create(
-            connected_account_id=profile.stripe_account_id,
-            amount_cents=hold.price_cents,
+
+    def open_session(pending: SeatHold) -> stripe_gateway.CheckoutSession:
+        return stripe_gateway.checkout_payment_create(
+            connected_account_id=account_id,
+            amount_cents=pending.price_cents,
             application_fee_cents=fee,
             product_name=f"Ticket: {space.title}",
             success_url=success_url,
             cancel_url=cancel_url,
             expires_at=expires_at,
-            metadata={"seat_hold": str(hold.reference)},
-            idempotency_key=f"seat-hold-{hold.reference}",
+            metadata={"seat_hold": str(pending.reference)},
+            idempotency_key=f"seat-hold-{pending.reference}",
             customer_email=buyer.email or None,
         )
-    except stripe_gateway.PaymentProviderError as exc:
-        seat_hold_release(hold=hold)
-        raise ValidationError(str(exc)) from exc
-    SeatHold.objects.filter(pk=hold.pk).update(stripe_checkout_session_id=session.id, checkout_url=session.url)
-    hold.stripe_checkout_session_id, hold.checkout_url = session.id, session.url
+
+    checkout_open(pending=hold, open_session=open_session, undo=lambda row: seat_hold_release(hold=row), keep_url=True)
     return hold
 
 
@@ -204,7 +205,7 @@ def seat_holds_release_expired(*, now: datetime | None = None) -> int:
 
 
 def _hold_for(session: dict[str, Any]) -> SeatHold | None:
-    reference = (session.get("metadata") or {}).get("seat_hold")
+    reference = (session.get("metadata") or {}).get("seat_hold") or ""
     try:
         hold = SeatHold.objects.select_related("offer__space__host", "buyer").filter(reference=reference).first()
     except ValidationError:
@@ -251,9 +252,7 @@ def _late_payment_seated(hold: SeatHold, payment_intent: str) -> bool:
         except IntegrityError:
             seated = False  # the buyer has bought another seat meanwhile (one per buyer)
     if not seated:
-        from .tasks import refund_unseated_payment
-
-        transaction.on_commit(lambda: refund_unseated_payment.delay(hold.pk, payment_intent), robust=True)
+        transaction.on_commit(lambda: refund_unseated_payment_task.delay(hold.pk, payment_intent), robust=True)
     return seated
 
 
@@ -262,7 +261,7 @@ def _ticket_issue(hold: SeatHold, session: dict[str, Any]) -> Ticket:
     ticket = Ticket.objects.create(
         hold=hold, offer=hold.offer, buyer=hold.buyer, payment_intent_id=session.get("payment_intent") or session["id"]
     )
-    services.sale_record(
+    sale_record(
         creator=space.host,
         kind=Sale.Kind.TICKET,
         gross_cents=hold.price_cents,
@@ -306,16 +305,18 @@ def ticket_charge_refunded(charge: dict[str, Any]) -> None:
 # --- Refunds ---------------------------------------------------------------------------------------
 
 
-def _refunds_start(tickets) -> list[int]:
-    """Move valid tickets to refund_pending and queue one refund task for each, after commit."""
-    from .tasks import refund_ticket
+def _refund_later(ticket_id: int) -> Callable[[], object]:
+    return lambda: refund_ticket_task.delay(ticket_id)
 
+
+def _refunds_start(tickets: QuerySet[Ticket]) -> list[int]:
+    """Move valid tickets to refund_pending and queue one refund task for each, after commit."""
     ids = list(tickets.select_for_update().filter(status=Ticket.Status.VALID).values_list("pk", flat=True))
     Ticket.objects.filter(pk__in=ids).update(status=Ticket.Status.REFUND_PENDING)
     for ticket_id in ids:
         # Robust: a refund that can't be queued (or, run in-process, fails) must not fail the cancel
         # that already committed; the ticket stays refund_pending and the beat sweep requeues it.
-        transaction.on_commit(lambda pk=ticket_id: refund_ticket.delay(pk), robust=True)
+        transaction.on_commit(_refund_later(ticket_id), robust=True)
     return ids
 
 
@@ -327,10 +328,25 @@ def tickets_refund_all(*, space: Space) -> list[int]:
         seat_hold_release(hold=hold)
     sessions = [hold.stripe_checkout_session_id for hold in holds if hold.stripe_checkout_session_id]
     if sessions:
-        from .tasks import expire_checkout_sessions
-
-        transaction.on_commit(lambda: expire_checkout_sessions.delay(sessions), robust=True)
+        transaction.on_commit(lambda: expire_checkout_sessions_task.delay(sessions), robust=True)
     return ids
+
+
+def checkout_sessions_expire(*, session_ids: list[str]) -> int:
+    """Close the checkouts of a cancelled Space at Stripe; expiring a closed session is a no-op."""
+    for session_id in session_ids:
+        stripe_gateway.checkout_session_expire(session_id=session_id)
+    return len(session_ids)
+
+
+def ticket_refunds_requeue() -> int:
+    """Queue again each refund whose task message was lost; a refund is safe to run twice."""
+    pending = Ticket.objects.filter(status=Ticket.Status.REFUND_PENDING).values_list("pk", flat=True)
+    count = 0
+    for ticket_id in pending:
+        refund_ticket_task.delay(ticket_id)
+        count += 1
+    return count
 
 
 @transaction.atomic
@@ -390,15 +406,11 @@ def _ticket_refunded(ticket: Ticket, refund_id: str) -> None:
     hold = SeatHold.objects.select_related("offer__space__host").get(pk=ticket.hold_id)
     space = hold.offer.space
     TicketOffer.objects.filter(pk=hold.offer_id).update(sold_count=F("sold_count") - 1)
-    # The Sale line stays (gross > 0 by constraint); the schedule's position moves back under sale_record's lock.
-    profile = CreatorProfile.objects.select_for_update().get(user=space.host)
-    CreatorProfile.objects.filter(pk=profile.pk).update(
-        lifetime_gross_cents=Greatest(F("lifetime_gross_cents") - hold.price_cents, 0)
-    )
+    refund_record(creator=space.host, gross_cents=hold.price_cents)
     notification_create(
         recipient=ticket.buyer,
         kind=Notification.Kind.TICKET,
-        text=f"Your {_price_text(hold.price_cents)} ticket for “{space.title}” was refunded.",
+        text=f"Your {format_cents(hold.price_cents)} ticket for “{space.title}” was refunded.",
         url=ticket_page_url(space.pk),
     )
 

@@ -14,30 +14,28 @@ from django.utils import timezone
 
 from accounts.events import push_to_user
 from accounts.models import Notification, User
-from accounts.services import notification_create
+from accounts.notifications import notification_create
 from rooms.events import broadcast
 from rooms.models import Space
 
-# services imports this module too; each only reaches into the other inside functions.
-from . import services, stripe_gateway
+from . import stripe_gateway
+from .checkout import checkout_open
 from .fees import platform_fee_for
+from .ledger import sale_record
 from .models import CreatorProfile, Sale, Tip
+from .money import format_cents
 from .selectors import tip_refusal_for
 
 logger = logging.getLogger(__name__)
 
 
-def _dollars(cents: int) -> str:
-    return f"${cents / 100:,.2f}"
-
-
 def tip_range_text() -> str:
-    return f"Between {_dollars(settings.TIP_MIN_CENTS)} and {_dollars(settings.TIP_MAX_CENTS)}."
+    return f"Between {format_cents(settings.TIP_MIN_CENTS)} and {format_cents(settings.TIP_MAX_CENTS)}."
 
 
 def tip_amount_error(amount_cents: int) -> str | None:
     if not settings.TIP_MIN_CENTS <= amount_cents <= settings.TIP_MAX_CENTS:
-        return f"A tip is between {_dollars(settings.TIP_MIN_CENTS)} and {_dollars(settings.TIP_MAX_CENTS)}."
+        return f"A tip is between {format_cents(settings.TIP_MIN_CENTS)} and {format_cents(settings.TIP_MAX_CENTS)}."
     return None
 
 
@@ -46,8 +44,7 @@ def tip_start(
 ) -> tuple[Tip, str]:
     """Open a Stripe Checkout for a tip to the Space's host; returns the pending tip and Stripe's page URL.
 
-    The pending row is committed before Stripe is called so the webhook always finds it; if Stripe
-    refuses, the row is deleted again and nothing is left behind or charged.
+    The pending row is committed before Stripe is called (checkout.py), so the webhook always finds it.
     """
     amount_error = tip_amount_error(amount_cents)
     if amount_error:
@@ -58,6 +55,9 @@ def tip_start(
     host = space.host
     # Fresh from the database: the fee depends on the lifetime earnings as they are now.
     profile = CreatorProfile.objects.get(user=host)
+    account_id = profile.stripe_account_id
+    if not account_id:  # tip_refusal_for saw a ready payout account; it may have been closed since
+        raise ValidationError(f"@{host.username} can't receive tips right now.")
     tip = Tip.objects.create(
         space=space,
         tipper=tipper,
@@ -67,29 +67,27 @@ def tip_start(
         application_fee_cents=platform_fee_for(creator=profile, gross_cents=amount_cents).platform_fee_cents,
         announce=announce,
     )
-    try:
-        session = stripe_gateway.checkout_payment_create(
-            connected_account_id=profile.stripe_account_id,
-            amount_cents=amount_cents,
-            application_fee_cents=tip.application_fee_cents,
+
+    def open_session(pending: Tip) -> stripe_gateway.CheckoutSession:
+        return stripe_gateway.checkout_payment_create(
+            connected_account_id=account_id,
+            amount_cents=pending.amount_cents,
+            application_fee_cents=pending.application_fee_cents,
             product_name=f"Tip for @{host.username} in “{space.title}”",
             success_url=success_url,
             cancel_url=cancel_url,
             expires_at=timezone.now() + timedelta(minutes=settings.STRIPE_CHECKOUT_MINUTES),
-            metadata={"tip": str(tip.reference)},
-            idempotency_key=f"tip-{tip.reference}",
+            metadata={"tip": str(pending.reference)},
+            idempotency_key=f"tip-{pending.reference}",
             customer_email=tipper.email or None,
         )
-    except stripe_gateway.PaymentProviderError as exc:
-        tip.delete()
-        raise ValidationError(str(exc)) from exc
-    tip.stripe_checkout_session_id = session.id
-    tip.save(update_fields=["stripe_checkout_session_id"])
+
+    session = checkout_open(pending=tip, open_session=open_session, undo=lambda row: row.delete())
     return tip, session.url
 
 
 def _locked_tip(session: dict[str, Any]) -> Tip | None:
-    reference = (session.get("metadata") or {}).get("tip")
+    reference = (session.get("metadata") or {}).get("tip") or ""
     query = Tip.objects.select_for_update().select_related("space", "tipper", "host")
     try:
         tip = query.filter(reference=reference).first()
@@ -106,7 +104,7 @@ def tip_event_payload(tip: Tip) -> dict[str, Any]:
         "type": "tip",
         "tip": str(tip.reference),
         "amount_cents": tip.amount_cents,
-        "amount": _dollars(tip.amount_cents),
+        "amount": format_cents(tip.amount_cents),
         "from": {"user_id": tip.tipper_id, "username": tip.tipper.username, "name": tip.tipper.name},
         "space_id": tip.space_id,
         "announced": tip.announce,
@@ -114,7 +112,7 @@ def tip_event_payload(tip: Tip) -> dict[str, Any]:
 
 
 @transaction.atomic
-def tip_checkout_completed(*, session: dict[str, Any]) -> Tip | None:
+def tip_checkout_completed(session: dict[str, Any]) -> Tip | None:
     """Mark the tip paid once, enter it in the ledger and tell the host live; replays change nothing."""
     if session.get("payment_status") != "paid":
         return None  # a delayed payment method: `async_payment_succeeded` brings the money
@@ -126,7 +124,7 @@ def tip_checkout_completed(*, session: dict[str, Any]) -> Tip | None:
     tip.paid_at = timezone.now()
     tip.stripe_checkout_session_id = session.get("id") or tip.stripe_checkout_session_id
     tip.save(update_fields=["status", "paid_at", "stripe_checkout_session_id"])
-    services.sale_record(
+    sale_record(
         creator=tip.host,
         kind=Sale.Kind.TIP,
         gross_cents=tip.amount_cents,
@@ -140,7 +138,7 @@ def tip_checkout_completed(*, session: dict[str, Any]) -> Tip | None:
         recipient=tip.host,
         actor=tipper,
         kind=Notification.Kind.OTHER,
-        text=f"{tipper.name} (@{tipper.username}) tipped you {_dollars(tip.amount_cents)} in “{tip.space.title}”",
+        text=f"{tipper.name} (@{tipper.username}) tipped you {format_cents(tip.amount_cents)} in “{tip.space.title}”",
         url=reverse("ticketing:dashboard_space", kwargs={"pk": tip.space_id}),
     )
     event = tip_event_payload(tip)
@@ -150,7 +148,7 @@ def tip_checkout_completed(*, session: dict[str, Any]) -> Tip | None:
     return tip
 
 
-def tip_checkout_ended(*, session: dict[str, Any]) -> None:
+def tip_checkout_ended(session: dict[str, Any]) -> None:
     """The checkout expired or its delayed payment failed: the tip was never paid."""
     with transaction.atomic():
         tip = _locked_tip(session)

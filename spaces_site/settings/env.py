@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, overload
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -46,6 +46,10 @@ def env_int(name: str, default: int, minimum: int | None = None) -> int:
     return _read(name, parse, default, "integer")
 
 
+@overload
+def env_str(name: str, default: str) -> str: ...
+@overload
+def env_str(name: str, default: None = None) -> str | None: ...
 def env_str(name: str, default: str | None = None) -> str | None:
     return env.str(name, default=default)
 

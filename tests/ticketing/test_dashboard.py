@@ -15,7 +15,7 @@ from accounts.models import User
 from rooms.models import Space
 from tests.accounts.factories import UserFactory
 from tests.rooms.factories import SpaceFactory
-from ticketing import dashboard, services
+from ticketing import dashboard, ledger
 from ticketing.models import CreatorProfile, Sale, SeatHold, Ticket, TicketOffer
 
 from .conftest import make_creator
@@ -47,7 +47,7 @@ def sell_ticket(
     ticket = Ticket.objects.create(
         hold=hold, offer=offer, buyer=buyer, payment_intent_id=f"pi_{session}", status=status, **extra
     )
-    sale = services.sale_record(
+    sale = ledger.sale_record(
         creator=offer.space.host,
         kind=Sale.Kind.TICKET,
         gross_cents=offer.price_cents,
@@ -61,7 +61,7 @@ def sell_ticket(
 
 
 def tip_sale(space: Space, buyer: User, cents: int, *, when: datetime) -> Sale:
-    sale = services.sale_record(
+    sale = ledger.sale_record(
         creator=space.host,
         kind=Sale.Kind.TIP,
         gross_cents=cents,
@@ -101,7 +101,7 @@ def world(creator, alice, bob, charlie):
     free = SpaceFactory(host=creator, title="Free chat", state=Space.State.LIVE, scheduled_for=None)
     tip_sale(free, bob, 1_000, when=FEB)
 
-    super_follow = services.sale_record(
+    super_follow = ledger.sale_record(
         creator=creator, kind=Sale.Kind.SUPER_FOLLOW, gross_cents=999, stripe_reference="in_sf", buyer=charlie
     )
     _dated(super_follow, FEB)
@@ -176,7 +176,7 @@ def _many_spaces(creator, count: int) -> None:
                 stripe_checkout_session_id=f"cs_{space.pk}_{buyer.pk}",
             )
             Ticket.objects.create(hold=hold, offer=offer, buyer=buyer, payment_intent_id=f"pi_{space.pk}_{buyer.pk}")
-            services.sale_record(
+            ledger.sale_record(
                 creator=creator,
                 kind=Sale.Kind.TICKET,
                 gross_cents=1_000,

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from accounts.models import Notification
-from ticketing import services
+from ticketing import payouts, super_follows
 from ticketing.models import CreatorProfile
 
 from .conftest import make_creator
@@ -17,7 +17,7 @@ from .conftest import make_creator
 
 def _enrol_refusal(user) -> list[str]:
     with pytest.raises(ValidationError) as caught:
-        services.super_follows_enrol(user=user)
+        super_follows.super_follows_enrol(user=user)
     return caught.value.messages
 
 
@@ -42,7 +42,7 @@ def test_someone_turning_18_today_is_accepted(db):
     today = timezone.localdate()
     born = date(today.year - 18, today.month, 28 if (today.month, today.day) == (2, 29) else today.day)
     user = make_creator("birthday", born=born, profile={"super_follows_enrolled_at": None})
-    assert services.super_follows_enrol(user=user).super_follows_enrolled
+    assert super_follows.super_follows_enrol(user=user).super_follows_enrolled
 
 
 def test_an_unfinished_payout_account_is_a_reason(db):
@@ -60,8 +60,8 @@ def test_the_follower_minimum_is_a_setting(db, settings):
 
 def test_an_eligible_creator_enrols_once(db):
     user = make_creator(profile={"super_follows_enrolled_at": None})
-    first = services.super_follows_enrol(user=user).super_follows_enrolled_at
-    again = services.super_follows_enrol(user=user).super_follows_enrolled_at
+    first = super_follows.super_follows_enrol(user=user).super_follows_enrolled_at
+    again = super_follows.super_follows_enrol(user=user).super_follows_enrolled_at
     assert first is not None
     assert again == first
 
@@ -69,15 +69,15 @@ def test_an_eligible_creator_enrols_once(db):
 def test_payout_onboarding_refuses_without_an_audience_and_calls_no_one(db, provider):
     user = make_creator(followers=999, born=date(1990, 1, 1), profile=False)
     with pytest.raises(ValidationError, match="at least 1,000 followers"):
-        services.payout_onboarding_start(user=user, refresh_url="https://s.test/r", return_url="https://s.test/ok")
+        payouts.payout_onboarding_start(user=user, refresh_url="https://s.test/r", return_url="https://s.test/ok")
     assert provider.requests == []
     assert not CreatorProfile.objects.filter(user=user).exists()
 
 
 def test_payout_onboarding_creates_the_account_once_and_links_to_stripe(db, provider):
     user = make_creator(profile=False)
-    first = services.payout_onboarding_start(user=user, refresh_url="https://s.test/r", return_url="https://s.test/ok")
-    second = services.payout_onboarding_start(user=user, refresh_url="https://s.test/r", return_url="https://s.test/ok")
+    first = payouts.payout_onboarding_start(user=user, refresh_url="https://s.test/r", return_url="https://s.test/ok")
+    second = payouts.payout_onboarding_start(user=user, refresh_url="https://s.test/r", return_url="https://s.test/ok")
 
     profile = CreatorProfile.objects.get(user=user)
     assert len(provider.requests_to("POST", "/v1/accounts")) == 1
@@ -90,13 +90,13 @@ def test_payout_onboarding_creates_the_account_once_and_links_to_stripe(db, prov
 
 def test_coming_back_from_onboarding_reads_the_account_from_stripe(db, provider, django_capture_on_commit_callbacks):
     user = make_creator(profile=False)
-    services.payout_onboarding_start(user=user, refresh_url="https://s.test/r", return_url="https://s.test/ok")
+    payouts.payout_onboarding_start(user=user, refresh_url="https://s.test/r", return_url="https://s.test/ok")
     account_id = CreatorProfile.objects.get(user=user).stripe_account_id
     provider.account_complete(account_id)
 
     with django_capture_on_commit_callbacks(execute=True):
-        profile = services.payout_account_refresh(user=user)
+        profile = payouts.payout_account_refresh(user=user)
 
     assert profile.payout_state == CreatorProfile.PayoutState.READY
     assert Notification.objects.filter(recipient=user, text__startswith="Your payout account is ready").count() == 1
-    assert services.super_follows_enrol(user=user).super_follows_enrolled
+    assert super_follows.super_follows_enrol(user=user).super_follows_enrolled

@@ -18,7 +18,7 @@ from tests.accounts.factories import UserFactory
 from tests.rooms.conftest import live_daphne  # noqa: F401 - the live server fixture
 from tests.rooms.factories import LiveSpaceFactory, SpaceFactory
 from tests.rooms.test_browser import signed_in_page
-from ticketing import services, tickets
+from ticketing import ledger, tickets
 from ticketing.models import SeatHold, SuperFollowSubscription, Ticket, TicketOffer, Tip
 
 from .conftest import make_creator
@@ -195,7 +195,7 @@ def test_a_creator_finds_the_dashboard_and_it_reads_on_a_phone(browser, server):
     leo = make_creator("leo")
     space = LiveSpaceFactory(host=leo, title="A rather long title for a Space about product design")
     for index, cents in enumerate((500, 2_000, 1_250)):
-        services.sale_record(creator=leo, kind="tip", gross_cents=cents, stripe_reference=f"cs_{index}", space=space)
+        ledger.sale_record(creator=leo, kind="tip", gross_cents=cents, stripe_reference=f"cs_{index}", space=space)
     context = browser.new_context(base_url=server, viewport={"width": 390, "height": 844})
     page = context.new_page()
     page.context.add_cookies(signed_in_page(browser, server, leo).context.cookies())

@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
-from ticketing import services
+from ticketing import super_follows
 from ticketing.models import SuperFollowPlan
 
 from .conftest import make_creator
@@ -15,30 +15,30 @@ from .conftest import make_creator
 @pytest.mark.parametrize("price", [0, 1, 300, 998, 1000, -299])
 def test_a_price_outside_the_plan_set_is_refused(creator, price):
     with pytest.raises(ValidationError, match=r"costs \$2\.99, \$4\.99 or \$9\.99 a month"):
-        services.super_follow_plan_create(creator=creator, price_cents=price)
+        super_follows.super_follow_plan_create(creator=creator, price_cents=price)
     assert not SuperFollowPlan.objects.exists()
 
 
 @pytest.mark.parametrize("price", [299, 499, 999])
 def test_each_allowed_price_can_be_offered(creator, price):
-    plan = services.super_follow_plan_create(creator=creator, price_cents=price)
+    plan = super_follows.super_follow_plan_create(creator=creator, price_cents=price)
     assert (plan.creator, plan.price_cents, plan.active) == (creator, price, True)
 
 
 def test_plans_need_enrolment_first(db):
     user = make_creator(profile={"super_follows_enrolled_at": None})
     with pytest.raises(ValidationError, match="Enrol in Super Follows"):
-        services.super_follow_plan_create(creator=user, price_cents=499)
+        super_follows.super_follow_plan_create(creator=user, price_cents=499)
     assert not SuperFollowPlan.objects.exists()
 
 
 def test_the_same_price_twice_is_refused_and_a_withdrawn_plan_comes_back(creator):
-    plan = services.super_follow_plan_create(creator=creator, price_cents=499)
+    plan = super_follows.super_follow_plan_create(creator=creator, price_cents=499)
     with pytest.raises(ValidationError, match=r"already offer a \$4\.99 plan"):
-        services.super_follow_plan_create(creator=creator, price_cents=499)
+        super_follows.super_follow_plan_create(creator=creator, price_cents=499)
 
-    services.super_follow_plan_set_active(plan=plan, by=creator, active=False)
-    again = services.super_follow_plan_create(creator=creator, price_cents=499)
+    super_follows.super_follow_plan_set_active(plan=plan, by=creator, active=False)
+    again = super_follows.super_follow_plan_create(creator=creator, price_cents=499)
     assert again.pk == plan.pk
     assert again.active
     assert SuperFollowPlan.objects.count() == 1
@@ -46,7 +46,7 @@ def test_the_same_price_twice_is_refused_and_a_withdrawn_plan_comes_back(creator
 
 def test_only_the_creator_changes_a_plan(plan, alice):
     with pytest.raises(PermissionDenied):
-        services.super_follow_plan_set_active(plan=plan, by=alice, active=False)
+        super_follows.super_follow_plan_set_active(plan=plan, by=alice, active=False)
     plan.refresh_from_db()
     assert plan.active
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from django.urls import reverse
 
-from ticketing import selectors, services
+from ticketing import ledger, selectors
 from ticketing.models import CreatorProfile, Sale, SuperFollowSubscription
 
 from .factories import SuperFollowPlanFactory, SuperFollowSubscriptionFactory
@@ -25,7 +25,7 @@ def _sales(creator, alice, bob):
         (Sale.Kind.TIP, 500, alice, FEB),  # above: 100
     ]
     for index, (kind, gross, buyer, when) in enumerate(records):
-        sale = services.sale_record(
+        sale = ledger.sale_record(
             creator=creator, kind=kind, gross_cents=gross, buyer=buyer, stripe_reference=f"ref_{index}"
         )
         Sale.objects.filter(pk=sale.pk).update(created_at=when)
@@ -54,7 +54,7 @@ def test_the_summary_takes_the_same_queries_however_many_sales(creator, alice, b
     with django_assert_num_queries(3):
         selectors.sales_summary_for(creator=creator)
     for index in range(30):
-        services.sale_record(creator=creator, kind=Sale.Kind.TIP, gross_cents=100 + index, stripe_reference=f"r{index}")
+        ledger.sale_record(creator=creator, kind=Sale.Kind.TIP, gross_cents=100 + index, stripe_reference=f"r{index}")
     with django_assert_num_queries(3):
         summary = selectors.sales_summary_for(creator=creator)
     assert summary.total.count == 30
@@ -72,7 +72,7 @@ def test_the_creator_page_shows_the_totals_and_chart_data(client, creator, alice
 
 def test_the_csv_export_lists_each_sale_of_the_signed_in_creator_only(client, creator, alice, bob):
     _sales(creator, alice, bob)
-    services.sale_record(creator=alice, kind=Sale.Kind.TIP, gross_cents=700, stripe_reference="not_dana")
+    ledger.sale_record(creator=alice, kind=Sale.Kind.TIP, gross_cents=700, stripe_reference="not_dana")
     client.force_login(creator)
     response = client.get(reverse("ticketing:sales_csv"))
 

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from accounts.services import block_create
-from ticketing import services
+from ticketing import super_follows
 from ticketing.models import CreatorProfile, SuperFollowSubscription
 
 from .factories import SuperFollowSubscriptionFactory
@@ -16,7 +16,7 @@ URLS = {"success_url": "https://spaces.test/money/super-follows/done/", "cancel_
 
 
 def test_checkout_sends_a_subscription_with_the_platform_percentage_to_the_creator(plan, alice, provider):
-    subscription, url = services.super_follow_checkout_start(plan=plan, subscriber=alice, **URLS)
+    subscription, url = super_follows.super_follow_checkout_start(plan=plan, subscriber=alice, **URLS)
 
     (request,) = provider.requests_to("POST", "/v1/checkout/sessions")
     sent = request.params
@@ -36,7 +36,7 @@ def test_checkout_sends_a_subscription_with_the_platform_percentage_to_the_creat
 
 def test_past_the_threshold_the_percentage_is_twenty(plan, alice, provider):
     CreatorProfile.objects.filter(user=plan.creator).update(lifetime_gross_cents=5_000_000)
-    services.super_follow_checkout_start(plan=plan, subscriber=alice, **URLS)
+    super_follows.super_follow_checkout_start(plan=plan, subscriber=alice, **URLS)
     sent = provider.requests_to("POST", "/v1/checkout/sessions")[0].params
     assert sent["subscription_data"]["application_fee_percent"] == "20.00"
 
@@ -44,7 +44,7 @@ def test_past_the_threshold_the_percentage_is_twenty(plan, alice, provider):
 def _refused(plan, subscriber, provider, match):
     before = SuperFollowSubscription.objects.count()
     with pytest.raises(ValidationError, match=match):
-        services.super_follow_checkout_start(plan=plan, subscriber=subscriber, **URLS)
+        super_follows.super_follow_checkout_start(plan=plan, subscriber=subscriber, **URLS)
     assert provider.requests == []
     assert SuperFollowSubscription.objects.count() == before
 
@@ -54,7 +54,7 @@ def test_you_cannot_super_follow_yourself(plan, provider):
 
 
 def test_a_withdrawn_plan_is_refused(plan, alice, provider):
-    services.super_follow_plan_set_active(plan=plan, by=plan.creator, active=False)
+    super_follows.super_follow_plan_set_active(plan=plan, by=plan.creator, active=False)
     _refused(plan, alice, provider, "no longer offered")
 
 
@@ -76,7 +76,7 @@ def test_a_second_live_super_follow_is_refused(plan, alice, provider):
 def test_a_refusal_from_stripe_leaves_no_pending_row(plan, alice, provider):
     provider.fail_next.append((400, "Your account cannot currently make live charges."))
     with pytest.raises(ValidationError, match=r"Payments are unavailable right now.*\(reference [0-9A-F]{8}\)"):
-        services.super_follow_checkout_start(plan=plan, subscriber=alice, **URLS)
+        super_follows.super_follow_checkout_start(plan=plan, subscriber=alice, **URLS)
     assert not SuperFollowSubscription.objects.exists()
 
 
@@ -100,7 +100,7 @@ def test_a_refused_subscribe_returns_to_the_profile_with_the_reason(client, plan
 
 
 def test_the_success_page_only_shows_status(client, plan, alice, bob, provider):
-    subscription, _ = services.super_follow_checkout_start(plan=plan, subscriber=alice, **URLS)
+    subscription, _ = super_follows.super_follow_checkout_start(plan=plan, subscriber=alice, **URLS)
     done = reverse("ticketing:subscribe_done")
     client.force_login(alice)
     response = client.get(done, {"session_id": subscription.stripe_checkout_session_id})

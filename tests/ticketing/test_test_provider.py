@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from tests.accounts.factories import UserFactory
 from tests.rooms.conftest import live_daphne  # noqa: F401 - the live server fixture
-from ticketing import services
+from ticketing import webhooks as stripe_events
 from ticketing.models import ProcessedStripeEvent, SeatHold, Ticket
 from ticketing.test_provider import store, webhooks
 
@@ -119,14 +119,14 @@ def test_the_signature_is_stripes_scheme_and_the_endpoint_checks_it(settings):
 @pytest.mark.django_db(transaction=True)
 def test_a_webhook_the_endpoint_fails_is_retried_until_it_is_taken(client, provider, monkeypatch):
     monkeypatch.setattr(webhooks, "RETRY_SECONDS", (0.2,) * 10)
-    real_receive, failures = services.stripe_webhook_receive, [RuntimeError("the database is restarting")]
+    real_receive, failures = stripe_events.stripe_webhook_receive, [RuntimeError("the database is restarting")]
 
     def flaky_receive(**kwargs):
         if failures:
             raise failures.pop()
         return real_receive(**kwargs)
 
-    monkeypatch.setattr(services, "stripe_webhook_receive", flaky_receive)
+    monkeypatch.setattr(stripe_events, "stripe_webhook_receive", flaky_receive)
     # The endpoint's 500 is the provider's to see; the test client would otherwise re-raise it on the page's request.
     client.raise_request_exception = False
     user = make_creator("leo", profile=False)

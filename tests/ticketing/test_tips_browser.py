@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from tests.rooms.conftest import live_daphne  # noqa: F401 - the live server fixture
 from tests.rooms.factories import LiveSpaceFactory
 from tests.rooms.test_browser import signed_in_page
-from ticketing import services
+from ticketing import ledger
 
 from .conftest import make_creator
 
@@ -25,9 +25,7 @@ def test_the_dashboard_draws_the_earnings_chart_and_passes_axe(browser, server):
     creator = make_creator("dana")
     space = LiveSpaceFactory(host=creator, title="Late night jazz")
     for index, cents in enumerate((500, 2_000)):
-        services.sale_record(
-            creator=creator, kind="tip", gross_cents=cents, stripe_reference=f"cs_{index}", space=space
-        )
+        ledger.sale_record(creator=creator, kind="tip", gross_cents=cents, stripe_reference=f"cs_{index}", space=space)
     errors = []
     page = signed_in_page(browser, server, creator)
     page.on("pageerror", lambda error: errors.append(error))

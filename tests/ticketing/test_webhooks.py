@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Notification
-from ticketing import selectors, services
+from ticketing import ledger, selectors, super_follows, webhooks
 from ticketing.models import CreatorProfile, ProcessedStripeEvent, Sale, SuperFollowSubscription
 from ticketing.tasks import reapply_stuck_stripe_events
 from ticketing.test_provider.webhooks import signature_header as sign_webhook
@@ -119,13 +119,29 @@ def test_a_replayed_event_is_applied_once(post_event, onboarding_creator):
 def test_applying_a_stored_event_twice_does_nothing_the_second_time(post_event, onboarding_creator):
     post_event(_account_event(onboarding_creator.stripe_account_id, ready=True, event_id="evt_twice"))
     event = ProcessedStripeEvent.objects.get(event_id="evt_twice")
-    assert services.stripe_event_apply(event_pk=event.pk) is False
+    assert webhooks.stripe_event_apply(event_pk=event.pk) is False
 
 
 def test_an_event_type_we_do_not_use_is_stored_and_marked_done(post_event):
     response = post_event(stripe_event("payout.paid", {"id": "po_1", "object": "payout"}, event_id="evt_payout"))
     assert response.status_code == 200
     assert ProcessedStripeEvent.objects.get(event_id="evt_payout").processed_at is not None
+
+
+def test_a_paid_checkout_that_names_nothing_sold_here_is_marked_done_and_records_nothing(post_event, creator):
+    session = {
+        "id": "cs_foreign",
+        "object": "checkout.session",
+        "mode": "payment",
+        "payment_status": "paid",
+        "amount_total": 5_000,
+        "metadata": {"order": "from-another-integration"},
+    }
+    response = post_event(stripe_event("checkout.session.completed", session, event_id="evt_foreign"))
+
+    assert response.status_code == 200
+    assert ProcessedStripeEvent.objects.get(event_id="evt_foreign").processed_at is not None
+    assert not Sale.objects.exists()
 
 
 def test_the_endpoint_answers_before_the_work_is_done(client, django_capture_on_commit_callbacks, onboarding_creator):
@@ -231,7 +247,7 @@ def _subscription_event(event_type: str, subscription, *, status: str, sub_id: s
 
 
 def test_a_super_follow_lives_and_ends_by_stripes_events(post_event, plan, alice, provider):
-    subscription, _ = services.super_follow_checkout_start(plan=plan, subscriber=alice, **URLS)
+    subscription, _ = super_follows.super_follow_checkout_start(plan=plan, subscriber=alice, **URLS)
     assert not selectors.is_super_follower(subscriber=alice, creator=plan.creator)
 
     post_event(_session_completed(subscription))
@@ -268,7 +284,7 @@ def test_a_super_follow_lives_and_ends_by_stripes_events(post_event, plan, alice
 
 
 def test_the_success_page_shows_what_the_webhook_decided(client, post_event, plan, alice, provider):
-    subscription, _ = services.super_follow_checkout_start(plan=plan, subscriber=alice, **URLS)
+    subscription, _ = super_follows.super_follow_checkout_start(plan=plan, subscriber=alice, **URLS)
     post_event(_session_completed(subscription))
     client.force_login(alice)
     page = client.get(reverse("ticketing:subscribe_done"), {"session_id": subscription.stripe_checkout_session_id})
@@ -276,7 +292,7 @@ def test_the_success_page_shows_what_the_webhook_decided(client, post_event, pla
 
 
 def test_a_subscription_event_before_the_checkout_event_still_finds_its_row(post_event, plan, alice, provider):
-    subscription, _ = services.super_follow_checkout_start(plan=plan, subscriber=alice, **URLS)
+    subscription, _ = super_follows.super_follow_checkout_start(plan=plan, subscriber=alice, **URLS)
     post_event(_subscription_event("customer.subscription.created", subscription, status="active"))
     post_event(_session_completed(subscription))
 
@@ -287,7 +303,7 @@ def test_a_subscription_event_before_the_checkout_event_still_finds_its_row(post
 
 
 def test_an_unpaid_completion_waits_for_the_async_payment(post_event, plan, alice, provider):
-    subscription, _ = services.super_follow_checkout_start(plan=plan, subscriber=alice, **URLS)
+    subscription, _ = super_follows.super_follow_checkout_start(plan=plan, subscriber=alice, **URLS)
     post_event(_session_completed(subscription, paid=False))
     subscription.refresh_from_db()
     assert subscription.status == SuperFollowSubscription.Status.PENDING
@@ -295,7 +311,7 @@ def test_an_unpaid_completion_waits_for_the_async_payment(post_event, plan, alic
 
 
 def test_an_expired_checkout_marks_the_pending_super_follow_expired(post_event, plan, alice, provider):
-    subscription, _ = services.super_follow_checkout_start(plan=plan, subscriber=alice, **URLS)
+    subscription, _ = super_follows.super_follow_checkout_start(plan=plan, subscriber=alice, **URLS)
     body = stripe_event(
         "checkout.session.expired",
         {
@@ -311,7 +327,7 @@ def test_an_expired_checkout_marks_the_pending_super_follow_expired(post_event, 
 
 
 def test_renewals_enter_the_ledger_once(post_event, plan, alice, provider):
-    subscription, _ = services.super_follow_checkout_start(plan=plan, subscriber=alice, **URLS)
+    subscription, _ = super_follows.super_follow_checkout_start(plan=plan, subscriber=alice, **URLS)
     post_event(_session_completed(subscription))
     invoice = {
         "id": "in_renewal_1",
@@ -334,8 +350,8 @@ def test_renewals_enter_the_ledger_once(post_event, plan, alice, provider):
 
 
 def test_a_second_paid_checkout_for_the_same_creator_is_cancelled_not_billed_twice(post_event, plan, alice, provider):
-    first, _ = services.super_follow_checkout_start(plan=plan, subscriber=alice, **URLS)
-    second, _ = services.super_follow_checkout_start(plan=plan, subscriber=alice, **URLS)  # another tab
+    first, _ = super_follows.super_follow_checkout_start(plan=plan, subscriber=alice, **URLS)
+    second, _ = super_follows.super_follow_checkout_start(plan=plan, subscriber=alice, **URLS)  # another tab
     provider.subscription_add("sub_2")
 
     post_event(_session_completed(first, sub_id="sub_1"))
@@ -371,9 +387,9 @@ def test_a_subscriber_cancels_at_the_end_of_the_paid_month(client, plan, alice, 
 def test_sales_are_split_at_the_creators_lifetime_earnings(creator):
     CreatorProfile.objects.filter(user=creator).update(lifetime_gross_cents=4_999_500)
 
-    crossing = services.sale_record(creator=creator, kind=Sale.Kind.TIP, gross_cents=1_000, stripe_reference="ch_a")
-    after = services.sale_record(creator=creator, kind=Sale.Kind.TIP, gross_cents=1_000, stripe_reference="ch_b")
-    again = services.sale_record(creator=creator, kind=Sale.Kind.TIP, gross_cents=1_000, stripe_reference="ch_b")
+    crossing = ledger.sale_record(creator=creator, kind=Sale.Kind.TIP, gross_cents=1_000, stripe_reference="ch_a")
+    after = ledger.sale_record(creator=creator, kind=Sale.Kind.TIP, gross_cents=1_000, stripe_reference="ch_b")
+    again = ledger.sale_record(creator=creator, kind=Sale.Kind.TIP, gross_cents=1_000, stripe_reference="ch_b")
 
     assert (crossing.platform_fee_cents, crossing.creator_net_cents) == (115, 885)
     assert (after.platform_fee_cents, after.creator_net_cents) == (200, 800)

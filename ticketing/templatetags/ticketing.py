@@ -8,6 +8,7 @@ from accounts.models import User
 from ticketing import selectors
 from ticketing.forms import TipForm
 from ticketing.models import Sale, TicketOffer
+from ticketing.money import format_cents
 
 register = template.Library()
 
@@ -15,7 +16,7 @@ register = template.Library()
 @register.filter
 def cents(value: int | None) -> str:
     """2999 -> "$29.99"."""
-    return f"${(value or 0) / 100:,.2f}"
+    return format_cents(value)
 
 
 @register.filter

@@ -9,6 +9,8 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from ticketing.money import format_cents
+
 from . import api, engine, store
 from .forms import CardForm
 
@@ -30,7 +32,7 @@ def _line(session: store.Obj) -> dict:
     price = item.get("price_data") or {}
     return {
         "name": (price.get("product_data") or {}).get("name", ""),
-        "amount": f"${session.data['amount_total'] / 100:,.2f}",
+        "amount": format_cents(session.data["amount_total"]),
         "interval": (price.get("recurring") or {}).get("interval"),
     }
 

@@ -15,7 +15,7 @@ from accounts.models import Post, User
 from accounts.services import post_create
 from rooms.models import Space
 from spaces_site.celery import app as celery_app
-from ticketing import services, tickets, tips
+from ticketing import payouts, super_follows, tickets, tips
 from ticketing.models import (
     CreatorProfile,
     Sale,
@@ -71,20 +71,20 @@ class Command(BaseCommand):
         profile = CreatorProfile.objects.filter(user=leo).first()
         if profile is not None and profile.payout_ready:
             return
-        services.payout_onboarding_start(
+        payouts.payout_onboarding_start(
             user=leo, refresh_url=f"{SITE}/money/creator/payout/refresh/", return_url=f"{SITE}/money/creator/"
         )
         account_id = CreatorProfile.objects.get(user=leo).stripe_account_id
         # Leo clicks "Complete onboarding" on the provider's hosted page.
         with store.atomic():
             engine.account_onboarding_complete(account=store.get("account", account_id), origin=SITE)
-        services.payout_account_refresh(user=leo)
+        payouts.payout_account_refresh(user=leo)
 
     def _plans(self, leo: User) -> None:
-        services.super_follows_enrol(user=leo)
+        super_follows.super_follows_enrol(user=leo)
         for price in settings.SUPER_FOLLOWS_PRICES_CENTS[:2]:
             if not SuperFollowPlan.objects.filter(creator=leo, price_cents=price, active=True).exists():
-                services.super_follow_plan_create(creator=leo, price_cents=price)
+                super_follows.super_follow_plan_create(creator=leo, price_cents=price)
         if not Post.objects.filter(author=leo, audience=Post.Audience.SUPER_FOLLOWERS).exists():
             post_create(author=leo, body=SUBSCRIBER_POST, audience=Post.Audience.SUPER_FOLLOWERS)
 
@@ -93,7 +93,7 @@ class Command(BaseCommand):
         for index, fan in enumerate(fans):
             if SuperFollowSubscription.objects.filter(subscriber=fan, creator=leo).exists():
                 continue
-            _, url = services.super_follow_checkout_start(
+            _, url = super_follows.super_follow_checkout_start(
                 plan=plans[index % len(plans)],
                 subscriber=fan,
                 success_url=f"{SITE}/money/super-follows/done/?session_id={{CHECKOUT_SESSION_ID}}",

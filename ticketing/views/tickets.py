@@ -11,10 +11,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from rooms.models import Space
-
-from . import selectors, tickets
-from .forms import TicketOfferForm
-from .models import Ticket, TicketOffer
+from ticketing import selectors, tickets
+from ticketing.forms import TicketOfferForm
+from ticketing.models import Ticket, TicketOffer
 
 
 def _space(space_id: int) -> Space:
