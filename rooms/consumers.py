@@ -347,7 +347,7 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         await self._send_event({"type": "questions", "questions": listed})
 
     def _questions(self) -> list[dict]:
-        return questions.questions_for(space=Space.objects.get(pk=self.space_id), user=self.user)
+        return questions.questions_for(space=Space.objects.get(pk=cast(int, self.space_id)), user=self.user)
 
     async def _on_question(self, kind: str, service, content: dict) -> None:
         question_id = await self._target(content, kind, "question_id")
