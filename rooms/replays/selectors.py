@@ -12,6 +12,7 @@ from accounts.models import User
 from rooms import access
 from rooms.models import Participant, Space
 
+from . import consent
 from .models import Clip, Recording, RecordingChunk
 
 
@@ -40,12 +41,26 @@ def recorder_view(*, space_id: int) -> RecorderView:
     )
 
 
-def speaker_users_by_index(*, space_id: int) -> dict[int, int]:
-    """Relay slot -> user id of everyone holding one in the Space."""
-    return dict(
+@dataclass(frozen=True)
+class SpeakerSeats:
+    """Relay slot -> user id of everyone holding one, split by whether their voice is recorded."""
+
+    recorded: dict[int, int]
+    skipped: dict[int, int]  # they declined, or must accept first (consent.py)
+
+
+def speaker_seats(*, space_id: int) -> SpeakerSeats:
+    seats = list(
         Participant.objects.filter(space_id=space_id, speaker_index__isnull=False, removed_at__isnull=True).values_list(
-            "speaker_index", "user_id"
+            "speaker_index", "user_id", "space__host_id"
         )
+    )
+    if not seats:
+        return SpeakerSeats({}, {})
+    recorded = consent.recorded_users(space_id=space_id, host_id=seats[0][2], user_ids=[u for _, u, _ in seats])
+    return SpeakerSeats(
+        {index: user_id for index, user_id, _ in seats if user_id in recorded},
+        {index: user_id for index, user_id, _ in seats if user_id not in recorded},
     )
 
 

@@ -22,7 +22,7 @@ from rooms.events import broadcast
 from rooms.models import Space
 
 from . import mixing, selectors, trackfile
-from .models import Clip, Recording, RecordingChunk, ReplayListen
+from .models import Clip, Recording, RecordingChunk, RecordingConsent, ReplayListen
 from .storage import chunk_name, folder, replay_storage, section_name
 
 logger = logging.getLogger(__name__)
@@ -135,6 +135,23 @@ def replays_expire(*, days: int) -> int:
 
 def space_cancelled_drop_recording(*, space: Space) -> None:
     Recording.objects.filter(space=space).delete()
+
+
+def recording_consent_set(*, space: Space, by: User, accepted: bool) -> RecordingConsent:
+    """A speaker says whether their voice goes into the replay; the recorder follows within a second."""
+    from rooms.models import Participant
+
+    if space.host_id == by.pk:
+        raise ValidationError("You chose to record this Space; stop recording to leave your voice out.")
+    recording = Recording.objects.filter(space=space).exclude(state=Recording.State.DELETED).first()
+    if recording is None or not space.is_live:
+        raise ValidationError("This Space is not being recorded.")
+    if not Participant.objects.filter(space=space, user=by, removed_at__isnull=True).exists():
+        raise PermissionDenied("Join the Space first.")
+    consent, _ = RecordingConsent.objects.update_or_create(
+        recording=recording, user=by, defaults={"accepted": accepted, "decided_at": timezone.now()}
+    )
+    return consent
 
 
 # -- the recorder's lease --------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from . import views
 
 urlpatterns = [
     path("<int:pk>/recording/", views.recording_control, name="recording"),
+    path("<int:pk>/recording/consent/", views.recording_consent, name="recording_consent"),
     path("<int:pk>/recording/delete/", views.recording_delete_confirm, name="recording_delete"),
     path("<int:pk>/replay.m4a", views.replay_audio, name="replay_audio"),
     path("<int:pk>/replay/listen/", views.replay_listen, name="replay_listen"),

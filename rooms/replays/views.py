@@ -70,6 +70,35 @@ def recording_control(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(space)
 
 
+@login_required
+@require_POST
+def recording_consent(request: HttpRequest, pk: int) -> HttpResponse:
+    """A speaker's answer to "may your voice be in the replay?" (JSON for the room's script, else a redirect)."""
+    space = _space(pk)
+    choice = request.POST.get("choice", "")
+    wants_json = request.headers.get("Accept", "").startswith("application/json")
+    error = "" if choice in ("accept", "decline") else "Choose to accept or decline recording."
+    if not error:
+        try:
+            services.recording_consent_set(space=space, by=request.user, accepted=choice == "accept")
+        except (ValidationError, PermissionDenied) as exc:
+            error = _errors(exc)
+    done = CONSENT_DONE.get(choice, "")
+    if wants_json:
+        return JsonResponse({"ok": not error, "error": error, "message": done}, status=400 if error else 200)
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, done)
+    return redirect(space)
+
+
+CONSENT_DONE = {
+    "accept": "Your voice is recorded while you speak.",
+    "decline": "Your voice is not recorded: the replay is silent while you speak.",
+}
+
+
 def _refuse(status: int, message: str) -> HttpResponse:
     return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
 
