@@ -6,10 +6,14 @@ from __future__ import annotations
 from django.db import transaction
 from django.dispatch import receiver
 
+from accounts.attachments import post_attachments
 from rooms.signals import space_cancelled, space_ended, space_started
 
-from . import recorder, services, tasks
+from . import clip_posts, recorder, services, tasks
 from .models import Recording
+
+# A post that links a clip plays it, with its captions and speakers.
+post_attachments.register(clip_posts.render_clip_card)
 
 
 @receiver(space_started, dispatch_uid="replays.space_started")

@@ -110,3 +110,11 @@ def listens_for(*, recording: Recording) -> dict:
 
 def clips_of(*, recording: Recording) -> QuerySet[Clip]:
     return recording.clips.select_related("made_by").order_by("-created_at")
+
+
+def clip_speakers(*, clip: Clip) -> QuerySet[User]:
+    """Whose voices the clip holds: the speakers recorded during its range."""
+    spoke = RecordingChunk.objects.filter(
+        recording_id=clip.recording_id, start_ms__lt=clip.end_ms, end_ms__gt=clip.start_ms
+    ).values("speaker_id")
+    return User.objects.filter(pk__in=spoke).order_by("display_name", "username")

@@ -10,6 +10,7 @@ import uuid
 from collections import defaultdict
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
 from django.core.files.base import ContentFile
@@ -17,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import Post, User
 from rooms.events import broadcast
 from rooms.models import Space
 
@@ -381,6 +382,16 @@ def clip_create(*, space: Space, by: User, start_ms: int, end_ms: int) -> Clip:
     )
     transaction.on_commit(lambda: tasks.dispatch_clip_cut(clip.pk))
     return clip
+
+
+def clip_post_create(*, clip: Clip, by: User, url: str, text: str = "") -> Post:
+    """Share a clip as a post: the post links the clip's page, and shows its player to whoever may hear it."""
+    from accounts import services as account_services
+
+    space = clip.recording.space
+    _clip_allowed(clip.recording, space, by)
+    lead = text.strip() or f"A clip of “{space.title}”"
+    return account_services.post_create(author=by, body=f"{lead[: settings.POST_MAX_LENGTH - len(url) - 1]} {url}")
 
 
 def clip_cut(*, clip_id: int) -> Clip | None:

@@ -12,5 +12,6 @@ urlpatterns = [
     path("<int:pk>/replay/listen/", views.replay_listen, name="replay_listen"),
     path("<int:pk>/clips/", views.clip_create, name="clip_create"),
     path("clips/<int:pk>/", views.clip_detail, name="clip"),
+    path("clips/<int:pk>/post/", views.clip_post, name="clip_post"),
     path("clips/<int:pk>/audio.m4a", views.clip_audio, name="clip_audio"),
 ]

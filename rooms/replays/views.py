@@ -238,7 +238,40 @@ def _clip(request: HttpRequest, pk: int) -> Clip:
 @require_GET
 def clip_detail(request: HttpRequest, pk: int) -> HttpResponse:
     clip = _clip(request, pk)
-    return render(request, "rooms/replays/clip.html", {"clip": clip, "space": clip.recording.space})
+    context = {
+        "clip": clip,
+        "space": clip.recording.space,
+        "speakers": selectors.clip_speakers(clip=clip),
+        "post_form": ClipPostForm(),
+    }
+    return render(request, "rooms/replays/clip.html", context)
+
+
+class ClipPostForm(forms.Form):
+    text = forms.CharField(max_length=200, required=False, label="Say something about it (optional)")
+
+
+@login_required
+@require_POST
+def clip_post(request: HttpRequest, pk: int) -> HttpResponse:
+    """Share a clip as a post on the person's timeline."""
+    clip = _clip(request, pk)
+    form = ClipPostForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect(clip)
+    try:
+        post = services.clip_post_create(
+            clip=clip,
+            by=request.user,
+            url=request.build_absolute_uri(clip.get_absolute_url()),
+            text=form.cleaned_data["text"],
+        )
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, _errors(exc))
+        return redirect(clip)
+    messages.success(request, "Posted. Your followers can play the clip from their timeline.")
+    return redirect(post)
 
 
 @login_required
