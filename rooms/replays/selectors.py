@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from rooms import access
-from rooms.models import Participant, Space
+from rooms.models import Participant, PinnedPost, Space
 
 from . import consent
 from .models import Clip, Recording, RecordingChunk
@@ -118,3 +118,17 @@ def clip_speakers(*, clip: Clip) -> QuerySet[User]:
         recording_id=clip.recording_id, start_ms__lt=clip.end_ms, end_ms__gt=clip.start_ms
     ).values("speaker_id")
     return User.objects.filter(pk__in=spoke).order_by("display_name", "username")
+
+
+@dataclass(frozen=True)
+class ReplayPin:
+    at_ms: int  # when it was pinned, in ms since the Space went live
+    pin: PinnedPost
+
+
+def pins_at_moments(*, space: Space) -> list[ReplayPin]:
+    """The Space's pinned posts with the moment each was pinned, in order, for the replay."""
+    if space.started_at is None:
+        return []
+    pins = PinnedPost.objects.filter(space=space).select_related("post__author").order_by("created_at", "pk")
+    return [ReplayPin(max(0, int((p.created_at - space.started_at).total_seconds() * 1000)), p) for p in pins]

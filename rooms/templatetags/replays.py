@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 
-from rooms.replays import consent, selectors
+from rooms.replays import consent, curve, selectors
 from rooms.replays.models import Recording
 
 register = template.Library()
@@ -45,5 +45,15 @@ def replay_player(context, space) -> dict:
         "reason": decision.reason,
         "is_host": is_host,
         "listens": selectors.listens_for(recording=recording) if recording and is_host else None,
+        "pins": selectors.pins_at_moments(space=space) if decision else [],
         "csrf_token": context.get("csrf_token"),
     }
+
+
+@register.inclusion_tag("rooms/replays/_listener_curve.html", takes_context=True)
+def listener_curve(context, space) -> dict:
+    """For the host: the live Space's listeners, joins, leaves and reactions on the replay's time axis."""
+    if space.host_id != context["request"].user.pk:
+        return {"curve": None}
+    pins = [p.at_ms for p in selectors.pins_at_moments(space=space)]
+    return {"curve": curve.drawing(space=space, pin_ms=pins), "space": space}
