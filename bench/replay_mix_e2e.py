@@ -64,7 +64,7 @@ def main() -> None:
     speakers = {1: host.pk, 2: guest.pk}
     for chunk in chunks:
         speaker, frames = trackfile.unpack(chunk)
-        services.recording_chunk_store(space_id=space.pk, speaker_id=speakers[speaker], frames=frames, holder="bench")
+        services.recording_chunk_store(space_id=space.pk, speaker_id=speakers[speaker], frames=list(frames), holder="bench")
     print(f"stored {len(chunks)} chunks of {args.minutes:g} min in {time.monotonic() - started:.1f} s")
 
     sections = -(-length_ms // mixing.SECTION_MS)

@@ -23,8 +23,8 @@ from rooms.replays.models import Recording, RecordingChunk
 from rooms.replays.storage import replay_storage
 from tests.captions.conftest import opus_payloads
 from tests.faults.clients import RoomClient, run_scenario, running, session_cookie, until
-from tests.faults.conftest import needs_deployed_services
-from tests.processes import production_env, start_beat, start_daphne, start_worker, stop_all, wait_until
+from tests.faults.conftest import fault_env, needs_deployed_services
+from tests.processes import start_beat, start_daphne, start_worker, stop_all, wait_until
 from tests.rooms.factories import LiveSpaceFactory, make_host
 from tests.rooms.replays.audio import decode_file, rms, speak
 
@@ -43,12 +43,9 @@ def recording_shape(transactional_db, fault_redis, static_root, settings):
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": replays_root},
     }
-    db = connection.settings_dict
-    env = production_env(
-        database_url=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}",
-        redis_url=fault_redis.url(),
-        static_root=static_root,
-        DJANGO_HTTPS="false",
+    env = fault_env(
+        fault_redis,
+        static_root,
         DJANGO_REPLAYS_ROOT=replays_root,
         REPLAYS_LEASE_SECONDS=str(LEASE_SECONDS),
         REPLAYS_FLUSH_SECONDS="1",
