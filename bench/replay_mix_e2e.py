@@ -64,7 +64,9 @@ def main() -> None:
     speakers = {1: host.pk, 2: guest.pk}
     for chunk in chunks:
         speaker, frames = trackfile.unpack(chunk)
-        services.recording_chunk_store(space_id=space.pk, speaker_id=speakers[speaker], frames=list(frames), holder="bench")
+        services.recording_chunk_store(
+            space_id=space.pk, speaker_id=speakers[speaker], frames=list(frames), holder="bench"
+        )
     print(f"stored {len(chunks)} chunks of {args.minutes:g} min in {time.monotonic() - started:.1f} s")
 
     sections = -(-length_ms // mixing.SECTION_MS)
@@ -76,16 +78,18 @@ def main() -> None:
         f"({time.monotonic() - started:.1f} s wall), spread over the Space"
     )
 
+    root = Path(os.environ["DJANGO_REPLAYS_ROOT"]) / "spaces" / str(space.pk)
+    parts = folder_bytes(root / "sections")  # kept while live, deleted once the replay is assembled
     started, cpu = time.monotonic(), time.process_time()
     recording = services.recording_mix(space_id=space.pk)
     after_end, after_end_cpu = time.monotonic() - started, time.process_time() - cpu
     assert recording is not None and recording.is_ready, recording and recording.last_error
-    root = Path(os.environ["DJANGO_REPLAYS_ROOT"]) / "spaces" / str(space.pk)
     hours = args.minutes / 60
-    tracks, parts = folder_bytes(root / "tracks"), folder_bytes(root / "sections")
+    tracks, left = folder_bytes(root / "tracks"), folder_bytes(root / "sections")
     print(
-        f"storage per hour: per-speaker chunks {tracks / 1e6 / hours:.1f} MB, mixed sections {parts / 1e6 / hours:.1f}"
-        f" MB, the replay {recording.size_bytes / 1e6 / hours:.1f} MB ({recording.duration_ms / 60_000:.1f} min, "
+        f"storage per hour: per-speaker chunks {tracks / 1e6 / hours:.1f} MB (kept: clips are cut from them), mixed "
+        f"sections {parts / 1e6 / hours:.1f} MB while live ({left} bytes after the mix), the replay "
+        f"{recording.size_bytes / 1e6 / hours:.1f} MB ({recording.duration_ms / 60_000:.1f} min, "
         f"{recording.content_type})"
     )
     print(

@@ -302,6 +302,8 @@ def recording_mix(*, space_id: int) -> Recording | None:
         current.save()
     if old and old != name:
         storage.delete(old)
+    # The sections only served this assembly (clips are cut from the speakers' chunks, which stay).
+    _delete_folder(f"{folder(space_id)}/sections")
     logger.info("replays: space %s mixed in %.2f s (%d ms)", space_id, current.mix_seconds, length_ms)
     return current
 
