@@ -5,9 +5,13 @@ from __future__ import annotations
 from django.db import transaction
 from django.dispatch import receiver
 
+from rooms.replays.consent import register_opt_in_rule
 from rooms.signals import space_cancelled, space_ended, space_started
 
-from . import live, tasks
+from . import live, selectors, tasks
+
+# Someone who declined captioning of their voice is recorded only once they accept recording.
+register_opt_in_rule(selectors.declined_captioning)
 
 
 @receiver(space_started, dispatch_uid="captions.space_started")

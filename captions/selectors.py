@@ -30,6 +30,15 @@ def speakers_by_index(*, space_id: int) -> dict[int, Speaker]:
     }
 
 
+def declined_captioning(user_ids) -> set[int]:
+    """The ones among `user_ids` who declined captioning of their voice (recorded only once they accept)."""
+    return set(
+        CaptionPreference.objects.filter(user_id__in=list(user_ids), caption_my_voice=False).values_list(
+            "user_id", flat=True
+        )
+    )
+
+
 def space_state(*, space_id: int) -> tuple[str | None, float]:
     """A Space's state and start time (ms since the epoch); (None, 0) if it is gone."""
     row = Space.objects.filter(pk=space_id).values_list("state", "started_at").first()

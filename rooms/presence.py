@@ -13,6 +13,7 @@ import weakref
 from collections import Counter
 from dataclasses import dataclass, field
 
+from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
@@ -83,6 +84,7 @@ class Batcher:
             if batch.reactions:
                 event = {"type": "reactions", "counts": dict(batch.reactions)}
                 await layer.group_send(space_group(space_id), space_message(space_id, event))
+        await _count_for_curves(pending)
 
     async def _run(self) -> None:
         while self.pending:
@@ -92,6 +94,20 @@ class Batcher:
             except Exception:
                 # A lost batch is a few reactions; the room itself must keep going.
                 log.exception("could not send a batch of room events")
+
+
+async def _count_for_curves(pending: dict[int, _Pending]) -> None:
+    """The host's listener curve counts each batch (rooms/replays/curve.py); it never holds up the room."""
+    from .replays import curve
+
+    batches = [
+        (space_id, {"joins": len(b.joined), "leaves": len(b.left), "reactions": sum(b.reactions.values())})
+        for space_id, b in pending.items()
+    ]
+    try:
+        await sync_to_async(curve.count_events, thread_sensitive=False)(batches)
+    except Exception:
+        log.warning("could not count a batch for the listener curves", exc_info=True)
 
 
 _batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Batcher] = weakref.WeakKeyDictionary()

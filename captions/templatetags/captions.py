@@ -45,9 +45,19 @@ def caption_clock(ms: int) -> str:
     return clock(ms, vtt=False)
 
 
+def _said_during(clip):
+    return selectors.transcript_for(space=clip.recording.space).filter(
+        end_ms__gt=clip.start_ms, start_ms__lt=clip.end_ms
+    )
+
+
+@register.inclusion_tag("captions/_clip_caption_lines.html")
+def clip_caption_lines(clip) -> dict:
+    """A clip's captions, compact, for the clip's card in a post (the card checked who may see it)."""
+    return {"space": clip.recording.space, "segments": list(_said_during(clip))}
+
+
 @register.inclusion_tag("captions/_clip_captions.html")
 def clip_captions(clip) -> dict:
     """The captions said during a clip (the clip page checked who may see it)."""
-    space = clip.recording.space
-    segments = selectors.transcript_for(space=space).filter(end_ms__gt=clip.start_ms, start_ms__lt=clip.end_ms)
-    return {"space": space, "segments": list(segments)}
+    return {"space": clip.recording.space, "segments": list(_said_during(clip))}

@@ -68,6 +68,25 @@ class RecordingChunk(models.Model):
         return self.name
 
 
+class RecordingConsent(models.Model):
+    """A speaker's answer, for one recording, to "may your voice be in the replay?".
+
+    Without an answer a speaker is recorded (they see REC and are told when they come on stage), except
+    those who declined captioning of their voice: they are recorded only once they accept (see consent.py).
+    """
+
+    recording = models.ForeignKey(Recording, on_delete=models.CASCADE, related_name="consents")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    accepted = models.BooleanField()
+    decided_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["recording", "user"], name="recording_consent_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {'accepts' if self.accepted else 'declines'} recording {self.recording_id}"
+
+
 class ReplayListen(models.Model):
     """One person listened to a replay on a day; counted once per person per day."""
 
@@ -108,3 +127,24 @@ class Clip(models.Model):
     @property
     def duration_ms(self) -> int:
         return self.end_ms - self.start_ms
+
+
+class ListenerSample(models.Model):
+    """One minute of a live Space for its host's listener curve: people present, joins, leaves, reactions.
+
+    Written by a periodic sample (tasks.sample_listener_curves) from counters the rooms keep in the cache,
+    so the row count is one per minute per Space whatever the audience does.
+    """
+
+    space = models.ForeignKey("rooms.Space", on_delete=models.CASCADE, related_name="listener_samples")
+    minute = models.DateTimeField()  # the start of the wall-clock minute
+    listeners = models.PositiveIntegerField(default=0)
+    joins = models.PositiveIntegerField(default=0)
+    leaves = models.PositiveIntegerField(default=0)
+    reactions = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["space", "minute"], name="listener_sample_once_a_minute")]
+
+    def __str__(self) -> str:
+        return f"space {self.space_id} at {self.minute:%H:%M}: {self.listeners} listening"

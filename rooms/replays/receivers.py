@@ -6,10 +6,14 @@ from __future__ import annotations
 from django.db import transaction
 from django.dispatch import receiver
 
+from accounts.attachments import post_attachments
 from rooms.signals import space_cancelled, space_ended, space_started
 
-from . import recorder, services, tasks
+from . import clip_posts, curve, recorder, services, tasks
 from .models import Recording
+
+# A post that links a clip plays it, with its captions and speakers.
+post_attachments.register(clip_posts.render_clip_card)
 
 
 @receiver(space_started, dispatch_uid="replays.space_started")
@@ -23,6 +27,8 @@ def start_recorder(sender, space, **kwargs) -> None:
 
 @receiver(space_ended, dispatch_uid="replays.space_ended")
 def mix_recording(sender, space, **kwargs) -> None:
+    # The curve's last minute, before the sockets close.
+    transaction.on_commit(lambda: curve.sample(space_ids=[space.pk]))
     if services.recording_space_ended(space=space):
         # A recorder in another process sees the end within a second, flushes and lets the lease go.
         transaction.on_commit(lambda: recorder.stop_in_process(space.pk))

@@ -123,7 +123,8 @@ class SpaceRecorder:
         self.flush_s = settings.REPLAYS_FLUSH_SECONDS
         self.started_ms = 0.0
         self.active = False
-        self.users: dict[int, int] = {}  # relay slot -> user id
+        self.users: dict[int, int] = {}  # relay slot -> user id of the speakers who are recorded
+        self.skipped: dict[int, int] = {}  # relay slot -> user id of those who declined (or must accept first)
         self.streams: dict[int, _Stream] = {}  # user id -> their current stream
         # user id -> frames waiting for the flush: (stream, capture ms, sequence, format, payload)
         self.buffers: dict[int, list[tuple]] = collections.defaultdict(list)
@@ -185,8 +186,7 @@ class SpaceRecorder:
                     if view.space_state != Space.State.LIVE:
                         return "space over"
                     self.active = view.recording
-                    self.users = selectors.speaker_users_by_index(space_id=self.space_id)
-                    self._looked_up_at = time.monotonic()
+                    self._look_up_speakers()
                 if now >= next_flush:
                     next_flush = now + self.flush_s
                     self._flush()
@@ -199,13 +199,17 @@ class SpaceRecorder:
                 self.stop.wait(min(10.0, 0.5 * 2**failures))
         return "stopped"
 
+    def _look_up_speakers(self) -> None:
+        seats = selectors.speaker_seats(space_id=self.space_id)
+        self.users, self.skipped = seats.recorded, seats.skipped
+        self._looked_up_at = time.monotonic()
+        for user_id in self.skipped.values():
+            self.buffers.pop(user_id, None)  # declined since the last flush: none of it is kept
+
     def _user_for(self, index: int) -> int | None:
-        user_id = self.users.get(index)
-        if user_id is None and time.monotonic() - self._looked_up_at > 0.25:
-            self._looked_up_at = time.monotonic()  # someone who just came on stage
-            self.users = selectors.speaker_users_by_index(space_id=self.space_id)
-            user_id = self.users.get(index)
-        return user_id
+        if index not in self.users and index not in self.skipped and time.monotonic() - self._looked_up_at > 0.25:
+            self._look_up_speakers()  # someone who just came on stage
+        return self.users.get(index)
 
     def _take(self, arrived_ms: float, frame: bytes) -> None:
         if len(frame) <= 1 + media.HEADER_BYTES:

@@ -10,8 +10,9 @@ from django.utils import timezone
 
 from accounts.models import Block, User
 from rooms import access
-from rooms.models import Participant, Space
+from rooms.models import Participant, PinnedPost, Space
 
+from . import consent
 from .models import Clip, Recording, RecordingChunk
 
 
@@ -40,12 +41,26 @@ def recorder_view(*, space_id: int) -> RecorderView:
     )
 
 
-def speaker_users_by_index(*, space_id: int) -> dict[int, int]:
-    """Relay slot -> user id of everyone holding one in the Space."""
-    return dict(
+@dataclass(frozen=True)
+class SpeakerSeats:
+    """Relay slot -> user id of everyone holding one, split by whether their voice is recorded."""
+
+    recorded: dict[int, int]
+    skipped: dict[int, int]  # they declined, or must accept first (consent.py)
+
+
+def speaker_seats(*, space_id: int) -> SpeakerSeats:
+    seats = list(
         Participant.objects.filter(space_id=space_id, speaker_index__isnull=False, removed_at__isnull=True).values_list(
-            "speaker_index", "user_id"
+            "speaker_index", "user_id", "space__host_id"
         )
+    )
+    if not seats:
+        return SpeakerSeats({}, {})
+    recorded = consent.recorded_users(space_id=space_id, host_id=seats[0][2], user_ids=[u for _, u, _ in seats])
+    return SpeakerSeats(
+        {index: user_id for index, user_id, _ in seats if user_id in recorded},
+        {index: user_id for index, user_id, _ in seats if user_id not in recorded},
     )
 
 
@@ -120,3 +135,25 @@ def recent_replays_of(*, host: User, viewer: User, limit: int = 5) -> list[Space
     gated = spaces.exclude(audience=Space.Audience.PUBLIC)[:limit]
     admitted = [space for space in gated if access.audience_admits(space=space, user=viewer)]
     return sorted([*public, *admitted], key=lambda space: (space.ended_at, space.pk), reverse=True)[:limit]
+
+
+def clip_speakers(*, clip: Clip) -> QuerySet[User]:
+    """Whose voices the clip holds: the speakers recorded during its range."""
+    spoke = RecordingChunk.objects.filter(
+        recording_id=clip.recording_id, start_ms__lt=clip.end_ms, end_ms__gt=clip.start_ms
+    ).values("speaker_id")
+    return User.objects.filter(pk__in=spoke).order_by("display_name", "username")
+
+
+@dataclass(frozen=True)
+class ReplayPin:
+    at_ms: int  # when it was pinned, in ms since the Space went live
+    pin: PinnedPost
+
+
+def pins_at_moments(*, space: Space) -> list[ReplayPin]:
+    """The Space's pinned posts with the moment each was pinned, in order, for the replay."""
+    if space.started_at is None:
+        return []
+    pins = PinnedPost.objects.filter(space=space).select_related("post__author").order_by("created_at", "pk")
+    return [ReplayPin(max(0, int((p.created_at - space.started_at).total_seconds() * 1000)), p) for p in pins]

@@ -10,6 +10,7 @@ import uuid
 from collections import defaultdict
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
 from django.core.files.base import ContentFile
@@ -17,12 +18,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import Post, User
 from rooms.events import broadcast
 from rooms.models import Space
 
 from . import mixing, selectors, trackfile
-from .models import Clip, Recording, RecordingChunk, ReplayListen
+from .models import Clip, Recording, RecordingChunk, RecordingConsent, ReplayListen
 from .storage import chunk_name, folder, replay_storage, section_name
 
 logger = logging.getLogger(__name__)
@@ -135,6 +136,23 @@ def replays_expire(*, days: int) -> int:
 
 def space_cancelled_drop_recording(*, space: Space) -> None:
     Recording.objects.filter(space=space).delete()
+
+
+def recording_consent_set(*, space: Space, by: User, accepted: bool) -> RecordingConsent:
+    """A speaker says whether their voice goes into the replay; the recorder follows within a second."""
+    from rooms.models import Participant
+
+    if space.host_id == by.pk:
+        raise ValidationError("You chose to record this Space; stop recording to leave your voice out.")
+    recording = Recording.objects.filter(space=space).exclude(state=Recording.State.DELETED).first()
+    if recording is None or not space.is_live:
+        raise ValidationError("This Space is not being recorded.")
+    if not Participant.objects.filter(space=space, user=by, removed_at__isnull=True).exists():
+        raise PermissionDenied("Join the Space first.")
+    consent, _ = RecordingConsent.objects.update_or_create(
+        recording=recording, user=by, defaults={"accepted": accepted, "decided_at": timezone.now()}
+    )
+    return consent
 
 
 # -- the recorder's lease --------------------------------------------------------------------------------
@@ -284,6 +302,8 @@ def recording_mix(*, space_id: int) -> Recording | None:
         current.save()
     if old and old != name:
         storage.delete(old)
+    # The sections only served this assembly (clips are cut from the speakers' chunks, which stay).
+    _delete_folder(f"{folder(space_id)}/sections")
     logger.info("replays: space %s mixed in %.2f s (%d ms)", space_id, current.mix_seconds, length_ms)
     return current
 
@@ -364,6 +384,16 @@ def clip_create(*, space: Space, by: User, start_ms: int, end_ms: int) -> Clip:
     )
     transaction.on_commit(lambda: tasks.dispatch_clip_cut(clip.pk))
     return clip
+
+
+def clip_post_create(*, clip: Clip, by: User, url: str, text: str = "") -> Post:
+    """Share a clip as a post: the post links the clip's page, and shows its player to whoever may hear it."""
+    from accounts import services as account_services
+
+    space = clip.recording.space
+    _clip_allowed(clip.recording, space, by)
+    lead = text.strip() or f"A clip of “{space.title}”"
+    return account_services.post_create(author=by, body=f"{lead[: settings.POST_MAX_LENGTH - len(url) - 1]} {url}")
 
 
 def clip_cut(*, clip_id: int) -> Clip | None:

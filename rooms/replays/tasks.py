@@ -140,6 +140,14 @@ def sweep_recorders() -> list[int]:
 
 
 @shared_task
+def sample_listener_curves() -> int:
+    """Beat: this minute's row of every live Space's listener curve."""
+    from . import curve
+
+    return curve.sample()
+
+
+@shared_task
 def expire_replays() -> int:
     """Beat: the operator's retention period (REPLAYS_RETENTION_DAYS; 0 keeps replays for ever)."""
     if not settings.REPLAYS_RETENTION_DAYS:

@@ -70,6 +70,35 @@ def recording_control(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(space)
 
 
+@login_required
+@require_POST
+def recording_consent(request: HttpRequest, pk: int) -> HttpResponse:
+    """A speaker's answer to "may your voice be in the replay?" (JSON for the room's script, else a redirect)."""
+    space = _space(pk)
+    choice = request.POST.get("choice", "")
+    wants_json = request.headers.get("Accept", "").startswith("application/json")
+    error = "" if choice in ("accept", "decline") else "Choose to accept or decline recording."
+    if not error:
+        try:
+            services.recording_consent_set(space=space, by=request.user, accepted=choice == "accept")
+        except (ValidationError, PermissionDenied) as exc:
+            error = _errors(exc)
+    done = CONSENT_DONE.get(choice, "")
+    if wants_json:
+        return JsonResponse({"ok": not error, "error": error, "message": done}, status=400 if error else 200)
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, done)
+    return redirect(space)
+
+
+CONSENT_DONE = {
+    "accept": "Your voice is recorded while you speak.",
+    "decline": "Your voice is not recorded: the replay is silent while you speak.",
+}
+
+
 def _refuse(status: int, message: str) -> HttpResponse:
     return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
 
@@ -209,7 +238,40 @@ def _clip(request: HttpRequest, pk: int) -> Clip:
 @require_GET
 def clip_detail(request: HttpRequest, pk: int) -> HttpResponse:
     clip = _clip(request, pk)
-    return render(request, "rooms/replays/clip.html", {"clip": clip, "space": clip.recording.space})
+    context = {
+        "clip": clip,
+        "space": clip.recording.space,
+        "speakers": selectors.clip_speakers(clip=clip),
+        "post_form": ClipPostForm(),
+    }
+    return render(request, "rooms/replays/clip.html", context)
+
+
+class ClipPostForm(forms.Form):
+    text = forms.CharField(max_length=200, required=False, label="Say something about it (optional)")
+
+
+@login_required
+@require_POST
+def clip_post(request: HttpRequest, pk: int) -> HttpResponse:
+    """Share a clip as a post on the person's timeline."""
+    clip = _clip(request, pk)
+    form = ClipPostForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect(clip)
+    try:
+        post = services.clip_post_create(
+            clip=clip,
+            by=request.user,
+            url=request.build_absolute_uri(clip.get_absolute_url()),
+            text=form.cleaned_data["text"],
+        )
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, _errors(exc))
+        return redirect(clip)
+    messages.success(request, "Posted. Your followers can play the clip from their timeline.")
+    return redirect(post)
 
 
 @login_required

@@ -363,4 +363,9 @@ CELERY_BEAT_SCHEDULE["replays-sweep"] = {
     "task": "rooms.replays.tasks.sweep_recorders",
     "schedule": float(REPLAYS_SWEEP_SECONDS),
 }
+# The host's listener curve: one row per live Space per minute, refreshed from cache counters (curve.py).
+CELERY_BEAT_SCHEDULE["replays-listener-curves"] = {
+    "task": "rooms.replays.tasks.sample_listener_curves",
+    "schedule": 20.0,
+}
 CELERY_BEAT_SCHEDULE["replays-retention"] = {"task": "rooms.replays.tasks.expire_replays", "schedule": 3600.0}

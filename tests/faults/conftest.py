@@ -44,18 +44,27 @@ def static_root():
     shutil.rmtree(root, ignore_errors=True)
 
 
+def fault_env(fault_redis, static_root, **extra: str) -> dict[str, str]:
+    """The production environment of the fault suite's processes: the test database, the private Redis."""
+    db = connection.settings_dict
+    return production_env(
+        database_url=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}",
+        redis_url=fault_redis.url(),
+        static_root=static_root,
+        DJANGO_HTTPS="false",
+        **extra,
+    )
+
+
 @pytest.fixture
 def servers(transactional_db, fault_redis, static_root, settings):
     """Two server processes sharing the test database and the private Redis; this process's channel layer
     (which the sweep broadcasts through) points at the same Redis."""
     from spaces_site.celery import app
 
-    db = connection.settings_dict
-    env = production_env(
-        database_url=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}",
-        redis_url=fault_redis.url(),
-        static_root=static_root,
-        DJANGO_HTTPS="false",
+    env = fault_env(
+        fault_redis,
+        static_root,
         SPACES_PRESENCE_LEASE_SECONDS=str(LEASE_SECONDS),
         SPACES_REACTION_FLUSH_MS="100",
     )

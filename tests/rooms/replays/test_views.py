@@ -233,6 +233,9 @@ def test_a_failed_mix_keeps_the_speakers_frames_and_the_retry_succeeds(host, mon
     recording = replay_services.recording_mix(space_id=space.pk)
     assert recording.state == Recording.State.READY and recording.mix_attempts == 2 and recording.last_error == ""
     assert replay_storage().size(recording.audio) == recording.size_bytes > 0
+    # The sections were only for the assembly; the speakers' chunks stay for clips.
+    assert replay_storage().listdir(f"spaces/{space.pk}/sections")[1] == []
+    assert replay_storage().exists(chunk.name)
 
 
 def test_the_retention_period_erases_old_replays(host, settings):

@@ -114,4 +114,51 @@ audio.addEventListener("error", async () => {
 document.getElementById("clip-from-now")?.addEventListener("click", () => {
   document.getElementById("clip-start").value = audio.currentTime.toFixed(1);
 });
+// Pinned posts appear at the moment they were pinned: the latest one pinned by now is marked and announced.
+const pins = [...document.querySelectorAll("#replay-pins li[data-at-ms]")];
+let pinnedNow = null;
+function showPins() {
+  const ms = audio.currentTime * 1000;
+  let latest = null;
+  for (const pin of pins) {
+    const reached = Number(pin.dataset.atMs) <= ms;
+    pin.classList.toggle("not-yet", !reached);
+    if (reached) latest = pin;
+  }
+  if (latest === pinnedNow) return;
+  pinnedNow?.classList.remove("pinned-now");
+  pinnedNow = latest;
+  if (latest) {
+    latest.classList.add("pinned-now");
+    if (!audio.paused) say(`Pinned: ${latest.querySelector("a:last-of-type").textContent}`);
+  }
+}
+document.addEventListener("click", (event) => {
+  const link = event.target.closest("a.replay-seek-pin");
+  if (!link) return;
+  event.preventDefault();
+  seek(Number(link.closest("li").dataset.atMs) / 1000);
+});
+
+// The host's listener curve shares the replay's time axis: a playhead follows the audio, a click seeks.
+const curve = document.getElementById("curve-svg");
+const playhead = document.getElementById("curve-playhead");
+function movePlayhead() {
+  if (!curve) return;
+  const duration = Number(curve.closest("[data-duration-ms]").dataset.durationMs) / 1000;
+  const x = Math.min(1, audio.currentTime / duration) * curve.viewBox.baseVal.width;
+  playhead.setAttribute("x1", x);
+  playhead.setAttribute("x2", x);
+}
+curve?.addEventListener("click", (event) => {
+  const box = curve.getBoundingClientRect();
+  const duration = Number(curve.closest("[data-duration-ms]").dataset.durationMs) / 1000;
+  seek(((event.clientX - box.left) / box.width) * duration);
+});
+for (const type of ["timeupdate", "seeked", "loadedmetadata"]) {
+  audio.addEventListener(type, showPins);
+  audio.addEventListener(type, movePlayhead);
+}
+showPins();
+
 window.spacesReplay = { seek, skipToNextSpeaker, lines };

@@ -1,0 +1,109 @@
+"""In Debian's Chromium, at 390 and 1280 px: a speaker who declined captioning is told on stage that their voice
+is not recorded unless they accept, and accepts; the host's replay page draws the listener curve above the
+transcript; a clip posted to the timeline plays there with its captions."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.core.files.base import ContentFile
+from django.test import Client
+from playwright.sync_api import expect
+
+from captions.models import CaptionPreference, CaptionSegment
+from rooms import services
+from rooms.models import Role, Space
+from rooms.replays import services as replay_services
+from rooms.replays.models import Clip, ListenerSample, Recording, RecordingChunk, RecordingConsent
+from rooms.replays.storage import replay_storage
+from tests.accounts.factories import UserFactory
+from tests.rooms.conftest import seat
+from tests.rooms.factories import LiveSpaceFactory, make_host
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SHOTS = Path(tempfile.gettempdir()) / "spaces-screenshots" / "replays"
+WIDTHS = (390, 1280)
+
+
+def signed_in(browser, base: str, user, path: str, width: int):
+    client = Client()
+    client.force_login(user)
+    context = browser.new_context(base_url=base, viewport={"width": width, "height": 900})
+    context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": base}])
+    page = context.new_page()
+    page.goto(path)
+    return page
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_speaker_who_declined_captioning_is_asked_on_stage_and_accepts_recording(browser, live_daphne, width):
+    host = make_host(username="maya", display_name="Maya")
+    quinn = UserFactory(username="quinn", display_name="Quinn")
+    CaptionPreference.objects.create(user=quinn, caption_my_voice=False)
+    space = LiveSpaceFactory(host=host, title="Gardens")
+    Recording.objects.create(space=space)
+    seat(space, quinn, Role.SPEAKER)
+    page = signed_in(browser, f"http://{live_daphne}", quinn, space.get_absolute_url(), width)
+    consent = page.locator("#rec-consent")
+    expect(page.locator("#rec-badge")).to_be_visible()
+    expect(consent).to_be_visible(timeout=30_000)  # shown once the room says Quinn is on stage
+    expect(consent).to_contain_text("You turned off captioning of your voice, so it is not recorded unless you accept.")
+    expect(page.locator("#rec-consent-state")).to_have_text("Your voice is not recorded.")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"consent-asked-{width}.png"), full_page=True)
+    page.get_by_role("button", name="Record my voice", exact=True).click()
+    expect(page.locator("#rec-consent-state")).to_have_text("Your voice is recorded.")
+    assert RecordingConsent.objects.get(user=quinn, recording_id=space.pk).accepted
+    page.context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_host_sees_the_curve_and_a_posted_clip_plays_on_the_timeline(browser, live_daphne, width):
+    host = make_host(username="maya", display_name="Maya")
+    dora = UserFactory(username="dora", display_name="Dora")
+    space = LiveSpaceFactory(host=host, title="Gardens")
+    recording = Recording.objects.create(space=space)
+    started = space.started_at
+    for n, (listeners, joins, leaves, reactions) in enumerate(
+        [(3, 3, 0, 2), (9, 7, 1, 12), (6, 1, 4, 3), (7, 2, 1, 0)]
+    ):
+        ListenerSample.objects.create(
+            space=space,
+            minute=started.replace(second=0, microsecond=0) + timedelta(minutes=n),
+            listeners=listeners,
+            joins=joins,
+            leaves=leaves,
+            reactions=reactions,
+        )
+    space = services.space_end(space=space, by=host)
+    Space.objects.filter(pk=space.pk).update(ended_at=started + timedelta(minutes=4))
+    space.refresh_from_db()
+    audio = replay_storage().save(f"spaces/{space.pk}/replay-shot.m4a", ContentFile(b"x" * 100))
+    Recording.objects.filter(pk=space.pk).update(
+        state=Recording.State.READY, audio=audio, size_bytes=100, duration_ms=240_000, content_type="audio/mp4"
+    )
+    RecordingChunk.objects.create(
+        recording=recording, speaker=dora, start_ms=60_000, end_ms=80_000, frames=1000, name="c"
+    )
+    CaptionSegment.objects.create(space=space, speaker=dora, start_ms=61_000, end_ms=70_000, text="Tomatoes need sun.")
+    clip = Clip.objects.create(recording=recording, made_by=host, start_ms=60_000, end_ms=90_000, audio=audio)
+    clip = Clip.objects.select_related("recording__space").get(pk=clip.pk)
+    base = f"http://{live_daphne}"
+    post = replay_services.clip_post_create(clip=clip, by=host, url=f"{base}{clip.get_absolute_url()}", text="Listen")
+
+    page = signed_in(browser, base, host, space.get_absolute_url(), width)
+    curve = page.locator("#listener-curve")
+    expect(curve).to_be_visible()
+    expect(curve).to_contain_text("Peak 9")
+    page.screenshot(path=str(SHOTS / f"curve-{width}.png"), full_page=True)
+    page.goto(post.get_absolute_url())
+    card = page.locator(".clip-card")
+    expect(card).to_be_visible()
+    expect(card).to_contain_text("Dora: Tomatoes need sun.")
+    expect(card.get_by_role("link", name="Hear it in the full replay at 00:01:00")).to_be_visible()
+    page.screenshot(path=str(SHOTS / f"clip-post-{width}.png"), full_page=True)
+    page.context.close()
