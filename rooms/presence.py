@@ -18,6 +18,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from .events import space_group, space_message
+from .signals import room_events_batched
 
 log = logging.getLogger(__name__)
 
@@ -97,15 +98,13 @@ class Batcher:
 
 
 async def _count_for_curves(pending: dict[int, _Pending]) -> None:
-    """The host's listener curve counts each batch (rooms/replays/curve.py); it never holds up the room."""
-    from .replays import curve
-
+    """Tell who counts batches (the replays' listener curves, rooms/replays/curve.py); never holds up the room."""
     batches = [
         (space_id, {"joins": len(b.joined), "leaves": len(b.left), "reactions": sum(b.reactions.values())})
         for space_id, b in pending.items()
     ]
     try:
-        await sync_to_async(curve.count_events, thread_sensitive=False)(batches)
+        await sync_to_async(room_events_batched.send, thread_sensitive=False)(sender=Batcher, batches=batches)
     except Exception:
         log.warning("could not count a batch for the listener curves", exc_info=True)
 

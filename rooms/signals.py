@@ -12,3 +12,6 @@ space_started = Signal()  # space
 space_ended = Signal()  # space
 space_cancelled = Signal()  # space
 space_rescheduled = Signal()  # space, previous_time
+# Not inside a transaction: each batch of room events a server process sends (rooms/presence.py), as
+# [(space_id, {"joins": n, "leaves": n, "reactions": n})]; the replays' listener curves count them.
+room_events_batched = Signal()  # batches

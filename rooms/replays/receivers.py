@@ -7,7 +7,7 @@ from django.db import transaction
 from django.dispatch import receiver
 
 from accounts.attachments import post_attachments
-from rooms.signals import space_cancelled, space_ended, space_started
+from rooms.signals import room_events_batched, space_cancelled, space_ended, space_started
 
 from . import clip_posts, curve, recorder, services, tasks
 from .models import Recording
@@ -23,6 +23,11 @@ def start_recorder(sender, space, **kwargs) -> None:
             tasks.dispatch_recorder(space.pk)
 
     transaction.on_commit(dispatch)
+
+
+@receiver(room_events_batched, dispatch_uid="replays.room_events_batched")
+def count_for_curves(sender, batches, **kwargs) -> None:
+    curve.count_events(batches)
 
 
 @receiver(space_ended, dispatch_uid="replays.space_ended")
