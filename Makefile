@@ -17,7 +17,8 @@ RECORDINGS_CONCURRENCY ?= 2
 .PHONY: install install-runtime system-deps run test lint format bench bench-fanout static daphne uvicorn worker worker-captions worker-recordings beat clean
 
 # --no-compile: byte-compiling every installed module doubles the install's time; Python compiles what it
-# imports on first use.
+# imports on first use and keeps the result, so the environment must not forbid writing it.
+unexport PYTHONDONTWRITEBYTECODE
 PIP_INSTALL := $(VENV)/bin/pip install --quiet --disable-pip-version-check --no-compile
 
 $(RUNTIME_STAMP): requirements.txt
