@@ -147,6 +147,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=40)
     parser.add_argument("--server", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--database", default="spaces_bench_captions")
+    parser.add_argument("--show", action="store_true", help="print what was said and every final received")
     args = parser.parse_args()
 
     database_url = f"{args.server}/{args.database}"
@@ -240,6 +241,10 @@ def main() -> None:
         e, n = word_errors(" ".join(t for t, _, _ in said), " ".join(e["text"] for _, e in finals))
         errors, words = errors + e, words + n
 
+    if args.show:
+        for said, captions in out["spaces"]:
+            print("said:  ", " | ".join(text for text, _, _ in said))
+            print("finals:", " | ".join(e["text"] for _, e in captions if e["final"]))
     print(f"spaces={args.spaces} seconds={args.seconds:.0f} sentences={sum(len(s) for s, _ in out['spaces'])}")
     print(
         f"final after end of sentence: p50={percentile(finals_latency, 0.5):.2f}s "
