@@ -159,9 +159,21 @@ def is_speaking_role(role: str) -> bool:
 
 # What each role may do over the socket; the consumer checks this in memory for every message.
 ACTIONS_BY_ROLE: dict[str, frozenset[str]] = {
-    Role.LISTENER: frozenset({"raise_hand", "lower_hand", "react", "accept_invite", "ping", "media_ack"}),
+    Role.LISTENER: frozenset({"raise_hand", "lower_hand", "react", "accept_invite", "ping", "media_ack", "listeners"}),
     Role.SPEAKER: frozenset(
-        {"raise_hand", "lower_hand", "react", "unmute", "mute_self", "step_down", "pin", "unpin", "ping", "media_ack"}
+        {
+            "raise_hand",
+            "lower_hand",
+            "react",
+            "unmute",
+            "mute_self",
+            "step_down",
+            "pin",
+            "unpin",
+            "ping",
+            "media_ack",
+            "listeners",
+        }
     ),
     Role.COHOST: frozenset(
         {
@@ -182,6 +194,7 @@ ACTIONS_BY_ROLE: dict[str, frozenset[str]] = {
             "make_listener",
             "ping",
             "media_ack",
+            "listeners",
         }
     ),
     Role.HOST: frozenset(
@@ -205,6 +218,7 @@ ACTIONS_BY_ROLE: dict[str, frozenset[str]] = {
             "end",
             "ping",
             "media_ack",
+            "listeners",
         }
     ),
 }
