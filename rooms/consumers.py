@@ -281,7 +281,7 @@ class SpaceConsumer(AsyncWebsocketConsumer):
 
     def _listeners_page(self, after: int) -> dict:
         space = Space.objects.get(pk=self.space_id)
-        count = selectors.listener_count(space=space, speakers=0)
+        count = selectors.listener_count(space=space, speakers=selectors.stage_present(space=space))
         return {**selectors.listeners_page(space=space, after=after), "listener_count": count}
 
     async def on_react(self, content: dict) -> None:

@@ -140,9 +140,13 @@ def room_snapshot(*, space: Space, me: Participant) -> dict:
     from .services import pin_payload
 
     live = Participant.objects.filter(space=space, removed_at__isnull=True)
-    speakers = participant_payloads(
-        live.filter(role__in=SPEAKING_ROLES).order_by("speaker_index").values(*PAYLOAD_FIELDS)
+    stage = list(
+        live.filter(role__in=SPEAKING_ROLES)
+        .annotate(here=live_socket_of(OuterRef("pk")))
+        .order_by("speaker_index")
+        .values(*PAYLOAD_FIELDS, "here")
     )
+    speakers = participant_payloads(stage)
     listening = live.filter(role=Role.LISTENER)
     hands = listening.filter(hand_raised_at__isnull=False).order_by("hand_raised_at")
     quiet = listening.filter(live_socket_of(OuterRef("pk")), hand_raised_at__isnull=True).order_by("pk")
@@ -173,7 +177,7 @@ def room_snapshot(*, space: Space, me: Participant) -> dict:
         "me": participant_payload(me),
         "speakers": speakers,
         "listeners": listeners,
-        "listener_count": listener_count(space=space, speakers=len(speakers)),
+        "listener_count": listener_count(space=space, speakers=sum(row["here"] for row in stage)),
         "pins": [pin_payload(pin) for pin in pins_in(space=space)],
         "blocked_speaker_ids": sorted(blocked),
         # The listener's own block list, so a blocked account who becomes a speaker later is flagged too.
@@ -184,7 +188,8 @@ def room_snapshot(*, space: Space, me: Participant) -> dict:
 
 def listener_count(*, space: Space, speakers: int) -> int:
     """Listeners in the Space: counted exactly up to the broadcast threshold (a count that stops there, so it
-    costs the same in any Space), above it the headcount the joins and the sweep keep (rooms.headcount)."""
+    costs the same in any Space), above it the headcount the joins and the sweep keep (rooms.headcount),
+    less the `speakers` present (the headcount counts everyone)."""
     threshold = settings.SPACES_BROADCAST_FROM_LISTENERS
     listening = Participant.objects.filter(space=space, removed_at__isnull=True, role=Role.LISTENER)
     present = listening.filter(Q(live_socket_of(OuterRef("pk"))) | Q(hand_raised_at__isnull=False))
@@ -192,9 +197,16 @@ def listener_count(*, space: Space, speakers: int) -> int:
     return exact if exact <= threshold else max(exact, headcount.of(space.pk) - speakers)
 
 
-def listeners_page(*, space: Space, after: int = 0, limit: int = LISTENER_SNAPSHOT_LIMIT) -> dict:
+def stage_present(*, space: Space) -> int:
+    """How many of the stage (host, co-hosts, speakers) have a socket open."""
+    stage = Participant.objects.filter(space=space, removed_at__isnull=True, role__in=SPEAKING_ROLES)
+    return stage.filter(live_socket_of(OuterRef("pk"))).count()
+
+
+def listeners_page(*, space: Space, after: int = 0) -> dict:
     """Listeners with an open socket, in the order they first came, after the cursor `after` (a `next` of an
     earlier page; 0 for the first): the list of a Space in broadcast mode, asked for a page at a time."""
+    limit = LISTENER_SNAPSHOT_LIMIT
     rows = list(
         Participant.objects.filter(space=space, removed_at__isnull=True, role=Role.LISTENER, pk__gt=after)
         .filter(live_socket_of(OuterRef("pk")))
