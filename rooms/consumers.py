@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
 
@@ -22,11 +21,6 @@ from .models import SPEAKING_ROLES, Participant, Space
 from .presence import TokenBucket, batcher
 
 log = logging.getLogger(__name__)
-
-# Joins, leaves and catch-ups run on the thread pool, side by side, rather than one after another on the one
-# thread Channels gives a process's database work by default: a storm of joins then waits on PostgreSQL in
-# parallel (each thread holds a connection of its own: the pool's, or a persistent one) instead of in a queue.
-in_pool = functools.partial(database_sync_to_async, thread_sensitive=False)
 
 REACTIONS = ("💯", "✋", "👏", "😂", "❤️", "🙏", "✅", "🔥", "🎉")
 CLOSE_TOO_MANY_MESSAGES = 4429
@@ -79,11 +73,13 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         headcount.watch()
         headcount.seen(self.space_id, snapshot["listener_count"] + len(snapshot["speakers"]))
         await self._send_event(snapshot)
-        await in_pool(socket_cap.sockets_supersede)(space_id=self.space_id, participant_id=self.participant_id)
+        await database_sync_to_async(socket_cap.sockets_supersede)(
+            space_id=self.space_id, participant_id=self.participant_id
+        )
         if self.first_connection:
             batcher().joined(self.space_id, snapshot["me"])
 
-    @in_pool
+    @database_sync_to_async
     def _join(self, process_id: int) -> dict:
         space = Space.objects.get(pk=self.space_id)
         participant = services.participant_join(space=space, user=self.user, process_id=process_id)
@@ -100,7 +96,7 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         if not self.joined or self.closing:
             return
         try:
-            snapshot = await in_pool(self._snapshot)()
+            snapshot = await database_sync_to_async(self._snapshot)()
         except Exception:
             log.warning("could not catch a room socket up", exc_info=True)
             return
@@ -145,7 +141,7 @@ class SpaceConsumer(AsyncWebsocketConsumer):
             return
         leases.closed(socket_id)
         try:
-            last = await in_pool(services.participant_leave)(socket_id=socket_id)
+            last = await database_sync_to_async(services.participant_leave)(socket_id=socket_id)
         except Exception:
             log.warning("could not record a room socket closing; retrying with the lease", exc_info=True)
             leases.leave_later(socket_id, self.space_id, self.user.pk)
@@ -280,7 +276,7 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         if isinstance(after, bool) or not isinstance(after, int) or after < 0:
             await self._error("invalid", "`after` must be 0 or the `next` of the page before.", ref="listeners")
             return
-        page = await in_pool(self._listeners_page)(after)
+        page = await database_sync_to_async(self._listeners_page)(after)
         await self._send_event({"type": "listeners_page", **page})
 
     def _listeners_page(self, after: int) -> dict:

@@ -8,8 +8,7 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "spaces_site.settings.dev")
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddleware, get_user  # noqa: E402
-from channels.db import database_sync_to_async  # noqa: E402
+from channels.auth import AuthMiddleware  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from channels.sessions import CookieMiddleware, InstanceSessionWrapper, SessionMiddleware  # noqa: E402
@@ -29,20 +28,11 @@ class SocketSessionMiddleware(SessionMiddleware):
         return await self.inner(wrapper.scope, receive, send)
 
 
-class SocketAuthMiddleware(AuthMiddleware):
-    """Channels' AuthMiddleware reading the session and the user on the thread pool, side by side, rather than
-    on the one thread Channels gives a process's database work: in a storm of thousands of joins, one after
-    another there was the queue every socket waited in."""
-
-    async def resolve_scope(self, scope):
-        scope["user"]._wrapped = await database_sync_to_async(get_user.func, thread_sensitive=False)(scope)
-
-
 application = ProtocolTypeRouter(
     {
         "http": limit_request_body(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(
-            CookieMiddleware(SocketSessionMiddleware(SocketAuthMiddleware(URLRouter(websocket_urlpatterns))))
+            CookieMiddleware(SocketSessionMiddleware(AuthMiddleware(URLRouter(websocket_urlpatterns))))
         ),
     }
 )
