@@ -161,62 +161,14 @@ def is_speaking_role(role: str) -> bool:
 QUESTION_MANAGING = frozenset({"upvote_question", "pin_question", "unpin_question", "answer_question"})
 
 # What each role may do over the socket; the consumer checks this in memory for every message.
+_EVERYONE = frozenset({"raise_hand", "lower_hand", "react", "ping", "media_ack", "listeners", "list_questions"})
+_ON_STAGE = _EVERYONE | {"unmute", "mute_self", "pin", "unpin"}
+_MANAGING = frozenset({"approve", "decline", "invite", "mute", "mute_all", "remove", "make_listener"})
 ACTIONS_BY_ROLE: dict[str, frozenset[str]] = {
-    Role.LISTENER: frozenset(
-        {"raise_hand", "lower_hand", "react", "accept_invite", "ping", "media_ack", "ask", "list_questions"}
-    ),
-    Role.SPEAKER: frozenset(
-        {"raise_hand", "lower_hand", "react", "unmute", "mute_self", "step_down", "pin", "unpin", "ping", "media_ack"}
-    )
-    | {"list_questions"},
-    Role.COHOST: frozenset(
-        {
-            "raise_hand",
-            "lower_hand",
-            "react",
-            "unmute",
-            "mute_self",
-            "step_down",
-            "pin",
-            "unpin",
-            "approve",
-            "decline",
-            "invite",
-            "mute",
-            "mute_all",
-            "remove",
-            "make_listener",
-            "ping",
-            "media_ack",
-            "list_questions",
-        }
-    )
-    | QUESTION_MANAGING,
-    Role.HOST: frozenset(
-        {
-            "raise_hand",
-            "lower_hand",
-            "react",
-            "unmute",
-            "mute_self",
-            "pin",
-            "unpin",
-            "approve",
-            "decline",
-            "invite",
-            "mute",
-            "mute_all",
-            "remove",
-            "make_listener",
-            "add_cohost",
-            "remove_cohost",
-            "end",
-            "ping",
-            "media_ack",
-            "list_questions",
-        }
-    )
-    | QUESTION_MANAGING,
+    Role.LISTENER: _EVERYONE | {"accept_invite", "ask"},
+    Role.SPEAKER: _ON_STAGE | {"step_down"},
+    Role.COHOST: _ON_STAGE | _MANAGING | QUESTION_MANAGING | {"step_down"},
+    Role.HOST: _ON_STAGE | _MANAGING | QUESTION_MANAGING | {"add_cohost", "remove_cohost", "end"},
 }
 
 

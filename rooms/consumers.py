@@ -16,7 +16,7 @@ from django.db import DatabaseError
 from accounts.models import Post, User
 from spaces_site import ratelimit
 
-from . import access, fanout, leases, media, questions, selectors, services, socket_cap
+from . import access, fanout, headcount, leases, media, questions, selectors, services, socket_cap
 from .events import participant_payload
 from .models import SPEAKING_ROLES, Participant, Space
 from .presence import TokenBucket, batcher
@@ -33,6 +33,7 @@ class SpaceConsumer(AsyncWebsocketConsumer):
     channel_layer_alias = None
     space_id: int | None = None
     socket_id: int | None = None
+    join_task: asyncio.Future | None = None
     joined = False
     closing = False
 
@@ -52,7 +53,10 @@ class SpaceConsumer(AsyncWebsocketConsumer):
             return
         self.user = user
         try:
-            snapshot = await self._join(await leases.process_id())
+            # The join runs on as a task of its own if this socket goes meanwhile, so that `_leave` can wait
+            # for the row it writes instead of leaving before it exists (a ghost listener).
+            self.join_task = asyncio.ensure_future(self._join(await leases.process_id()))
+            snapshot = await asyncio.shield(self.join_task)
             leases.opened(cast(int, self.socket_id), self.participant_id)
         except access.AdmissionRefused as refused:
             await self._refuse(refused.decision.reason, refused.decision.code)
@@ -67,6 +71,8 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         self.dropped_frames = 0
         await fanout.attach(self.space_id, self)
         await media.attach(self.space_id, self, acks=True)
+        headcount.watch()
+        headcount.seen(self.space_id, snapshot["listener_count"] + len(snapshot["speakers"]))
         await self._send_event(snapshot)
         await database_sync_to_async(socket_cap.sockets_supersede)(
             space_id=self.space_id, participant_id=self.participant_id
@@ -123,6 +129,10 @@ class SpaceConsumer(AsyncWebsocketConsumer):
     async def _leave(self) -> None:
         """Detach from the fan-out and the relay and close this socket's row; safe to run twice."""
         self.joined = False
+        if self.join_task is not None and not self.join_task.done():
+            await asyncio.wait([self.join_task])
+            if not self.join_task.cancelled():
+                self.join_task.exception()  # a refusal nobody awaits any more: read, so it is not logged as lost
         socket_id, self.socket_id = self.socket_id, None
         if self.space_id is None:
             return
@@ -138,7 +148,7 @@ class SpaceConsumer(AsyncWebsocketConsumer):
             leases.leave_later(socket_id, self.space_id, self.user.pk)
             return
         if last:
-            batcher().left(self.space_id, self.user.pk)
+            batcher().left(self.space_id, self.user.pk, on_stage=self.role in SPEAKING_ROLES)
 
     # --- inbound -------------------------------------------------------------------------
 
@@ -262,6 +272,19 @@ class SpaceConsumer(AsyncWebsocketConsumer):
             await self._error("invalid", "`received` must be a whole number of audio messages.", ref="media_ack")
             return
         media.acknowledge(cast(int, self.space_id), self, received)
+
+    async def on_listeners(self, content: dict) -> None:
+        after = content.get("after", 0)
+        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+            await self._error("invalid", "`after` must be 0 or the `next` of the page before.", ref="listeners")
+            return
+        page = await database_sync_to_async(self._listeners_page)(after)
+        await self._send_event({"type": "listeners_page", **page})
+
+    def _listeners_page(self, after: int) -> dict:
+        space = Space.objects.get(pk=self.space_id)
+        count = selectors.listener_count(space=space, speakers=selectors.stage_present(space=space))
+        return {**selectors.listeners_page(space=space, after=after), "listener_count": count}
 
     async def on_react(self, content: dict) -> None:
         emoji = content.get("emoji")

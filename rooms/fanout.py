@@ -55,12 +55,15 @@ class _Hub:
                 continue
             text = json.dumps(event, ensure_ascii=False)
             for space_id in [message["space"]] if "space" in message else list(self.sockets):
-                for consumer in list(self.sockets.get(space_id, ())):
-                    try:
-                        await consumer.space_event(event, text)
-                    except Exception:
-                        # One closing socket must not stop delivery to the others.
-                        log.debug("could not deliver a room event", exc_info=True)
+                await self.deliver(space_id, event, text)
+
+    async def deliver(self, space_id: int, event: dict, text: str) -> None:
+        for consumer in list(self.sockets.get(space_id, ())):
+            try:
+                await consumer.space_event(event, text)
+            except Exception:
+                # One closing socket must not stop delivery to the others.
+                log.debug("could not deliver a room event", exc_info=True)
 
     def _resync_all(self) -> None:
         consumers = [consumer for sockets in self.sockets.values() for consumer in sockets]
@@ -103,3 +106,15 @@ async def detach(space_id: int, consumer) -> None:
     if not sockets:
         del hub.sockets[space_id]
         await groups.drop(space_group(space_id), hub.channel)
+
+
+def local_space_ids() -> list[int]:
+    """The Spaces this process holds sockets of."""
+    hub = _hubs.get(asyncio.get_running_loop())
+    return list(hub.sockets) if hub is not None else []
+
+
+async def deliver_here(space_id: int, event: dict) -> None:
+    """Give `event` to this process's sockets of the Space only (no channel layer)."""
+    hub = await _hub()
+    await hub.deliver(space_id, event, json.dumps(event, ensure_ascii=False))

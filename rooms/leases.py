@@ -25,6 +25,7 @@ from django.db.models import Count, Exists, F, OuterRef
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from . import headcount
 from .events import broadcast, host_presence_event
 from .models import Participant, Role, RoomSocket, ServerProcess, Space
 from .presence import batcher
@@ -67,14 +68,15 @@ def live_socket_of(participant_ref) -> Exists:
 
 def space_peak_record(*, space_ids: list[int] | None = None) -> None:
     """Raise each live Space's `peak_listeners` to the number of people in it now (a periodic aggregate, so
-    that no join has to count)."""
+    that no join has to count), and write the exact headcounts."""
     present = Participant.objects.filter(removed_at__isnull=True).filter(live_socket_of(OuterRef("pk")))
     if space_ids is None:
-        present = present.filter(space__state=Space.State.LIVE)
-    else:
-        present = present.filter(space_id__in=space_ids)
-    for row in present.order_by().values("space_id").annotate(n=Count("pk")):
+        space_ids = list(Space.objects.filter(state=Space.State.LIVE).values_list("pk", flat=True))
+    counts = dict.fromkeys(space_ids, 0)
+    for row in present.filter(space_id__in=space_ids).order_by().values("space_id").annotate(n=Count("pk")):
+        counts[row["space_id"]] = row["n"]
         Space.objects.filter(pk=row["space_id"]).update(peak_listeners=Greatest(F("peak_listeners"), row["n"]))
+    headcount.record(counts)  # the exact figures, over whatever the joins' increments drifted to
 
 
 def presence_sweep(*, now: datetime | None = None) -> int:

@@ -124,7 +124,17 @@ class Participant(models.Model):
             ),
             models.UniqueConstraint(fields=["space"], condition=Q(role="host"), name="participant_one_host"),
         ]
-        indexes = [models.Index(fields=["space", "role"], name="participant_space_role_idx")]
+        indexes = [
+            models.Index(fields=["space", "role"], name="participant_space_role_idx"),
+            # A page of a Space's listeners (the welcome's first, then on request) walks these in order and
+            # stops: it costs the same in a Space of 10 and of 10,000.
+            models.Index(fields=["space", "role", "id"], name="participant_listener_page_idx"),
+            models.Index(
+                fields=["space", "hand_raised_at"],
+                condition=Q(hand_raised_at__isnull=False),
+                name="participant_hands_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} ({self.get_role_display()}) in {self.space}"

@@ -1,7 +1,9 @@
 """Batches the noisy parts of a room (reactions, listeners coming and going) into periodic events.
 
 A burst of thousands of reactions or joins becomes one `reactions` and one `presence` event per
-Space per flush interval per process, instead of one message per reaction per socket.
+Space per flush interval per process, instead of one message per reaction per socket. A Space in
+broadcast mode (`rooms.headcount`) gets only the stage's comings and goings: its counts come from the
+headcount every few seconds, and its listener list a page at a time on request.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from . import headcount
 from .events import space_group, space_message
 from .signals import room_events_batched
+from .models import SPEAKING_ROLES
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +51,17 @@ class _Pending:
     reactions: Counter = field(default_factory=Counter)
     joined: dict[int, dict] = field(default_factory=dict)
     left: set[int] = field(default_factory=set)
+    left_stage: set[int] = field(default_factory=set)  # of `left`, those who held a seat on the stage
+
+    def presence(self, broadcast_mode: bool) -> dict | None:
+        """The `presence` event of this batch; in broadcast mode only the stage's comings and goings."""
+        joined, left = list(self.joined.values()), self.left
+        if broadcast_mode:
+            joined = [p for p in joined if p["role"] in SPEAKING_ROLES]
+            left = self.left_stage
+        if not joined and not left:
+            return None
+        return {"type": "presence", "joined": joined, "left": sorted(left)}
 
 
 class Batcher:
@@ -69,18 +84,20 @@ class Batcher:
         pending.joined[participant["user_id"]] = participant
         self._ensure_running()
 
-    def left(self, space_id: int, user_id: int) -> None:
+    def left(self, space_id: int, user_id: int, *, on_stage: bool = False) -> None:
         pending = self.pending.setdefault(space_id, _Pending())
         pending.joined.pop(user_id, None)
         pending.left.add(user_id)
+        if on_stage:
+            pending.left_stage.add(user_id)
         self._ensure_running()
 
     async def flush(self) -> None:
         pending, self.pending = self.pending, {}
         layer = get_channel_layer()
         for space_id, batch in pending.items():
-            if batch.joined or batch.left:
-                event = {"type": "presence", "joined": list(batch.joined.values()), "left": sorted(batch.left)}
+            event = batch.presence(headcount.in_broadcast_mode(space_id))
+            if event is not None:
                 await layer.group_send(space_group(space_id), space_message(space_id, event))
             if batch.reactions:
                 event = {"type": "reactions", "counts": dict(batch.reactions)}

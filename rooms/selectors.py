@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from accounts.models import Block, Follow, User
 
+from . import headcount
 from .events import PAYLOAD_FIELDS, host_presence_event, participant_payload, participant_payloads
 from .leases import live_socket_of
 from .models import SPEAKING_ROLES, Participant, PinnedPost, Reminder, Role, Space
@@ -138,15 +140,22 @@ def room_snapshot(*, space: Space, me: Participant) -> dict:
     from .services import pin_payload
 
     live = Participant.objects.filter(space=space, removed_at__isnull=True)
-    speakers = participant_payloads(
-        live.filter(role__in=SPEAKING_ROLES).order_by("speaker_index").values(*PAYLOAD_FIELDS)
+    stage = list(
+        live.filter(role__in=SPEAKING_ROLES)
+        .annotate(here=live_socket_of(OuterRef("pk")))
+        .order_by("speaker_index")
+        .values(*PAYLOAD_FIELDS, "here")
     )
+    speakers = participant_payloads(stage)
     listening = live.filter(role=Role.LISTENER)
-    hands = listening.filter(hand_raised_at__isnull=False).order_by("hand_raised_at").values(*PAYLOAD_FIELDS)
-    connected = live_socket_of(OuterRef("pk"))
-    quiet = listening.filter(connected, hand_raised_at__isnull=True).order_by("joined_at")
-    listeners = participant_payloads([*hands, *quiet.values(*PAYLOAD_FIELDS)[:LISTENER_SNAPSHOT_LIMIT]])
-    listener_count = listening.filter(Q(connected) | Q(hand_raised_at__isnull=False)).count()
+    hands = listening.filter(hand_raised_at__isnull=False).order_by("hand_raised_at")
+    quiet = listening.filter(live_socket_of(OuterRef("pk")), hand_raised_at__isnull=True).order_by("pk")
+    listeners = participant_payloads(
+        [
+            *hands.values(*PAYLOAD_FIELDS)[:LISTENER_SNAPSHOT_LIMIT],
+            *quiet.values(*PAYLOAD_FIELDS)[:LISTENER_SNAPSHOT_LIMIT],
+        ]
+    )
     blocked = set(
         Block.objects.filter(blocker_id=me.user_id, blocked_id__in=[s["user_id"] for s in speakers]).values_list(
             "blocked_id", flat=True
@@ -168,13 +177,45 @@ def room_snapshot(*, space: Space, me: Participant) -> dict:
         "me": participant_payload(me),
         "speakers": speakers,
         "listeners": listeners,
-        "listener_count": listener_count,
+        "listener_count": listener_count(space=space, speakers=sum(row["here"] for row in stage)),
         "pins": [pin_payload(pin) for pin in pins_in(space=space)],
         "blocked_speaker_ids": sorted(blocked),
         # The listener's own block list, so a blocked account who becomes a speaker later is flagged too.
         "blocked_ids": list(Block.objects.filter(blocker_id=me.user_id).values_list("blocked_id", flat=True)[:1000]),
         "invited": me.space.invitations.filter(user_id=me.user_id).exists() if me.role == Role.LISTENER else False,
     }
+
+
+def listener_count(*, space: Space, speakers: int) -> int:
+    """Listeners in the Space: counted exactly up to the broadcast threshold (a count that stops there, so it
+    costs the same in any Space), above it the headcount the joins and the sweep keep (rooms.headcount),
+    less the `speakers` present (the headcount counts everyone)."""
+    threshold = settings.SPACES_BROADCAST_FROM_LISTENERS
+    listening = Participant.objects.filter(space=space, removed_at__isnull=True, role=Role.LISTENER)
+    present = listening.filter(Q(live_socket_of(OuterRef("pk"))) | Q(hand_raised_at__isnull=False))
+    exact = present.values("pk")[: threshold + 1].count()
+    return exact if exact <= threshold else max(exact, headcount.of(space.pk) - speakers)
+
+
+def stage_present(*, space: Space) -> int:
+    """How many of the stage (host, co-hosts, speakers) have a socket open."""
+    stage = Participant.objects.filter(space=space, removed_at__isnull=True, role__in=SPEAKING_ROLES)
+    return stage.filter(live_socket_of(OuterRef("pk"))).count()
+
+
+def listeners_page(*, space: Space, after: int = 0) -> dict:
+    """Listeners with an open socket, in the order they first came, after the cursor `after` (a `next` of an
+    earlier page; 0 for the first): the list of a Space in broadcast mode, asked for a page at a time."""
+    limit = LISTENER_SNAPSHOT_LIMIT
+    rows = list(
+        Participant.objects.filter(space=space, removed_at__isnull=True, role=Role.LISTENER, pk__gt=after)
+        .filter(live_socket_of(OuterRef("pk")))
+        .order_by("pk")
+        .values("pk", *PAYLOAD_FIELDS)[: limit + 1]
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {"listeners": participant_payloads(rows), "next": rows[-1]["pk"] if more else None}
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from accounts.models import Notification, Post, User
 from accounts.selectors import is_blocked_between
 from spaces_site import ratelimit
 
-from . import access, leases, signals
+from . import access, headcount, leases, signals
 from .events import broadcast, host_presence_event, participant_payload
 from .models import (
     MANAGER_ROLES,
@@ -237,6 +237,7 @@ def space_end(*, space: Space, by: User | None = None, reason: str = "ended by t
     for user_id in speakers:
         transaction.on_commit(partial(tasks.push_live_bubble.delay, space.pk, user_id, "remove"))
     signals.space_ended.send(sender=Space, space=space)
+    transaction.on_commit(lambda: headcount.forget(space.pk))
     return space
 
 
@@ -332,6 +333,8 @@ def participant_join(*, space: Space, user: User, process_id: int) -> Participan
     else:
         first_connection = not RoomSocket.objects.live().filter(participant=participant).exists()
     participant.socket_id = RoomSocket.objects.create(participant=participant, process_id=process_id).pk
+    if first_connection:
+        transaction.on_commit(lambda: headcount.arrived(space.pk))
     if space.host_id == user.pk and Space.objects.filter(pk=space.pk, host_left_at__isnull=False).update(
         host_left_at=None
     ):
@@ -360,6 +363,7 @@ def participant_leave(*, socket_id: int) -> bool:
     participant = socket.participant
     if RoomSocket.objects.live().filter(participant=participant).exists():
         return False
+    transaction.on_commit(lambda: headcount.departed(participant.space_id))
     if participant.role == Role.HOST and participant.space.state == Space.State.LIVE:
         left_at = timezone.now()
         if Space.objects.filter(pk=participant.space_id, host_left_at__isnull=True).update(host_left_at=left_at):

@@ -252,6 +252,10 @@ SPACES_PRESENCE_LEASE_SECONDS = env_int("SPACES_PRESENCE_LEASE_SECONDS", 30, min
 # Each server process adds its channel-layer group memberships again this often (spaces_site/groups.py; after
 # a Redis restart it does so within a second).
 SPACES_GROUP_REFRESH_SECONDS = env_int("SPACES_GROUP_REFRESH_SECONDS", 30, minimum=1)
+# Broadcast mode (rooms/PROTOCOL.md): above this many people in a Space no socket is told of each listener
+# who comes or goes; every server process sends its sockets the count every SPACES_BROADCAST_COUNT_SECONDS.
+SPACES_BROADCAST_FROM_LISTENERS = env_int("SPACES_BROADCAST_FROM_LISTENERS", 1000, minimum=0)
+SPACES_BROADCAST_COUNT_SECONDS = env_int("SPACES_BROADCAST_COUNT_SECONDS", 3, minimum=1)
 SPACES_REACTION_FLUSH_MS = env_int("SPACES_REACTION_FLUSH_MS", 500, minimum=10)
 SPACES_REACTIONS_PER_10S = env_int("SPACES_REACTIONS_PER_10S", 20, minimum=1)
 SPACES_TEXT_MESSAGES_PER_10S = env_int("SPACES_TEXT_MESSAGES_PER_10S", 100, minimum=1)

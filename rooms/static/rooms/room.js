@@ -113,6 +113,8 @@ function handle(event) {
     case "pinned": addPin(event.pin); break;
     case "unpinned": document.querySelector(`#pins li[data-post="${event.post_id}"]`)?.remove(); break;
     case "reactions": showReactions(event.counts); break;
+    // Broadcast mode: everyone present (the stage too) every few seconds, instead of each coming and going.
+    case "listener_count": extraListeners = Math.max(0, event.count - people.size); break;
     case "host_presence": showHostPresence(event); break;
     case "space_ended": stopped = true; setStatus("The Space has ended."); location.href = event.url; return;
     case "error": setStatus(event.message); break;

@@ -1,0 +1,226 @@
+"""Join storm: N listeners join one live Space as fast as they can while a speaker talks.
+
+Drives the real application as production runs it: P server processes (uvicorn as `make uvicorn` runs it, or
+Daphne) on 127.0.0.1 sharing PostgreSQL and Redis, a live Space seeded in a scratch database (bench/room_seed.py:
+accounts with real Django sessions), a speaker sending 20 ms frames at real rate from before the storm to its
+end, and W load-client processes that open N sockets with at most C handshakes in flight in all. Each socket
+counts as joined at its `welcome`; the time from opening the TCP connection to the `welcome` is its
+time-to-welcome. Sockets already inside keep reading the audio, whose capture-to-receipt latency is recorded
+during the storm. A socket refused or lost counts as failed (and is printed).
+
+    python bench/join_storm.py --listeners 2000
+    python bench/join_storm.py --listeners 500,2000,5000 --server uvicorn --processes 2 --concurrency 200
+
+The last line is `joins_per_s=<n> welcome_p99_s=<s> listeners=<N>` for the largest N run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import fanout  # noqa: E402  (the lean websocket client, servers, the scratch database)
+
+DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/spaces_join_storm"
+
+
+def storm_worker(pipe, ports: list[int], path: str, cookies: list[str], concurrency: int) -> None:
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    asyncio.run(_storm_worker(pipe, ports, path, cookies, concurrency))
+
+
+async def _storm_worker(pipe, ports: list[int], path: str, cookies: list[str], concurrency: int) -> None:
+    loop = asyncio.get_running_loop()
+    stats = fanout.Stats()
+    clients: list[fanout.WsClient] = []
+    acks = loop.create_task(fanout.acknowledge_every_second(clients))
+    gate = asyncio.Semaphore(concurrency)
+    welcome_s: list[float] = []
+    failures: list[str] = []
+
+    async def join(index: int, cookie: str) -> None:
+        async with gate:
+            began = time.monotonic()
+            try:
+                _transport, client = await loop.create_connection(
+                    lambda: fanout.WsClient("127.0.0.1", ports[index % len(ports)], path, cookie, stats),
+                    "127.0.0.1",
+                    ports[index % len(ports)],
+                )
+                await asyncio.wait_for(client.open, 120)
+            except Exception as exc:  # noqa: BLE001 - a lost join is a figure of the run, not its end
+                failures.append(repr(exc)[:200])
+                return
+            welcome_s.append(time.monotonic() - began)
+            clients.append(client)
+
+    pipe.recv()  # "go"
+    started = time.monotonic()
+    await asyncio.gather(*(join(i, cookie) for i, cookie in enumerate(cookies)))
+    pipe.send((started, time.monotonic(), welcome_s, failures, stats.hist))
+    pipe.recv()  # "quit"
+    acks.cancel()
+    for client in clients:
+        client.transport.close()
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def daphne_with_timeout(seconds: int):
+    """fanout's server command, with Daphne's handshake timeout as `make daphne` sets it."""
+    plain = fanout.server_command
+
+    def command(kind: str, port: int) -> list[str]:
+        line = plain(kind, port)
+        if kind == "daphne":
+            line[-1:-1] = ["--websocket_connect_timeout", str(seconds)]
+        return line
+
+    return command
+
+
+def storm(n: int, args, database_url: str, redis_url: str) -> dict:
+    from django.db import connections
+
+    from bench.room_seed import seed_room
+
+    prefix = f"storm{os.getpid()}n{n}"
+    room = seed_room(listeners=n, speakers=1, prefix=prefix)
+    connections.close_all()  # the load-client workers are forked next
+    env = dict(os.environ)
+    env.update(
+        {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "DJANGO_SETTINGS_MODULE": fanout.SETTINGS,
+            "DJANGO_CONN_MAX_AGE": str(args.conn_max_age),
+            "SPACES_MEDIA_REDIS_PREFIX": f"storm.{os.getpid()}.{n}",
+            "DJANGO_CHANNELS_PREFIX": f"storm.{os.getpid()}.{n}",
+            "DJANGO_LOG_LEVEL": "WARNING",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+    path = f"/ws/spaces/{room.space_id}/"
+    procs, ports = fanout.start_servers(args.server, args.processes, env)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    def on_loop(coro):
+        return asyncio.run_coroutine_threadsafe(coro, loop).result()
+
+    ctx = mp.get_context("fork")
+    pipes, workers = [], []
+    try:
+        speaker = on_loop(fanout.connect("127.0.0.1", ports[0], path, room.cookie(room.speaker_sessions[0]), None))
+        talking = asyncio.run_coroutine_threadsafe(fanout.speak([speaker], 3600), loop)
+        for i in range(args.workers):
+            parent, child = ctx.Pipe()
+            cookies = [room.cookie(key) for key in room.listener_sessions[i :: args.workers]]
+            share = max(1, args.concurrency // args.workers)
+            worker = ctx.Process(target=storm_worker, args=(child, ports, path, cookies, share), daemon=True)
+            worker.start()
+            pipes.append(parent)
+            workers.append(worker)
+        cpu_before = fanout.cpu_seconds(procs)
+        for pipe in pipes:
+            pipe.send("go")
+        reports = [pipe.recv() for pipe in pipes]
+        cpu = fanout.cpu_seconds(procs) - cpu_before
+        for pipe in pipes:
+            pipe.send("quit")
+        talking.cancel()
+        loop.call_soon_threadsafe(speaker.transport.close)
+    finally:
+        for worker in workers:
+            worker.join(10)
+            if worker.is_alive():
+                worker.kill()
+        fanout.stop(procs)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+    started = min(r[0] for r in reports)
+    ended = max(r[1] for r in reports)
+    welcome = [s for r in reports for s in r[2]]
+    failures = [f for r in reports for f in r[3]]
+    hist = [sum(column) for column in zip(*(r[4] for r in reports), strict=True)]
+    elapsed = ended - started
+    return {
+        "n": n,
+        "joined": len(welcome),
+        "failed": len(failures),
+        "why": failures[:3],
+        "elapsed_s": elapsed,
+        "joins_per_s": len(welcome) / elapsed if elapsed else float("nan"),
+        "welcome_p50_s": percentile(welcome, 0.50),
+        "welcome_p99_s": percentile(welcome, 0.99),
+        "audio_p99_ms": fanout.percentile(hist, 0.99),
+        "server_cpu_s": cpu,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--listeners", default="2000", help="comma-separated Space sizes, one storm each")
+    parser.add_argument("--server", default="uvicorn", choices=["uvicorn", "daphne"])
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="load-client processes")
+    parser.add_argument("--concurrency", type=int, default=200, help="handshakes in flight, over all workers")
+    parser.add_argument(
+        "--daphne-connect-timeout", type=int, default=60, help="Daphne's --websocket_connect_timeout (its default: 5)"
+    )
+    parser.add_argument("--conn-max-age", type=int, default=60, help="DJANGO_CONN_MAX_AGE of the servers")
+    parser.add_argument("--database", default=DEFAULT_DATABASE, help="a scratch database, dropped and made again")
+    args = parser.parse_args()
+    sizes = [int(n) for n in args.listeners.split(",")]
+    fanout.server_command = daphne_with_timeout(args.daphne_connect_timeout)
+
+    redis_url, redis_proc = fanout.start_redis()
+    fanout.django_setup(args.database)
+    print(
+        f"server={args.server} processes={args.processes} concurrency={args.concurrency} "
+        f"load_average={os.getloadavg()[0]:.1f} cores={os.cpu_count()}",
+        flush=True,
+    )
+    result = None
+    try:
+        for n in sizes:
+            result = storm(n, args, args.database, redis_url)
+            print(
+                f"N={n}: joined {result['joined']} failed {result['failed']} in {result['elapsed_s']:.1f} s "
+                f"({result['joins_per_s']:.0f} joins/s), welcome p50 {result['welcome_p50_s']:.2f} s "
+                f"p99 {result['welcome_p99_s']:.2f} s, audio p99 to those inside {result['audio_p99_ms']:.0f} ms, "
+                f"server CPU {result['server_cpu_s']:.1f} s, load average {os.getloadavg()[0]:.1f}"
+                + (f", failures e.g. {result['why']}" if result["failed"] else ""),
+                flush=True,
+            )
+    finally:
+        if redis_proc is not None:
+            fanout.stop([redis_proc])
+    print(
+        f"joins_per_s={result['joins_per_s']:.0f} welcome_p99_s={result['welcome_p99_s']:.2f} "
+        f"listeners={result['joined']}"
+    )
+
+
+if __name__ == "__main__":
+    main()
