@@ -282,7 +282,7 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         await self._send_event({"type": "listeners_page", **page})
 
     def _listeners_page(self, after: int) -> dict:
-        space = Space.objects.get(pk=self.space_id)
+        space = Space.objects.get(pk=cast(int, self.space_id))
         count = selectors.listener_count(space=space, speakers=selectors.stage_present(space=space))
         return {**selectors.listeners_page(space=space, after=after), "listener_count": count}
 

@@ -21,8 +21,8 @@ from django.conf import settings
 
 from . import headcount
 from .events import space_group, space_message
-from .signals import room_events_batched
 from .models import SPEAKING_ROLES
+from .signals import room_events_batched
 
 log = logging.getLogger(__name__)
 
