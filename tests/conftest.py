@@ -58,8 +58,14 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
 
 
-# Playwright's sync API runs an event loop in the test thread; the live servers' ORM calls run elsewhere.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+@pytest.fixture(autouse=True)
+def orm_beside_playwrights_event_loop(request, monkeypatch):
+    """Browser tests only: Playwright's sync API runs an event loop in the test thread for as long as its
+    browser is open, and the test's own ORM calls (factories, assertions on stored rows) run beside it.
+    Everywhere else Django's async-safety check stays on (a live Daphne is a process of its own, see
+    tests/daphne.py)."""
+    if request.node.get_closest_marker("browser") is not None:
+        monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.fixture(scope="session")
