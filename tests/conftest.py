@@ -11,6 +11,14 @@ from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 
 PASSWORD = "pass-word-123"
 
+# Whisper runs on CTranslate2, which uses Intel's MKL on this machine. By default MKL picks its code path by
+# the data's memory alignment and may change its thread count as it goes, so the same audio could give
+# other words after other tests have run in the process (a close call between two words tips). Strict
+# conditional numerical reproducibility and fixed threads make recognition in tests bitwise repeatable;
+# read when MKL first runs, so set before any engine loads (and inherited by the servers tests start).
+os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
+os.environ.setdefault("MKL_DYNAMIC", "FALSE")
+
 
 @pytest.fixture(autouse=True)
 def fresh_rate_limits(settings):
