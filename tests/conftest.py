@@ -66,14 +66,16 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
 
 
-@pytest.fixture(autouse=True)
-def orm_beside_playwrights_event_loop(request, monkeypatch):
-    """Browser tests only: Playwright's sync API runs an event loop in the test thread for as long as its
-    browser is open, and the test's own ORM calls (factories, assertions on stored rows) run beside it.
-    Everywhere else Django's async-safety check stays on (a live Daphne is a process of its own, see
+@pytest.fixture(scope="session")
+def playwright(playwright):
+    """Django's async-safety check is off exactly while Playwright runs: its sync API keeps an event loop
+    running in the test thread from its start to the end of the session (browser tests run last), and
+    the tests' own ORM calls (the test database, factories, assertions on stored rows) run beside it.
+    Every other test runs with the check on, and so does every live Daphne (a process of its own, see
     tests/daphne.py)."""
-    if request.node.get_closest_marker("browser") is not None:
-        monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    yield playwright
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 @pytest.fixture(scope="session")
