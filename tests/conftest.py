@@ -11,6 +11,14 @@ from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 
 PASSWORD = "pass-word-123"
 
+# Whisper runs on CTranslate2, which uses Intel's MKL on this machine. By default MKL picks its code path by
+# the data's memory alignment and may change its thread count as it goes, so the same audio could give
+# other words after other tests have run in the process (a close call between two words tips). Strict
+# conditional numerical reproducibility and fixed threads make recognition in tests bitwise repeatable;
+# read when MKL first runs, so set before any engine loads (and inherited by the servers tests start).
+os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
+os.environ.setdefault("MKL_DYNAMIC", "FALSE")
+
 
 @pytest.fixture(autouse=True)
 def fresh_rate_limits(settings):
@@ -58,8 +66,16 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
 
 
-# Playwright's sync API runs an event loop in the test thread; the live servers' ORM calls run elsewhere.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+@pytest.fixture(scope="session")
+def playwright(playwright):
+    """Django's async-safety check is off exactly while Playwright runs: its sync API keeps an event loop
+    running in the test thread from its start to the end of the session (browser tests run last), and
+    the tests' own ORM calls (the test database, factories, assertions on stored rows) run beside it.
+    Every other test runs with the check on, and so does every live Daphne (a process of its own, see
+    tests/daphne.py)."""
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    yield playwright
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 @pytest.fixture(scope="session")

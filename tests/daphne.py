@@ -20,6 +20,12 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def served_environment() -> dict[str, str]:
+    """Ours, less what only a browser test's own thread needs: the server runs with Django's
+    async-safety check on, as in production."""
+    return {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+
+
 @contextmanager
 def daphne_server(application: str, env: dict[str, str]) -> Iterator[int]:
     """Serve `application` ("module:attr") with `env` on top of ours; yields the port."""
@@ -28,7 +34,7 @@ def daphne_server(application: str, env: dict[str, str]) -> Iterator[int]:
     process = subprocess.Popen(
         [str(daphne), "-b", "127.0.0.1", "-p", str(port), "-v", "0", application],
         cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "DJANGO_LOG_LEVEL": "WARNING", **env},
+        env={**served_environment(), "PYTHONPATH": str(ROOT), "DJANGO_LOG_LEVEL": "WARNING", **env},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -88,8 +88,27 @@ def source_samples_16k(path: str) -> list[float]:
     return [(pcm[i] + pcm[i + 1] + pcm[i + 2]) / 3 / 32768 for i in range(0, len(pcm) - 2, 3)]
 
 
-def open_page(browser, base: str, query: str):
+# Counts the blocks the capture worklet hands the page (20 ms of microphone audio each, sent or not).
+COUNT_CAPTURED_BLOCKS = """
+window.capturedBlocks = 0;
+const handler = Object.getOwnPropertyDescriptor(MessagePort.prototype, "onmessage");
+Object.defineProperty(MessagePort.prototype, "onmessage", {
+  configurable: true,
+  get() { return handler.get.call(this); },
+  set(listener) {
+    handler.set.call(this, listener && function (event) {
+      if (event.data && "rms" in event.data) window.capturedBlocks += 1;
+      return listener.call(this, event);
+    });
+  },
+});
+"""
+
+
+def open_page(browser, base: str, query: str, init_script: str | None = None):
     page = browser.new_context().new_page()
+    if init_script:
+        page.add_init_script(init_script)
     page.goto(f"{base}/pages/audio.html?{query}")
     page.wait_for_function("window.audioTest && (window.audioTest.ready || window.audioTest.error)")
     assert page.evaluate("window.audioTest.error || null") is None
@@ -99,7 +118,7 @@ def open_page(browser, base: str, query: str):
 def speak_and_collect(audio_browser, media_server, speaker_query: str, seconds: float = 4.0):
     listener = open_page(audio_browser, media_server, "role=listener")
     speaker = open_page(audio_browser, media_server, speaker_query)
-    speaker.wait_for_timeout(seconds * 1000)
+    speaker.wait_for_function(f"window.audioTest.speaker.stats.framesSent >= {int(seconds * 50)}", timeout=60_000)
     sent = speaker.evaluate("window.audioTest.speaker.stop().then(() => window.audioTest.speaker.stats.framesSent)")
     listener.wait_for_function(f"window.spacesAudioStats.framesReceived >= {sent}", timeout=15_000)
     listener.wait_for_function(f"window.spacesAudioStats.framesDecoded >= {sent}", timeout=15_000)
@@ -146,7 +165,8 @@ def test_two_speakers_are_decoded_separately_and_mixed(audio_browser, media_serv
     listener = open_page(audio_browser, media_server, "role=listener")
     first = open_page(audio_browser, media_server, "role=speaker&index=0")
     second = open_page(audio_browser, media_server, "role=speaker&index=1")
-    first.wait_for_timeout(3000)
+    for page in (first, second):
+        page.wait_for_function("window.audioTest.speaker.stats.framesSent >= 150", timeout=60_000)  # 3 s each
     sent = [
         page.evaluate("window.audioTest.speaker.stop().then(() => window.audioTest.speaker.stats.framesSent)")
         for page in (first, second)
@@ -167,12 +187,14 @@ def test_two_speakers_are_decoded_separately_and_mixed(audio_browser, media_serv
 
 def test_self_mute_stops_frames_at_the_source(audio_browser, media_server):
     listener = open_page(audio_browser, media_server, "role=listener")
-    speaker = open_page(audio_browser, media_server, "role=speaker&index=0")
+    speaker = open_page(audio_browser, media_server, "role=speaker&index=0", init_script=COUNT_CAPTURED_BLOCKS)
     speaker.wait_for_function("window.audioTest.speaker.stats.framesSent > 50")
     speaker.evaluate("window.audioTest.speaker.setMuted(true)")
-    speaker.wait_for_timeout(300)  # frames already in the encoder may still leave
+    # Blocks the encoder already holds may still come out: count from 5 captured blocks (100 ms) later.
+    speaker.wait_for_function(f"window.capturedBlocks >= {speaker.evaluate('window.capturedBlocks') + 5}")
     muted_at = speaker.evaluate("window.audioTest.speaker.stats.framesSent")
-    speaker.wait_for_timeout(1500)
+    # The microphone goes on capturing: 75 more blocks (1.5 s of audio) reach the muted capture.
+    speaker.wait_for_function(f"window.capturedBlocks >= {speaker.evaluate('window.capturedBlocks') + 75}")
     assert speaker.evaluate("window.audioTest.speaker.stats.framesSent") == muted_at
     assert speaker.evaluate("window.audioTest.speaker.muted") is True
     listener.wait_for_function(f"window.spacesAudioStats.framesReceived >= {muted_at}", timeout=10_000)

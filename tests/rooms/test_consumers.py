@@ -366,6 +366,10 @@ async def test_reaction_limit_is_per_person_not_per_socket(settings):
     first, _ = await joined(listener, space.pk)
     second, _ = await joined(listener, space.pk)
     await first.send_json_to({"type": "react", "emoji": "👏"})
+    # A socket handles its messages in order: once the pong is back, first's reaction has been counted
+    # (the two sockets' consumers run concurrently, so without this second's could be counted first).
+    await first.send_json_to({"type": "ping"})
+    await next_of(first, "pong")
     await second.send_json_to({"type": "react", "emoji": "👏"})
     await second.send_json_to({"type": "react", "emoji": "👏"})
     assert (await next_of(second, "error"))["code"] == "rate_limited"
