@@ -81,7 +81,7 @@ def test_real_services_are_chosen_from_the_environment():
     result = run_django("spaces_site.settings.dev", env, code)
     assert result.stdout.split() == [
         "django.db.backends.postgresql",
-        "channels_redis.core.RedisChannelLayer",
+        "spaces_site.channel_layer.RetryingRedisChannelLayer",
         "redis://127.0.0.1:6379/0",
     ]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .channel_layer import BACKEND as CHANNEL_LAYER_BACKEND
 from .channel_layer import redis_host
 from .env import env_bool, env_db, env_int, env_list, env_rate, env_redis_url, env_str
 
@@ -88,7 +89,7 @@ REDIS_URL = env_redis_url("REDIS_URL")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": CHANNEL_LAYER_BACKEND,
             "CONFIG": {"hosts": [redis_host(REDIS_URL)], "prefix": env_str("DJANGO_CHANNELS_PREFIX", "spaces")},
         }
     }

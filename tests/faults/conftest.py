@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import connection
 
-from spaces_site.settings.channel_layer import redis_host
+from spaces_site.settings.channel_layer import BACKEND, redis_host
 from tests.processes import RedisServer, manage, production_env, start_daphne
 
 LEASE_SECONDS = 3  # the servers' socket lease: a killed server's sockets stop counting 3 s after its last renewal
@@ -73,7 +73,7 @@ def servers(transactional_db, fault_redis, static_root, settings):
     settings.SECRET_KEY = env["DJANGO_SECRET_KEY"]
     settings.CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": BACKEND,
             "CONFIG": {
                 "hosts": [redis_host(fault_redis.url())],
                 "prefix": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],

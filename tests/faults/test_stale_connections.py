@@ -7,8 +7,8 @@ import asyncio
 import shutil
 
 import pytest
-from channels_redis.core import RedisChannelLayer
 
+from spaces_site.channel_layer import RetryingRedisChannelLayer
 from spaces_site.settings.channel_layer import redis_host
 
 pytestmark = pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server")
@@ -17,7 +17,7 @@ BURST = 5
 
 def test_one_shot_sends_after_each_redis_restart_arrive_though_the_pool_was_stale(fault_redis):
     async def scenario() -> list[list[int]]:
-        layer = RedisChannelLayer(hosts=[redis_host(fault_redis.url())], prefix="stale")
+        layer = RetryingRedisChannelLayer(hosts=[redis_host(fault_redis.url())], prefix="stale")
         channel = await layer.new_channel()
         await layer.group_add("room", channel)
         received = []
