@@ -1,5 +1,6 @@
 """Personas shared by every test module (alice follows bob; charlie is a stranger)."""
 
+import asyncio
 import os
 import uuid
 
@@ -18,6 +19,29 @@ PASSWORD = "pass-word-123"
 # read when MKL first runs, so set before any engine loads (and inherited by the servers tests start).
 os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
 os.environ.setdefault("MKL_DYNAMIC", "FALSE")
+
+
+@pytest.fixture(autouse=True)
+def background_tasks_end_with_the_test(request):
+    """An async test's event loop ends with the background tasks the room started on it (fan-out hubs, lease
+    keepers, watchers) stopped. pytest-asyncio cancels every task of the loop and waits for all of them; a
+    hub whose channels-redis receive is left waiting on a lock of an earlier test's loop never finishes, and
+    the whole session would wait for it. Whatever has not ended 5 s after its cancellation is let go."""
+    if request.node.get_closest_marker("asyncio") is None:
+        yield
+        return
+    loop = request.getfixturevalue("_function_scoped_runner").get_loop()
+    yield
+    if loop.is_closed() or loop.is_running():
+        return
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.wait(pending, timeout=5))
+    for task in pending:
+        if not task.done():
+            asyncio.tasks._unregister_task(task)
 
 
 @pytest.fixture(autouse=True)
