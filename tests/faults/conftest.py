@@ -26,6 +26,14 @@ needs_deployed_services = pytest.mark.skipif(
 )
 
 
+@pytest.fixture(autouse=True)
+def scenarios_read_the_database_from_their_loop(monkeypatch):
+    """A fault scenario runs its clients on an event loop in the test thread and checks stored rows from it
+    while it waits (nothing else uses the test's connection meanwhile); the servers it starts run with
+    Django's async-safety check on, as in production."""
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
 @pytest.fixture
 def fault_redis():
     redis = RedisServer().start()
