@@ -34,12 +34,9 @@ DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/spaces_join_storm"
 
 
 def storm_worker(pipe, ports: list[int], path: str, cookies: list[str], concurrency: int) -> None:
-    try:
-        import uvloop
+    import uvloop  # a runtime requirement (the uvicorn shape)
 
-        uvloop.install()
-    except ImportError:
-        pass
+    uvloop.install()
     asyncio.run(_storm_worker(pipe, ports, path, cookies, concurrency))
 
 
