@@ -40,6 +40,8 @@ class Result:
     final: bool
     start_ms: int
     end_ms: int
+    # A partial's words after `text` that the recogniser has not settled yet: shown dimmed, may change.
+    tentative: str = ""
 
 
 class Recogniser(Protocol):
@@ -350,6 +352,7 @@ class WhisperRecogniser:
         self.prompt = ""  # the Space's title, topics and speakers' names (set by the Space's captioner)
         self._previous: list[str] = []  # the last partial hypothesis, in words
         self._stable: list[str] = []  # words two hypotheses in a row agreed on: shown as they are
+        self._shown: tuple[str, str] = ("", "")  # the last partial sent: settled words, tentative tail
 
     def feed(self, pcm16: bytes) -> list[Result]:
         data = self._pending + pcm16
@@ -427,6 +430,7 @@ class WhisperRecogniser:
         self._partial_gap_ms = self._vad.partial_every_ms
         self._previous = []
         self._stable = []
+        self._shown = ("", "")
 
     def _partial(self) -> Result | None:
         """Re-decode the open utterance and show the words two decodes in a row agree on
@@ -451,12 +455,23 @@ class WhisperRecogniser:
             agreed += 1
         self._previous = words
         stable_norm = [_norm(w) for w in self._stable]
-        if agreed <= len(self._stable):
-            return None  # nothing new is agreed: the line on screen stays as it is
-        if [_norm(w) for w in words[: len(self._stable)]] != stable_norm and agreed < len(self._stable) + 2:
-            return None  # two decodes contradict the shown words: only a longer agreement may revise them
-        self._stable = words[:agreed]
-        return Result(text=" ".join(self._stable), final=False, start_ms=self._utterance_start_ms, end_ms=self._fed_ms)
+        settled = words[: len(self._stable)]
+        if agreed > len(self._stable) and (
+            [_norm(w) for w in settled] == stable_norm or agreed >= len(self._stable) + 2
+        ):
+            # Two decodes in a row agree on more words; revising shown words takes a longer agreement.
+            self._stable = words[:agreed]
+        # The newest decode's words past the settled ones come as a tentative tail, so the first words show
+        # after one decode instead of two; settled words never change until the final replaces the line.
+        same_start = [_norm(w) for w in words[: len(self._stable)]] == [_norm(w) for w in self._stable]
+        tentative = " ".join(words[len(self._stable) :]) if same_start else ""
+        shown = (" ".join(self._stable), tentative)
+        if not any(shown) or shown == self._shown:
+            return None
+        self._shown = shown
+        return Result(
+            text=shown[0], final=False, start_ms=self._utterance_start_ms, end_ms=self._fed_ms, tentative=tentative
+        )
 
     def _close(self, cut: int) -> Result | None:
         """Transcribe the utterance's frames before `cut`; frames after it open the next utterance."""

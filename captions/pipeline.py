@@ -145,6 +145,7 @@ def event_message(event: Event, speaker_name: str) -> dict:
             "speaker_index": event.speaker_index,
             "speaker_name": speaker_name,
             "text": event.text,
+            "tentative": event.tentative,
             "final": event.final,
             "start_ms": event.start_ms,
             "end_ms": event.end_ms,

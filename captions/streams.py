@@ -37,6 +37,7 @@ class Caption:
     final: bool
     start_ms: int
     end_ms: int
+    tentative: str = ""  # a partial's unsettled words after `text`
 
 
 @dataclass(frozen=True)
@@ -179,6 +180,7 @@ class SpeakerStream:
                     final=result.final,
                     start_ms=self.base_offset_ms + self._timeline_ms(result.start_ms),
                     end_ms=self.base_offset_ms + self._timeline_ms(result.end_ms),
+                    tentative=result.tentative,
                 )
             )
 

@@ -134,6 +134,9 @@ def test_whisper_engine_gives_growing_partials_whose_agreed_words_never_change(w
     assert all(p.start_ms == finals[0].start_ms for p in partials)
     assert all(a.end_ms < b.end_ms for a, b in zip(partials, partials[1:], strict=False))
     assert stable and " ".join(stable).lower().startswith("every")
+    # The first decode shows at once, unsettled: its words come as the tentative tail.
+    assert partials[0].tentative and not partials[0].text
+    assert partials[0].end_ms - partials[0].start_ms <= VadConfig().partial_after_ms + 400
 
 
 def test_whisper_engine_ignores_a_click(whisper_engine):

@@ -137,6 +137,7 @@ def test_event_messages_carry_what_the_listener_page_shows():
         "speaker_index": 0,
         "speaker_name": "Alice",
         "text": "hello",
+        "tentative": "",
         "final": True,
         "start_ms": 10,
         "end_ms": 900,

@@ -116,7 +116,14 @@ function showNotice(event) {
 const partials = new Map(); // speaker id -> the line being spoken, replaced in place until its final
 
 function showPartials() {
-  partial.textContent = [...partials.values()].join("\n");
+  // One line per speaker: settled words as they are, the unsettled tail dimmed (it may still change).
+  const lines = [...partials.values()].flatMap(({ settled, tentative }, i) => {
+    const tail = document.createElement("span");
+    tail.className = "caption-tentative";
+    tail.textContent = tentative;
+    return [...(i ? ["\n"] : []), settled, tail];
+  });
+  partial.replaceChildren(...lines);
 }
 
 let epoch = 0; // the newest captioner's lease token: an older captioner's late captions are ignored
@@ -128,7 +135,8 @@ function onCaption(event) {
   if (!form.elements.enabled.checked) return;
   const who = String(event.speaker_id);
   if (!event.final) {
-    partials.set(who, `${event.speaker_name || "Speaker"}: ${event.text}`);
+    const settled = `${event.speaker_name || "Speaker"}: ${event.text}`;
+    partials.set(who, { settled, tentative: event.tentative ? `${event.text ? " " : ""}${event.tentative}` : "" });
     if (!paused) showPartials();
     return;
   }
