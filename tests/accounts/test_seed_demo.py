@@ -39,3 +39,16 @@ def test_seed_demo_reads_like_a_network_with_conversations_and_spaces():
     counts = (Post.objects.count(), Like.objects.count(), Space.objects.count())
     call_command("seed_demo")
     assert (Post.objects.count(), Like.objects.count(), Space.objects.count()) == counts
+
+
+@pytest.mark.django_db(transaction=True)
+def test_seed_demo_leaves_the_live_spaces_for_the_servers_captioner(settings):
+    """The seed is a one-shot process: a captioner it started would hold each live Space's lease after it
+    exits and keep `make run`'s own captioner out until the lease ran out."""
+    from captions.models import CaptionLease
+    from rooms.models import Space
+
+    settings.CAPTIONS_LIVE = True
+    call_command("seed_demo")  # committed as on `make run`, so the go-live work runs
+    assert Space.objects.filter(state=Space.State.LIVE).exists()
+    assert not CaptionLease.objects.exists()

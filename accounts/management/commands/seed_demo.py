@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
+from django.test.utils import override_settings
 from django.utils import timezone
 
 from accounts.models import Follow, Hashtag, Like, Notification, Post, User
@@ -43,7 +44,11 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         if options["migrate"]:
             call_command("migrate", interactive=False, verbosity=0)
-        self._seed()
+        # Live captions belong to the serving processes, whose sweep picks the demo's live Spaces up within
+        # seconds; a captioner started here would load a model and hold each Space's lease after this
+        # one-shot command exits, keeping the server's captioner out until the lease runs out.
+        with override_settings(CAPTIONS_LIVE=False):
+            self._seed()
 
     @transaction.atomic
     def _seed(self) -> None:
