@@ -81,7 +81,7 @@ async def test_a_keyword_on_stage_alerts_the_host_and_cohosts_with_the_line_and_
 
     for events in (host_events, cohost_events):
         alert = events[-1]
-        assert alert["type"] == "caption_alert", [e["type"] for e in events]
+        assert alert["type"] == "caption_alert", [(e["type"], e.get("text"), e.get("final")) for e in events]
         assert alert["word"] == "gardening" and "gardening" in alert["text"].lower()
         assert (alert["speaker_id"], alert["speaker_name"]) == (guest.pk, "Dora")
     # Everyone else read the caption but not the alert: a marker sent after it arrives first.
