@@ -413,11 +413,11 @@ def speaker_approve(*, space: Space, by: User, user: User) -> Participant:
     """Make a listener who raised their hand a speaker; race-free against the speaker limit."""
     space = _locked(space)
     _require_live(space)
-    _require_manager(space, by)
+    actor = _require_manager(space, by)
     participant = _participant(space, user, lock=True)
     if participant.removed:
         raise ValidationError("That person was removed from this Space.")
-    if participant.role != Role.LISTENER:
+    if not access.may_target(actor_role=actor.role, action="approve", target_role=participant.role):
         raise ValidationError(f"{user.name} is already a {participant.get_role_display().lower()}.")
     if participant.hand_raised_at is None and not Invitation.objects.filter(space=space, user=user).exists():
         raise ValidationError(f"{user.name} hasn't asked to speak.")
@@ -443,13 +443,13 @@ def speaker_decline(*, space: Space, by: User, user: User) -> Participant:
 def speaker_invite(*, space: Space, by: User, user: User, by_dm: bool = False) -> Invitation:
     """Invite anyone to speak; they get a notification (and a DM if asked) and accept in the room."""
     _require_live(space)
-    _require_manager(space, by)
+    actor = _require_manager(space, by)
     if user.pk == by.pk:
         raise ValidationError("You can't invite yourself.")
     existing = Participant.objects.filter(space=space, user=user).first()
     if existing is not None and existing.removed:
         raise ValidationError(f"{user.name} was removed from this Space.")
-    if existing is not None and existing.role in SPEAKING_ROLES:
+    if existing and not access.may_target(actor_role=actor.role, action="invite", target_role=existing.role):
         raise ValidationError(f"{user.name} can already speak.")
     _require_not_blocked(by, user)
     if space.host_id != by.pk:
@@ -507,7 +507,8 @@ def participant_make_listener(*, space: Space, by: User, user: User) -> Particip
     space = _locked(space)
     actor = _require_manager(space, by)
     participant = _participant(space, user, lock=True)
-    if participant.role == Role.HOST or (participant.role == Role.COHOST and actor.role != Role.HOST):
+    allowed = access.may_target(actor_role=actor.role, action="make_listener", target_role=participant.role)
+    if participant.role != Role.LISTENER and not allowed:
         raise PermissionDenied("Only the host can change a co-host's role.")
     if participant.role == Role.LISTENER:
         raise ValidationError(f"{user.name} is already a listener.")
@@ -541,7 +542,7 @@ def cohost_add(*, space: Space, by: User, user: User) -> Participant | Invitatio
         raise ValidationError(f"{user.name} is not in this Space.")
     if participant.removed:
         raise ValidationError(f"{user.name} was removed from this Space.")
-    if participant.role in (Role.HOST, Role.COHOST):
+    if not access.may_target(actor_role=Role.HOST, action="add_cohost", target_role=participant.role):
         raise ValidationError(f"{user.name} is already a {participant.get_role_display().lower()}.")
     return _set_role(space, participant, Role.COHOST)
 
@@ -554,7 +555,7 @@ def cohost_remove(*, space: Space, by: User, user: User) -> Participant | None:
         Invitation.objects.filter(space=space, user=user, role=Role.COHOST).delete()
         return None
     participant = _participant(space, user, lock=True)
-    if participant.role != Role.COHOST:
+    if not access.may_target(actor_role=Role.HOST, action="remove_cohost", target_role=participant.role):
         raise ValidationError(f"{user.name} is not a co-host.")
     return _set_role(space, participant, Role.LISTENER)
 
@@ -566,7 +567,7 @@ def participant_mute(*, space: Space, by: User, user: User) -> Participant:
     participant = _participant(space, user, lock=True)
     if participant.role not in SPEAKING_ROLES:
         raise ValidationError(f"{user.name} is not a speaker.")
-    if participant.role == Role.HOST and actor.role != Role.HOST:
+    if not access.may_target(actor_role=actor.role, action="mute", target_role=participant.role):
         raise PermissionDenied("Co-hosts can't mute the host.")
     if not participant.muted:
         participant.muted = True
@@ -611,10 +612,9 @@ def participant_remove(*, space: Space, by: User, user: User) -> Participant:
     space = _locked(space)
     actor = _require_manager(space, by)
     participant = _participant(space, user, lock=True)
-    if participant.role == Role.HOST:
-        raise PermissionDenied("The host can't be removed.")
-    if participant.role == Role.COHOST and actor.role != Role.HOST:
-        raise PermissionDenied("Only the host can remove a co-host.")
+    if not access.may_target(actor_role=actor.role, action="remove", target_role=participant.role):
+        who = "The host can't be removed." if participant.role == Role.HOST else "Only the host can remove a co-host."
+        raise PermissionDenied(who)
     if participant.removed:
         raise ValidationError(f"{user.name} was already removed.")
     return _remove(space, participant)
