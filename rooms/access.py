@@ -14,24 +14,10 @@ from django.core.exceptions import PermissionDenied
 
 from accounts.models import Block, Follow, User
 from spaces_site.close_codes import CloseCode
+from spaces_site.decisions import ALLOW as ALLOW
+from spaces_site.decisions import Decision as Decision
 
 from .models import SPEAKING_ROLES, Invitation, Participant, Role, Space
-
-
-@dataclass(frozen=True)
-class Decision:
-    allowed: bool
-    reason: str = ""
-    # The websocket close code that goes with a refusal (spaces_site.close_codes).
-    code: int = 0
-    # Where the person can do something about a refusal (e.g. buy a ticket); shown on the page.
-    url: str = ""
-
-    def __bool__(self) -> bool:
-        return self.allowed
-
-
-ALLOW = Decision(True)
 
 
 class AdmissionRefused(PermissionDenied):
@@ -121,9 +107,8 @@ def can_join(*, space: Space, user: User, participant: Participant | None | obje
         return ALLOW if live else Decision(False, "Start the Space first.", CloseCode.NOT_LIVE)
     if space.state != Space.State.LIVE:
         return Decision(False, "This Space hasn't started yet.", CloseCode.NOT_LIVE)
-    if participant is LOOK_UP:
-        participant = Participant.objects.filter(space=space, user=user).first()
-    if participant is not None and participant.removed:
+    row = Participant.objects.filter(space=space, user=user).first() if participant is LOOK_UP else participant
+    if isinstance(row, Participant) and row.removed:
         return Decision(False, "You were removed from this Space.", CloseCode.FORBIDDEN)
     return _host_and_audience_allow(space, user, "This Space is not open to you.")
 

@@ -16,6 +16,7 @@ from django.db import DatabaseError
 from accounts.models import Post, User
 from spaces_site import ratelimit
 from spaces_site.close_codes import CloseCode
+from spaces_site.http import error_text
 
 from . import access, fanout, headcount, leases, media, questions, selectors, services, socket_cap
 from .events import participant_payload
@@ -233,10 +234,10 @@ class SpaceConsumer(AsyncWebsocketConsumer):
             await self._error("forbidden", str(exc) or "You can't do that.", ref=kind)
             return False
         except ratelimit.RateLimited as exc:
-            await self._error("rate_limited", " ".join(exc.messages), ref=kind)
+            await self._error("rate_limited", error_text(exc), ref=kind)
             return False
         except ValidationError as exc:
-            await self._error("invalid", " ".join(exc.messages), ref=kind)
+            await self._error("invalid", error_text(exc), ref=kind)
             return False
         except (User.DoesNotExist, Post.DoesNotExist, Participant.DoesNotExist):
             await self._error("not_found", "No such person or post.", ref=kind)

@@ -16,6 +16,7 @@ from accounts.audience import can_read
 from accounts.models import Notification, Post, User
 from accounts.selectors import is_blocked_between
 from spaces_site import ratelimit
+from spaces_site.services import model_update
 
 from . import access, headcount, leases, signals
 from .events import broadcast, host_presence_event, participant_payload
@@ -133,27 +134,41 @@ def space_create(
 
 @transaction.atomic
 def space_update(
-    *, space: Space, by: User, title: str | None = None, scheduled_for: datetime | None = None, topics=None
+    *,
+    space: Space,
+    by: User,
+    title: str | None = None,
+    scheduled_for: datetime | None = None,
+    topics=None,
+    speaking_policy: str | None = None,
 ) -> Space:
+    """Edit a scheduled Space: the fields given (None leaves one as it is)."""
     space = Space.objects.select_for_update().get(pk=space.pk)
     _require_host(space, by)
     if space.state != Space.State.SCHEDULED:
         raise ValidationError("Only a scheduled Space can be edited.")
+    data: dict[str, object] = {}
     if title is not None:
         if not title.strip():
             raise ValidationError("Give your Space a title.")
-        space.title = title.strip()
-    if scheduled_for is not None and scheduled_for != space.scheduled_for:
+        data["title"] = title.strip()
+    if speaking_policy is not None:
+        if speaking_policy not in Space.SpeakingPolicy.values:
+            raise ValidationError("Choose who can speak.")
+        data["speaking_policy"] = speaking_policy
+    previous_time = space.scheduled_for
+    rescheduled = scheduled_for is not None and scheduled_for != previous_time
+    if scheduled_for is not None and rescheduled:
         check_schedule_time(scheduled_for)
-        previous_time = space.scheduled_for
-        space.scheduled_for = scheduled_for
+        data.update(scheduled_for=scheduled_for, due_notice_at=None)
+    if topics is not None:
+        data["topics"] = ",".join(clean_topics(topics))
+    fields = ["title", "speaking_policy", "scheduled_for", "due_notice_at", "topics"]
+    space, _ = model_update(instance=space, fields=fields, data=data)
+    if rescheduled:
         # A new time means a new notice, ahead or at the start depending on how far away it now is.
         Reminder.objects.filter(space=space).update(sent_at=None, at_start=reminds_at_start(space))
-        space.due_notice_at = None
         signals.space_rescheduled.send(sender=Space, space=space, previous_time=previous_time)
-    if topics is not None:
-        space.topics = ",".join(clean_topics(topics))
-    space.save()
     return space
 
 
