@@ -7,10 +7,10 @@ It lives here, not in rooms, because accounts (which imports no other app) close
 
 from __future__ import annotations
 
-from enum import IntEnum
 
+class CloseCode:
+    """The codes, as plain ints: Daphne's websocket layer (autobahn) refuses any other type, an IntEnum too."""
 
-class CloseCode(IntEnum):
     BAD_FRAME = 4400
     UNAUTHENTICATED = 4401
     FORBIDDEN = 4403
@@ -23,7 +23,9 @@ class CloseCode(IntEnum):
     FLOOD = 4429
 
 
-MEANINGS: dict[CloseCode, str] = {
+CODES: dict[str, int] = {name: value for name, value in vars(CloseCode).items() if name.isupper()}
+
+MEANINGS: dict[int, str] = {
     CloseCode.BAD_FRAME: "a malformed audio frame: too short, unknown format, capture time not a number, no payload",
     CloseCode.UNAUTHENTICATED: "not logged in",
     CloseCode.FORBIDDEN: "not allowed: removed, blocked by the host, or refused by an audience rule",
@@ -37,6 +39,6 @@ MEANINGS: dict[CloseCode, str] = {
 }
 
 # A page does not reconnect after these: coming back would be refused again, or another tab has the room.
-FINAL: frozenset[CloseCode] = frozenset(
+FINAL: frozenset[int] = frozenset(
     {CloseCode.UNAUTHENTICATED, CloseCode.FORBIDDEN, CloseCode.NOT_FOUND, CloseCode.SUPERSEDED, CloseCode.ENDED}
 )
