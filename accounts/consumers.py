@@ -9,11 +9,11 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import get_channel_layer
 
 from spaces_site import groups
+from spaces_site.close_codes import CloseCode
 
 from .events import user_group
 
 log = logging.getLogger(__name__)
-CLOSE_UNAUTHENTICATED = 4401
 
 
 class UserEventsConsumer(AsyncJsonWebsocketConsumer):
@@ -32,7 +32,7 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+            await self.close(code=CloseCode.UNAUTHENTICATED)
             return
         self.channel_layer = get_channel_layer()
         self.channel_name = await self.channel_layer.new_channel()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -9,6 +12,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from spaces_site import ratelimit
+from spaces_site.services import model_update
 
 from .audience import check_audience
 from .engagement import post_text_publish
@@ -160,19 +164,15 @@ def conversation_mark_read(*, conversation: Conversation, user: User) -> int:
 def user_set_time_zone(*, user: User, name: str) -> User:
     """Save the zone the person's browser reports (or they chose); an unknown name is refused."""
     validate_time_zone(name)
-    if user.time_zone != name:
-        user.time_zone = name
-        user.save(update_fields=["time_zone"])
+    user, _ = model_update(instance=user, fields=["time_zone"], data={"time_zone": name})
     return user
 
 
-def user_update_profile(*, user: User, **fields) -> User:
-    allowed = {"display_name", "bio", "avatar", "date_of_birth", "time_zone", "message_policy"}
-    unknown = set(fields) - allowed
-    if unknown:
-        raise ValidationError(f"Unknown profile fields: {', '.join(sorted(unknown))}")
-    for name, value in fields.items():
-        setattr(user, name, value)
-    user.full_clean(exclude=["password"])
-    user.save(update_fields=list(fields))
+# What a person may change on their own profile (accounts.forms.ProfileForm shows the same fields).
+PROFILE_FIELDS = ("display_name", "bio", "avatar", "date_of_birth", "time_zone", "message_policy")
+
+
+def user_update_profile(*, user: User, data: Mapping[str, Any]) -> User:
+    """Save the profile fields in `data` that changed; anything else in `data` is ignored."""
+    user, _ = model_update(instance=user, fields=PROFILE_FIELDS, data=data)
     return user

@@ -10,18 +10,14 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from spaces_site.http import error_text, safe_next
 from spaces_site.ratelimit import RateLimited, form_status
-from spaces_site.redirects import safe_next
 
 from . import engagement, selectors, services
 from .audience import can_read
 from .forms import MessageForm, NewMessageForm, PostForm, ProfileForm, QuoteForm, ReplyForm, ReportForm
 from .models import Post, User
 from .pagination import BadCursor
-
-
-def _error_text(exc: ValidationError) -> str:
-    return " ".join(exc.messages)
 
 
 def _page_or_400(request: HttpRequest, read, **kwargs):
@@ -103,7 +99,7 @@ def _post_actions(request: HttpRequest, post: Post, action, *, done: str) -> Htt
     try:
         shown = action(post)
     except ValidationError as exc:
-        error, shown = _error_text(exc), post.repost_of if post.is_plain_repost else post
+        error, shown = error_text(exc), post.repost_of if post.is_plain_repost else post
     if request.htmx:
         shown = selectors.post_for(pk=shown.pk, username=shown.author.username, viewer=request.user)
         context = {"post": shown, "action_error": error}
@@ -267,8 +263,8 @@ def follow(request: HttpRequest, username: str) -> HttpResponse:
     except ValidationError as exc:
         if request.htmx:
             status = 429 if isinstance(exc, RateLimited) else 422
-            return _follow_button(request, person, error=_error_text(exc), status=status)
-        messages.error(request, _error_text(exc))
+            return _follow_button(request, person, error=error_text(exc), status=status)
+        messages.error(request, error_text(exc))
         return redirect(person)
     if request.htmx:
         return _follow_button(request, person)
@@ -294,7 +290,7 @@ def block(request: HttpRequest, username: str) -> HttpResponse:
     try:
         services.block_create(blocker=request.user, blocked=person)
     except ValidationError as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, error_text(exc))
     else:
         messages.success(
             request, f"You blocked @{person.username}. They can't follow you, message you or see your posts."
@@ -334,9 +330,11 @@ def report(request: HttpRequest, username: str) -> HttpResponse:
 
 @login_required
 def profile_edit(request: HttpRequest) -> HttpResponse:
-    form = ProfileForm(request.POST or None, request.FILES or None, instance=request.user)
+    # The form checks the person's row read afresh, so the service compares against what is stored and saves
+    # only what changed.
+    form = ProfileForm(request.POST or None, request.FILES or None, instance=User.objects.get(pk=request.user.pk))
     if request.method == "POST" and form.is_valid():
-        form.save()
+        services.user_update_profile(user=request.user, data=form.cleaned_data)
         messages.success(request, "Profile saved.")
         return redirect(request.user)
     return render(request, "accounts/profile_edit.html", {"form": form})
@@ -349,7 +347,7 @@ def time_zone(request: HttpRequest) -> HttpResponse:
     try:
         services.user_set_time_zone(user=request.user, name=request.POST.get("time_zone", ""))
     except ValidationError as exc:
-        return HttpResponseBadRequest(_error_text(exc))
+        return HttpResponseBadRequest(error_text(exc))
     return HttpResponse(status=204)
 
 

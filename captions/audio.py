@@ -23,8 +23,6 @@ from rooms.media import FORMAT_OPUS, FORMAT_PCM16, HEADER_BYTES, MAX_FRAME_BYTES
 
 logger = logging.getLogger(__name__)
 
-HEADER_SIZE = HEADER_BYTES
-MAX_FRAME_SIZE = MAX_FRAME_BYTES
 SAMPLE_RATE = 16_000
 OPUS_FRAME_MS = 20
 
@@ -71,14 +69,14 @@ def parse_frame(frame: bytes, *, relayed: bool = False) -> Frame:
         if not frame:
             raise FrameDecodeError("empty relayed frame")
         speaker_index, frame = frame[0], frame[1:]
-    if len(frame) < HEADER_SIZE:
-        raise FrameDecodeError(f"frame of {len(frame)} bytes is shorter than the {HEADER_SIZE}-byte header")
-    if len(frame) > MAX_FRAME_SIZE:
-        raise FrameDecodeError(f"frame of {len(frame)} bytes is over the {MAX_FRAME_SIZE}-byte limit")
+    if len(frame) < HEADER_BYTES:
+        raise FrameDecodeError(f"frame of {len(frame)} bytes is shorter than the {HEADER_BYTES}-byte header")
+    if len(frame) > MAX_FRAME_BYTES:
+        raise FrameDecodeError(f"frame of {len(frame)} bytes is over the {MAX_FRAME_BYTES}-byte limit")
     fmt, stream, seq, capture_ms = unpack_header(frame)
     if fmt not in (FORMAT_OPUS, FORMAT_PCM16):
         raise FrameDecodeError(f"unknown audio format {fmt}")
-    return Frame(speaker_index, fmt, seq, capture_ms, frame[HEADER_SIZE:], stream)
+    return Frame(speaker_index, fmt, seq, capture_ms, frame[HEADER_BYTES:], stream)
 
 
 def build_frame(

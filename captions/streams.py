@@ -16,7 +16,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .audio import FORMAT_OPUS, FORMAT_PCM16, HEADER_SIZE, OPUS_FRAME_MS, StreamDecoder
+from rooms.media import FORMAT_OPUS, FORMAT_PCM16, HEADER_BYTES
+
+from .audio import OPUS_FRAME_MS, StreamDecoder
 from .engines import Engine, Recogniser, Result
 
 logger = logging.getLogger(__name__)
@@ -237,13 +239,13 @@ class SpeakerStream:
 
 def _frame_ms(frame: bytes, *, relayed: bool) -> int:
     offset = 1 if relayed else 0
-    if len(frame) <= offset + HEADER_SIZE:
+    if len(frame) <= offset + HEADER_BYTES:
         return 0
     fmt = frame[offset]
     if fmt == FORMAT_OPUS:
         return OPUS_FRAME_MS
     if fmt == FORMAT_PCM16:
-        return (len(frame) - offset - HEADER_SIZE) // 32
+        return (len(frame) - offset - HEADER_BYTES) // 32
     return 0
 
 

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET
 
 from rooms.models import Space
 from rooms.selectors import space_by_id
-from spaces_site.redirects import safe_next
+from spaces_site.http import safe_next
 
 from . import search, selectors, services
 from .forms import CaptionPreferenceForm

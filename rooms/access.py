@@ -11,27 +11,13 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 
 from accounts.models import Block, Follow, User
+from spaces_site.close_codes import CloseCode
+from spaces_site.decisions import ALLOW as ALLOW
+from spaces_site.decisions import Decision as Decision
 
-from .models import MANAGER_ROLES, SPEAKING_ROLES, Invitation, Participant, Role, Space
-
-
-@dataclass(frozen=True)
-class Decision:
-    allowed: bool
-    reason: str = ""
-    # The websocket close code that goes with a refusal (see rooms/PROTOCOL.md).
-    code: int = 0
-    # Where the person can do something about a refusal (e.g. buy a ticket); shown on the page.
-    url: str = ""
-
-    def __bool__(self) -> bool:
-        return self.allowed
-
-
-ALLOW = Decision(True)
+from .models import SPEAKING_ROLES, Invitation, Participant, Role, Space
 
 
 class AdmissionRefused(PermissionDenied):
@@ -41,12 +27,6 @@ class AdmissionRefused(PermissionDenied):
         super().__init__(decision.reason)
         self.decision = decision
 
-
-CLOSE_UNAUTHENTICATED = 4401
-CLOSE_FORBIDDEN = 4403
-CLOSE_NOT_FOUND = 4404
-CLOSE_NOT_LIVE = 4409
-CLOSE_ENDED = 4410
 
 # audience -> checks; each returns a refusing Decision or ALLOW.
 AdmissionCheck = Callable[[Space, User], Decision]
@@ -119,17 +99,17 @@ def can_join(*, space: Space, user: User, participant: Participant | None | obje
     """May `user` open this Space's room now? `participant` is their row, or None when the caller looked
     and found none (a join of someone new then costs no second look-up)."""
     if not user.is_authenticated:
-        return Decision(False, "Log in to join Spaces.", CLOSE_UNAUTHENTICATED)
+        return Decision(False, "Log in to join Spaces.", CloseCode.UNAUTHENTICATED)
     if space.state in (Space.State.ENDED, Space.State.CANCELLED):
-        return Decision(False, f"This Space has {space.state}.", CLOSE_ENDED)
+        return Decision(False, f"This Space has {space.state}.", CloseCode.ENDED)
     if space.host_id == user.pk:
-        return ALLOW if space.state == Space.State.LIVE else Decision(False, "Start the Space first.", CLOSE_NOT_LIVE)
+        live = space.state == Space.State.LIVE
+        return ALLOW if live else Decision(False, "Start the Space first.", CloseCode.NOT_LIVE)
     if space.state != Space.State.LIVE:
-        return Decision(False, "This Space hasn't started yet.", CLOSE_NOT_LIVE)
-    if participant is LOOK_UP:
-        participant = Participant.objects.filter(space=space, user=user).first()
-    if participant is not None and participant.removed:
-        return Decision(False, "You were removed from this Space.", CLOSE_FORBIDDEN)
+        return Decision(False, "This Space hasn't started yet.", CloseCode.NOT_LIVE)
+    row = Participant.objects.filter(space=space, user=user).first() if participant is LOOK_UP else participant
+    if isinstance(row, Participant) and row.removed:
+        return Decision(False, "You were removed from this Space.", CloseCode.FORBIDDEN)
     return _host_and_audience_allow(space, user, "This Space is not open to you.")
 
 
@@ -147,14 +127,6 @@ def may_request_to_speak(*, space: Space, user: User) -> Decision:
     if policy == Space.SpeakingPolicy.FOLLOWED:
         return Decision(False, "In this Space only people the host follows can request to speak.")
     return Decision(False, "In this Space only invited people can speak.")
-
-
-def is_manager(role: str) -> bool:
-    return role in MANAGER_ROLES
-
-
-def is_speaking_role(role: str) -> bool:
-    return role in SPEAKING_ROLES
 
 
 # Questions from the audience (rooms/questions.py): listeners ask, the hosts and co-hosts manage them.
@@ -176,11 +148,34 @@ def role_allows(role: str, action: str) -> bool:
     return action in ACTIONS_BY_ROLE.get(role, frozenset())
 
 
-def blocked_speaker_ids_for(*, user: User, speaker_ids: list[int]) -> set[int]:
-    """Which of these speakers the listener has blocked (they are warned, not kept out)."""
-    return set(
-        Block.objects.filter(Q(blocker=user) & Q(blocked_id__in=speaker_ids)).values_list("blocked_id", flat=True)
-    )
+# Actions aimed at one person (`user_id`): whom each role may aim them at, by that person's role. The services
+# refuse anything else, and each room socket is sent its own row (`can_target`), so the page offers only these.
+_ANYONE = frozenset({Role.HOST, Role.COHOST, Role.SPEAKER, Role.LISTENER})
+TARGETS: dict[str, dict[str, frozenset[str]]] = {
+    "approve": {Role.HOST: frozenset({Role.LISTENER}), Role.COHOST: frozenset({Role.LISTENER})},
+    "decline": {Role.HOST: _ANYONE, Role.COHOST: _ANYONE},  # anyone whose hand is up
+    "invite": {Role.HOST: frozenset({Role.LISTENER}), Role.COHOST: frozenset({Role.LISTENER})},
+    "mute": {Role.HOST: SPEAKING_ROLES, Role.COHOST: frozenset({Role.COHOST, Role.SPEAKER})},
+    "make_listener": {Role.HOST: frozenset({Role.COHOST, Role.SPEAKER}), Role.COHOST: frozenset({Role.SPEAKER})},
+    "remove": {Role.HOST: _ANYONE - {Role.HOST}, Role.COHOST: frozenset({Role.SPEAKER, Role.LISTENER})},
+    "add_cohost": {Role.HOST: frozenset({Role.SPEAKER, Role.LISTENER})},
+    "remove_cohost": {Role.HOST: frozenset({Role.COHOST})},
+}
+
+
+def may_target(*, actor_role: str, action: str, target_role: str) -> bool:
+    """May someone holding `actor_role` aim `action` at someone holding `target_role`?"""
+    return target_role in TARGETS.get(action, {}).get(actor_role, frozenset())
+
+
+def permissions_for(role: str) -> dict[str, object]:
+    """What a socket holding `role` may send (`can`), and what at whom, by their role (`can_target`): sent in
+    `welcome` and in `permissions` when the role changes, so the page never works it out itself."""
+    aimed = {
+        target: [a for a in sorted(TARGETS) if may_target(actor_role=role, action=a, target_role=target)]
+        for target in Role.values
+    }
+    return {"can": sorted(ACTIONS_BY_ROLE.get(role, frozenset())), "can_target": aimed}
 
 
 KNOWN_ACTIONS: frozenset[str] = frozenset().union(*ACTIONS_BY_ROLE.values())
@@ -191,18 +186,18 @@ def can_replay(*, space: Space, user: User) -> Decision:
     rules: its host; anyone else who could have entered it (not removed from it, not blocked by the host,
     and past the audience's admission checks: a ticket, a Super Follow)."""
     if not user.is_authenticated:
-        return Decision(False, "Log in to listen to replays.", CLOSE_UNAUTHENTICATED)
+        return Decision(False, "Log in to listen to replays.", CloseCode.UNAUTHENTICATED)
     if space.host_id == user.pk:
         return ALLOW
     if Participant.objects.filter(space=space, user=user, removed_at__isnull=False).exists():
-        return Decision(False, "You were removed from this Space.", CLOSE_FORBIDDEN)
+        return Decision(False, "You were removed from this Space.", CloseCode.FORBIDDEN)
     return _host_and_audience_allow(space, user, "This replay is not open to you.")
 
 
 def _host_and_audience_allow(space: Space, user: User, refusal: str) -> Decision:
     """What joining and replaying share: the host's blocks, then the audience's admission hooks."""
     if Block.objects.filter(blocker_id=space.host_id, blocked=user).exists():
-        return Decision(False, "The host has blocked you.", CLOSE_FORBIDDEN)
+        return Decision(False, "The host has blocked you.", CloseCode.FORBIDDEN)
     return audience_admits(space=space, user=user, refusal=refusal)
 
 
@@ -212,5 +207,5 @@ def audience_admits(*, space: Space, user: User, refusal: str = "This Space is n
     for check in _admission_checks.get(space.audience, []):
         decision = check(space, user)
         if not decision:
-            return Decision(False, decision.reason or refusal, CLOSE_FORBIDDEN, decision.url)
+            return Decision(False, decision.reason or refusal, CloseCode.FORBIDDEN, decision.url)
     return ALLOW

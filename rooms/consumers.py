@@ -15,6 +15,8 @@ from django.db import DatabaseError
 
 from accounts.models import Post, User
 from spaces_site import ratelimit
+from spaces_site.close_codes import CloseCode
+from spaces_site.http import error_text
 
 from . import access, fanout, headcount, leases, media, questions, selectors, services, socket_cap
 from .events import participant_payload
@@ -24,7 +26,6 @@ from .presence import TokenBucket, batcher
 log = logging.getLogger(__name__)
 
 REACTIONS = ("💯", "✋", "👏", "😂", "❤️", "🙏", "✅", "🔥", "🎉")
-CLOSE_TOO_MANY_MESSAGES = 4429
 
 
 class SpaceConsumer(AsyncWebsocketConsumer):
@@ -49,7 +50,7 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         user = self.scope.get("user")
         self.space_id = int(self.scope["url_route"]["kwargs"]["space_id"])
         if user is None or not user.is_authenticated:
-            await self._refuse("Log in to join Spaces.", access.CLOSE_UNAUTHENTICATED)
+            await self._refuse("Log in to join Spaces.", CloseCode.UNAUTHENTICATED)
             return
         self.user = user
         try:
@@ -62,7 +63,7 @@ class SpaceConsumer(AsyncWebsocketConsumer):
             await self._refuse(refused.decision.reason, refused.decision.code)
             return
         except Space.DoesNotExist:
-            await self._refuse("There is no such Space.", access.CLOSE_NOT_FOUND)
+            await self._refuse("There is no such Space.", CloseCode.NOT_FOUND)
             return
         self.joined = True
         self.text_bucket = TokenBucket(settings.SPACES_TEXT_MESSAGES_PER_10S, 10)
@@ -102,9 +103,9 @@ class SpaceConsumer(AsyncWebsocketConsumer):
             log.warning("could not catch a room socket up", exc_info=True)
             return
         if snapshot["space"]["state"] != Space.State.LIVE:
-            await self._refuse("This Space has ended.", access.CLOSE_ENDED)
+            await self._refuse("This Space has ended.", CloseCode.ENDED)
         elif snapshot["removed"]:
-            await self._refuse("You were removed from this Space.", access.CLOSE_FORBIDDEN)
+            await self._refuse("You were removed from this Space.", CloseCode.FORBIDDEN)
         elif self.joined and not self.closing:
             self._remember(snapshot["me"])
             await self._send_event({key: value for key, value in snapshot.items() if key != "removed"})
@@ -177,7 +178,7 @@ class SpaceConsumer(AsyncWebsocketConsumer):
             return
         text_data = text_data or ""  # a websocket message is text or bytes; "" is answered as bad JSON
         if not self.text_bucket.take():
-            await self._refuse("Too many messages; slow down.", CLOSE_TOO_MANY_MESSAGES)
+            await self._refuse("Too many messages; slow down.", CloseCode.FLOOD)
             return
         if len(text_data.encode()) > settings.SPACES_MAX_TEXT_MESSAGE_BYTES:
             await self._error("too_large", f"Messages can be at most {settings.SPACES_MAX_TEXT_MESSAGE_BYTES} bytes.")
@@ -205,10 +206,10 @@ class SpaceConsumer(AsyncWebsocketConsumer):
 
     async def _receive_frame(self, frame: bytes) -> None:
         if not self.frame_bucket.take():
-            await self._refuse("Too many audio frames.", CLOSE_TOO_MANY_MESSAGES)
+            await self._refuse("Too many audio frames.", CloseCode.FLOOD)
             return
         if not self.media_rate.allow(len(frame)):
-            await self._refuse("Too much audio: at most 64,000 bytes and 100 frames a second.", media.CLOSE_FLOOD)
+            await self._refuse("Too much audio: at most 64,000 bytes and 100 frames a second.", CloseCode.FLOOD)
             return
         if self.role not in SPEAKING_ROLES or self.muted or self.speaker_index is None:
             self.dropped_frames += 1
@@ -233,10 +234,10 @@ class SpaceConsumer(AsyncWebsocketConsumer):
             await self._error("forbidden", str(exc) or "You can't do that.", ref=kind)
             return False
         except ratelimit.RateLimited as exc:
-            await self._error("rate_limited", " ".join(exc.messages), ref=kind)
+            await self._error("rate_limited", error_text(exc), ref=kind)
             return False
         except ValidationError as exc:
-            await self._error("invalid", " ".join(exc.messages), ref=kind)
+            await self._error("invalid", error_text(exc), ref=kind)
             return False
         except (User.DoesNotExist, Post.DoesNotExist, Participant.DoesNotExist):
             await self._error("not_found", "No such person or post.", ref=kind)
@@ -413,7 +414,7 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         if kind == socket_cap.SUPERSEDED_EVENT:
             if self.socket_id in event["socket_ids"]:
                 message = "This Space is open in too many of your tabs or devices; this one was closed."
-                await self._refuse(message, socket_cap.CLOSE_SUPERSEDED)
+                await self._refuse(message, CloseCode.SUPERSEDED)
             return
         if (
             "only_roles" in event
@@ -421,10 +422,13 @@ class SpaceConsumer(AsyncWebsocketConsumer):
             and self.user.pk not in event.get("also_user_ids", ())
         ):
             return  # meant for some roles only (a host's keyword alert, an open question) and perhaps one person
+        role_was = self.role
         if kind == "role_changed" and event["participant"]["user_id"] == self.user.pk:
             self._remember(event["participant"])
         await self.send(text_data=text)
+        if self.role != role_was:
+            await self._send_event({"type": "permissions", **access.permissions_for(self.role)})
         if kind == "removed" and event["user_id"] == self.user.pk:
-            await self._refuse("You were removed from this Space.", access.CLOSE_FORBIDDEN)
+            await self._refuse("You were removed from this Space.", CloseCode.FORBIDDEN)
         elif kind == "space_ended":
-            await self._refuse("This Space has ended.", access.CLOSE_ENDED)
+            await self._refuse("This Space has ended.", CloseCode.ENDED)

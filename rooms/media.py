@@ -6,7 +6,7 @@ channel layer: with REDIS_URL set, each process holds one Redis pub/sub subscrip
 local listener and writes every frame straight to that process's sockets; without it, fan-out stays inside
 the process. Each listener has a bounded queue that drops its oldest messages when its socket pushes back,
 and a listener attached with `acks` must acknowledge what it reads; one that keeps dropping or stops
-acknowledging is told, detached and closed with `CLOSE_SLOW_LISTENER`, and nobody else waits for it.
+acknowledging is told, detached and closed with `CloseCode.SLOW_LISTENER`, and nobody else waits for it.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from typing import Any, NamedTuple, Protocol
 from django.conf import settings
 from redis.exceptions import RedisError
 
+from spaces_site.close_codes import CloseCode
+
 logger = logging.getLogger(__name__)
 
 # format, stream id, sequence number, capture time in ms. A stream is one capture session of a speaker
@@ -35,11 +37,6 @@ FORMAT_PCM16 = 2  # PCM16 little-endian, mono, 16 kHz (the fallback where WebCod
 FORMATS = frozenset({FORMAT_OPUS, FORMAT_PCM16})
 MAX_SPEAKER_INDEX = 254
 BATCH_MARKER = 0xFF  # first byte of a batched message; never a speaker index
-
-CLOSE_BAD_FRAME = 4400  # malformed header: too short, unknown format, capture time not a number, no payload
-CLOSE_SLOW_LISTENER = 4408  # this listener's socket kept falling behind; it was dropped from the fan-out
-CLOSE_FRAME_TOO_LARGE = 4413  # a frame above MAX_FRAME_BYTES
-CLOSE_FLOOD = 4429  # more frames or bytes per second than a speaker can produce (see MediaRateLimit)
 
 
 class FrameError(ValueError):
@@ -75,16 +72,16 @@ def validate_frame(frame: bytes) -> None:
     """Raise FrameError unless `frame` is a well-formed client frame (17-byte header plus a payload)."""
     size = len(frame)
     if size > MAX_FRAME_BYTES:
-        raise FrameError(f"frame of {size} bytes is above the {MAX_FRAME_BYTES}-byte limit", CLOSE_FRAME_TOO_LARGE)
+        raise FrameError(f"frame of {size} bytes is above the {MAX_FRAME_BYTES}-byte limit", CloseCode.FRAME_TOO_LARGE)
     if size <= HEADER_BYTES:
         raise FrameError(
-            f"frame of {size} bytes has no room for the {HEADER_BYTES}-byte header and a payload", CLOSE_BAD_FRAME
+            f"frame of {size} bytes has no room for the {HEADER_BYTES}-byte header and a payload", CloseCode.BAD_FRAME
         )
     fmt, _stream, _sequence, captured_ms = HEADER.unpack_from(frame)
     if fmt not in FORMATS:
-        raise FrameError(f"unknown frame format {fmt}; expected 1 (Opus) or 2 (PCM16)", CLOSE_BAD_FRAME)
+        raise FrameError(f"unknown frame format {fmt}; expected 1 (Opus) or 2 (PCM16)", CloseCode.BAD_FRAME)
     if not math.isfinite(captured_ms):
-        raise FrameError("capture time is not a finite number", CLOSE_BAD_FRAME)
+        raise FrameError("capture time is not a finite number", CloseCode.BAD_FRAME)
 
 
 def relayed(speaker_index: int, frame: bytes) -> bytes:
@@ -120,7 +117,7 @@ class MediaRateLimit:
 
     A speaker produces 50 Opus frames (or 50 PCM16 frames of 640 bytes) a second; the defaults allow twice
     that over a one-second burst. `allow(size)` returns False once the sender is past the cap; the
-    consumer then closes with CLOSE_FLOOD.
+    consumer then closes with CloseCode.FLOOD.
     """
 
     def __init__(self, frames_per_second: float = 100.0, bytes_per_second: float = 64_000.0, burst_s: float = 1.0):
@@ -324,18 +321,18 @@ async def _tell_slow_listener(sink: Any) -> None:
     try:
         notify = getattr(sink, "media_evicted", None)
         if notify is not None:
-            await asyncio.wait_for(notify(CLOSE_SLOW_LISTENER), 5)
+            await asyncio.wait_for(notify(CloseCode.SLOW_LISTENER), 5)
             return
         event = {
             "type": "error",
             "code": "slow_listener",
-            "close_code": CLOSE_SLOW_LISTENER,
+            "close_code": CloseCode.SLOW_LISTENER,
             "message": "Your connection could not keep up with the live audio; reconnect to listen again.",
         }
         if hasattr(sink, "send"):
             await asyncio.wait_for(sink.send(text_data=json.dumps(event)), 5)
         if hasattr(sink, "close"):
-            await asyncio.wait_for(sink.close(code=CLOSE_SLOW_LISTENER), 5)
+            await asyncio.wait_for(sink.close(code=CloseCode.SLOW_LISTENER), 5)
     except Exception:
         logger.info("could not tell slow listener %r before closing", sink, exc_info=True)
 

@@ -10,7 +10,7 @@ from django.db.models.functions import Coalesce
 
 from accounts.models import Block, Follow, User
 
-from . import headcount
+from . import access, headcount
 from .events import PAYLOAD_FIELDS, host_presence_event, participant_payload, participant_payloads
 from .leases import live_socket_of
 from .models import SPEAKING_ROLES, Participant, PinnedPost, Reminder, Role, Space
@@ -183,6 +183,7 @@ def room_snapshot(*, space: Space, me: Participant) -> dict:
         # The listener's own block list, so a blocked account who becomes a speaker later is flagged too.
         "blocked_ids": list(Block.objects.filter(blocker_id=me.user_id).values_list("blocked_id", flat=True)[:1000]),
         "invited": me.space.invitations.filter(user_id=me.user_id).exists() if me.role == Role.LISTENER else False,
+        **access.permissions_for(me.role),
     }
 
 

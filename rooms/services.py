@@ -16,6 +16,7 @@ from accounts.audience import can_read
 from accounts.models import Notification, Post, User
 from accounts.selectors import is_blocked_between
 from spaces_site import ratelimit
+from spaces_site.services import model_update
 
 from . import access, headcount, leases, signals
 from .events import broadcast, host_presence_event, participant_payload
@@ -133,27 +134,41 @@ def space_create(
 
 @transaction.atomic
 def space_update(
-    *, space: Space, by: User, title: str | None = None, scheduled_for: datetime | None = None, topics=None
+    *,
+    space: Space,
+    by: User,
+    title: str | None = None,
+    scheduled_for: datetime | None = None,
+    topics=None,
+    speaking_policy: str | None = None,
 ) -> Space:
+    """Edit a scheduled Space: the fields given (None leaves one as it is)."""
     space = Space.objects.select_for_update().get(pk=space.pk)
     _require_host(space, by)
     if space.state != Space.State.SCHEDULED:
         raise ValidationError("Only a scheduled Space can be edited.")
+    data: dict[str, object] = {}
     if title is not None:
         if not title.strip():
             raise ValidationError("Give your Space a title.")
-        space.title = title.strip()
-    if scheduled_for is not None and scheduled_for != space.scheduled_for:
+        data["title"] = title.strip()
+    if speaking_policy is not None:
+        if speaking_policy not in Space.SpeakingPolicy.values:
+            raise ValidationError("Choose who can speak.")
+        data["speaking_policy"] = speaking_policy
+    previous_time = space.scheduled_for
+    rescheduled = scheduled_for is not None and scheduled_for != previous_time
+    if scheduled_for is not None and rescheduled:
         check_schedule_time(scheduled_for)
-        previous_time = space.scheduled_for
-        space.scheduled_for = scheduled_for
+        data.update(scheduled_for=scheduled_for, due_notice_at=None)
+    if topics is not None:
+        data["topics"] = ",".join(clean_topics(topics))
+    fields = ["title", "speaking_policy", "scheduled_for", "due_notice_at", "topics"]
+    space, _ = model_update(instance=space, fields=fields, data=data)
+    if rescheduled:
         # A new time means a new notice, ahead or at the start depending on how far away it now is.
         Reminder.objects.filter(space=space).update(sent_at=None, at_start=reminds_at_start(space))
-        space.due_notice_at = None
         signals.space_rescheduled.send(sender=Space, space=space, previous_time=previous_time)
-    if topics is not None:
-        space.topics = ",".join(clean_topics(topics))
-    space.save()
     return space
 
 
@@ -413,11 +428,11 @@ def speaker_approve(*, space: Space, by: User, user: User) -> Participant:
     """Make a listener who raised their hand a speaker; race-free against the speaker limit."""
     space = _locked(space)
     _require_live(space)
-    _require_manager(space, by)
+    actor = _require_manager(space, by)
     participant = _participant(space, user, lock=True)
     if participant.removed:
         raise ValidationError("That person was removed from this Space.")
-    if participant.role != Role.LISTENER:
+    if not access.may_target(actor_role=actor.role, action="approve", target_role=participant.role):
         raise ValidationError(f"{user.name} is already a {participant.get_role_display().lower()}.")
     if participant.hand_raised_at is None and not Invitation.objects.filter(space=space, user=user).exists():
         raise ValidationError(f"{user.name} hasn't asked to speak.")
@@ -443,13 +458,13 @@ def speaker_decline(*, space: Space, by: User, user: User) -> Participant:
 def speaker_invite(*, space: Space, by: User, user: User, by_dm: bool = False) -> Invitation:
     """Invite anyone to speak; they get a notification (and a DM if asked) and accept in the room."""
     _require_live(space)
-    _require_manager(space, by)
+    actor = _require_manager(space, by)
     if user.pk == by.pk:
         raise ValidationError("You can't invite yourself.")
     existing = Participant.objects.filter(space=space, user=user).first()
     if existing is not None and existing.removed:
         raise ValidationError(f"{user.name} was removed from this Space.")
-    if existing is not None and existing.role in SPEAKING_ROLES:
+    if existing and not access.may_target(actor_role=actor.role, action="invite", target_role=existing.role):
         raise ValidationError(f"{user.name} can already speak.")
     _require_not_blocked(by, user)
     if space.host_id != by.pk:
@@ -507,7 +522,8 @@ def participant_make_listener(*, space: Space, by: User, user: User) -> Particip
     space = _locked(space)
     actor = _require_manager(space, by)
     participant = _participant(space, user, lock=True)
-    if participant.role == Role.HOST or (participant.role == Role.COHOST and actor.role != Role.HOST):
+    allowed = access.may_target(actor_role=actor.role, action="make_listener", target_role=participant.role)
+    if participant.role != Role.LISTENER and not allowed:
         raise PermissionDenied("Only the host can change a co-host's role.")
     if participant.role == Role.LISTENER:
         raise ValidationError(f"{user.name} is already a listener.")
@@ -541,7 +557,7 @@ def cohost_add(*, space: Space, by: User, user: User) -> Participant | Invitatio
         raise ValidationError(f"{user.name} is not in this Space.")
     if participant.removed:
         raise ValidationError(f"{user.name} was removed from this Space.")
-    if participant.role in (Role.HOST, Role.COHOST):
+    if not access.may_target(actor_role=Role.HOST, action="add_cohost", target_role=participant.role):
         raise ValidationError(f"{user.name} is already a {participant.get_role_display().lower()}.")
     return _set_role(space, participant, Role.COHOST)
 
@@ -554,7 +570,7 @@ def cohost_remove(*, space: Space, by: User, user: User) -> Participant | None:
         Invitation.objects.filter(space=space, user=user, role=Role.COHOST).delete()
         return None
     participant = _participant(space, user, lock=True)
-    if participant.role != Role.COHOST:
+    if not access.may_target(actor_role=Role.HOST, action="remove_cohost", target_role=participant.role):
         raise ValidationError(f"{user.name} is not a co-host.")
     return _set_role(space, participant, Role.LISTENER)
 
@@ -566,7 +582,7 @@ def participant_mute(*, space: Space, by: User, user: User) -> Participant:
     participant = _participant(space, user, lock=True)
     if participant.role not in SPEAKING_ROLES:
         raise ValidationError(f"{user.name} is not a speaker.")
-    if participant.role == Role.HOST and actor.role != Role.HOST:
+    if not access.may_target(actor_role=actor.role, action="mute", target_role=participant.role):
         raise PermissionDenied("Co-hosts can't mute the host.")
     if not participant.muted:
         participant.muted = True
@@ -611,10 +627,9 @@ def participant_remove(*, space: Space, by: User, user: User) -> Participant:
     space = _locked(space)
     actor = _require_manager(space, by)
     participant = _participant(space, user, lock=True)
-    if participant.role == Role.HOST:
-        raise PermissionDenied("The host can't be removed.")
-    if participant.role == Role.COHOST and actor.role != Role.HOST:
-        raise PermissionDenied("Only the host can remove a co-host.")
+    if not access.may_target(actor_role=actor.role, action="remove", target_role=participant.role):
+        who = "The host can't be removed." if participant.role == Role.HOST else "Only the host can remove a co-host."
+        raise PermissionDenied(who)
     if participant.removed:
         raise ValidationError(f"{user.name} was already removed.")
     return _remove(space, participant)

@@ -2,7 +2,7 @@
 
 The open sockets are the presence leases' rows (`rooms.leases`), so a socket of a dead process never
 counts for long. When a join takes someone past the cap, the oldest of their sockets are named in a
-`socket_superseded` event to the Space; the consumer holding each one closes with CLOSE_SUPERSEDED and
+`socket_superseded` event to the Space; the consumer holding each one closes with CloseCode.SUPERSEDED and
 every other consumer ignores it (it never reaches a page).
 """
 
@@ -13,7 +13,6 @@ from django.conf import settings
 from .events import broadcast
 from .models import RoomSocket
 
-CLOSE_SUPERSEDED = 4406
 SUPERSEDED_EVENT = "socket_superseded"
 
 

@@ -9,16 +9,14 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.auth.views import redirect_to_login
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import path, reverse
+from django.urls import path
 
 from accounts.models import User
-from spaces_site.redirects import safe_next
+from spaces_site.http import error_text, login_redirect, safe_next
 
 from . import access, services
 from .models import Invitation, Participant, Role, Space, SpaceReport
@@ -38,7 +36,7 @@ class StudioSite(admin.AdminSite):
         if request.user.is_authenticated:
             eligibility = access.host_eligibility(user=request.user)
             return render(request, "rooms/not_eligible.html", {"eligibility": eligibility}, status=403)
-        return redirect_to_login(safe_next(request, "studio:index"), reverse("account_login"))
+        return login_redirect(request, safe_next(request, "studio:index"))
 
     def get_urls(self):
         # Django's "view on site" shortcut (r/<content_type>/<id>/) maps any model's ids to their URLs, which
@@ -253,32 +251,41 @@ class StudioSpaceAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @transaction.atomic
-    def save_model(self, request, obj, form, change):
+    def save_form(self, request, form, change):
+        """A new Space is made by the service, and the row it returns is what the admin logs and shows."""
+        if change:
+            return super().save_form(request, form, change)  # unsaved: save_model writes it through the service
         data = form.cleaned_data
         try:
-            if change:
-                services.space_update(
-                    space=obj,
-                    by=request.user,
-                    title=data["title"],
-                    scheduled_for=data["scheduled_for"],
-                    topics=data["topics"],
-                )
-                Space.objects.filter(pk=obj.pk, host=request.user).update(speaking_policy=data["speaking_policy"])
-            else:
-                created = services.space_create(
-                    host=request.user,
-                    title=data["title"],
-                    topics=data["topics"],
-                    scheduled_for=data["scheduled_for"],
-                    speaking_policy=data["speaking_policy"],
-                )
-                obj.pk = created.pk
-                obj.host = request.user
-                obj._state.adding = False
+            return services.space_create(
+                host=request.user,
+                title=data["title"],
+                topics=data["topics"],
+                scheduled_for=data["scheduled_for"],
+                speaking_policy=data["speaking_policy"],
+            )
         except (ValidationError, PermissionDenied) as exc:
-            raise PermissionDenied(" ".join(getattr(exc, "messages", [str(exc)]))) from exc
+            raise PermissionDenied(error_text(exc)) from exc
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            return  # save_form created it
+        data = form.cleaned_data
+        try:
+            services.space_update(
+                space=obj,
+                by=request.user,
+                title=data["title"],
+                scheduled_for=data["scheduled_for"],
+                topics=data["topics"],
+                speaking_policy=data["speaking_policy"],
+            )
+        except (ValidationError, PermissionDenied) as exc:
+            raise PermissionDenied(error_text(exc)) from exc
+
+    def save_related(self, request, form, formsets, change):
+        if change:  # a new Space has no inlines yet, and the service wrote all of it
+            super().save_related(request, form, formsets, change)
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else []

@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -13,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts import selectors as account_selectors
 from accounts.models import User
+from spaces_site.http import error_text, login_redirect
 from spaces_site.ratelimit import form_status
 
 from . import access, selectors, services
@@ -26,10 +26,6 @@ def _space_or_404(pk: int) -> Space:
     if space is None:
         raise Http404("There is no such Space.")
     return space
-
-
-def _errors(exc: ValidationError | PermissionDenied) -> str:
-    return " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
 
 
 @login_required
@@ -66,7 +62,7 @@ def space_new(request: HttpRequest) -> HttpResponse:
                 record=data["record"],
             )
         except (ValidationError, PermissionDenied) as exc:
-            form.add_error(None, exc if isinstance(exc, ValidationError) else _errors(exc))
+            form.add_error(None, exc if isinstance(exc, ValidationError) else error_text(exc))
         else:
             messages.success(request, "Your Space is live." if space.is_live else "Your Space is scheduled.")
             return redirect(space)
@@ -87,7 +83,7 @@ def space_edit(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             services.space_update(space=space, by=request.user, **form.cleaned_data)
         except (ValidationError, PermissionDenied) as exc:
-            form.add_error(None, _errors(exc))
+            form.add_error(None, error_text(exc))
         else:
             messages.success(request, "Saved.")
             return redirect(space)
@@ -107,7 +103,7 @@ def _action(request: HttpRequest, pk: int, run, done: str) -> HttpResponse:
     try:
         run(space)
     except (ValidationError, PermissionDenied) as exc:
-        return _result(request, space, _errors(exc), ok=False)
+        return _result(request, space, error_text(exc), ok=False)
     return _result(request, space, done, ok=True)
 
 
@@ -150,7 +146,7 @@ def reminder_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         reminder = services.reminder_set(space=space, user=request.user)
     except ValidationError as exc:
-        messages.error(request, _errors(exc))
+        messages.error(request, error_text(exc))
     else:
         lead = f"{settings.SPACES_REMINDER_MINUTES_BEFORE} minutes before"
         messages.success(request, f"We'll remind you {'when it starts' if reminder.at_start else lead}.")
@@ -242,7 +238,7 @@ def _preview(request: HttpRequest, space: Space) -> HttpResponse:
     """A shared link opened by someone not signed in: what the Space is, with its share card tags.
     Listening needs an account (see README, "Front door"), so the page offers to sign in and come back."""
     if space.audience != Space.Audience.PUBLIC:
-        return redirect_to_login(request.get_full_path())
+        return login_redirect(request)
     context = {"space": space, "share_url": request.build_absolute_uri(space.get_absolute_url())}
     return render(request, "rooms/preview.html", context)
 

@@ -1,4 +1,4 @@
-"""`next` only ever leads back to this site (spaces_site.redirects.safe_next), wherever a form carries it."""
+"""`next` only ever leads back to this site (spaces_site.http.safe_next), wherever a form carries it."""
 
 import pytest
 from django.urls import reverse

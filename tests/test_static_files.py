@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 from pathlib import Path
 
@@ -30,6 +31,17 @@ def project_static_files() -> list[Path]:
     return [path for folder in folders if folder.is_dir() for path in sorted(folder.rglob("*")) if path.is_file()]
 
 
+def collected_elsewhere(path: Path, ref: str) -> bool:
+    """Whether `ref` from `path` names a file of another static folder: collected, they share one tree (an
+    app's page importing the site's `js/close-codes.js` as `../js/close-codes.js`)."""
+    root = next((parent for parent in path.parents if parent.name == "static"), None)
+    if root is None:
+        return False
+    name = posixpath.normpath(posixpath.join(path.parent.relative_to(root).as_posix(), ref.split("?", 1)[0]))
+    folders = [ROOT / "static", *sorted(ROOT.glob("*/static"))]
+    return not name.startswith("..") and any((folder / name).is_file() for folder in folders)
+
+
 def dangling_references(files: list[Path]) -> list[str]:
     """`file -> reference` for every relative reference in `files` to a file that does not exist."""
     missing = []
@@ -44,7 +56,7 @@ def dangling_references(files: list[Path]) -> list[str]:
                 if ref.startswith(EXTERNAL):
                     continue
                 target = (path.parent / ref.split("?", 1)[0].split("#", 1)[0]).resolve()
-                if not target.is_file():
+                if not target.is_file() and not collected_elsewhere(path, ref):
                     label = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
                     missing.append(f"{label} -> {ref}")
     return missing

@@ -16,6 +16,7 @@ from accounts.models import User
 from accounts.selectors import is_blocked_between
 from rooms.access import can_join
 from rooms.models import Space
+from spaces_site.decisions import ALLOW, Decision
 
 from .models import CreatorProfile, Sale, SeatHold, SuperFollowPlan, SuperFollowSubscription, Ticket, TicketOffer, Tip
 
@@ -76,16 +77,16 @@ class TicketPage:
     ticket_statuses: dict[str, int] = field(default_factory=dict)
 
 
-def sales_closed_reason(*, space: Space, now: datetime | None = None) -> str:
-    """Why tickets for `space` can't be bought any more; empty while sales are open."""
+def ticket_sales_open(*, space: Space, now: datetime | None = None) -> Decision:
+    """May tickets for `space` still be bought (and refunds asked for)? The reason when not."""
     now = now or timezone.now()
     if space.state == Space.State.CANCELLED:
-        return "This Space was cancelled."
+        return Decision(False, "This Space was cancelled.")
     if space.state == Space.State.ENDED:
-        return "This Space has ended."
+        return Decision(False, "This Space has ended.")
     if space.state == Space.State.LIVE or space.scheduled_for is None or space.scheduled_for <= now:
-        return "Ticket sales have closed: the Space has started."
-    return ""
+        return Decision(False, "Ticket sales have closed: the Space has started.")
+    return ALLOW
 
 
 def ticket_page_for(*, space: Space, viewer: User) -> TicketPage:
@@ -107,7 +108,7 @@ def ticket_page_for(*, space: Space, viewer: User) -> TicketPage:
         ticket=ticket,
         hold=hold,
         is_host=is_host,
-        sales_closed_reason=sales_closed_reason(space=space),
+        sales_closed_reason=ticket_sales_open(space=space).reason,
         seller_refusals=refusals,
         ticket_statuses=statuses,
     )
@@ -315,24 +316,24 @@ def sales_ledger_for(*, creator: User) -> QuerySet[Sale]:
 # --- Tips ------------------------------------------------------------------------------------------
 
 
-def tip_refusal_for(*, space: Space, tipper: User) -> str | None:
-    """Why `tipper` can't tip this Space's host now; None when they can."""
+def may_tip(*, space: Space, tipper: User) -> Decision:
+    """May `tipper` tip this Space's host now? The reason when not."""
     host = space.host
     if not tipper.is_authenticated:
-        return "Log in to send a tip."
+        return Decision(False, "Log in to send a tip.")
     if space.state != Space.State.LIVE:
-        return "Tips can only be sent while a Space is live."
+        return Decision(False, "Tips can only be sent while a Space is live.")
     if tipper.pk == host.pk:
-        return "You can't tip yourself."
+        return Decision(False, "You can't tip yourself.")
     if is_blocked_between(tipper, host):
-        return f"You can't tip @{host.username}."
+        return Decision(False, f"You can't tip @{host.username}.")
     decision = can_join(space=space, user=tipper)
     if not decision:
-        return decision.reason
+        return Decision(False, decision.reason)
     profile = creator_profile_of(user=host)
     if profile is None or not profile.payout_ready:
-        return f"@{host.username} can't receive tips yet: their payout account isn't ready."
-    return None
+        return Decision(False, f"@{host.username} can't receive tips yet: their payout account isn't ready.")
+    return ALLOW
 
 
 def tip_for_checkout(*, tipper: User, session_id: str) -> Tip | None:

@@ -31,7 +31,7 @@ from .fees import platform_fee_for
 from .ledger import refund_record, sale_record
 from .models import Sale, SeatHold, Ticket, TicketOffer
 from .money import format_cents
-from .selectors import creator_profile_of, sales_closed_reason, ticket_sales_refusals_for
+from .selectors import creator_profile_of, ticket_sales_open, ticket_sales_refusals_for
 from .tasks import expire_checkout_sessions as expire_checkout_sessions_task
 from .tasks import refund_ticket as refund_ticket_task
 from .tasks import refund_unseated_payment as refund_unseated_payment_task
@@ -67,7 +67,7 @@ def ticket_offer_create(*, space: Space, by: User, price_cents: int, quantity: i
     space = Space.objects.select_for_update().get(pk=space.pk)
     if space.host_id != by.pk:
         raise PermissionDenied("Only the host can sell tickets for this Space.")
-    if space.state != Space.State.SCHEDULED or sales_closed_reason(space=space):
+    if space.state != Space.State.SCHEDULED or not ticket_sales_open(space=space):
         raise ValidationError("Tickets can only be sold for a scheduled Space that hasn't started.")
     if space.audience == Space.Audience.SUPER_FOLLOWERS:
         raise ValidationError("This Space is for your Super Followers; it can't also sell tickets.")
@@ -108,7 +108,7 @@ def _seat_free() -> dict[str, Any]:
 
 def _why_not_held(offer: TicketOffer, now: datetime) -> str:
     space = Space.objects.get(pk=offer.space_id)
-    return sales_closed_reason(space=space, now=now) or SOLD_OUT
+    return ticket_sales_open(space=space, now=now).reason or SOLD_OUT
 
 
 def _already_bought(offer: TicketOffer, buyer: User) -> str:
@@ -355,9 +355,9 @@ def ticket_refund_request(*, ticket: Ticket, by: User) -> Ticket:
     ticket = Ticket.objects.select_for_update().select_related("offer__space").get(pk=ticket.pk)
     if ticket.buyer_id != by.pk:
         raise PermissionDenied("Only the buyer can ask for a refund of this ticket.")
-    closed = sales_closed_reason(space=ticket.offer.space)
-    if closed:
-        raise ValidationError(f"Refunds can be asked for only before the Space starts. {closed}")
+    sales = ticket_sales_open(space=ticket.offer.space)
+    if not sales:
+        raise ValidationError(f"Refunds can be asked for only before the Space starts. {sales.reason}")
     if ticket.status != Ticket.Status.VALID:
         raise ValidationError(f"This ticket is already {ticket.get_status_display().lower()}.")
     _refunds_start(Ticket.objects.filter(pk=ticket.pk))

@@ -24,7 +24,7 @@ from .fees import platform_fee_for
 from .ledger import sale_record
 from .models import CreatorProfile, Sale, Tip
 from .money import format_cents
-from .selectors import tip_refusal_for
+from .selectors import may_tip
 
 logger = logging.getLogger(__name__)
 
@@ -49,14 +49,14 @@ def tip_start(
     amount_error = tip_amount_error(amount_cents)
     if amount_error:
         raise ValidationError({"amount": amount_error})
-    refusal = tip_refusal_for(space=space, tipper=tipper)
-    if refusal:
-        raise ValidationError(refusal)
+    decision = may_tip(space=space, tipper=tipper)
+    if not decision:
+        raise ValidationError(decision.reason)
     host = space.host
     # Fresh from the database: the fee depends on the lifetime earnings as they are now.
     profile = CreatorProfile.objects.get(user=host)
     account_id = profile.stripe_account_id
-    if not account_id:  # tip_refusal_for saw a ready payout account; it may have been closed since
+    if not account_id:  # may_tip saw a ready payout account; it may have been closed since
         raise ValidationError(f"@{host.username} can't receive tips right now.")
     tip = Tip.objects.create(
         space=space,

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from rooms.models import Space
 from rooms.selectors import space_by_id
+from spaces_site.http import error_text
 
 from . import selectors, services
 from .models import Clip, Recording
@@ -29,10 +30,6 @@ def _space(pk: int) -> Space:
     if space is None:
         raise Http404("There is no such Space.")
     return space
-
-
-def _errors(exc: ValidationError | PermissionDenied) -> str:
-    return " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
 
 
 @login_required
@@ -64,7 +61,7 @@ def recording_control(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         run()
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _errors(exc))
+        messages.error(request, error_text(exc))
     else:
         messages.success(request, done)
     return redirect(space)
@@ -82,7 +79,7 @@ def recording_consent(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             services.recording_consent_set(space=space, by=request.user, accepted=choice == "accept")
         except (ValidationError, PermissionDenied) as exc:
-            error = _errors(exc)
+            error = error_text(exc)
     done = CONSENT_DONE.get(choice, "")
     if wants_json:
         return JsonResponse({"ok": not error, "error": error, "message": done}, status=400 if error else 200)
@@ -219,7 +216,7 @@ def clip_create(request: HttpRequest, pk: int) -> HttpResponse:
                 end_ms=start_ms + int(form.cleaned_data["length_s"] * 1000),
             )
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _errors(exc))
+        messages.error(request, error_text(exc))
         return redirect(space)
     return redirect(clip)
 
@@ -268,7 +265,7 @@ def clip_post(request: HttpRequest, pk: int) -> HttpResponse:
             text=form.cleaned_data["text"],
         )
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _errors(exc))
+        messages.error(request, error_text(exc))
         return redirect(clip)
     messages.success(request, "Posted. Your followers can play the clip from their timeline.")
     return redirect(post)

@@ -1,4 +1,7 @@
 // Keeps a signed-in page live: the bell count, new messages and the live bubbles.
+
+import { CLOSE } from "./close-codes.js";
+
 const scheme = location.protocol === "https:" ? "wss" : "ws";
 let delay = 1000;
 
@@ -10,7 +13,7 @@ function connect() {
     document.body.dispatchEvent(new CustomEvent(event.type, { detail: event, bubbles: true }));
   });
   socket.addEventListener("close", (closed) => {
-    if (closed.code === 4401) return;
+    if (closed.code === CLOSE.UNAUTHENTICATED) return;
     // Jittered, so a restarted server's sockets do not all come back at once.
     setTimeout(connect, Math.round(delay / 2 + Math.random() * delay / 2));
     delay = Math.min(delay * 2, 30000);

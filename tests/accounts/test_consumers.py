@@ -4,7 +4,8 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 
 from accounts import services
-from accounts.consumers import CLOSE_UNAUTHENTICATED, UserEventsConsumer
+from accounts.consumers import UserEventsConsumer
+from spaces_site.close_codes import CloseCode
 from tests.accounts.factories import UserFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -19,7 +20,7 @@ def communicator_for(user) -> WebsocketCommunicator:
 async def test_anonymous_socket_is_closed_with_documented_code():
     communicator = communicator_for(AnonymousUser())
     connected, code = await communicator.connect()
-    assert not connected and code == CLOSE_UNAUTHENTICATED
+    assert not connected and code == CloseCode.UNAUTHENTICATED
 
 
 async def test_new_follower_updates_the_bell_live():

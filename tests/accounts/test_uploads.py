@@ -156,3 +156,16 @@ def test_other_media_files_are_downloads_never_pages(client):
     assert response["Content-Disposition"].startswith("attachment")
     assert client.get("/media/../spaces_site/settings/base.py").status_code == 404
     assert client.get("/media/avatars/missing.jpg").status_code == 404
+
+
+def test_an_avatar_kept_when_other_fields_change_and_gone_when_cleared(alice_client, alice):
+    upload(alice_client, image_bytes("PNG", size=(64, 64)), "me.png", "image/png")
+    alice.refresh_from_db()
+    stored = alice.avatar.name
+    assert stored
+    alice_client.post(EDIT, {"display_name": "Alice", "bio": "new bio"})
+    alice.refresh_from_db()
+    assert (alice.avatar.name, alice.bio) == (stored, "new bio")
+    alice_client.post(EDIT, {"display_name": "Alice", "bio": "new bio", "avatar-clear": "on"})
+    alice.refresh_from_db()
+    assert not alice.avatar

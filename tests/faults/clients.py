@@ -14,8 +14,9 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from rooms.media import FORMAT_OPUS, pack_frame, unpack_header, unpack_message
+from spaces_site import close_codes
 
-FINAL_CODES = {4401, 4403, 4404, 4410}  # the page stops reconnecting on these (room.js FINAL)
+FINAL_CODES = close_codes.FINAL  # the page stops reconnecting on these
 
 
 def session_cookie(user) -> str:

@@ -25,6 +25,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from rooms import media  # noqa: E402
+from spaces_site.close_codes import CloseCode  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 STATIC_DIR = ROOT / "rooms" / "static" / "rooms"
@@ -58,7 +59,7 @@ class BenchMediaConsumer(AsyncWebsocketConsumer):
             self.dropped_frames += 1
             return
         if not self.rate_limit.allow(len(bytes_data)):
-            await self.close(code=media.CLOSE_FLOOD)
+            await self.close(code=CloseCode.FLOOD)
             return
         try:
             media.validate_frame(bytes_data)

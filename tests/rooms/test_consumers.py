@@ -328,6 +328,7 @@ async def test_services_events_update_the_role_held_in_memory():
     listener_socket, _ = await joined(listener, space.pk)
     await database_sync_to_async(services.cohost_add)(space=space, by=host, user=listener)
     await next_of(listener_socket, "role_changed")
+    assert "mute_all" in (await next_of(listener_socket, "permissions"))["can"]
     # A co-host may now mute everyone: allowed by the in-memory role without reconnecting.
     await listener_socket.send_json_to({"type": "mute_all"})
     await listener_socket.send_json_to({"type": "ping"})
@@ -375,3 +376,94 @@ async def test_reaction_limit_is_per_person_not_per_socket(settings):
     assert (await next_of(second, "error"))["code"] == "rate_limited"
     await first.disconnect()
     await second.disconnect()
+
+
+NOBODY = {"host": [], "cohost": [], "speaker": [], "listener": []}
+LISTENING = [
+    "accept_invite",
+    "ask",
+    "list_questions",
+    "listeners",
+    "lower_hand",
+    "media_ack",
+    "ping",
+    "raise_hand",
+    "react",
+]
+ON_STAGE = ["list_questions", "listeners", "lower_hand", "media_ack", "mute_self", "pin", "ping", "raise_hand", "react",
+            "unmute", "unpin"]  # fmt: skip
+MANAGING = ["answer_question", "approve", "decline", "invite", "make_listener", "mute", "mute_all", "pin_question",
+            "remove", "unpin_question", "upvote_question"]  # fmt: skip
+
+
+async def test_each_role_is_told_in_its_welcome_what_it_may_do_and_to_whom():
+    space = await database_sync_to_async(make_live_space)()
+    host = await database_sync_to_async(lambda: space.host)()
+    cohost, speaker, listener = await database_sync_to_async(lambda: UserFactory.create_batch(3))()
+    await database_sync_to_async(seat)(space, cohost, Role.COHOST)
+    await database_sync_to_async(seat)(space, speaker, Role.SPEAKER)
+    told = {}
+    for user in (host, cohost, speaker, listener):
+        socket, welcome = await joined(user, space.pk)
+        told[welcome["me"]["role"]] = (welcome["can"], welcome["can_target"])
+        await socket.disconnect()
+
+    assert told["listener"] == (LISTENING, NOBODY)
+    assert told["speaker"] == (sorted([*ON_STAGE, "step_down"]), NOBODY)
+    assert told["cohost"] == (
+        sorted([*ON_STAGE, *MANAGING, "step_down"]),
+        {
+            "host": ["decline"],
+            "cohost": ["decline", "mute"],
+            "speaker": ["decline", "make_listener", "mute", "remove"],
+            "listener": ["approve", "decline", "invite", "remove"],
+        },
+    )
+    assert told["host"] == (
+        sorted([*ON_STAGE, *MANAGING, "add_cohost", "end", "remove_cohost"]),
+        {
+            "host": ["decline", "mute"],
+            "cohost": ["decline", "make_listener", "mute", "remove", "remove_cohost"],
+            "speaker": ["add_cohost", "decline", "make_listener", "mute", "remove"],
+            "listener": ["add_cohost", "approve", "decline", "invite", "remove"],
+        },
+    )
+
+
+async def test_a_socket_is_told_its_new_permissions_on_promotion_and_demotion_and_not_on_a_mute():
+    space = await database_sync_to_async(make_live_space)()
+    host = await database_sync_to_async(lambda: space.host)()
+    listener = await database_sync_to_async(UserFactory)()
+    host_socket, _ = await joined(host, space.pk)
+    listener_socket, _ = await joined(listener, space.pk)
+    await listener_socket.send_json_to({"type": "raise_hand"})
+    await next_of(host_socket, "hand")
+
+    await host_socket.send_json_to({"type": "approve", "user_id": listener.pk})
+    assert (await next_of(listener_socket, "role_changed"))["participant"]["role"] == Role.SPEAKER
+    promoted = await listener_socket.receive_json_from(timeout=3)
+    assert (promoted["type"], promoted["can"], promoted["can_target"]) == (
+        "permissions",
+        sorted([*ON_STAGE, "step_down"]),
+        NOBODY,
+    )
+
+    # A change of mute state is a `role_changed` too, but the role and so what the socket may do stay.
+    await listener_socket.send_json_to({"type": "unmute"})
+    await next_matching(listener_socket, "role_changed", lambda e: not e["participant"]["muted"])
+    await listener_socket.send_json_to({"type": "ping"})
+    between = []
+    while (event := await listener_socket.receive_json_from(timeout=3))["type"] != "pong":
+        between.append(event["type"])
+    assert "permissions" not in between
+
+    await host_socket.send_json_to({"type": "make_listener", "user_id": listener.pk})
+    assert (await next_of(listener_socket, "role_changed"))["participant"]["role"] == Role.LISTENER
+    demoted = await listener_socket.receive_json_from(timeout=3)
+    assert (demoted["type"], demoted["can"], demoted["can_target"]) == ("permissions", LISTENING, NOBODY)
+    # What the list leaves out, the server refuses.
+    await listener_socket.send_json_to({"type": "unmute"})
+    assert (await next_of(listener_socket, "error"))["code"] == "forbidden"
+
+    await listener_socket.disconnect()
+    await host_socket.disconnect()

@@ -12,6 +12,7 @@ from django.conf import settings as django_settings
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from rooms import media
+from spaces_site.close_codes import CloseCode
 
 REDIS = pytest.mark.skipif(not django_settings.REDIS_URL, reason="needs REDIS_URL (the real pub/sub)")
 
@@ -89,14 +90,14 @@ def test_well_formed_opus_and_pcm_frames_pass_validation():
 @pytest.mark.parametrize(
     ("data", "code"),
     [
-        (b"", media.CLOSE_BAD_FRAME),
-        (b"\x01\x00\x00", media.CLOSE_BAD_FRAME),
-        (frame(payload=b""), media.CLOSE_BAD_FRAME),
-        (frame(fmt=7), media.CLOSE_BAD_FRAME),
-        (frame(fmt=0), media.CLOSE_BAD_FRAME),
-        (frame(at=float("nan")), media.CLOSE_BAD_FRAME),
-        (frame(at=float("inf")), media.CLOSE_BAD_FRAME),
-        (frame(payload=b"\x00" * (media.MAX_FRAME_BYTES - 12)), media.CLOSE_FRAME_TOO_LARGE),
+        (b"", CloseCode.BAD_FRAME),
+        (b"\x01\x00\x00", CloseCode.BAD_FRAME),
+        (frame(payload=b""), CloseCode.BAD_FRAME),
+        (frame(fmt=7), CloseCode.BAD_FRAME),
+        (frame(fmt=0), CloseCode.BAD_FRAME),
+        (frame(at=float("nan")), CloseCode.BAD_FRAME),
+        (frame(at=float("inf")), CloseCode.BAD_FRAME),
+        (frame(payload=b"\x00" * (media.MAX_FRAME_BYTES - 12)), CloseCode.FRAME_TOO_LARGE),
     ],
     ids=["empty", "short", "header-only", "unknown-format", "format-zero", "nan-time", "inf-time", "oversize"],
 )
@@ -287,12 +288,12 @@ async def test_listener_that_stays_behind_is_told_detached_and_closed(in_process
     for sequence in range(1, 11):
         await media.publish(1, 0, frame(sequence))
     await asyncio.wait_for(slow.done.wait(), 5)
-    assert slow.closed_with == media.CLOSE_SLOW_LISTENER
+    assert slow.closed_with == CloseCode.SLOW_LISTENER
     assert slow.texts == [
         {
             "type": "error",
             "code": "slow_listener",
-            "close_code": media.CLOSE_SLOW_LISTENER,
+            "close_code": CloseCode.SLOW_LISTENER,
             "message": slow.texts[0]["message"],
         }
     ]
@@ -348,8 +349,8 @@ async def test_listener_that_stops_acknowledging_is_told_and_closed_while_others
         await asyncio.sleep(0.05)
     await media.publish(1, 0, frame(sequence + 1))
     for evicted in (silent, greedy):
-        assert evicted.closed_with == media.CLOSE_SLOW_LISTENER
-        assert [(t["code"], t["close_code"]) for t in evicted.texts] == [("slow_listener", media.CLOSE_SLOW_LISTENER)]
+        assert evicted.closed_with == CloseCode.SLOW_LISTENER
+        assert [(t["code"], t["close_code"]) for t in evicted.texts] == [("slow_listener", CloseCode.SLOW_LISTENER)]
         assert sequence + 1 not in evicted.sequences()
     assert acking.sequences() == captions.sequences() == list(range(1, sequence + 2))
     assert acking.closed_with is None and captions.closed_with is None
@@ -370,13 +371,13 @@ async def test_stage_is_never_evicted_for_lagging_only_listeners_are(in_process)
     for sequence in range(1, 11):
         await media.publish(1, 0, frame(sequence))
     await asyncio.wait_for(listener.done.wait(), 5)
-    assert listener.closed_with == media.CLOSE_SLOW_LISTENER
+    assert listener.closed_with == CloseCode.SLOW_LISTENER
     # Neither acknowledges: the checker's verdicts, driven with explicit times, shed only the listener.
     hub = media._process().hubs[1]
     for now in (1000.0, 1001.0, 1002.0):
         hub.check_acks(now)
     await asyncio.wait_for(quiet.done.wait(), 5)
-    assert quiet.closed_with == media.CLOSE_SLOW_LISTENER
+    assert quiet.closed_with == CloseCode.SLOW_LISTENER
     speaker.open.set()
     await media.publish(1, 0, frame(11))
     await settle(lambda: 11 in speaker.sequences())

@@ -18,6 +18,7 @@ from websockets.exceptions import ConnectionClosed
 from bench import fanout
 from bench.room_seed import seed_room
 from rooms import media
+from spaces_site.close_codes import CloseCode
 
 FRAMES = 150  # 3 s of 20 ms frames
 LISTENERS = 20
@@ -141,22 +142,22 @@ async def test_listener_that_stops_reading_is_dropped_and_told_while_others_get_
     assert quiet.events[-1] == {
         "type": "error",
         "code": "slow_listener",
-        "close_code": media.CLOSE_SLOW_LISTENER,
+        "close_code": CloseCode.SLOW_LISTENER,
         "message": quiet.events[-1]["message"],
     }
-    assert quiet.socket.close_code == media.CLOSE_SLOW_LISTENER
+    assert quiet.socket.close_code == CloseCode.SLOW_LISTENER
     assert len(quiet.frames) < sent
     # The stalled socket cannot read what it is told: Daphne gives up on its close handshake and drops it.
-    assert stalled.close_code in (media.CLOSE_SLOW_LISTENER, 1006)
+    assert stalled.close_code in (CloseCode.SLOW_LISTENER, 1006)
 
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize(
     ("data", "code"),
     [
-        (b"\x01\x00", media.CLOSE_BAD_FRAME),
-        (media.pack_frame(9, stream=1, sequence=0, captured_ms=1.0, payload=bytes(80)), media.CLOSE_BAD_FRAME),
-        (media.pack_frame(1, stream=1, sequence=0, captured_ms=1.0, payload=bytes(5000)), media.CLOSE_FRAME_TOO_LARGE),
+        (b"\x01\x00", CloseCode.BAD_FRAME),
+        (media.pack_frame(9, stream=1, sequence=0, captured_ms=1.0, payload=bytes(80)), CloseCode.BAD_FRAME),
+        (media.pack_frame(1, stream=1, sequence=0, captured_ms=1.0, payload=bytes(5000)), CloseCode.FRAME_TOO_LARGE),
     ],
     ids=["short", "unknown-format", "oversize"],
 )

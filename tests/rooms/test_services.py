@@ -13,6 +13,7 @@ from accounts.services import block_create, follow_create
 from rooms import access, services
 from rooms.leases import presence_sweep
 from rooms.models import Invitation, Participant, PinnedPost, Reminder, Role, RoomSocket, Space
+from spaces_site.close_codes import CloseCode
 from tests.accounts.factories import PostFactory, UserFactory
 from tests.rooms.conftest import seat
 from tests.rooms.factories import LiveSpaceFactory, SpaceFactory, make_host
@@ -158,13 +159,13 @@ class TestJoining:
         Block.objects.create(blocker=host, blocked=listener)
         with pytest.raises(access.AdmissionRefused) as refused:
             services.participant_join(space=live_space, user=listener, process_id=server.pk)
-        assert refused.value.decision.code == access.CLOSE_FORBIDDEN
+        assert refused.value.decision.code == CloseCode.FORBIDDEN
         assert not Participant.objects.filter(user=listener).exists()
 
     def test_nobody_joins_an_ended_or_scheduled_space(self, host, listener, server):
         ended = SpaceFactory(host=host, state=Space.State.ENDED)
         scheduled = SpaceFactory(host=host)
-        for space, code in ((ended, access.CLOSE_ENDED), (scheduled, access.CLOSE_NOT_LIVE)):
+        for space, code in ((ended, CloseCode.ENDED), (scheduled, CloseCode.NOT_LIVE)):
             with pytest.raises(access.AdmissionRefused) as refused:
                 services.participant_join(space=space, user=listener, process_id=server.pk)
             assert refused.value.decision.code == code
@@ -315,6 +316,37 @@ class TestSpeaking:
         assert (participant.role, participant.speaker_index) == (Role.LISTENER, None)
 
 
+# The services that aim an action at one person, as the consumer calls them.
+AIMED = {
+    "approve": services.speaker_approve,
+    "invite": services.speaker_invite,
+    "mute": services.participant_mute,
+    "make_listener": services.participant_make_listener,
+    "remove": services.participant_remove,
+    "add_cohost": services.cohost_add,
+    "remove_cohost": services.cohost_remove,
+}
+
+
+@pytest.mark.parametrize("action", sorted(AIMED))
+@pytest.mark.parametrize("actor_role", [Role.HOST, Role.COHOST, Role.SPEAKER])
+@pytest.mark.parametrize("target_role", [Role.COHOST, Role.SPEAKER, Role.LISTENER])
+def test_the_services_allow_exactly_what_each_socket_is_told_it_may_aim_at_someone(
+    live_space, host, action, actor_role, target_role
+):
+    actor = host if actor_role == Role.HOST else seat(live_space, UserFactory(), actor_role).user
+    target = UserFactory()
+    seat(live_space, target, target_role, hand_raised_at=timezone.now() if target_role == Role.LISTENER else None)
+    told = action in access.permissions_for(actor_role)["can_target"][target_role]
+    try:
+        AIMED[action](space=live_space, by=actor, user=target)
+    except (PermissionDenied, ValidationError):
+        done = False
+    else:
+        done = True
+    assert done == told
+
+
 class TestModeration:
     def test_host_mutes_a_speaker_and_only_the_speaker_unmutes(self, live_space, host, listener):
         seat(live_space, listener, Role.SPEAKER)
@@ -335,7 +367,7 @@ class TestModeration:
         services.participant_remove(space=live_space, by=host, user=listener)
         with pytest.raises(access.AdmissionRefused) as refused:
             services.participant_join(space=live_space, user=listener, process_id=server.pk)
-        assert refused.value.decision.code == access.CLOSE_FORBIDDEN
+        assert refused.value.decision.code == CloseCode.FORBIDDEN
 
     def test_a_cohost_cannot_remove_the_host_or_another_cohost(self, live_space, host, cohost):
         seat(live_space, cohost, Role.COHOST)

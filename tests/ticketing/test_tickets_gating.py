@@ -12,6 +12,7 @@ from rooms import access
 from rooms import services as room_services
 from rooms.models import Invitation, Role, Space
 from spaces_site.asgi import application
+from spaces_site.close_codes import CloseCode
 from tests.accounts.factories import UserFactory
 from ticketing.models import Ticket
 
@@ -55,7 +56,7 @@ def test_a_refunded_ticket_no_longer_admits(provider, post_event, alice):
     Ticket.objects.filter(buyer=alice).update(status=Ticket.Status.REFUNDED)
     decision = access.can_join(space=space, user=alice)
     assert not decision
-    assert decision.code == access.CLOSE_FORBIDDEN
+    assert decision.code == CloseCode.FORBIDDEN
     assert decision.url == reverse("ticketing:space_tickets", kwargs={"space_id": space.pk})
 
 
@@ -123,7 +124,7 @@ async def test_the_socket_refuses_people_without_a_ticket_with_4403_and_admits_h
     refused = await _connect(space.pk, bob)
     error = await refused.receive_json_from(timeout=5)
     assert error["type"] == "error" and error["code"] == "refused"
-    assert error["close_code"] == access.CLOSE_FORBIDDEN
+    assert error["close_code"] == CloseCode.FORBIDDEN
     assert f"/money/spaces/{space.pk}/tickets/" in error["message"]
     assert (await refused.receive_output(timeout=5)) == {"type": "websocket.close", "code": 4403}
 

@@ -71,7 +71,7 @@ def tip_panel(context, space) -> dict:
     return {
         "space": space,
         "is_host": is_host,
-        "refusal": None if is_host else selectors.tip_refusal_for(space=space, tipper=user),
+        "refusal": "" if is_host else selectors.may_tip(space=space, tipper=user).reason,
         "form": TipForm(auto_id="tip_%s"),
         "csrf_token": context.get("csrf_token"),
     }

@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from spaces_site.http import error_text
 from ticketing import payouts, selectors
 from ticketing.forms import PlanForm
 from ticketing.stripe_gateway import PaymentProviderError
@@ -34,7 +35,7 @@ def _onboarding_redirect(request: HttpRequest) -> HttpResponse:
             return_url=request.build_absolute_uri(reverse("ticketing:payout_return")),
         )
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+        messages.error(request, error_text(exc))
         return redirect("ticketing:creator")
     except PaymentProviderError as exc:
         messages.error(request, str(exc))

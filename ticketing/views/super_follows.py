@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from spaces_site.http import error_text
 from ticketing import selectors, super_follows
 from ticketing.forms import PlanForm
 from ticketing.models import SuperFollowPlan
@@ -23,7 +24,7 @@ def enrol(request: HttpRequest) -> HttpResponse:
     try:
         super_follows.super_follows_enrol(user=request.user)
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+        messages.error(request, error_text(exc))
         return creator_page(request, status=422)
     messages.success(request, "You're enrolled in Super Follows. Add a plan so people can subscribe.")
     return redirect("ticketing:creator")
@@ -69,7 +70,7 @@ def subscribe(request: HttpRequest, pk: int) -> HttpResponse:
             cancel_url=request.build_absolute_uri(plan.creator.get_absolute_url()),
         )
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+        messages.error(request, error_text(exc))
         return redirect(plan.creator)
     return HttpResponseRedirect(url, status=303)
 
@@ -95,7 +96,7 @@ def super_follow_cancel(request: HttpRequest, username: str) -> HttpResponse:
     try:
         super_follows.super_follow_cancel(subscription=subscription, by=request.user)
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+        messages.error(request, error_text(exc))
     else:
         messages.success(request, f"Your Super Follow of @{username} ends with the month you paid for.")
     return redirect(subscription.creator)

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from rooms.models import Space
+from spaces_site.http import error_text
 from ticketing import selectors, tickets
 from ticketing.forms import TicketOfferForm
 from ticketing.models import Ticket, TicketOffer
@@ -76,7 +77,7 @@ def buy(request: HttpRequest, space_id: int) -> HttpResponse:
             cancel_url=page_url,
         )
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+        messages.error(request, error_text(exc))
         return redirect("ticketing:space_tickets", space_id=space_id)
     return HttpResponseRedirect(hold.checkout_url, status=303)
 
@@ -96,7 +97,7 @@ def refund_request(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         tickets.ticket_refund_request(ticket=ticket, by=request.user)
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+        messages.error(request, error_text(exc))
     else:
         messages.success(request, "Your refund is on its way; this page shows when it is done.")
     return redirect("ticketing:space_tickets", space_id=ticket.offer.space_id)

@@ -15,7 +15,7 @@ from ticketing.forms import TipForm
 
 
 def _tip_page(request: HttpRequest, space: Space, form: TipForm, *, status: int = 200) -> HttpResponse:
-    refusal = selectors.tip_refusal_for(space=space, tipper=request.user)
+    refusal = selectors.may_tip(space=space, tipper=request.user).reason
     return render(request, "ticketing/tip.html", {"space": space, "form": form, "refusal": refusal}, status=status)
 
 

@@ -5,18 +5,18 @@ import { el } from "./dom.js";
 
 const root = document.getElementById("room");
 const myId = Number(root.dataset.user);
-const MANAGERS = new Set(["host", "cohost"]);
 const $ = (id) => document.getElementById(id);
 const form = $("ask-form");
 const input = $("ask-text");
 const errorBox = $("ask-error");
 
 const questions = new Map();
-let role = null;
+let can = new Set(); // the message types this socket may send (from room.js's `welcome` and `permissions`)
 let blocked = new Set();
 
 const send = (message) => window.spacesRoom?.send(message);
-const managing = () => MANAGERS.has(role);
+// Whoever may pin a question sees every question live (the hosts and co-hosts).
+const managing = () => can.has("pin_question");
 
 function button(label, type, question, secondary = true) {
   const node = el("button", { type: "button", textContent: label, className: secondary ? "secondary small-button" : "small-button" });
@@ -80,10 +80,16 @@ function hide(id) {
 root.addEventListener("room:event", ({ detail: event }) => {
   switch (event.type) {
     case "welcome":
-      role = event.me.role;
+      can = new Set(event.can);
       blocked = new Set(event.blocked_ids || []);
       send({ type: "list_questions" });
       return;
+    case "permissions": {
+      const was = managing();
+      can = new Set(event.can);
+      if (was !== managing()) send({ type: "list_questions" });
+      break;
+    }
     case "questions":
       questions.clear();
       for (const question of event.questions) questions.set(question.id, question);
@@ -102,14 +108,6 @@ root.addEventListener("room:event", ({ detail: event }) => {
     default:
       return;
   }
-  render();
-});
-
-// Becoming a co-host shows every question; stepping down leaves only what a listener sees.
-root.addEventListener("room:me", ({ detail }) => {
-  const was = managing();
-  role = detail.role;
-  if (was !== managing()) send({ type: "list_questions" });
   render();
 });
 

@@ -2,20 +2,30 @@
 // Reconnects by itself; the server keeps the role, so a reload comes back as the same speaker.
 // Audio capture and playback live in rooms/static/rooms/audio/; they get this page's socket from the
 // `room:socket` event (on every connect) and the person's role and mute state from `room:me`.
+// What this person may do, and to whom, is the server's word (`can`, `can_target` in `welcome` and
+// `permissions`): the page offers those actions and works out no rule of its own.
 
+import { CLOSE, FINAL } from "../js/close-codes.js";
 import { el } from "./dom.js";
 
 const root = document.getElementById("room");
 const spaceId = root.dataset.space;
 const myId = Number(root.dataset.user);
 const scheme = location.protocol === "https:" ? "wss" : "ws";
-const FINAL = { 4401: "Log in to join this Space.", 4403: "You can't join this Space.", 4404: "This Space doesn't exist.", 4410: "This Space has ended.", 4406: "This Space is open in too many of your tabs; this one was closed." };
+const CLOSED_BECAUSE = {
+  [CLOSE.UNAUTHENTICATED]: "Log in to join this Space.",
+  [CLOSE.FORBIDDEN]: "You can't join this Space.",
+  [CLOSE.NOT_FOUND]: "This Space doesn't exist.",
+  [CLOSE.ENDED]: "This Space has ended.",
+  [CLOSE.SUPERSEDED]: "This Space is open in too many of your tabs; this one was closed.",
+};
 const ROLE_NAMES = { host: "Host", cohost: "Co-host", speaker: "Speaker", listener: "Listener" };
-const SPEAKING = new Set(["host", "cohost", "speaker"]);
-const MANAGERS = new Set(["host", "cohost"]);
+const SPEAKING = new Set(["host", "cohost", "speaker"]); // who is shown on the stage
 
 const people = new Map();
 let me = null;
+let can = new Set(); // the message types this socket may send
+let canTarget = {}; // the actions this socket may aim at someone, by that person's role
 let invited = false;
 let blocked = new Set();
 let socket = null;
@@ -49,9 +59,9 @@ function connect() {
   });
   socket.addEventListener("close", (closed) => {
     root.dataset.connected = "false";
-    if (closed.code === 4410) { stopped = true; location.reload(); return; }
-    if (closed.code === 4401) { stopped = true; location.href = root.dataset.loginUrl; return; }
-    if (FINAL[closed.code]) { stopped = true; setStatus(FINAL[closed.code]); return; }
+    if (closed.code === CLOSE.ENDED) { stopped = true; location.reload(); return; }
+    if (closed.code === CLOSE.UNAUTHENTICATED) { stopped = true; location.href = root.dataset.loginUrl; return; }
+    if (FINAL.has(closed.code)) { stopped = true; setStatus(CLOSED_BECAUSE[closed.code] || "You can't join this Space."); return; }
     if (stopped) return;
     // Jittered (half the delay plus up to half again): a restarted server's thousands of listeners come back
     // spread over the window, not all in the same second.
@@ -82,6 +92,7 @@ function handle(event) {
       extraListeners = Math.max(0, event.listener_count - event.listeners.length);
       blocked = new Set(event.blocked_ids || event.blocked_speaker_ids);
       invited = event.invited;
+      allow(event);
       renderPins(event.pins);
       showHostPresence(event.host_away || { present: true });
       root.dataset.connected = "true";
@@ -95,6 +106,7 @@ function handle(event) {
         if (p && !SPEAKING.has(p.role) && !p.hand) people.delete(id);
       }
       break;
+    case "permissions": allow(event); break;
     case "role_changed":
       upsert(event.participant);
       if (event.participant.user_id === myId && SPEAKING.has(event.participant.role)) invited = false;
@@ -123,6 +135,16 @@ function handle(event) {
   render();
 }
 
+function allow(event) {
+  can = new Set(event.can);
+  canTarget = event.can_target;
+}
+
+// What this person may do to `p`, as the server said.
+function mayDo(p) {
+  return new Set(p.user_id === myId ? [] : canTarget[p.role] || []);
+}
+
 function action(label, type, userId, secondary = true) {
   const button = el("button", { type: "button", textContent: label, className: secondary ? "secondary small-button" : "small-button" });
   button.dataset.act = type;
@@ -143,17 +165,15 @@ function tags(p) {
 // Host tools and "Report" live in a menu on the person, not in a row of buttons under everyone.
 function personMenu(p) {
   if (p.user_id === myId) return null;
-  const myRole = me ? me.role : "listener";
+  const may = mayDo(p);
   const items = el("div", { className: "person-menu-items" });
-  if (MANAGERS.has(myRole) && p.role !== "host") {
-    const canTouch = myRole === "host" || p.role !== "cohost";
-    if (p.role === "listener" && !p.hand) items.append(action("Invite to speak", "invite", p.user_id));
-    if (SPEAKING.has(p.role) && !p.muted && canTouch) items.append(action("Mute", "mute", p.user_id));
-    if (p.role === "speaker") items.append(action("Make listener", "make_listener", p.user_id));
-    if (myRole === "host" && p.role !== "cohost") items.append(action("Make co-host", "add_cohost", p.user_id));
-    if (myRole === "host" && p.role === "cohost") items.append(action("Remove co-host", "remove_cohost", p.user_id));
-    if (canTouch) items.append(action("Remove", "remove", p.user_id));
-  }
+  // A raised hand is approved from the queue instead; "Remove co-host" is already how a co-host becomes a listener.
+  if (may.has("invite") && !p.hand) items.append(action("Invite to speak", "invite", p.user_id));
+  if (may.has("mute") && !p.muted) items.append(action("Mute", "mute", p.user_id));
+  if (may.has("make_listener") && !may.has("remove_cohost")) items.append(action("Make listener", "make_listener", p.user_id));
+  if (may.has("add_cohost")) items.append(action("Make co-host", "add_cohost", p.user_id));
+  if (may.has("remove_cohost")) items.append(action("Remove co-host", "remove_cohost", p.user_id));
+  if (may.has("remove")) items.append(action("Remove", "remove", p.user_id));
   items.append(el("a", { href: `/spaces/${spaceId}/report/?user=${p.user_id}`, textContent: "Report", className: "small" }));
   const summary = el("summary", { className: "person-menu-button" }, el("span", { ariaHidden: "true", textContent: "⋯" }),
     el("span", { className: "visually-hidden", textContent: `Options for ${p.name}` }));
@@ -187,9 +207,11 @@ function handRow(p, position) {
   const li = person(p, "room-person");
   li.prepend(el("span", { className: "queue-position", textContent: `${position}.` }));
   li.insertBefore(el("span", { className: "small muted hand-wait", textContent: waited(p) }), li.querySelector(".room-tags"));
-  if (MANAGERS.has(me ? me.role : "listener") && p.user_id !== myId) {
-    li.insertBefore(el("span", { className: "actions" }, action("Approve", "approve", p.user_id, false), action("Decline", "decline", p.user_id)), li.lastChild);
-  }
+  const may = mayDo(p);
+  const buttons = [];
+  if (may.has("approve")) buttons.push(action("Approve", "approve", p.user_id, false));
+  if (may.has("decline")) buttons.push(action("Decline", "decline", p.user_id));
+  if (buttons.length) li.insertBefore(el("span", { className: "actions" }, ...buttons), li.lastChild);
   return li;
 }
 
@@ -205,8 +227,8 @@ function render() {
   $("speakers").replaceChildren(...speakers.map((p) => person(p, "stage-person")));
   $("listeners").replaceChildren(...listeners.map((p) => person(p, "listener-tile")));
   $("hands").replaceChildren(...hands.map((p, i) => handRow(p, i + 1)));
-  const next = hands.find((p) => p.role === "listener" && p.user_id !== myId);
-  $("next-speaker").hidden = !(next && MANAGERS.has(me ? me.role : "listener"));
+  const next = hands.find((p) => mayDo(p).has("approve"));
+  $("next-speaker").hidden = !next;
   if (next) $("next-speaker").dataset.user = next.user_id;
   if (openFor) {
     const [list, user] = openFor.split(":");
@@ -218,17 +240,17 @@ function render() {
 
   const role = me ? me.role : "listener";
   $("my-role").textContent = ROLE_NAMES[role];
+  // `data-show` names a message type this socket may send, or one of these states.
   const flags = {
-    "can-ask": role === "listener" && !(me && me.hand) && !invited,
+    // On the stage a hand is a question signal, not a request to speak.
+    "can-ask": can.has("raise_hand") && !SPEAKING.has(role) && !(me && me.hand) && !invited,
     "hand-up": Boolean(me && me.hand),
-    invited: role === "listener" && invited,
-    "can-step-down": role === "speaker" || role === "cohost",
-    manager: MANAGERS.has(role),
-    host: role === "host",
-    speaking: SPEAKING.has(role),
-    "can-question": role === "listener",
+    invited: can.has("accept_invite") && invited,
   };
-  for (const node of document.querySelectorAll("[data-show]")) node.hidden = !flags[node.dataset.show];
+  for (const node of document.querySelectorAll("[data-show]")) {
+    const show = node.dataset.show;
+    node.hidden = !(show in flags ? flags[show] : can.has(show));
+  }
   const warnings = speakers.filter((p) => blocked.has(p.user_id) && p.user_id !== myId);
   $("warnings").replaceChildren(...warnings.map((p) => el("p", { className: "flash-error", textContent: `${p.name} (@${p.username}), whom you blocked, is speaking.` })));
 }
