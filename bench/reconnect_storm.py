@@ -253,7 +253,7 @@ def run(args, stack: ExitStack) -> dict:
     servers = []
     for port in ports:
         server = prod_shape.start_server(args.server, env, host="127.0.0.1", port=port, name=f"{args.server}-{port}")
-        stack.callback(server.stop)
+        stack.callback(server.kill)  # a bench needs no graceful stop (uvicorn waits for its sockets)
         servers.append(server)
     victim, survivor = servers
     print(
@@ -376,6 +376,12 @@ def run(args, stack: ExitStack) -> dict:
     return {"all_s": all_s, "listeners": joined}
 
 
+def stop_once(*_: object) -> None:
+    """SIGTERM: clean up as on any failure; a second one must not cut that short."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sys.exit(143)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--listeners", type=int, default=1000)
@@ -393,7 +399,7 @@ def main() -> None:
         help="a scratch database, dropped and made again",
     )
     args = parser.parse_args()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGTERM, stop_once)
     print(f"machine cpus={os.cpu_count()} loadavg_before={prod_shape.load_average()}", flush=True)
     with ExitStack() as stack:
         result = run(args, stack)

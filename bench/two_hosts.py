@@ -206,7 +206,7 @@ def run(args, hosts: Hosts, stack: ExitStack) -> dict:
                 name=f"{hosts.names[index]}-{port}",
                 prefix=hosts.run_in(index),
             )
-            stack.callback(process.stop)
+            stack.callback(process.kill)  # a bench needs no graceful stop (uvicorn waits for its sockets)
             started.append(process)
         servers.append(started)
         ports.append(host_ports)
@@ -313,6 +313,12 @@ def run(args, hosts: Hosts, stack: ExitStack) -> dict:
     return {"rows": rows, "numsub": view["numsub"], "processes": count * args.processes}
 
 
+def stop_once(*_: object) -> None:
+    """SIGTERM: clean up as on any failure; a second one must not cut that short."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sys.exit(143)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hosts", type=int, default=2)
@@ -332,7 +338,7 @@ def main() -> None:
         print("two_hosts: needs root and iproute2 (`ip netns`) to make the hosts; not run")
         return
     # A plain `kill` must still take the namespaces, links and servers down.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGTERM, stop_once)
     print(f"machine cpus={os.cpu_count()} loadavg_before={prod_shape.load_average()}", flush=True)
     hosts = Hosts(args.hosts, args.subnet)
     with ExitStack() as stack:
