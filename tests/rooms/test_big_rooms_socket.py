@@ -5,8 +5,10 @@ import contextlib
 import threading
 
 import pytest
+import redis
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.conf import settings as django_settings
 
 from rooms import headcount, selectors, services
 from rooms.models import RoomSocket
@@ -105,3 +107,27 @@ async def test_above_the_threshold_the_room_gets_counts_and_pages_and_hosts_stil
     for communicator in (host_socket, first_socket):
         await communicator.disconnect()
     headcount.forget(space.pk)
+
+
+@pytest.mark.skipif(not django_settings.REDIS_URL, reason="needs REDIS_URL (the shared cache's connections)")
+async def test_joins_count_through_one_cache_connection_not_one_per_socket():
+    """Each socket runs in its own async context, and Django's `cache` is one client per context: the
+    headcount must not open a Redis connection per listener (a Space of 10,000 would hit Redis's limit)."""
+    space = await database_sync_to_async(make_live_space)()
+    listeners = [await database_sync_to_async(UserFactory)() for _ in range(12)]
+
+    def redis_clients() -> int:
+        """Connections to the test's Redis database (CI runs nothing else on it)."""
+        client = redis.Redis.from_url(django_settings.CACHES["default"]["LOCATION"])
+        db = client.connection_pool.connection_kwargs.get("db", 0)
+        return sum(1 for c in client.client_list() if int(c["db"]) == db)
+
+    sockets = [(await joined(listener, space.pk))[0] for listener in listeners[:2]]
+    before = await asyncio.to_thread(redis_clients)
+    sockets += [(await joined(listener, space.pk))[0] for listener in listeners[2:]]
+    after = await asyncio.to_thread(redis_clients)
+
+    assert await database_sync_to_async(headcount.of)(space.pk) == 12
+    assert after - before < 5, (before, after)
+    for socket in sockets:
+        await socket.disconnect()
