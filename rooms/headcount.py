@@ -17,32 +17,12 @@ import logging
 import weakref
 
 from django.conf import settings
-from django.core.cache import DEFAULT_CACHE_ALIAS, BaseCache, caches
-from django.core.signals import setting_changed
-from django.dispatch import receiver
+
+from spaces_site.process_cache import process_cache
 
 log = logging.getLogger(__name__)
 
 KEEP_SECONDS = 24 * 3600  # a live Space's figure is rewritten every sweep; an ended one's fades away
-
-
-_shared: BaseCache | None = None
-
-
-def _cache() -> BaseCache:
-    """One client for the whole process: `django.core.cache.cache` is one per async context, so counting
-    through it in a server opened a Redis connection per socket (1,024 for 1,000 listeners)."""
-    global _shared
-    if _shared is None:
-        _shared = caches.create_connection(DEFAULT_CACHE_ALIAS)
-    return _shared
-
-
-@receiver(setting_changed, dispatch_uid="rooms.headcount.caches")
-def _caches_changed(setting: str, **kwargs) -> None:
-    global _shared
-    if setting == "CACHES":
-        _shared = None
 
 
 def _key(space_id: int) -> str:
@@ -52,8 +32,8 @@ def _key(space_id: int) -> str:
 def _add(space_id: int, delta: int) -> None:
     key = _key(space_id)
     try:
-        _cache().add(key, 0, KEEP_SECONDS)
-        _cache().incr(key, delta)
+        process_cache().add(key, 0, KEEP_SECONDS)
+        process_cache().incr(key, delta)
     except Exception:
         # The next sweep writes the exact figure; a join or leave never fails over a count.
         log.warning("could not update a Space's headcount", exc_info=True)
@@ -70,18 +50,18 @@ def departed(space_id: int) -> None:
 def record(counts: dict[int, int]) -> None:
     """The sweep's exact figures, per live Space."""
     try:
-        _cache().set_many({_key(space_id): n for space_id, n in counts.items()}, KEEP_SECONDS)
+        process_cache().set_many({_key(space_id): n for space_id, n in counts.items()}, KEEP_SECONDS)
     except Exception:
         log.warning("could not record the Spaces' headcounts", exc_info=True)
 
 
 def forget(space_id: int) -> None:
-    _cache().delete(_key(space_id))
+    process_cache().delete(_key(space_id))
 
 
 def of_many(space_ids: list[int]) -> dict[int, int]:
     """The figures of these Spaces (0 for a Space not counted yet)."""
-    found = _cache().get_many([_key(space_id) for space_id in space_ids])
+    found = process_cache().get_many([_key(space_id) for space_id in space_ids])
     return {space_id: max(0, int(found.get(_key(space_id), 0))) for space_id in space_ids}
 
 

@@ -13,8 +13,9 @@ import time
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
+
+from .process_cache import process_cache
 
 # What a person is told, before "Try again in …".
 MESSAGES = {
@@ -61,6 +62,7 @@ def hit(action: str, who: object, *, rate: tuple[int, int] | None = None) -> int
     now = time.time()
     window, into = divmod(now, period)
     current, previous = _key(action, who, int(window)), _key(action, who, int(window) - 1)
+    cache = process_cache()
     try:
         count = cache.incr(current)
     except ValueError:  # the first in this window (or another process is creating it right now)
@@ -90,7 +92,7 @@ aallowed = sync_to_async(allowed, thread_sensitive=False)
 
 def first_time(*parts: object, seconds: int) -> bool:
     """True once per `seconds` for the same parts (e.g. one view per person per day), in every process."""
-    return cache.add(_key("once", *parts), 1, timeout=seconds)
+    return process_cache().add(_key("once", *parts), 1, timeout=seconds)
 
 
 def form_status(form, *, invalid: int = 422) -> int:

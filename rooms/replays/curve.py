@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from django.core.cache import cache
 from django.db.models import Count, OuterRef
 from django.utils import timezone
 
 from rooms.leases import live_socket_of
 from rooms.models import Participant, Space
+from spaces_site.process_cache import process_cache
 
 from .models import ListenerSample
 
@@ -38,11 +38,11 @@ def count_events(batches: Iterable[tuple[int, dict[str, int]]], *, now: datetime
         for kind, n in counts.items():
             if n:
                 key = _key(space_id, minute, kind)
-                cache.add(key, 0, KEEP_COUNTERS_S)
+                process_cache().add(key, 0, KEEP_COUNTERS_S)
                 try:
-                    cache.incr(key, n)
+                    process_cache().incr(key, n)
                 except ValueError:  # expired between the two calls
-                    cache.set(key, n, KEEP_COUNTERS_S)
+                    process_cache().set(key, n, KEEP_COUNTERS_S)
 
 
 def _present(space_ids: list[int]) -> dict[int, int]:
@@ -62,7 +62,7 @@ def sample(*, space_ids: list[int] | None = None, now: datetime | None = None) -
         return 0
     present = _present(space_ids)
     minutes = (_minute(now) - timedelta(minutes=1), _minute(now))
-    counters = cache.get_many([_key(s, m, k) for s in space_ids for m in minutes for k in KINDS])
+    counters = process_cache().get_many([_key(s, m, k) for s in space_ids for m in minutes for k in KINDS])
     existing = {
         (row.space_id, row.minute): row
         for row in ListenerSample.objects.filter(space_id__in=space_ids, minute__in=minutes)
