@@ -34,6 +34,9 @@ from .models import (
 from .tasks import notify_space_live as notify_space_live_task
 from .tasks import push_live_bubble as push_live_bubble_task
 
+# A socket's leave is the leases' business (rooms.leases retries the ones that failed); the room calls it here.
+participant_leave = leases.participant_leave
+
 SPEAKER_SLOTS = range(1, 13)  # 0 is the host's
 
 
@@ -342,25 +345,6 @@ def participant_join(*, space: Space, user: User, process_id: int) -> Participan
             pass  # both co-host seats are taken; the person stays a listener and keeps the invitation
     participant.first_connection = first_connection
     return participant
-
-
-@transaction.atomic
-def participant_leave(*, socket_id: int) -> bool:
-    """A socket closed; True when it was the person's last. When the host's last one closes, the
-    grace period starts."""
-    socket = RoomSocket.objects.select_related("participant__space").filter(pk=socket_id).first()
-    if socket is None:
-        return False  # the sweep already forgot it
-    socket.delete()
-    participant = socket.participant
-    if RoomSocket.objects.live().filter(participant=participant).exists():
-        return False
-    transaction.on_commit(lambda: headcount.departed(participant.space_id))
-    if participant.role == Role.HOST and participant.space.state == Space.State.LIVE:
-        left_at = timezone.now()
-        if Space.objects.filter(pk=participant.space_id, host_left_at__isnull=True).update(host_left_at=left_at):
-            broadcast(participant.space_id, host_presence_event(left_at))
-    return True
 
 
 @transaction.atomic
