@@ -155,7 +155,9 @@ class _Hub:
             self.changed.set()
 
     async def _read(self) -> None:
-        self.channel = await self.layer.new_channel("online-hub")
+        # The layer's default prefix: the Redis layer reads all of a process's own channels through one
+        # receive loop per prefix, and a second prefix would wait behind the sockets' loop for its turn.
+        self.channel = await self.layer.new_channel()
         self.ready.set()
         while True:
             try:

@@ -38,6 +38,7 @@ from .tasks import push_live_bubble as push_live_bubble_task
 participant_leave = leases.participant_leave
 
 SPEAKER_SLOTS = range(1, 13)  # 0 is the host's
+REMINDER_BATCH = 500  # reminders (and due Spaces) handled per transaction by the beat's sweeps
 
 
 def clean_topics(raw: str | list[str]) -> list[str]:
@@ -766,9 +767,6 @@ def space_mark_missed(*, space: Space) -> bool:
         url=space.get_absolute_url(),
     )
     return True
-
-
-REMINDER_BATCH = 500
 
 
 def reminders_send_due() -> int:
