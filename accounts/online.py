@@ -1,13 +1,14 @@
 """Who is online on which server process, so that a push to many people costs one message per process.
 
 Every event loop that serves /ws/me/ sockets runs a hub: it knows which people have a socket open here,
-reads one channel-layer channel of its own, and publishes the set of its people to a registry (Redis with
-REDIS_URL; this process's memory in the embedded default, where tasks run in the serving process). A hub
+reads one channel-layer channel of its own, and publishes the set of its people to a registry (the channel
+layer's Redis; this process's memory in the embedded default, where tasks run in the serving process). A hub
 publishes at once when its first person arrives, then at most once a second while people come and go, and
 every REFRESH_SECONDS in any case with an expiry of EXPIRE_SECONDS: a killed process's entry lapses by
-itself, and a Redis restart is healed at the next refresh. `push_to_users` (accounts.events) asks the
-registry which hubs hold which of its recipients and sends each of those hubs one message listing its own,
-so 100,000 followers of whom 3,000 are online on two processes cost two messages, not 100,000.
+itself, and after a Redis restart the hub publishes again as soon as spaces_site.groups sees Redis back.
+`push_to_users` (accounts.events) asks the registry which hubs hold which of its recipients and sends each
+of those hubs one message listing its own, so 100,000 followers of whom 3,000 are online on two processes
+cost two messages, not 100,000.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from functools import cache
 from typing import Any
 
 from channels.layers import get_channel_layer
-from django.conf import settings
+
+from spaces_site import groups
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +112,10 @@ def _registry_for(redis_url: str, prefix: str) -> _MemoryRegistry | _RedisRegist
 
 
 def registry() -> _MemoryRegistry | _RedisRegistry:
-    prefix = getattr(get_channel_layer(), "prefix", "spaces")
-    return _registry_for(settings.REDIS_URL or "", prefix)
+    """Beside the channel layer: in its (first) Redis, or in memory with the in-memory layer."""
+    layer = get_channel_layer()
+    hosts = getattr(layer, "hosts", None)
+    return _registry_for(hosts[0]["address"] if hosts else "", getattr(layer, "prefix", "spaces"))
 
 
 def hubs_holding(user_ids: Iterable[int]) -> dict[str, list[int]]:
@@ -131,6 +135,8 @@ class _Hub:
         self.ready = asyncio.Event()
         self.tasks: list[asyncio.Task] = []
         self.sending: set[asyncio.Task] = set()
+        # Redis came back without this process's keys: publish again at once, not at the next refresh.
+        groups.on_reset(self.changed.set)
 
     def start(self) -> None:
         if self.tasks and not any(task.done() for task in self.tasks):
