@@ -99,8 +99,12 @@ def notification_create_many(
                 group_key=group_key, recipient_id__in=ordered[start : start + IN_QUERY_BATCH]
             )
             wanted -= set(holders.values_list("recipient_id", flat=True))
+    # Ids, not the actor object: Django's check on assigning a related object costs more than the rest of a row.
+    actor_id = actor.pk if actor is not None else None
     rows = [
-        Notification(recipient_id=rid, actor=actor, kind=kind, text=text, url=url, group_key=group_key, created_at=now)
+        Notification(
+            recipient_id=rid, actor_id=actor_id, kind=kind, text=text, url=url, group_key=group_key, created_at=now
+        )
         for rid in sorted(wanted)
     ]
     # A concurrent retry may have written some meanwhile: the unique key turns those into no-ops.
