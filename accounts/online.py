@@ -14,6 +14,7 @@ cost two messages, not 100,000.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -191,10 +192,8 @@ class _Hub:
         assert self.channel is not None
         try:
             while True:
-                try:
+                with contextlib.suppress(TimeoutError):  # no change: the periodic refresh, renewing the expiry
                     await asyncio.wait_for(self.changed.wait(), REFRESH_SECONDS)
-                except TimeoutError:
-                    pass  # the periodic refresh, which also renews the expiry
                 self.changed.clear()
                 try:
                     await asyncio.to_thread(registry().publish, self.channel, list(self.sockets))
