@@ -11,6 +11,7 @@ from channels.layers import get_channel_layer
 from spaces_site import groups
 from spaces_site.close_codes import CloseCode
 
+from . import online
 from .events import user_group
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,7 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
     channel_layer_alias = None
     group: str | None = None
     reader: asyncio.Task | None = None
+    user_id: int | None = None
 
     async def __call__(self, scope, receive, send) -> None:
         try:
@@ -39,6 +41,9 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
         self.group = user_group(user.pk)
         await self.accept()
         self.reader = asyncio.get_running_loop().create_task(self._read())
+        # Pushes to many people (go-live notices, live bubbles) come through this process's hub instead.
+        self.user_id = user.pk
+        online.arrived(user.pk, self._push)
         try:
             # Kept across Redis restarts: added again as soon as Redis answers, if it is down now.
             await groups.keep(self.group, self.channel_name)
@@ -62,6 +67,9 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
         reader, self.reader = self.reader, None
         if reader is not None:
             reader.cancel()
+        user_id, self.user_id = self.user_id, None
+        if user_id is not None:
+            online.departed(user_id, self._push)
         group, self.group = self.group, None
         if group is not None:
             await groups.drop(group, self.channel_name)
@@ -71,3 +79,9 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
 
     async def user_event(self, message: dict) -> None:
         await self.send_json(message["event"])
+
+    async def _push(self, event: dict) -> None:
+        try:
+            await self.send_json(event)
+        except Exception:
+            log.info("a push to a closing /ws/me/ socket was dropped", exc_info=True)

@@ -16,6 +16,6 @@ class RoomsConfig(AppConfig):
         # not tests or other commands) runs the schedule in-process.
         serving = "runserver" in sys.argv and (os.environ.get("RUN_MAIN") == "true" or "--noreload" in sys.argv)
         if serving and settings.CELERY_TASK_ALWAYS_EAGER:
-            from .embedded_beat import start
+            from spaces_site.embedded_beat import start
 
             start()

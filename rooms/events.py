@@ -39,6 +39,17 @@ def host_presence_event(left_at: datetime | None) -> dict[str, Any]:
     return {"type": "host_presence", "present": False, "grace_seconds": grace, "ends_at": ends_at.isoformat()}
 
 
+def pin_payload(pin) -> dict[str, Any]:
+    """A pinned post as the room shows it."""
+    return {
+        "id": pin.pk,
+        "post_id": pin.post_id,
+        "body": pin.post.body,
+        "author": pin.post.author.username,
+        "url": pin.post.get_absolute_url(),
+    }
+
+
 def participant_payload(participant) -> dict[str, Any]:
     user = participant.user
     return {

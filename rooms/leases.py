@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Count, Exists, F, OuterRef
 from django.db.models.functions import Greatest
 from django.utils import timezone
@@ -59,6 +60,25 @@ def server_process_restore(*, name: str, sockets: dict[int, int]) -> ServerProce
     rows = [RoomSocket(pk=pk, participant_id=pid, process=process) for pk, pid in sockets.items() if pid in known]
     RoomSocket.objects.bulk_create(rows, ignore_conflicts=True)
     return process
+
+
+@transaction.atomic
+def participant_leave(*, socket_id: int) -> bool:
+    """A socket closed; True when it was the person's last. When the host's last one closes, the
+    grace period starts."""
+    socket = RoomSocket.objects.select_related("participant__space").filter(pk=socket_id).first()
+    if socket is None:
+        return False  # the sweep already forgot it
+    socket.delete()
+    participant = socket.participant
+    if RoomSocket.objects.live().filter(participant=participant).exists():
+        return False
+    transaction.on_commit(lambda: headcount.departed(participant.space_id))
+    if participant.role == Role.HOST and participant.space.state == Space.State.LIVE:
+        left_at = timezone.now()
+        if Space.objects.filter(pk=participant.space_id, host_left_at__isnull=True).update(host_left_at=left_at):
+            broadcast(participant.space_id, host_presence_event(left_at))
+    return True
 
 
 def live_socket_of(participant_ref) -> Exists:
@@ -139,8 +159,6 @@ class _Keeper:
 
     async def retry_leaves(self) -> None:
         """Record the closes that failed (the database was away for a moment), so that they don't count forever."""
-        from .services import participant_leave  # services imports this module
-
         for socket_id, (space_id, user_id) in list(self.unrecorded.items()):
             if await database_sync_to_async(participant_leave)(socket_id=socket_id):
                 batcher().left(space_id, user_id)

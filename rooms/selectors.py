@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from accounts.models import Block, Follow, User
 
 from . import access, headcount
-from .events import PAYLOAD_FIELDS, host_presence_event, participant_payload, participant_payloads
+from .events import PAYLOAD_FIELDS, host_presence_event, participant_payload, participant_payloads, pin_payload
 from .leases import live_socket_of
 from .models import SPEAKING_ROLES, Participant, PinnedPost, Reminder, Role, Space
 
@@ -137,8 +138,6 @@ def ever_spoke_in(*, space: Space) -> QuerySet[User]:
 
 def room_snapshot(*, space: Space, me: Participant) -> dict:
     """Everything a socket needs on (re)connect, in a handful of queries."""
-    from .services import pin_payload
-
     live = Participant.objects.filter(space=space, removed_at__isnull=True)
     stage = list(
         live.filter(role__in=SPEAKING_ROLES)
@@ -257,3 +256,45 @@ def live_bubbles_for(*, user: User) -> list[Bubble]:
             title=participant.space.title,
         )
     return list(bubbles.values())
+
+
+# --- what the clock and the go-live fan-out act on ---
+
+
+def reminders_due(*, now: datetime) -> QuerySet[Reminder]:
+    """Reminders whose notice is due: ahead ones within the lead time, at-start ones at the start."""
+    window = now + timedelta(minutes=settings.SPACES_REMINDER_MINUTES_BEFORE)
+    return Reminder.objects.filter(
+        Q(at_start=False, space__scheduled_for__lte=window) | Q(at_start=True, space__scheduled_for__lte=now),
+        sent_at__isnull=True,
+        space__state=Space.State.SCHEDULED,
+        space__scheduled_for__gt=now - timedelta(hours=1),
+    ).exclude(at_start=True, user=F("space__host"))  # the host gets the "Start now" prompt instead
+
+
+def spaces_due(*, now: datetime) -> QuerySet[Space]:
+    """Scheduled Spaces whose time has come and whose host has not been told yet."""
+    return Space.objects.filter(state=Space.State.SCHEDULED, scheduled_for__lte=now, due_notice_at__isnull=True)
+
+
+def spaces_missed(*, now: datetime) -> QuerySet[Space]:
+    """Scheduled Spaces the host did not start within SPACES_MISSED_AFTER_MINUTES of their time."""
+    cutoff = now - timedelta(minutes=settings.SPACES_MISSED_AFTER_MINUTES)
+    return Space.objects.filter(state=Space.State.SCHEDULED, scheduled_for__lte=cutoff)
+
+
+def spaces_abandoned(*, now: datetime) -> QuerySet[Space]:
+    """Live Spaces whose host left longer than the grace period ago."""
+    cutoff = now - timedelta(seconds=settings.SPACES_HOST_GRACE_SECONDS)
+    return Space.objects.filter(state=Space.State.LIVE, host_left_at__isnull=False, host_left_at__lte=cutoff)
+
+
+def live_notice_recipients_page(*, space: Space, after: int, limit: int) -> list[int]:
+    """The next `limit` people (by id, above `after`) who hear that `space` is live: the host's followers
+    and whoever set a reminder. A page at a time, so no query or task grows with the audience."""
+    followers = Follow.objects.filter(followee_id=space.host_id, follower_id__gt=after).order_by("follower_id")
+    reminded = Reminder.objects.filter(space=space, user_id__gt=after).order_by("user_id")
+    # The first `limit` of the union lie within the first `limit` of each part.
+    page = set(followers.values_list("follower_id", flat=True)[:limit])
+    page.update(reminded.values_list("user_id", flat=True)[:limit])
+    return sorted(page)[:limit]

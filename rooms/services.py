@@ -8,7 +8,6 @@ from functools import partial
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts import services as account_services
@@ -18,8 +17,9 @@ from accounts.selectors import is_blocked_between
 from spaces_site import ratelimit
 from spaces_site.services import model_update
 
-from . import access, headcount, leases, signals
-from .events import broadcast, host_presence_event, participant_payload
+from . import access, headcount, leases, selectors, signals
+from .events import broadcast, host_presence_event, participant_payload, pin_payload
+from .live_notices import live_notice_key
 from .models import (
     MANAGER_ROLES,
     SPEAKING_ROLES,
@@ -32,8 +32,14 @@ from .models import (
     Space,
     SpaceReport,
 )
+from .tasks import notify_space_live as notify_space_live_task
+from .tasks import push_live_bubble as push_live_bubble_task
+
+# A socket's leave is the leases' business (rooms.leases retries the ones that failed); the room calls it here.
+participant_leave = leases.participant_leave
 
 SPEAKER_SLOTS = range(1, 13)  # 0 is the host's
+REMINDER_BATCH = 500  # reminders (and due Spaces) handled per transaction by the beat's sweeps
 
 
 def clean_topics(raw: str | list[str]) -> list[str]:
@@ -196,8 +202,6 @@ def space_cancel(*, space: Space, by: User) -> Space:
 
 @transaction.atomic
 def space_start(*, space: Space, by: User) -> Space:
-    from . import tasks
-
     space = Space.objects.select_for_update().get(pk=space.pk)
     _require_host(space, by)
     if space.state != Space.State.SCHEDULED:
@@ -218,16 +222,14 @@ def space_start(*, space: Space, by: User) -> Space:
     # Receivers first (live captions are dispatched there): on-commit work runs in the order it is
     # registered, and the followers' notifications must not delay the captioner.
     signals.space_started.send(sender=Space, space=space)
-    transaction.on_commit(lambda: tasks.notify_space_live.delay(space.pk))
-    transaction.on_commit(lambda: tasks.push_live_bubble.delay(space.pk, by.pk, "add"))
+    transaction.on_commit(lambda: notify_space_live_task.delay(space.pk))
+    transaction.on_commit(lambda: push_live_bubble_task.delay(space.pk, by.pk, "add"))
     return space
 
 
 @transaction.atomic
 def space_end(*, space: Space, by: User | None = None, reason: str = "ended by the host") -> Space:
     """End a live Space; `by` None means the system (the host never came back)."""
-    from . import tasks
-
     space = Space.objects.select_for_update().get(pk=space.pk)
     if by is not None:
         _require_host(space, by)
@@ -250,14 +252,10 @@ def space_end(*, space: Space, by: User | None = None, reason: str = "ended by t
         group_key=live_notice_key(space), text=f"{space.host.name} was live: “{space.title}”. The Space has ended."
     )
     for user_id in speakers:
-        transaction.on_commit(partial(tasks.push_live_bubble.delay, space.pk, user_id, "remove"))
+        transaction.on_commit(partial(push_live_bubble_task.delay, space.pk, user_id, "remove"))
     signals.space_ended.send(sender=Space, space=space)
     transaction.on_commit(lambda: headcount.forget(space.pk))
     return space
-
-
-def live_notice_key(space: Space) -> str:
-    return f"space_live:{space.pk}"
 
 
 def _locked(space: Space) -> Space:
@@ -299,8 +297,6 @@ def _announce_role(participant: Participant) -> None:
 
 def _set_role(space: Space, participant: Participant, role: str) -> Participant:
     """Change a role inside a transaction holding the Space lock, enforcing the limits."""
-    from . import tasks
-
     was_speaking = participant.role in SPEAKING_ROLES
     if role == Role.SPEAKER and participant.role != Role.SPEAKER:
         speakers = Participant.objects.filter(space=space, role=Role.SPEAKER).count()
@@ -325,7 +321,7 @@ def _set_role(space: Space, participant: Participant, role: str) -> Participant:
     now_speaking = role in SPEAKING_ROLES
     if now_speaking != was_speaking:
         action = "add" if now_speaking else "remove"
-        transaction.on_commit(lambda: tasks.push_live_bubble.delay(space.pk, participant.user_id, action))
+        transaction.on_commit(lambda: push_live_bubble_task.delay(space.pk, participant.user_id, action))
     return participant
 
 
@@ -365,25 +361,6 @@ def participant_join(*, space: Space, user: User, process_id: int) -> Participan
             pass  # both co-host seats are taken; the person stays a listener and keeps the invitation
     participant.first_connection = first_connection
     return participant
-
-
-@transaction.atomic
-def participant_leave(*, socket_id: int) -> bool:
-    """A socket closed; True when it was the person's last. When the host's last one closes, the
-    grace period starts."""
-    socket = RoomSocket.objects.select_related("participant__space").filter(pk=socket_id).first()
-    if socket is None:
-        return False  # the sweep already forgot it
-    socket.delete()
-    participant = socket.participant
-    if RoomSocket.objects.live().filter(participant=participant).exists():
-        return False
-    transaction.on_commit(lambda: headcount.departed(participant.space_id))
-    if participant.role == Role.HOST and participant.space.state == Space.State.LIVE:
-        left_at = timezone.now()
-        if Space.objects.filter(pk=participant.space_id, host_left_at__isnull=True).update(host_left_at=left_at):
-            broadcast(participant.space_id, host_presence_event(left_at))
-    return True
 
 
 @transaction.atomic
@@ -649,8 +626,6 @@ def participant_remove_blocked(*, host: User, user: User) -> None:
 
 
 def _remove(space: Space, participant: Participant) -> Participant:
-    from . import tasks
-
     user = participant.user
     was_speaking = participant.role in SPEAKING_ROLES
     participant.removed_at = timezone.now()
@@ -662,7 +637,7 @@ def _remove(space: Space, participant: Participant) -> Participant:
     Invitation.objects.filter(space=space, user=user).delete()
     broadcast(space.pk, {"type": "removed", "user_id": user.pk})
     if was_speaking:
-        transaction.on_commit(lambda: tasks.push_live_bubble.delay(space.pk, user.pk, "remove"))
+        transaction.on_commit(lambda: push_live_bubble_task.delay(space.pk, user.pk, "remove"))
     return participant
 
 
@@ -693,16 +668,6 @@ def _require_pinnable(space: Space, by: User, post: Post) -> None:
             f"That post is for @{post.author.username}'s Super Followers; "
             f"it can only be pinned in @{post.author.username}'s Spaces for Super Followers."
         )
-
-
-def pin_payload(pin: PinnedPost) -> dict:
-    return {
-        "id": pin.pk,
-        "post_id": pin.post_id,
-        "body": pin.post.body,
-        "author": pin.post.author.username,
-        "url": pin.post.get_absolute_url(),
-    }
 
 
 @transaction.atomic
@@ -775,27 +740,6 @@ def space_share_by_dm(*, space: Space, sender: User, recipient: User, url: str) 
     account_services.message_send(sender=sender, recipient=recipient, body=f"Join me in “{space.title}”: {url}")
 
 
-def reminders_due_query(*, now: datetime):
-    """Reminders whose notice is due: ahead ones within the lead time, at-start ones at the start."""
-    window = now + timedelta(minutes=settings.SPACES_REMINDER_MINUTES_BEFORE)
-    return Reminder.objects.filter(
-        Q(at_start=False, space__scheduled_for__lte=window) | Q(at_start=True, space__scheduled_for__lte=now),
-        sent_at__isnull=True,
-        space__state=Space.State.SCHEDULED,
-        space__scheduled_for__gt=now - timedelta(hours=1),
-    ).exclude(at_start=True, user=F("space__host"))  # the host gets the "Start now" prompt instead
-
-
-def spaces_due_query(*, now: datetime):
-    """Scheduled Spaces whose time has come and whose host has not been told yet."""
-    return Space.objects.filter(state=Space.State.SCHEDULED, scheduled_for__lte=now, due_notice_at__isnull=True)
-
-
-def spaces_missed_query(*, now: datetime):
-    cutoff = now - timedelta(minutes=settings.SPACES_MISSED_AFTER_MINUTES)
-    return Space.objects.filter(state=Space.State.SCHEDULED, scheduled_for__lte=cutoff)
-
-
 @transaction.atomic
 def space_due_notify(*, space: Space) -> bool:
     """The scheduled time has come: prompt the host to start (once). False if already done or not due."""
@@ -818,7 +762,7 @@ def space_mark_missed(*, space: Space) -> bool:
     """A scheduled Space the host never started within the grace period: mark it missed and tell the
     people who set a reminder, and the host. False if it started, was cancelled or is not late enough."""
     space = Space.objects.select_for_update().select_related("host").get(pk=space.pk)
-    if not spaces_missed_query(now=timezone.now()).filter(pk=space.pk).exists():
+    if not selectors.spaces_missed(now=timezone.now()).filter(pk=space.pk).exists():
         return False
     space.state = Space.State.MISSED
     space.ended_at = timezone.now()
@@ -840,6 +784,60 @@ def space_mark_missed(*, space: Space) -> bool:
     return True
 
 
-def spaces_abandoned_query(*, now: datetime):
-    cutoff = now - timedelta(seconds=settings.SPACES_HOST_GRACE_SECONDS)
-    return Space.objects.filter(state=Space.State.LIVE, host_left_at__isnull=False, host_left_at__lte=cutoff)
+def reminders_send_due() -> int:
+    """Notify each reminded person once, ahead (saying the time really left) or, for a reminder set less
+    than the lead time before, at the start; safe with several beats or workers (SKIP LOCKED)."""
+    sent = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                selectors.reminders_due(now=timezone.now())
+                .select_for_update(skip_locked=True, of=("self",))
+                .select_related("space", "space__host")
+                .order_by("pk")[:REMINDER_BATCH]
+            )
+            if not batch:
+                return sent
+            now = timezone.now()
+            for reminder in batch:
+                account_services.notification_create(
+                    recipient=reminder.user,
+                    actor=reminder.space.host,
+                    kind=Notification.Kind.SPACE_REMINDER,
+                    text=reminder_text(reminder=reminder, now=now),
+                    url=reminder.space.get_absolute_url(),
+                )
+            Reminder.objects.filter(pk__in=[r.pk for r in batch]).update(sent_at=timezone.now())
+            sent += len(batch)
+
+
+def spaces_due_prompt() -> int:
+    """At a Space's time, prompt its host to start; after the grace period, mark it missed. Returns how many
+    Spaces changed."""
+    changed = 0
+    now = timezone.now()
+    for space in selectors.spaces_due(now=now).order_by("pk")[:REMINDER_BATCH]:
+        changed += space_due_notify(space=space)
+    for space in selectors.spaces_missed(now=now).order_by("pk")[:REMINDER_BATCH]:
+        changed += space_mark_missed(space=space)
+    return changed
+
+
+def spaces_abandoned_end() -> int:
+    """Forget the sockets of dead server processes, then end the live Spaces whose host left longer than the
+    grace period ago (each under its own lock, skipped if another sweep holds it)."""
+    leases.presence_sweep()
+    ended = 0
+    for space_id in selectors.spaces_abandoned(now=timezone.now()).values_list("pk", flat=True):
+        with transaction.atomic():
+            space = (
+                selectors.spaces_abandoned(now=timezone.now())
+                .select_for_update(skip_locked=True)
+                .filter(pk=space_id)
+                .first()
+            )
+            if space is None:
+                continue
+            space_end(space=space, reason="the host did not come back")
+            ended += 1
+    return ended

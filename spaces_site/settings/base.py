@@ -262,6 +262,9 @@ SPACES_REACTIONS_PER_10S = env_int("SPACES_REACTIONS_PER_10S", 20, minimum=1)
 SPACES_TEXT_MESSAGES_PER_10S = env_int("SPACES_TEXT_MESSAGES_PER_10S", 100, minimum=1)
 SPACES_FRAMES_PER_10S = env_int("SPACES_FRAMES_PER_10S", 1000, minimum=1)
 SPACES_MAX_TEXT_MESSAGE_BYTES = 4096
+# Go-live notices (rooms/live_notices.py): the followers told per task and transaction, and per page of
+# live-bubble pushes (bench/go_live.py measures a 100,000-follower account going live).
+SPACES_LIVE_NOTICE_BATCH = env_int("SPACES_LIVE_NOTICE_BATCH", 5000, minimum=1)
 CELERY_BEAT_SCHEDULE["rooms-send-due-reminders"] = {"task": "rooms.tasks.send_due_reminders", "schedule": 60.0}
 CELERY_BEAT_SCHEDULE["rooms-end-abandoned-spaces"] = {"task": "rooms.tasks.end_abandoned_spaces", "schedule": 30.0}
 CELERY_BEAT_SCHEDULE["rooms-prompt-due-spaces"] = {"task": "rooms.tasks.prompt_due_spaces", "schedule": 60.0}

@@ -10,7 +10,10 @@ function connect() {
   socket.addEventListener("open", () => { delay = 1000; });
   socket.addEventListener("message", (message) => {
     const event = JSON.parse(message.data);
-    document.body.dispatchEvent(new CustomEvent(event.type, { detail: event, bubbles: true }));
+    const dispatch = () => document.body.dispatchEvent(new CustomEvent(event.type, { detail: event, bubbles: true }));
+    // A push to many people at once (a host's followers) says over how long to spread what the pages ask back.
+    if (event.spread_ms > 0) setTimeout(dispatch, Math.random() * event.spread_ms);
+    else dispatch();
   });
   socket.addEventListener("close", (closed) => {
     if (closed.code === CLOSE.UNAUTHENTICATED) return;

@@ -356,7 +356,7 @@ def test_a_speaker_who_withdraws_consent_mid_space_is_never_recognised_again(loa
 
 
 def test_the_embedded_beat_runs_the_caption_sweep(caption_worker):
-    from rooms.embedded_beat import run_due
+    from spaces_site.embedded_beat import run_due
 
     app.loader.import_default_modules()
     space = LiveSpaceFactory(host=make_host())

@@ -131,8 +131,8 @@ def test_live_bubble_push_reaches_each_follower(host, listener):
 
 @pytest.mark.django_db
 def test_embedded_beat_runs_the_schedule_at_its_intervals(host, listener):
-    from rooms.embedded_beat import run_due
     from spaces_site.celery import app
+    from spaces_site.embedded_beat import run_due
 
     app.loader.import_default_modules()  # as the beat thread does: every app's tasks registered
 
