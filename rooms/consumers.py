@@ -16,7 +16,7 @@ from django.db import DatabaseError
 from accounts.models import Post, User
 from spaces_site import ratelimit
 
-from . import access, fanout, headcount, leases, media, questions, selectors, services, socket_cap
+from . import access, admission, fanout, headcount, leases, media, questions, selectors, services, socket_cap
 from .events import participant_payload
 from .models import SPEAKING_ROLES, Participant, Space
 from .presence import TokenBucket, batcher
@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 REACTIONS = ("💯", "✋", "👏", "😂", "❤️", "🙏", "✅", "🔥", "🎉")
 CLOSE_TOO_MANY_MESSAGES = 4429
+CLOSE_INTERNAL_ERROR = 1011
 
 
 class SpaceConsumer(AsyncWebsocketConsumer):
@@ -34,6 +35,7 @@ class SpaceConsumer(AsyncWebsocketConsumer):
     space_id: int | None = None
     socket_id: int | None = None
     join_task: asyncio.Future | None = None
+    admit_task: asyncio.Future | None = None  # waiting in line (rooms/admission.py), then joining
     joined = False
     closing = False
 
@@ -52,6 +54,31 @@ class SpaceConsumer(AsyncWebsocketConsumer):
             await self._refuse("Log in to join Spaces.", access.CLOSE_UNAUTHENTICATED)
             return
         self.user = user
+        gate = admission.gate()
+        if await gate.admit_at_once(self, self.space_id, user.pk):
+            await self._enter()
+            return
+        # The process is full or taking joins as fast as it may: wait in line, off this consumer's message loop,
+        # so that a close while waiting is seen at once and takes the socket out of the line.
+        turn, position, seconds = gate.wait(self, self.space_id, user.pk)
+        self.admit_task = asyncio.ensure_future(self._wait_in_line(turn))
+        await self.line_update(position, seconds)
+
+    async def _wait_in_line(self, turn: asyncio.Future) -> None:
+        await turn
+        try:
+            await self._enter()
+        except Exception:
+            log.exception("a socket let in from the line could not join")
+            await self._refuse("Joining failed; reconnecting.", CLOSE_INTERNAL_ERROR)
+
+    async def line_update(self, position: int, seconds: int | None) -> None:
+        """Called by rooms.admission while this socket waits for a place."""
+        if not self.closing and not self.joined:
+            await self._send_event({"type": "waiting", "position": position, "seconds": seconds})
+
+    async def _enter(self) -> None:
+        space_id = cast(int, self.space_id)
         try:
             # The join runs on as a task of its own if this socket goes meanwhile, so that `_leave` can wait
             # for the row it writes instead of leaving before it exists (a ghost listener).
@@ -69,16 +96,16 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         self.frame_bucket = TokenBucket(settings.SPACES_FRAMES_PER_10S, 10)
         self.media_rate = media.MediaRateLimit()
         self.dropped_frames = 0
-        await fanout.attach(self.space_id, self)
-        await media.attach(self.space_id, self, acks=True)
+        await fanout.attach(space_id, self)
+        await media.attach(space_id, self, acks=True)
         headcount.watch()
-        headcount.seen(self.space_id, snapshot["listener_count"] + len(snapshot["speakers"]))
+        headcount.seen(space_id, snapshot["listener_count"] + len(snapshot["speakers"]))
         await self._send_event(snapshot)
         await database_sync_to_async(socket_cap.sockets_supersede)(
-            space_id=self.space_id, participant_id=self.participant_id
+            space_id=space_id, participant_id=self.participant_id
         )
         if self.first_connection:
-            batcher().joined(self.space_id, snapshot["me"])
+            batcher().joined(space_id, snapshot["me"])
 
     @database_sync_to_async
     def _join(self, process_id: int) -> dict:
@@ -120,6 +147,7 @@ class SpaceConsumer(AsyncWebsocketConsumer):
 
     async def _refuse(self, reason: str, code: int) -> None:
         self.closing = True
+        admission.gate().leave(self)  # a closing socket holds no place
         await self._send_event({"type": "error", "code": "refused", "message": reason, "close_code": code})
         await self.close(code=code)
 
@@ -127,8 +155,15 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         await self._leave()
 
     async def _leave(self) -> None:
-        """Detach from the fan-out and the relay and close this socket's row; safe to run twice."""
+        """Leave the line or give the place back, detach from the fan-out and the relay and close this socket's
+        row; safe to run twice."""
         self.joined = False
+        admission.gate().leave(self)
+        if self.admit_task is not None and not self.admit_task.done():
+            # Let in from the line a moment ago, perhaps in the middle of its join: stop it there.
+            self.admit_task.cancel()
+            await asyncio.wait([self.admit_task])
+            self.joined = False
         if self.join_task is not None and not self.join_task.done():
             await asyncio.wait([self.join_task])
             if not self.join_task.cancelled():
