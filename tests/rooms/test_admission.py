@@ -6,8 +6,9 @@ import contextlib
 
 import pytest
 from channels.db import database_sync_to_async
+from django.core.cache import cache
 
-from rooms import headcount, services
+from rooms import admission, headcount, services
 from rooms.models import Invitation, Participant, Role, RoomSocket
 from tests.accounts.factories import UserFactory
 from tests.rooms.conftest import seat
@@ -35,6 +36,8 @@ async def in_line(user, space_id: int):
 async def live_space_with_host():
     space = await database_sync_to_async(make_live_space)()
     headcount.forget(space.pk)
+    # Ids come round again between tests on SQLite: no line a test before left in the cache counts here.
+    await asyncio.to_thread(cache.delete, admission._members_key(space.pk))
     host = await database_sync_to_async(lambda: space.host)()
     return space, host
 
@@ -177,3 +180,18 @@ async def test_the_hosts_see_how_many_wait_and_listeners_do_not(settings):
     assert [e for e in events if e["type"] in ("waiting", "waiting_count")] == []
     for communicator in (host_socket, inside_socket, second_socket):
         await communicator.disconnect()
+
+
+async def test_the_hosts_count_adds_up_every_process_line_and_forgets_a_process_whose_line_emptied():
+    space, _host = await live_space_with_host()
+    await asyncio.to_thread(admission._report, 101, {space.pk: 2}, set())
+    await asyncio.to_thread(admission._report, 102, {space.pk: 3}, set())
+    assert await asyncio.to_thread(admission._totals, [space.pk]) == {space.pk: 5}
+
+    await asyncio.to_thread(admission._report, 101, {}, {space.pk})  # its line emptied
+    await asyncio.to_thread(admission._report, 102, {space.pk: 1}, set())
+    assert await asyncio.to_thread(admission._totals, [space.pk]) == {space.pk: 1}
+    members = await asyncio.to_thread(cache.get, admission._members_key(space.pk))
+    assert members == [102]
+    await asyncio.to_thread(admission._report, 102, {}, {space.pk})
+    assert await asyncio.to_thread(admission._totals, [space.pk]) == {space.pk: 0}
