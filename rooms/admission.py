@@ -18,7 +18,7 @@ import math
 import time
 import weakref
 from collections import Counter, OrderedDict, deque
-from typing import Any, Protocol
+from typing import Protocol
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -104,8 +104,8 @@ class _Gate:
     def __init__(self) -> None:
         self.rate = settings.SPACES_JOINS_PER_SECOND
         self.bucket = TokenBucket(self.rate, 1)  # a second's worth of joins at once, then the rate
-        self.held: set[Any] = set()
-        self.line: OrderedDict[Any, _Ticket] = OrderedDict()
+        self.held: set[Waiting] = set()
+        self.line: OrderedDict[Waiting, _Ticket] = OrderedDict()
         self.freed: deque[float] = deque()
         self.room = asyncio.Event()  # set when a place is given back
         self.stages: dict[int, tuple[float, frozenset[int] | None]] = {}
@@ -123,7 +123,7 @@ class _Gate:
         if self.ticker is None or self.ticker.done():
             self.ticker = asyncio.get_running_loop().create_task(self._tick())
 
-    async def admit_at_once(self, socket: Any, space_id: int, user_id: int) -> bool:
+    async def admit_at_once(self, socket: Waiting, space_id: int, user_id: int) -> bool:
         """Give `socket` a place now if there is one for it: room and a token with nobody waiting, or the stage."""
         self._start()
         if (not self.line and not self.full and self.bucket.take()) or await self._skips_line(space_id, user_id):
@@ -131,7 +131,7 @@ class _Gate:
             return True
         return False
 
-    def wait(self, socket: Any, space_id: int, user_id: int) -> tuple[asyncio.Future, int, int | None]:
+    def wait(self, socket: Waiting, space_id: int, user_id: int) -> tuple[asyncio.Future, int, int | None]:
         """Put `socket` at the end of the line: its turn (a future set when it holds a place), place and wait."""
         turn = asyncio.get_running_loop().create_future()
         self.line[socket] = _Ticket(space_id, user_id, turn)
@@ -140,7 +140,7 @@ class _Gate:
         position = len(self.line)
         return turn, position, self.estimate(position)
 
-    def leave(self, socket: Any) -> None:
+    def leave(self, socket: Waiting) -> None:
         """`socket` goes: out of the line, or its place given back to the line; safe to call twice."""
         ticket = self.line.pop(socket, None)
         if ticket is not None:
@@ -164,7 +164,7 @@ class _Gate:
             rate = min(rate, len(self.freed) / FREED_WINDOW_SECONDS)
         return math.ceil(position / rate) if rate > 0 else None
 
-    def _give_place(self, socket: Any, ticket: _Ticket) -> None:
+    def _give_place(self, socket: Waiting, ticket: _Ticket) -> None:
         self.held.add(socket)
         if not ticket.turn.done():
             ticket.turn.set_result(None)
