@@ -261,9 +261,9 @@ SPACES_BROADCAST_COUNT_SECONDS = env_int("SPACES_BROADCAST_COUNT_SECONDS", 3, mi
 # most this many sockets (the stage always gets in) and this many new listeners a second; other listeners wait
 # in line, told their place and a rough wait every SPACES_WAITING_UPDATE_SECONDS. 1,000 a process: what one
 # process on its own core carries with three speakers at the measured 2.2-4.3 us per delivered frame (a third
-# to two thirds of the core); 100 joins a second: about what one process's database thread does (10 ms a join).
+# to two thirds of the core); 30 joins a second: what one process did in issue 15's quiet runs.
 SPACES_LISTENERS_PER_PROCESS = env_int("SPACES_LISTENERS_PER_PROCESS", 1000, minimum=1)
-SPACES_JOINS_PER_SECOND = env_int("SPACES_JOINS_PER_SECOND", 100, minimum=1)
+SPACES_JOINS_PER_SECOND = env_int("SPACES_JOINS_PER_SECOND", 30, minimum=1)
 SPACES_WAITING_UPDATE_SECONDS = env_int("SPACES_WAITING_UPDATE_SECONDS", 3, minimum=1)
 SPACES_REACTION_FLUSH_MS = env_int("SPACES_REACTION_FLUSH_MS", 500, minimum=10)
 SPACES_REACTIONS_PER_10S = env_int("SPACES_REACTIONS_PER_10S", 20, minimum=1)
