@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from typing import cast
@@ -69,8 +70,11 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         try:
             await self._enter()
         except Exception:
-            log.exception("a socket let in from the line could not join")
-            await self._refuse("Joining failed; reconnecting.", CLOSE_INTERNAL_ERROR)
+            # The join failed, or the socket closed as it was let in (its server then refuses to send on it); its
+            # leave path takes it out of the room either way.
+            log.warning("a socket let in from the line could not join", exc_info=True)
+            with contextlib.suppress(RuntimeError, OSError):  # only a socket that is already closed refuses this
+                await self._refuse("Joining failed; reconnecting.", CLOSE_INTERNAL_ERROR)
 
     async def line_update(self, position: int, seconds: int | None) -> None:
         """Called by rooms.admission while this socket waits for a place."""
