@@ -533,6 +533,10 @@ def run_server(kind: str, args, redis_url: str, database_url: str, redis_procs: 
             "DJANGO_SETTINGS_MODULE": SETTINGS,
             # Persistent database connections, as a production server keeps them, rather than one per join.
             "DJANGO_CONN_MAX_AGE": "60",
+            # Measured past admission (rooms/admission.py), which would make the sockets beyond a process's
+            # capacity or join rate wait in line; set these to measure with it.
+            "SPACES_LISTENERS_PER_PROCESS": os.environ.get("SPACES_LISTENERS_PER_PROCESS", "1000000"),
+            "SPACES_JOINS_PER_SECOND": os.environ.get("SPACES_JOINS_PER_SECOND", "1000000"),
             "SPACES_MEDIA_BATCH_FRAMES": str(args.batch),
             "SPACES_MEDIA_REDIS_PREFIX": f"bench.{os.getpid()}.{kind}",
             "DJANGO_CHANNELS_PREFIX": f"bench.{os.getpid()}.{kind}",

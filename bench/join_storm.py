@@ -110,6 +110,10 @@ def storm(n: int, args, database_url: str, redis_url: str) -> dict:
             "REDIS_URL": redis_url,
             "DJANGO_SETTINGS_MODULE": fanout.SETTINGS,
             "DJANGO_CONN_MAX_AGE": str(args.conn_max_age),
+            # Measured past admission (rooms/admission.py), which would make the sockets beyond a process's
+            # capacity or join rate wait in line; set these to measure with it.
+            "SPACES_LISTENERS_PER_PROCESS": os.environ.get("SPACES_LISTENERS_PER_PROCESS", "1000000"),
+            "SPACES_JOINS_PER_SECOND": os.environ.get("SPACES_JOINS_PER_SECOND", "1000000"),
             "SPACES_MEDIA_REDIS_PREFIX": f"storm.{os.getpid()}.{n}",
             "DJANGO_CHANNELS_PREFIX": f"storm.{os.getpid()}.{n}",
             "DJANGO_LOG_LEVEL": "WARNING",

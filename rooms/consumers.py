@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from typing import cast
@@ -18,7 +19,7 @@ from spaces_site import ratelimit
 from spaces_site.close_codes import CloseCode
 from spaces_site.http import error_text
 
-from . import access, fanout, headcount, leases, media, questions, selectors, services, socket_cap
+from . import access, admission, fanout, headcount, leases, media, questions, selectors, services, socket_cap
 from .events import participant_payload
 from .models import SPEAKING_ROLES, Participant, Space
 from .presence import TokenBucket, batcher
@@ -35,6 +36,7 @@ class SpaceConsumer(AsyncWebsocketConsumer):
     space_id: int | None = None
     socket_id: int | None = None
     join_task: asyncio.Future | None = None
+    admit_task: asyncio.Future | None = None  # waiting in line (rooms/admission.py), then joining
     joined = False
     closing = False
 
@@ -53,6 +55,34 @@ class SpaceConsumer(AsyncWebsocketConsumer):
             await self._refuse("Log in to join Spaces.", CloseCode.UNAUTHENTICATED)
             return
         self.user = user
+        gate = admission.gate()
+        if await gate.admit_at_once(self, self.space_id, user.pk):
+            await self._enter()
+            return
+        # The process is full or taking joins as fast as it may: wait in line, off this consumer's message loop,
+        # so that a close while waiting is seen at once and takes the socket out of the line.
+        turn, position, seconds = gate.wait(self, self.space_id, user.pk)
+        self.admit_task = asyncio.ensure_future(self._wait_in_line(turn))
+        await self.line_update(position, seconds)
+
+    async def _wait_in_line(self, turn: asyncio.Future) -> None:
+        await turn
+        try:
+            await self._enter()
+        except Exception:
+            # The join failed, or the socket closed as it was let in (its server then refuses to send on it); its
+            # leave path takes it out of the room either way.
+            log.warning("a socket let in from the line could not join", exc_info=True)
+            with contextlib.suppress(RuntimeError, OSError):  # only a socket that is already closed refuses this
+                await self._refuse("Joining failed; reconnecting.", CloseCode.INTERNAL_ERROR)
+
+    async def line_update(self, position: int, seconds: int | None) -> None:
+        """Called by rooms.admission while this socket waits for a place."""
+        if not self.closing and not self.joined:
+            await self._send_event({"type": "waiting", "position": position, "seconds": seconds})
+
+    async def _enter(self) -> None:
+        space_id = cast(int, self.space_id)
         try:
             # The join runs on as a task of its own if this socket goes meanwhile, so that `_leave` can wait
             # for the row it writes instead of leaving before it exists (a ghost listener).
@@ -70,16 +100,16 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         self.frame_bucket = TokenBucket(settings.SPACES_FRAMES_PER_10S, 10)
         self.media_rate = media.MediaRateLimit()
         self.dropped_frames = 0
-        await fanout.attach(self.space_id, self)
-        await media.attach(self.space_id, self, acks=True)
+        await fanout.attach(space_id, self)
+        await media.attach(space_id, self, acks=True)
         headcount.watch()
-        headcount.seen(self.space_id, snapshot["listener_count"] + len(snapshot["speakers"]))
+        headcount.seen(space_id, snapshot["listener_count"] + len(snapshot["speakers"]))
         await self._send_event(snapshot)
         await database_sync_to_async(socket_cap.sockets_supersede)(
-            space_id=self.space_id, participant_id=self.participant_id
+            space_id=space_id, participant_id=self.participant_id
         )
         if self.first_connection:
-            batcher().joined(self.space_id, snapshot["me"])
+            batcher().joined(space_id, snapshot["me"])
 
     @database_sync_to_async
     def _join(self, process_id: int) -> dict:
@@ -121,6 +151,7 @@ class SpaceConsumer(AsyncWebsocketConsumer):
 
     async def _refuse(self, reason: str, code: int) -> None:
         self.closing = True
+        admission.gate().leave(self)  # a closing socket holds no place
         await self._send_event({"type": "error", "code": "refused", "message": reason, "close_code": code})
         await self.close(code=code)
 
@@ -128,8 +159,15 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         await self._leave()
 
     async def _leave(self) -> None:
-        """Detach from the fan-out and the relay and close this socket's row; safe to run twice."""
+        """Leave the line or give the place back, detach from the fan-out and the relay and close this socket's
+        row; safe to run twice."""
         self.joined = False
+        admission.gate().leave(self)
+        if self.admit_task is not None and not self.admit_task.done():
+            # Let in from the line a moment ago, perhaps in the middle of its join: stop it there.
+            self.admit_task.cancel()
+            await asyncio.wait([self.admit_task])
+            self.joined = False
         if self.join_task is not None and not self.join_task.done():
             await asyncio.wait([self.join_task])
             if not self.join_task.cancelled():

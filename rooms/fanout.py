@@ -118,3 +118,19 @@ async def deliver_here(space_id: int, event: dict) -> None:
     """Give `event` to this process's sockets of the Space only (no channel layer)."""
     hub = await _hub()
     await hub.deliver(space_id, event, json.dumps(event, ensure_ascii=False))
+
+
+def local_sockets(space_id: int) -> list:
+    """This process's sockets in the Space."""
+    hub = _hubs.get(asyncio.get_running_loop())
+    return list(hub.sockets.get(space_id, ())) if hub is not None else []
+
+
+async def deliver_to(consumers: list, event: dict) -> None:
+    """Give `event` to these sockets only (a few of this process's, e.g. the hosts')."""
+    text = json.dumps(event, ensure_ascii=False)
+    for consumer in consumers:
+        try:
+            await consumer.space_event(event, text)
+        except Exception:
+            log.debug("could not deliver a room event", exc_info=True)

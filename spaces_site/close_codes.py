@@ -11,6 +11,7 @@ from __future__ import annotations
 class CloseCode:
     """The codes, as plain ints: Daphne's websocket layer (autobahn) refuses any other type, an IntEnum too."""
 
+    INTERNAL_ERROR = 1011  # the standard code: the server failed (a join let in from the line, say)
     BAD_FRAME = 4400
     UNAUTHENTICATED = 4401
     FORBIDDEN = 4403
@@ -26,6 +27,7 @@ class CloseCode:
 CODES: dict[str, int] = {name: value for name, value in vars(CloseCode).items() if name.isupper()}
 
 MEANINGS: dict[int, str] = {
+    CloseCode.INTERNAL_ERROR: "the join of a socket let in from the line failed (the database was away, say)",
     CloseCode.BAD_FRAME: "a malformed audio frame: too short, unknown format, capture time not a number, no payload",
     CloseCode.UNAUTHENTICATED: "not logged in",
     CloseCode.FORBIDDEN: "not allowed: removed, blocked by the host, or refused by an audience rule",

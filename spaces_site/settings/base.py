@@ -257,6 +257,14 @@ SPACES_GROUP_REFRESH_SECONDS = env_int("SPACES_GROUP_REFRESH_SECONDS", 30, minim
 # who comes or goes; every server process sends its sockets the count every SPACES_BROADCAST_COUNT_SECONDS.
 SPACES_BROADCAST_FROM_LISTENERS = env_int("SPACES_BROADCAST_FROM_LISTENERS", 1000, minimum=0)
 SPACES_BROADCAST_COUNT_SECONDS = env_int("SPACES_BROADCAST_COUNT_SECONDS", 3, minimum=1)
+# Admission under overload (rooms/admission.py, rooms/PROTOCOL.md "Admission"): each server process takes at
+# most this many sockets (the stage always gets in) and this many new listeners a second; other listeners wait
+# in line, told their place and a rough wait every SPACES_WAITING_UPDATE_SECONDS. 1,000 a process: what one
+# process on its own core carries with three speakers at the measured 2.2-4.3 us per delivered frame (a third
+# to two thirds of the core); 30 joins a second: what one process did in issue 15's quiet runs.
+SPACES_LISTENERS_PER_PROCESS = env_int("SPACES_LISTENERS_PER_PROCESS", 1000, minimum=1)
+SPACES_JOINS_PER_SECOND = env_int("SPACES_JOINS_PER_SECOND", 30, minimum=1)
+SPACES_WAITING_UPDATE_SECONDS = env_int("SPACES_WAITING_UPDATE_SECONDS", 3, minimum=1)
 SPACES_REACTION_FLUSH_MS = env_int("SPACES_REACTION_FLUSH_MS", 500, minimum=10)
 SPACES_REACTIONS_PER_10S = env_int("SPACES_REACTIONS_PER_10S", 20, minimum=1)
 SPACES_TEXT_MESSAGES_PER_10S = env_int("SPACES_TEXT_MESSAGES_PER_10S", 100, minimum=1)

@@ -1,6 +1,7 @@
 // The websocket close codes the site sends: the mirror of spaces_site/close_codes.py (a test keeps them equal).
 
 export const CLOSE = Object.freeze({
+  INTERNAL_ERROR: 1011,
   BAD_FRAME: 4400,
   UNAUTHENTICATED: 4401,
   FORBIDDEN: 4403,

@@ -32,6 +32,7 @@ let socket = null;
 let delay = 1000;
 let stopped = false;
 let extraListeners = 0;
+let waitingCount = 0; // the hosts' view: people in line to get in (`waiting_count`)
 // Only the host's page carries this list (its Super Followers), rendered with the page.
 const superFollowerData = document.getElementById("super-follower-ids");
 const superFollowers = new Set(superFollowerData ? JSON.parse(superFollowerData.textContent) : []);
@@ -84,8 +85,11 @@ function handle(event) {
   // Other modules of the page (questions.js) take the events they own from here.
   root.dispatchEvent(new CustomEvent("room:event", { detail: event }));
   switch (event.type) {
+    case "waiting": showLine(event); return;
+    case "waiting_count": waitingCount = event.count; break;
     case "welcome":
       delay = 1000;
+      showLine(null);
       people.clear();
       for (const p of [...event.speakers, ...event.listeners]) upsert(p);
       upsert(event.me);
@@ -237,6 +241,7 @@ function render() {
   }
   $("hand-count").textContent = hands.length;
   $("listener-count").textContent = listeners.length + extraListeners;
+  $("waiting-count").textContent = waitingCount ? `${waitingCount} waiting to get in` : "";
 
   const role = me ? me.role : "listener";
   $("my-role").textContent = ROLE_NAMES[role];
@@ -251,6 +256,7 @@ function render() {
     const show = node.dataset.show;
     node.hidden = !(show in flags ? flags[show] : can.has(show));
   }
+  $("waiting-count").hidden = !waitingCount; // only the hosts and co-hosts are sent the count
   const warnings = speakers.filter((p) => blocked.has(p.user_id) && p.user_id !== myId);
   $("warnings").replaceChildren(...warnings.map((p) => el("p", { className: "flash-error", textContent: `${p.name} (@${p.username}), whom you blocked, is speaking.` })));
 }
@@ -265,6 +271,17 @@ function addPin(pin) {
 function renderPins(pins) {
   $("pins").replaceChildren();
   for (const pin of [...pins].reverse()) addPin(pin);
+}
+
+// The server is full: this person waits in line (no audio yet) until a place frees; `welcome` lets them in.
+function showLine(event) {
+  root.dataset.waiting = String(Boolean(event));
+  $("waiting-line").hidden = !event;
+  if (!event) return;
+  delay = 1000; // a socket that got this far is not failing: a reconnect later starts from the short delay
+  $("waiting-seconds").textContent = event.seconds == null ? "" : `: about ${event.seconds} ${event.seconds === 1 ? "second" : "seconds"}`;
+  $("waiting-position").textContent = event.position === 1 ? "You're next." : `${event.position - 1} ${event.position === 2 ? "person is" : "people are"} ahead of you.`;
+  setStatus("Waiting for a place in the room…");
 }
 
 // The host's last socket closed: say so at once, with the time left before the Space ends without them.

@@ -1,0 +1,113 @@
+"""The line in real room pages (Debian's Chromium, a live Daphne whose process has room for two sockets): a
+listener past the capacity sees that they are in line and hears nothing; when a listener inside leaves, the
+first in line is let in and hears the host without a reload, the next one sees an estimated wait, and the host
+sees how many are waiting. Screenshots at 390 and 1280 px go to $SPACES_SCREENSHOTS (else the test's tmp dir)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from django.test import Client
+from playwright.sync_api import expect
+
+from tests.accounts.factories import UserFactory
+from tests.rooms import test_audio_browser as audio
+from tests.rooms.factories import LiveSpaceFactory, make_host
+
+# A fake microphone playing a sentence, so that the host is on air (fixtures of the audio tests).
+browser_type_launch_args = audio.browser_type_launch_args
+audio_browser = audio.audio_browser
+speech_wav = audio.speech_wav
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+LIVE_DAPHNE_ENV = {
+    "SPACES_LISTENERS_PER_PROCESS": "2",
+    "SPACES_WAITING_UPDATE_SECONDS": "1",
+    # Four Chromium pages on a shared two-core machine: this test is about the line, not slow listeners.
+    "SPACES_MEDIA_ACK_LAG_MS": "60000",
+}
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+
+
+def signed_in(browser, base: str, user, path: str, viewport: dict):
+    client = Client()
+    client.force_login(user)
+    context = browser.new_context(base_url=base, viewport=viewport)
+    context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": base}])
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(error))
+    page.errors = errors
+    page.goto(path)
+    return page
+
+
+def shots_dir(tmp_path) -> Path:
+    folder = Path(os.environ.get("SPACES_SCREENSHOTS", tmp_path))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def shoot(page, folder: Path, name: str) -> None:
+    """The page at a phone's and a desktop's width, with no sideways overflow at either."""
+    for label, viewport in (("390", PHONE), ("1280", DESKTOP)):
+        page.set_viewport_size(viewport)
+        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, f"{name} at {label} px: {overflow}px of horizontal overflow"
+        page.screenshot(path=str(folder / f"{name}-{label}.png"), full_page=True)
+
+
+def test_a_listener_waits_in_line_hearing_nothing_and_is_let_in_playing_when_another_leaves(
+    audio_browser, live_daphne, tmp_path
+):
+    from axe_playwright_python.sync_playwright import Axe
+
+    host = make_host(username="maya", display_name="Maya")
+    space = LiveSpaceFactory(host=host, title="Synths at night")
+    base = f"http://{live_daphne}"
+    folder = shots_dir(tmp_path)
+    path = f"/spaces/{space.pk}/"
+
+    host_page = signed_in(audio_browser, base, host, path, DESKTOP)
+    expect(host_page.locator("#room")).to_have_attribute("data-on-air", "on-air", timeout=60_000)
+    inside = signed_in(audio_browser, base, UserFactory(username="sam", display_name="Sam"), path, PHONE)
+    expect(inside.locator("#room")).to_have_attribute("data-connected", "true")  # the process is full now
+
+    first = signed_in(audio_browser, base, UserFactory(username="ivy", display_name="Ivy"), path, PHONE)
+    expect(first.locator("#waiting-line")).to_be_visible()
+    expect(first.locator("#waiting-heading")).to_have_text("You're in line")  # nobody has left yet to time it
+    expect(first.locator("#waiting-position")).to_have_text("You're next.")
+    second = signed_in(audio_browser, base, UserFactory(username="noor", display_name="Noor"), path, PHONE)
+    expect(second.locator("#waiting-position")).to_have_text("1 person is ahead of you.")
+    expect(host_page.locator("#waiting-count")).to_have_text("2 waiting to get in")
+    # In line is not in the room: no stage, no controls but the way out, and not a frame of audio.
+    expect(first.locator(".stage")).to_be_hidden()
+    expect(first.locator("[data-leave]")).to_be_visible()
+    expect(first.locator("[data-send=raise_hand]")).to_be_hidden()
+    first.wait_for_function("window.spacesAudioStats !== undefined")
+    assert first.evaluate("window.spacesAudioStats.framesReceived") == 0
+    shoot(first, folder, "line-first")
+    assert Axe().run(first).violations_count == 0
+
+    inside.context.close()  # a place frees: the first in line gets it, without a reload
+    expect(first.locator("#room")).to_have_attribute("data-connected", "true", timeout=15_000)
+    expect(first.locator("#waiting-line")).to_be_hidden()
+    expect(first.locator(".stage")).to_be_visible()
+    first.wait_for_function("(window.spacesAudioStats.speakers[0] || {}).framesDecoded > 100", timeout=30_000)
+    assert first.evaluate("window.spacesAudioStats.decodeErrors") == 0
+
+    # The next one moves up, with a wait now timed by that leave; the host sees the line shrink.
+    expect(second.locator("#waiting-position")).to_have_text("You're next.")
+    expect(second.locator("#waiting-heading")).to_have_text("You're in line: about 30 seconds")
+    expect(host_page.locator("#waiting-count")).to_have_text("1 waiting to get in")
+    shoot(second, folder, "line-next")
+    shoot(host_page, folder, "line-host")
+    shoot(first, folder, "line-let-in")
+    assert Axe().run(host_page).violations_count == 0
+    assert host_page.errors == [] and first.errors == [] and second.errors == []
+    for page in (host_page, first, second):
+        page.context.close()
