@@ -1,4 +1,5 @@
-"""Personas shared by every test module (alice follows bob; charlie is a stranger)."""
+"""What every test shares: the personas (tests/personas.py), the socket helpers' assertions, browser and
+server fixtures, and a clean slate of background tasks and rate limits per test."""
 
 import asyncio
 import os
@@ -6,11 +7,11 @@ import uuid
 
 import pytest
 
-from accounts.models import User
-from tests.accounts.factories import UserFactory
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS
+from tests.personas import *  # noqa: F403 - the persona fixtures, and PASSWORD for tests that import it from here
 
-PASSWORD = "pass-word-123"
+# The shared socket helpers assert as they read: rewritten, a failed read shows what it got instead.
+pytest.register_assert_rewrite("tests.sockets")
 
 # Whisper runs on CTranslate2, which uses Intel's MKL on this machine. By default MKL picks its code path by
 # the data's memory alignment and may change its thread count as it goes, so the same audio could give
@@ -48,40 +49,6 @@ def background_tasks_end_with_the_test(request):
 def fresh_rate_limits(settings):
     """Each test counts its own rate limits: ids repeat across tests (SQLite reuses them), counters must not."""
     settings.RATE_LIMIT_KEY_PREFIX = uuid.uuid4().hex[:12]
-
-
-@pytest.fixture
-def alice(db) -> User:
-    return UserFactory(username="alice", display_name="Alice")
-
-
-@pytest.fixture
-def bob(db) -> User:
-    return UserFactory(username="bob", display_name="Bob")
-
-
-@pytest.fixture
-def charlie(db) -> User:
-    return UserFactory(username="charlie", display_name="Charlie")
-
-
-@pytest.fixture
-def alice_client(client, alice):
-    client.force_login(alice)
-    return client
-
-
-def users_with_followers(count: int, **kwargs) -> User:
-    """A user followed by `count` new accounts, counts kept in step as the services would."""
-    from accounts.models import Follow
-
-    star = UserFactory(**kwargs)
-    fans = UserFactory.create_batch(count)
-    Follow.objects.bulk_create([Follow(follower=fan, followee=star) for fan in fans])
-    User.objects.filter(pk__in=[f.pk for f in fans]).update(following_count=1)
-    User.objects.filter(pk=star.pk).update(followers_count=count)
-    star.refresh_from_db()
-    return star
 
 
 def pytest_collection_modifyitems(config, items):

@@ -4,6 +4,8 @@ import factory
 
 from accounts.models import Follow, Post, User
 
+PASSWORD = "pass-word-123"  # every account a factory makes signs in with it
+
 
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
@@ -13,7 +15,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
     display_name = factory.Faker("name")
-    password = factory.PostGenerationMethodCall("set_password", "pass-word-123")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
 
     @factory.post_generation
     def save_password(obj, create, extracted, **kwargs):

@@ -4,30 +4,23 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 
 from accounts import services
-from accounts.consumers import UserEventsConsumer
 from spaces_site.close_codes import CloseCode
 from tests.accounts.factories import UserFactory
+from tests.sockets import WAIT, me_application, me_socket
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
 
-def communicator_for(user) -> WebsocketCommunicator:
-    communicator = WebsocketCommunicator(UserEventsConsumer.as_asgi(), "/ws/me/")
-    communicator.scope["user"] = user
-    return communicator
-
-
 async def test_anonymous_socket_is_closed_with_documented_code():
-    communicator = communicator_for(AnonymousUser())
-    connected, code = await communicator.connect()
+    communicator = WebsocketCommunicator(me_application, "/ws/me/")
+    communicator.scope["user"] = AnonymousUser()
+    connected, code = await communicator.connect(timeout=WAIT)
     assert not connected and code == CloseCode.UNAUTHENTICATED
 
 
 async def test_new_follower_updates_the_bell_live():
     alice, bob = await sync_to_async(UserFactory.create_batch)(2)
-    communicator = communicator_for(bob)
-    connected, _ = await communicator.connect()
-    assert connected
+    communicator = await me_socket(bob)
     await sync_to_async(services.follow_create)(follower=alice, followee=bob)
     event = await communicator.receive_json_from(timeout=5)
     assert event == {"type": "notification", "unread": 1}
@@ -36,8 +29,7 @@ async def test_new_follower_updates_the_bell_live():
 
 async def test_a_direct_message_reaches_the_recipient_live():
     alice, bob = await sync_to_async(UserFactory.create_batch)(2)
-    communicator = communicator_for(bob)
-    await communicator.connect()
+    communicator = await me_socket(bob)
     message = await sync_to_async(services.message_send)(sender=alice, recipient=bob, body="psst")
     assert await communicator.receive_json_from(timeout=5) == {
         "type": "message",
@@ -49,8 +41,7 @@ async def test_a_direct_message_reaches_the_recipient_live():
 
 async def test_messages_sent_to_the_socket_get_an_error_event():
     bob = await sync_to_async(UserFactory)()
-    communicator = communicator_for(bob)
-    await communicator.connect()
+    communicator = await me_socket(bob)
     await communicator.send_json_to({"type": "hello"})
     assert (await communicator.receive_json_from(timeout=5))["type"] == "error"
     await communicator.disconnect()

@@ -11,8 +11,7 @@ from django.urls import reverse
 from accounts import audience, selectors, services
 from accounts.models import Follow, Post
 from tests.accounts.factories import PostFactory, UserFactory
-from tests.ticketing.conftest import make_creator
-from tests.ticketing.factories import SuperFollowPlanFactory, SuperFollowSubscriptionFactory
+from tests.ticketing.factories import SuperFollowPlanFactory, SuperFollowSubscriptionFactory, make_creator
 from ticketing.models import SuperFollowSubscription
 
 pytestmark = pytest.mark.django_db
@@ -25,11 +24,6 @@ Status = SuperFollowSubscription.Status
 def super_follow(subscriber, creator, status=Status.ACTIVE) -> SuperFollowSubscription:
     plan = creator.super_follow_plans.first() or SuperFollowPlanFactory(creator=creator, price_cents=299)
     return SuperFollowSubscriptionFactory(subscriber=subscriber, plan=plan, status=status)
-
-
-@pytest.fixture
-def creator():
-    return make_creator()
 
 
 @pytest.fixture

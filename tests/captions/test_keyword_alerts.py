@@ -26,9 +26,9 @@ from tests.captions.test_live import (  # noqa: F401  (fixtures)
     wait_until_captioning,
     wait_until_stopped,
 )
-from tests.rooms.conftest import seat
+from tests.personas import seat
 from tests.rooms.factories import SpaceFactory, make_host
-from tests.rooms.test_consumers import joined
+from tests.sockets import joined
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

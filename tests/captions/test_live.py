@@ -29,9 +29,9 @@ from rooms.models import Role, Space
 from spaces_site.celery import app
 from tests.accounts.factories import UserFactory
 from tests.captions.conftest import opus_frames, silence, speak, words_of
-from tests.rooms.conftest import seat
+from tests.personas import seat
 from tests.rooms.factories import LiveSpaceFactory, SpaceFactory, make_host
-from tests.rooms.test_consumers import joined, next_of
+from tests.sockets import joined, next_of
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 
 import pytest
@@ -21,7 +20,7 @@ from tests.captions.test_live import (  # noqa: F401  (fixtures)
     wait_until_stopped,
 )
 from tests.rooms.factories import SpaceFactory, make_host
-from tests.rooms.test_consumers import joined
+from tests.sockets import joined, timed_events
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -46,15 +45,6 @@ def partials_whatever_the_load(monkeypatch):
     monkeypatch.setattr(WhisperEngine, "start", lambda self, grammar=None: WhisperRecogniser(self, vad))
 
 
-async def timed_captions(socket, into: list[tuple[float, dict]]) -> None:
-    while True:
-        output = await socket.output_queue.get()
-        if output.get("text") is not None:
-            event = json.loads(output["text"])
-            if event["type"] == "caption":
-                into.append((time.monotonic(), event))
-
-
 @pytest.mark.asyncio
 async def test_partials_arrive_while_a_long_sentence_is_spoken(caption_worker):  # noqa: F811
     host = await database_sync_to_async(make_host)(username="maya", display_name="Maya")
@@ -66,7 +56,7 @@ async def test_partials_arrive_while_a_long_sentence_is_spoken(caption_worker): 
     speaker, _ = await joined(host, space.pk)
     speech = speak(LONG_SENTENCE)
     arrived: list[tuple[float, dict]] = []
-    reader = asyncio.ensure_future(timed_captions(audience, arrived))
+    reader = asyncio.ensure_future(timed_events(audience, arrived, "caption"))
     started = time.monotonic()
     await speak_into(speaker, silence(300) + speech)
     spoken_until = time.monotonic()

@@ -13,7 +13,7 @@ from captions.search import replay_search
 from rooms.models import Space
 from rooms.replays.models import Recording
 from tests.accounts.factories import UserFactory
-from tests.rooms.factories import LiveSpaceFactory, make_host
+from tests.rooms.factories import LiveSpaceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -26,14 +26,9 @@ def replay(host, title: str, lines: list[tuple[int, str]], state=Recording.State
     return space
 
 
-@pytest.fixture
-def maya(db):
-    return make_host(username="maya", display_name="Maya")
-
-
-def test_a_spoken_word_finds_the_replay_at_that_moment(client, maya):
-    garden = replay(maya, "Garden hour", [(1000, "Welcome everyone"), (65_000, "Tomatoes need sun and patience")])
-    replay(maya, "Bikes", [(3000, "Electric bicycles are everywhere")])
+def test_a_spoken_word_finds_the_replay_at_that_moment(client, host):
+    garden = replay(host, "Garden hour", [(1000, "Welcome everyone"), (65_000, "Tomatoes need sun and patience")])
+    replay(host, "Bikes", [(3000, "Electric bicycles are everywhere")])
     reader = UserFactory()
     client.force_login(reader)
     page = client.get(reverse("captions:search"), {"q": "tomatoes"}).content.decode()
@@ -43,25 +38,25 @@ def test_a_spoken_word_finds_the_replay_at_that_moment(client, maya):
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="stemming and ranking are PostgreSQL's")
-def test_postgresql_matches_word_forms_and_ranks_the_best_moment_first(maya):
-    replay(maya, "Garden hour", [(1000, "I planted a tomato"), (9000, "tomatoes, tomatoes and more tomatoes")])
+def test_postgresql_matches_word_forms_and_ranks_the_best_moment_first(host):
+    replay(host, "Garden hour", [(1000, "I planted a tomato"), (9000, "tomatoes, tomatoes and more tomatoes")])
     hits = replay_search(query="tomato", user=UserFactory())
     assert [h.space.title for h in hits] == ["Garden hour"]
     assert hits[0].segment.start_ms == 9000 and hits[0].more == 1
 
 
-def test_replays_you_may_not_hear_are_not_found(maya):
-    replay(maya, "Tickets only", [(1000, "Secret gardening tips")], audience=Space.Audience.TICKETED)
-    replay(maya, "Deleted", [(1000, "Secret gardening tips")], state=Recording.State.DELETED)
-    public = replay(maya, "Open", [(1000, "Secret gardening tips")])
+def test_replays_you_may_not_hear_are_not_found(host):
+    replay(host, "Tickets only", [(1000, "Secret gardening tips")], audience=Space.Audience.TICKETED)
+    replay(host, "Deleted", [(1000, "Secret gardening tips")], state=Recording.State.DELETED)
+    public = replay(host, "Open", [(1000, "Secret gardening tips")])
     stranger = UserFactory()
     assert [h.space for h in replay_search(query="secret gardening", user=stranger)] == [public]
-    assert {h.space.title for h in replay_search(query="secret gardening", user=maya)} == {"Tickets only", "Open"}
-    Block.objects.create(blocker=maya, blocked=stranger)
+    assert {h.space.title for h in replay_search(query="secret gardening", user=host)} == {"Tickets only", "Open"}
+    Block.objects.create(blocker=host, blocked=stranger)
     assert replay_search(query="secret gardening", user=stranger) == []
 
 
-def test_an_empty_search_shows_the_form_only(client, maya):
+def test_an_empty_search_shows_the_form_only(client, host):
     client.force_login(UserFactory())
     response = client.get(reverse("captions:search"), {"q": "  "})
     assert response.status_code == 200 and "No replay has" not in response.content.decode()

@@ -9,14 +9,9 @@ from django.utils import timezone
 from accounts.models import Block
 from captions.models import CaptionPreference, CaptionSegment
 from rooms.models import Participant, Role, Space
-from tests.rooms.factories import LiveSpaceFactory, make_host
+from tests.rooms.factories import LiveSpaceFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def host():
-    return make_host(username="maya", display_name="Maya")
 
 
 @pytest.fixture

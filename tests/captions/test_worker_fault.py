@@ -9,7 +9,6 @@ Needs PostgreSQL and Redis (DATABASE_URL and REDIS_URL, as `.ci/run` sets them).
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import subprocess
@@ -31,7 +30,7 @@ from tests.accounts.factories import UserFactory
 from tests.captions.conftest import silence, speak
 from tests.captions.test_live import speak_into
 from tests.rooms.factories import LiveSpaceFactory, make_host
-from tests.rooms.test_consumers import joined
+from tests.sockets import joined, timed_events
 
 ROOT = Path(__file__).resolve().parents[2]
 SENTENCES = [
@@ -108,18 +107,6 @@ def lease(space_id: int) -> CaptionLease | None:
     return CaptionLease.objects.filter(space_id=space_id).first()
 
 
-async def read_captions(socket, into: list[tuple[float, dict]]) -> None:
-    """Every caption event reaching a listener, with when it arrived (until cancelled)."""
-    while True:
-        output = await socket.output_queue.get()
-        text = output.get("text")
-        if text is None:
-            continue
-        event = json.loads(text)
-        if event["type"] == "caption":
-            into.append((time.monotonic(), event))
-
-
 async def keep_talking(socket, lines: list[bytes], started: list[float]) -> None:
     """The host talks on and on: one sentence after another with short pauses (until cancelled)."""
     while True:
@@ -157,7 +144,7 @@ async def test_a_killed_captions_worker_is_replaced_and_captions_resume_within_5
         speaker, _ = await joined(host_user, space.pk)
         arrived: list[tuple[float, dict]] = []
         sentence_started: list[float] = []
-        reader = asyncio.ensure_future(read_captions(audience, arrived))
+        reader = asyncio.ensure_future(timed_events(audience, arrived, "caption"))
         talking = asyncio.ensure_future(keep_talking(speaker, lines, sentence_started))
         deadline = time.monotonic() + 60
         while not any(e["final"] for _, e in arrived) and time.monotonic() < deadline:

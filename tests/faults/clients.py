@@ -9,7 +9,6 @@ import random
 import time
 from contextlib import asynccontextmanager
 
-from django.test import Client
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
@@ -17,12 +16,6 @@ from rooms.media import FORMAT_OPUS, pack_frame, unpack_header, unpack_message
 from spaces_site import close_codes
 
 FINAL_CODES = close_codes.FINAL  # the page stops reconnecting on these
-
-
-def session_cookie(user) -> str:
-    client = Client()
-    client.force_login(user)
-    return f"sessionid={client.cookies['sessionid'].value}"
 
 
 class RoomClient:

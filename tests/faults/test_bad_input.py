@@ -7,20 +7,16 @@ import json
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.routing import URLRouter
-from channels.testing import WebsocketCommunicator
 from django.db import OperationalError
 
 from rooms import fanout, leases, media, services
 from rooms.consumers import SpaceConsumer
 from rooms.models import RoomSocket
-from rooms.routing import websocket_urlpatterns
 from tests.accounts.factories import UserFactory
 from tests.rooms.factories import LiveSpaceFactory, make_host
+from tests.sockets import joined, next_of
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
-
-application = URLRouter(websocket_urlpatterns)
 
 MALFORMED = [
     "[" * 2000 + "]" * 2000,  # valid JSON, nested past the parser's recursion limit
@@ -53,27 +49,10 @@ def fast_batches(settings):
     settings.SPACES_TEXT_MESSAGES_PER_10S = 1000
 
 
-async def joined(user, space_id: int) -> WebsocketCommunicator:
-    communicator = WebsocketCommunicator(application, f"/ws/spaces/{space_id}/")
-    communicator.scope["user"] = user
-    connected, _ = await communicator.connect()
-    assert connected
-    welcome = await communicator.receive_json_from(timeout=5)
-    assert welcome["type"] == "welcome", welcome
-    return communicator
-
-
-async def next_of(communicator, kind: str) -> dict:
-    while True:
-        event = await communicator.receive_json_from(timeout=5)
-        if event["type"] == kind:
-            return event
-
-
 async def test_any_text_message_gets_an_error_and_the_socket_keeps_working():
     space = await database_sync_to_async(lambda: LiveSpaceFactory(host=make_host()))()
     listener = await database_sync_to_async(UserFactory)()
-    communicator = await joined(listener, space.pk)
+    communicator, _ = await joined(listener, space.pk)
     answers = []
     for text in MALFORMED:
         await communicator.send_to(text_data=text)
@@ -91,7 +70,7 @@ async def test_any_text_message_gets_an_error_and_the_socket_keeps_working():
 async def test_a_handler_that_fails_answers_with_an_error_and_the_socket_lives(monkeypatch):
     space = await database_sync_to_async(lambda: LiveSpaceFactory(host=make_host()))()
     listener = await database_sync_to_async(UserFactory)()
-    communicator = await joined(listener, space.pk)
+    communicator, _ = await joined(listener, space.pk)
 
     def broken(**kwargs):
         raise RuntimeError("a bug in a service")
@@ -109,8 +88,8 @@ async def test_a_handler_that_fails_answers_with_an_error_and_the_socket_lives(m
 async def test_a_consumer_that_crashes_still_leaves_the_room(monkeypatch):
     space = await database_sync_to_async(lambda: LiveSpaceFactory(host=make_host()))()
     listener, watcher = await database_sync_to_async(lambda: UserFactory.create_batch(2))()
-    watching = await joined(watcher, space.pk)
-    crashing = await joined(listener, space.pk)
+    watching, _ = await joined(watcher, space.pk)
+    crashing, _ = await joined(listener, space.pk)
     assert await database_sync_to_async(RoomSocket.objects.filter(participant__user=listener).count)() == 1
 
     async def crash(self, text_data=None, bytes_data=None):
@@ -135,7 +114,7 @@ async def test_a_consumer_that_crashes_still_leaves_the_room(monkeypatch):
 async def test_a_close_the_database_could_not_record_is_recorded_with_the_next_lease_renewal(monkeypatch):
     space = await database_sync_to_async(lambda: LiveSpaceFactory(host=make_host()))()
     listener = await database_sync_to_async(UserFactory)()
-    communicator = await joined(listener, space.pk)
+    communicator, _ = await joined(listener, space.pk)
     recorded = services.participant_leave
 
     def database_away(**kwargs):

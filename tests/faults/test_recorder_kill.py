@@ -24,11 +24,12 @@ from rooms.models import Space
 from rooms.replays.models import Recording, RecordingChunk
 from rooms.replays.storage import replay_storage
 from tests.captions.conftest import opus_payloads
-from tests.faults.clients import RoomClient, run_scenario, running, session_cookie, until
+from tests.faults.clients import RoomClient, run_scenario, running, until
 from tests.faults.conftest import fault_env, needs_deployed_services
 from tests.processes import start_beat, start_daphne, start_worker, stop_all, wait_until
 from tests.rooms.factories import LiveSpaceFactory, make_host
 from tests.rooms.replays.audio import decode_file, rms, speak
+from tests.sockets import session_cookie
 
 pytestmark = [needs_deployed_services, pytest.mark.django_db(transaction=True)]
 

@@ -11,10 +11,11 @@ import pytest
 from accounts.events import push_to_user, push_to_users
 from rooms.models import Participant, Role
 from tests.accounts.factories import UserFactory
-from tests.faults.clients import MeClient, RoomClient, Speaker, run_scenario, running, session_cookie, until
+from tests.faults.clients import MeClient, RoomClient, Speaker, run_scenario, running, until
 from tests.faults.conftest import needs_deployed_services
-from tests.rooms.conftest import seat
+from tests.personas import seat
 from tests.rooms.factories import LiveSpaceFactory, make_host
+from tests.sockets import session_cookie
 
 pytestmark = [needs_deployed_services, pytest.mark.django_db(transaction=True)]
 

@@ -15,10 +15,11 @@ from rooms.models import Participant, Role, ServerProcess, Space
 from rooms.selectors import room_snapshot
 from rooms.tasks import end_abandoned_spaces
 from tests.accounts.factories import UserFactory
-from tests.faults.clients import RoomClient, Speaker, run_scenario, running, session_cookie, until
+from tests.faults.clients import RoomClient, Speaker, run_scenario, running, until
 from tests.faults.conftest import LEASE_SECONDS, needs_deployed_services
-from tests.rooms.conftest import seat
+from tests.personas import seat
 from tests.rooms.factories import LiveSpaceFactory, make_host
+from tests.sockets import session_cookie
 
 pytestmark = [needs_deployed_services, pytest.mark.django_db(transaction=True)]
 

@@ -1,42 +1,14 @@
-"""Personas for rooms tests: a host with enough followers, a co-host, listeners."""
+"""Rooms tests' servers (a live Daphne on the test database, the media stand-in) and in-process Celery tasks.
+
+The people (Maya the host, Ivy the co-host, Sam, Maya's live Space) are in tests/personas.py."""
 
 import uuid
 from pathlib import Path
 
 import pytest
 
-from rooms.models import Participant, Role
-from tests.accounts.factories import UserFactory
 from tests.daphne import daphne_server
-from tests.rooms.factories import LiveSpaceFactory, make_host
-
-
-@pytest.fixture
-def host(db):
-    return make_host(username="maya", display_name="Maya")
-
-
-@pytest.fixture
-def listener(db):
-    return UserFactory(username="sam", display_name="Sam")
-
-
-@pytest.fixture
-def cohost(db):
-    return UserFactory(username="ivy", display_name="Ivy")
-
-
-@pytest.fixture
-def live_space(host):
-    return LiveSpaceFactory(host=host, title="Synths at night")
-
-
-def seat(space, user, role=Role.LISTENER, **fields) -> Participant:
-    """Put `user` in `space` with `role` as the services would (speaker slots included)."""
-    from rooms.services import _free_speaker_index
-
-    index = _free_speaker_index(space) if role in (Role.SPEAKER, Role.COHOST) else None
-    return Participant.objects.create(space=space, user=user, role=role, speaker_index=index, **fields)
+from tests.personas import seat as seat  # where tests imported it from before tests/personas.py
 
 
 @pytest.fixture(autouse=True)

@@ -11,8 +11,9 @@ from django.core.cache import cache
 from rooms import admission, headcount, services
 from rooms.models import Invitation, Participant, Role, RoomSocket
 from tests.accounts.factories import UserFactory
-from tests.rooms.conftest import seat
-from tests.rooms.test_consumers import joined, make_live_space, next_matching, next_of, open_socket
+from tests.personas import seat
+from tests.rooms.test_consumers import make_live_space
+from tests.sockets import joined, next_matching, next_of, open_socket
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 

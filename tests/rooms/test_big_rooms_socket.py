@@ -13,7 +13,8 @@ from django.conf import settings as django_settings
 from rooms import headcount, selectors, services
 from rooms.models import RoomSocket
 from tests.accounts.factories import UserFactory
-from tests.rooms.test_consumers import application, joined, make_live_space, next_matching, next_of
+from tests.rooms.test_consumers import make_live_space
+from tests.sockets import joined, next_matching, next_of, room_application
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -50,7 +51,7 @@ async def test_a_socket_that_goes_in_the_middle_of_its_join_is_not_counted_after
     listener = await database_sync_to_async(UserFactory)()
     headcount.forget(space.pk)
     held = HeldJoin(monkeypatch)
-    communicator = WebsocketCommunicator(application, f"/ws/spaces/{space.pk}/")
+    communicator = WebsocketCommunicator(room_application, f"/ws/spaces/{space.pk}/")
     communicator.scope["user"] = listener
     connected, _ = await communicator.connect()
     assert connected  # accepted at once; the join runs after

@@ -11,7 +11,6 @@ from accounts.models import Message, Notification
 from rooms import services
 from rooms.models import Invitation, Space
 from tests.accounts.factories import UserFactory
-from tests.rooms.conftest import seat
 from tests.rooms.factories import SpaceFactory
 from tests.rooms.test_views import schedule_data
 
@@ -34,7 +33,6 @@ def test_no_invitation_or_dm_crosses_a_block(live_space, host, listener, who_blo
 
 
 def test_a_cohost_cannot_invite_someone_the_host_blocked(live_space, host, cohost, listener):
-    seat(live_space, cohost, role="cohost")
     account_services.block_create(blocker=host, blocked=listener)
     with pytest.raises(ValidationError, match="You can't invite @sam."):
         services.speaker_invite(space=live_space, by=cohost, user=listener)

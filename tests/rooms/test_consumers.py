@@ -4,20 +4,16 @@ import json
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.routing import URLRouter
-from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 
 from rooms import media, services
 from rooms.models import Participant, Role, RoomSocket, Space
-from rooms.routing import websocket_urlpatterns
 from tests.accounts.factories import UserFactory
-from tests.rooms.conftest import seat
+from tests.personas import seat
 from tests.rooms.factories import LiveSpaceFactory, SpaceFactory, make_host
+from tests.sockets import closed_with, joined, me_socket, next_matching, next_of, open_socket
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
-
-application = URLRouter(websocket_urlpatterns)
 
 
 @pytest.fixture(autouse=True)
@@ -27,44 +23,6 @@ def fast_batches(settings):
 
 def frame(seq: int = 1, payload: bytes = b"\x01\x02\x03", fmt: int = 1) -> bytes:
     return media.pack_frame(fmt, stream=7, sequence=seq, captured_ms=1234.5, payload=payload)
-
-
-async def open_socket(user, space_id: int):
-    communicator = WebsocketCommunicator(application, f"/ws/spaces/{space_id}/")
-    communicator.scope["user"] = user
-    connected, _ = await communicator.connect()
-    assert connected
-    return communicator
-
-
-async def joined(user, space_id: int):
-    """Open a socket and read the welcome snapshot."""
-    communicator = await open_socket(user, space_id)
-    welcome = await communicator.receive_json_from(timeout=3)
-    assert welcome["type"] == "welcome", welcome
-    return communicator, welcome
-
-
-async def next_of(communicator, kind: str, timeout: float = 3):
-    """The next event of `kind`, skipping presence and reaction batches in between."""
-    while True:
-        event = await communicator.receive_json_from(timeout=timeout)
-        if event["type"] == kind:
-            return event
-
-
-async def next_matching(communicator, kind: str, test, timeout: float = 3):
-    while True:
-        event = await next_of(communicator, kind, timeout)
-        if test(event):
-            return event
-
-
-async def closed_with(communicator) -> int:
-    while True:
-        output = await communicator.receive_output(timeout=3)
-        if output["type"] == "websocket.close":
-            return output["code"]
 
 
 def make_live_space():
@@ -340,24 +298,21 @@ async def test_services_events_update_the_role_held_in_memory():
 
 
 async def test_followers_home_socket_gets_the_bubble_when_the_host_goes_live_and_when_it_ends():
-    from accounts.routing import websocket_urlpatterns as me_routes
     from accounts.services import follow_create
 
     host = await database_sync_to_async(make_host)()
     follower = await database_sync_to_async(UserFactory)()
     await database_sync_to_async(follow_create)(follower=follower, followee=host)
     space = await database_sync_to_async(lambda: SpaceFactory(host=host, title="Going live"))()
-    me_socket = WebsocketCommunicator(URLRouter(me_routes), "/ws/me/")
-    me_socket.scope["user"] = follower
-    assert (await me_socket.connect())[0]
+    home = await me_socket(follower)
     await database_sync_to_async(services.space_start)(space=space, by=host)
-    bubble = await next_of(me_socket, "live_bubble")
+    bubble = await next_of(home, "live_bubble")
     assert (bubble["action"], bubble["user_id"], bubble["title"]) == ("add", host.pk, "Going live")
     assert bubble["url"] == f"/spaces/{space.pk}/"
     await database_sync_to_async(services.space_end)(space=space, by=host)
-    gone = await next_of(me_socket, "live_bubble")
+    gone = await next_of(home, "live_bubble")
     assert (gone["action"], gone["user_id"]) == ("remove", host.pk)
-    await me_socket.disconnect()
+    await home.disconnect()
 
 
 async def test_reaction_limit_is_per_person_not_per_socket(settings):

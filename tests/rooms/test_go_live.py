@@ -7,17 +7,16 @@ import time
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
-from channels.testing import WebsocketCommunicator
 from django.urls import reverse
 
 from accounts import online
-from accounts.consumers import UserEventsConsumer
 from accounts.models import Block, Follow, Notification, User
 from rooms import access, live_notices, services
 from rooms.models import Reminder, Space
 from rooms.tasks import notify_space_live, notify_space_live_batch, push_live_bubble
 from tests.accounts.factories import UserFactory
 from tests.rooms.factories import SpaceFactory, make_host
+from tests.sockets import me_socket
 
 
 def followed_by(host, count: int) -> list[int]:
@@ -126,12 +125,6 @@ def test_the_hosts_request_returns_live_and_joinable_before_any_notice_is_writte
     assert live_notices_to(space) == sorted(fans)
 
 
-def user_socket(user) -> WebsocketCommunicator:
-    communicator = WebsocketCommunicator(UserEventsConsumer.as_asgi(), "/ws/me/")
-    communicator.scope["user"] = user
-    return communicator
-
-
 async def wait_until_online(user_ids: list[int], seconds: float = 10.0) -> None:
     deadline = time.monotonic() + seconds
     while sum(map(len, (await sync_to_async(online.hubs_holding)(user_ids)).values())) < len(user_ids):
@@ -161,9 +154,7 @@ async def test_pushes_go_once_to_each_process_holding_online_followers_not_once_
 
     monkeypatch.setattr(layer, "send", send)
     monkeypatch.setattr(layer, "group_send", group_send)
-    sockets = [user_socket(user) for user in await sync_to_async(list)(User.objects.filter(pk__in=here))]
-    for socket in sockets:
-        assert (await socket.connect())[0]
+    sockets = [await me_socket(user) for user in await sync_to_async(list)(User.objects.filter(pk__in=here))]
     await wait_until_online(here)
     # Another server process holding one follower: its hub is in the registry like ours.
     other_process = "specific.elsewhere!test"

@@ -4,19 +4,13 @@ import asyncio
 import json
 
 import pytest
-from django.test import Client
 from websockets.asyncio.client import connect
 
 from rooms.models import Participant, Role, Space
 from tests.accounts.factories import UserFactory
-from tests.rooms.conftest import seat
+from tests.personas import seat
 from tests.rooms.factories import LiveSpaceFactory, make_host
-
-
-def session_cookie(user) -> str:
-    client = Client()
-    client.force_login(user)
-    return f"sessionid={client.cookies['sessionid'].value}"
+from tests.sockets import session_cookie
 
 
 async def welcome(address: str, space_id: int, cookie: str):

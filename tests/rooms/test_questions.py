@@ -8,17 +8,16 @@ from django.db import IntegrityError
 
 from accounts.models import Block
 from rooms import questions
-from rooms.models import Question, Role, Space
+from rooms.models import Question, Space
 from spaces_site.ratelimit import RateLimited
 from tests.accounts.factories import UserFactory
-from tests.rooms.conftest import seat
-from tests.rooms.test_consumers import joined, next_matching, next_of
+from tests.personas import seat
+from tests.sockets import joined, next_matching, next_of
 
 
 @pytest.fixture
 def room(live_space, host, cohost, listener):
     """Maya hosts with Ivy as co-host; Sam listens."""
-    seat(live_space, cohost, Role.COHOST)
     seat(live_space, listener)
     return live_space
 

@@ -15,7 +15,7 @@ from rooms.leases import presence_sweep
 from rooms.models import Invitation, Participant, PinnedPost, Reminder, Role, RoomSocket, Space
 from spaces_site.close_codes import CloseCode
 from tests.accounts.factories import PostFactory, UserFactory
-from tests.rooms.conftest import seat
+from tests.personas import seat
 from tests.rooms.factories import LiveSpaceFactory, SpaceFactory, make_host
 
 pytestmark = pytest.mark.django_db
@@ -109,10 +109,11 @@ class TestScheduling:
         assert Space.objects.get(pk=space.pk).state == Space.State.CANCELLED
         assert Notification.objects.filter(recipient=listener, text__contains="cancelled").count() == 1
 
-    def test_cohosts_named_in_advance_take_their_seat_on_joining(self, host, cohost, server):
-        space = services.space_create(host=host, title="Duo", scheduled_for=in_an_hour(), cohosts=[cohost])
+    def test_cohosts_named_in_advance_take_their_seat_on_joining(self, host, server):
+        ivy = UserFactory(username="ivy", display_name="Ivy")
+        space = services.space_create(host=host, title="Duo", scheduled_for=in_an_hour(), cohosts=[ivy])
         space = services.space_start(space=space, by=host)
-        participant = services.participant_join(space=space, user=cohost, process_id=server.pk)
+        participant = services.participant_join(space=space, user=ivy, process_id=server.pk)
         assert participant.role == Role.COHOST
         assert participant.speaker_index is not None
         assert not Invitation.objects.filter(space=space).exists()
@@ -273,8 +274,6 @@ class TestSpeaking:
         assert Participant.objects.filter(space=live_space, role=Role.SPEAKER).count() == 10
 
     def test_only_the_host_adds_cohosts_and_at_most_two(self, live_space, host, cohost):
-        seat(live_space, cohost)
-        services.cohost_add(space=live_space, by=host, user=cohost)
         third = UserFactory()
         seat(live_space, third)
         with pytest.raises(PermissionDenied):
@@ -286,7 +285,6 @@ class TestSpeaking:
             services.cohost_add(space=live_space, by=host, user=third)
 
     def test_a_cohost_cannot_end_the_space(self, live_space, cohost):
-        seat(live_space, cohost, Role.COHOST)
         with pytest.raises(PermissionDenied):
             services.space_end(space=live_space, by=cohost)
         assert Space.objects.get(pk=live_space.pk).state == Space.State.LIVE
@@ -370,7 +368,6 @@ class TestModeration:
         assert refused.value.decision.code == CloseCode.FORBIDDEN
 
     def test_a_cohost_cannot_remove_the_host_or_another_cohost(self, live_space, host, cohost):
-        seat(live_space, cohost, Role.COHOST)
         other = UserFactory()
         seat(live_space, other, Role.COHOST)
         with pytest.raises(PermissionDenied):

@@ -1,7 +1,5 @@
 """The room socket's limits: sockets per account, the speaker byte rate, shared rate limits, blocks."""
 
-import json
-
 import pytest
 from channels.db import database_sync_to_async
 
@@ -10,30 +8,10 @@ from accounts.models import Notification
 from rooms import media
 from spaces_site import ratelimit
 from tests.accounts.factories import UserFactory
-from tests.rooms.test_consumers import make_live_space, open_socket
-from tests.rooms.test_consumers import next_of as next_of_within
-
-WAIT = 15  # seconds: the machine may be busy; each wait ends as soon as the event arrives
+from tests.rooms.test_consumers import make_live_space
+from tests.sockets import WAIT, closed_with, joined, next_of, open_socket
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
-
-
-async def joined(user, space_id: int):
-    communicator = await open_socket(user, space_id)
-    welcome = await communicator.receive_json_from(timeout=WAIT)
-    assert welcome["type"] == "welcome", welcome
-    return communicator, welcome
-
-
-async def next_of(communicator, kind: str):
-    return await next_of_within(communicator, kind, timeout=WAIT)
-
-
-async def closed_with(communicator) -> int:
-    while True:
-        output = await communicator.receive_output(timeout=WAIT)
-        if output["type"] == "websocket.close":
-            return output["code"]
 
 
 @pytest.fixture(autouse=True)
@@ -77,16 +55,6 @@ async def test_closed_sockets_free_their_place(settings):
     await also.disconnect()
 
 
-async def next_event(communicator, kind: str):
-    """The next text event of `kind`, skipping audio the speaker hears back and other events."""
-    while True:
-        output = await communicator.receive_output(timeout=WAIT)
-        if output["type"] == "websocket.send" and output.get("text"):
-            event = json.loads(output["text"])
-            if event["type"] == kind:
-                return event
-
-
 def audio_frame(seq: int, size: int) -> bytes:
     payload = b"\x00" * (size - media.HEADER_BYTES)
     return media.pack_frame(1, stream=1, sequence=seq, captured_ms=1234.5, payload=payload)
@@ -99,7 +67,7 @@ async def test_a_speaker_pushing_more_than_64000_bytes_a_second_is_closed_with_4
     assert welcome["me"]["role"] == "host"
     for seq in range(200):  # 200 frames of 4,096 bytes at once: 800 kB against a 64 kB burst and 64 kB/s
         await speaker_socket.send_to(bytes_data=audio_frame(seq, 4096))
-    refused = await next_event(speaker_socket, "error")
+    refused = await next_of(speaker_socket, "error", skip_audio=True)
     assert (refused["code"], refused["close_code"]) == ("refused", 4429)
     assert "64,000 bytes" in refused["message"]
     assert await closed_with(speaker_socket) == 4429
@@ -112,7 +80,7 @@ async def test_a_speaker_at_the_real_rate_stays_connected():
     for seq in range(50):  # a second of Opus at ~32 kbps, sent at once
         await speaker_socket.send_to(bytes_data=audio_frame(seq, 93))
     await speaker_socket.send_json_to({"type": "ping"})
-    assert (await next_event(speaker_socket, "pong"))["type"] == "pong"
+    assert (await next_of(speaker_socket, "pong", skip_audio=True))["type"] == "pong"
     await speaker_socket.disconnect()
 
 

@@ -1,11 +1,12 @@
-"""Fixtures for the money tests: the built-in payments test provider, read and steered as tests need."""
+"""Fixtures for the money tests: the built-in payments test provider, read and steered as tests need.
+
+Dana the creator is in tests/personas.py."""
 
 from __future__ import annotations
 
 import json
 import time
 import uuid
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -13,15 +14,14 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from accounts.models import User
 from spaces_site.celery import app as celery_app
-from tests.accounts.factories import UserFactory
 from ticketing import stripe_gateway
 from ticketing.models import SuperFollowPlan
 from ticketing.test_provider import api, engine, store
 from ticketing.test_provider.webhooks import signature_header as sign_webhook
 
-from .factories import CreatorProfileFactory, SuperFollowPlanFactory
+from .factories import SuperFollowPlanFactory
+from .factories import make_creator as make_creator  # where tests imported it from before
 
 WEBHOOK_SECRET = "whsec_test_0123456789abcdef"
 
@@ -117,26 +117,9 @@ def tasks_run_in_process():
     celery_app.conf.task_always_eager = previous
 
 
-def make_creator(
-    username: str = "dana", *, followers: int = 1000, born: date | None = date(1990, 5, 17), profile: dict | bool = True
-) -> User:
-    """A user with an audience; `profile=True` adds a ready payout account enrolled in Super Follows,
-    a dict overrides that profile's fields, `False` leaves the user with no creator profile."""
-    user = UserFactory(username=username, display_name=username.title(), date_of_birth=born)
-    User.objects.filter(pk=user.pk).update(followers_count=followers)
-    user.refresh_from_db()
-    if profile is not False:
-        CreatorProfileFactory(user=user, **(profile if isinstance(profile, dict) else {}))
-    return user
-
-
-@pytest.fixture
-def creator(db) -> User:
-    return make_creator()
-
-
 @pytest.fixture
 def plan(creator) -> SuperFollowPlan:
+    """Dana's Super Follow plan at $2.99 (Dana, `creator`, is in tests/personas.py)."""
     return SuperFollowPlanFactory(creator=creator, price_cents=299)
 
 

@@ -7,11 +7,8 @@ from datetime import timedelta
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -21,12 +18,12 @@ from accounts.models import Notification, Post
 from rooms import services as room_services
 from rooms.models import Invitation, Participant, PinnedPost, Role, Space
 from tests.accounts.factories import PostFactory, UserFactory
-from tests.rooms.conftest import seat
+from tests.personas import seat
 from tests.rooms.factories import LiveSpaceFactory, SpaceFactory, make_host
+from tests.sockets import closed_with, next_of, site_socket
 from ticketing.models import CreatorProfile, SuperFollowSubscription
 
-from .conftest import make_creator
-from .factories import SuperFollowPlanFactory, SuperFollowSubscriptionFactory
+from .factories import SuperFollowPlanFactory, SuperFollowSubscriptionFactory, make_creator
 
 Status = SuperFollowSubscription.Status
 
@@ -125,37 +122,6 @@ class TestRoomPage:
 
 
 # --- the socket, through the whole site's ASGI stack (session cookie, origin check, auth) --------------
-
-
-def session_headers(user) -> list[tuple[bytes, bytes]]:
-    browser = Client()
-    browser.force_login(user)
-    cookie = f"{settings.SESSION_COOKIE_NAME}={browser.cookies[settings.SESSION_COOKIE_NAME].value}"
-    return [(b"cookie", cookie.encode()), (b"origin", b"http://localhost"), (b"host", b"localhost")]
-
-
-async def site_socket(user, space_id: int) -> WebsocketCommunicator:
-    from spaces_site.asgi import application
-
-    headers = await database_sync_to_async(session_headers)(user)
-    communicator = WebsocketCommunicator(application, f"/ws/spaces/{space_id}/", headers=headers)
-    connected, _ = await communicator.connect()
-    assert connected
-    return communicator
-
-
-async def closed_with(communicator) -> int:
-    while True:
-        output = await communicator.receive_output(timeout=3)
-        if output["type"] == "websocket.close":
-            return output["code"]
-
-
-async def next_of(communicator, kind: str) -> dict:
-    while True:
-        event = await communicator.receive_json_from(timeout=3)
-        if event["type"] == kind:
-            return event
 
 
 @pytest.mark.django_db(transaction=True)

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.test import Client
 from django.urls import reverse
 
 from rooms import access
 from rooms import services as room_services
 from rooms.models import Invitation, Role, Space
-from spaces_site.asgi import application
 from spaces_site.close_codes import CloseCode
 from tests.accounts.factories import UserFactory
+from tests.sockets import site_socket
 from ticketing.models import Ticket
 
 from .tickets_support import buy, paid_event, ticketed_space
@@ -81,21 +80,6 @@ def test_other_audiences_are_not_gated_by_tickets(db, alice):
 # --- The websocket, through the project's ASGI application (session cookie, origin check) -----------
 
 
-def _session_headers(user) -> list[tuple[bytes, bytes]]:
-    client = Client()
-    client.force_login(user)
-    cookie = f"sessionid={client.cookies['sessionid'].value}"
-    return [(b"cookie", cookie.encode()), (b"origin", b"http://localhost")]
-
-
-async def _connect(space_id: int, user) -> WebsocketCommunicator:
-    headers = await database_sync_to_async(_session_headers)(user)
-    communicator = WebsocketCommunicator(application, f"/ws/spaces/{space_id}/", headers=headers)
-    connected, _ = await communicator.connect(timeout=5)
-    assert connected
-    return communicator
-
-
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
 async def test_the_socket_refuses_people_without_a_ticket_with_4403_and_admits_holders(provider, settings):
@@ -121,14 +105,14 @@ async def test_the_socket_refuses_people_without_a_ticket_with_4403_and_admits_h
 
     space = await database_sync_to_async(set_up)()
 
-    refused = await _connect(space.pk, bob)
+    refused = await site_socket(bob, space.pk)
     error = await refused.receive_json_from(timeout=5)
     assert error["type"] == "error" and error["code"] == "refused"
     assert error["close_code"] == CloseCode.FORBIDDEN
     assert f"/money/spaces/{space.pk}/tickets/" in error["message"]
     assert (await refused.receive_output(timeout=5)) == {"type": "websocket.close", "code": 4403}
 
-    holder = await _connect(space.pk, alice)
+    holder = await site_socket(alice, space.pk)
     welcome = await holder.receive_json_from(timeout=5)
     assert welcome["type"] == "welcome"
     await holder.disconnect()

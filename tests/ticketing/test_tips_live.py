@@ -5,20 +5,18 @@ from __future__ import annotations
 import pytest
 from channels.db import database_sync_to_async
 from channels.layers import channel_layers
-from channels.routing import URLRouter
-from channels.testing import WebsocketCommunicator
 from django.test import Client
 from django.urls import reverse
 
-from accounts.routing import websocket_urlpatterns as me_routes
 from rooms.events import broadcast
 from tests.accounts.factories import UserFactory
 from tests.rooms.factories import LiveSpaceFactory
-from tests.rooms.test_consumers import joined, next_of
+from tests.sockets import joined, me_socket, next_of
 from ticketing.models import Tip
 from ticketing.test_provider.webhooks import signature_header as sign_webhook
 
-from .conftest import WEBHOOK_SECRET, make_creator, tip_checkout_event
+from .conftest import WEBHOOK_SECRET, tip_checkout_event
+from .factories import make_creator
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -61,18 +59,11 @@ def _pay(tip: Tip) -> int:
     return response.status_code
 
 
-async def _me_socket(user):
-    socket = WebsocketCommunicator(URLRouter(me_routes), "/ws/me/")
-    socket.scope["user"] = user
-    assert (await socket.connect())[0]
-    return socket
-
-
 async def test_an_announced_tip_is_shown_to_everyone_in_the_space_and_to_the_host():
     tip = await database_sync_to_async(_tip_in_live_space)(announce=True)
     listener = await database_sync_to_async(UserFactory)(username="bob")
     room, _ = await joined(listener, tip.space_id)
-    host_me = await _me_socket(tip.host)
+    host_me = await me_socket(tip.host)
 
     assert await database_sync_to_async(_pay)(tip) == 200
 
@@ -97,7 +88,7 @@ async def test_an_unannounced_tip_reaches_only_the_host():
     tip = await database_sync_to_async(_tip_in_live_space)(announce=False)
     listener = await database_sync_to_async(UserFactory)(username="bob")
     room, _ = await joined(listener, tip.space_id)
-    host_me = await _me_socket(tip.host)
+    host_me = await me_socket(tip.host)
 
     assert await database_sync_to_async(_pay)(tip) == 200
 

@@ -24,10 +24,10 @@ from rooms.replays.storage import replay_storage
 from rooms.replays.tasks import sweep_recorders
 from tests.accounts.factories import UserFactory
 from tests.captions.conftest import opus_frames
-from tests.rooms.conftest import seat
+from tests.personas import seat
 from tests.rooms.factories import SpaceFactory, make_host
 from tests.rooms.replays.audio import best_correlation, decode_file, pcm16k_floats, rms, silence, speak
-from tests.rooms.test_consumers import joined
+from tests.sockets import joined
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
