@@ -40,7 +40,7 @@ class Result:
     final: bool
     start_ms: int
     end_ms: int
-    # A partial's words after `text` that the recogniser has not settled yet: shown dimmed, may change.
+    # A partial's words after `text` that the recogniser has not settled yet: shown underlined (dotted), may change.
     tentative: str = ""
 
 

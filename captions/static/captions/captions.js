@@ -116,7 +116,7 @@ function showNotice(event) {
 const partials = new Map(); // speaker id -> the line being spoken, replaced in place until its final
 
 function showPartials() {
-  // One line per speaker: settled words as they are, the unsettled tail dimmed (it may still change).
+  // One line per speaker: settled words as they are, the unsettled tail underlined with dots (it may still change).
   const lines = [...partials.values()].flatMap(({ settled, tentative }, i) => {
     const tail = document.createElement("span");
     tail.className = "caption-tentative";
