@@ -167,14 +167,9 @@ class _Hub:
         self.channel = await self.layer.new_channel()
         self.ready.set()
         while True:
-            try:
-                message = await self.layer.receive(self.channel)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.info("online hub receive failed; retrying", exc_info=True)
-                await asyncio.sleep(PUBLISH_EVERY_SECONDS)
-                continue
+            message = await groups.receive(
+                self.layer, self.channel, retry_after=PUBLISH_EVERY_SECONDS, what="online hub"
+            )
             if message.get("type") == MESSAGE_TYPE:
                 self._deliver(message["user_ids"], message["event"])
 

@@ -22,7 +22,8 @@ from typing import Protocol
 
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.core.cache import cache
+
+from spaces_site.process_cache import process_cache
 
 from . import fanout, leases
 from .models import MANAGER_ROLES, SPEAKING_ROLES, Invitation, Participant, Space
@@ -75,6 +76,7 @@ def _report(process_id: int, counts: dict[int, int], emptied: set[int]) -> None:
     own; and this process among those with a line for each Space. Two processes adding themselves at once may
     lose one of the two: it adds itself again at its next update."""
     keep = 3 * settings.SPACES_WAITING_UPDATE_SECONDS + 1
+    cache = process_cache()
     if counts:
         cache.set_many({_key(space_id, process_id): n for space_id, n in counts.items()}, keep)
     for space_id in counts:
@@ -88,6 +90,7 @@ def _report(process_id: int, counts: dict[int, int], emptied: set[int]) -> None:
 
 def _totals(space_ids: list[int]) -> dict[int, int]:
     """How many wait for each of these Spaces, over every server process with a line for it."""
+    cache = process_cache()
     members = cache.get_many([_members_key(space_id) for space_id in space_ids])
     keys = {
         _key(space_id, member): space_id for space_id in space_ids for member in members.get(_members_key(space_id), ())

@@ -41,15 +41,7 @@ class _Hub:
 
     async def _pump(self) -> None:
         while True:
-            try:
-                message = await self.layer.receive(self.channel)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # A channel-layer hiccup (a Redis timeout or restart) must not end delivery for good.
-                log.warning("room channel receive failed; retrying", exc_info=True)
-                await asyncio.sleep(0.5)
-                continue
+            message = await groups.receive(self.layer, self.channel, retry_after=0.5, what="room fan-out")
             event = message.get("event")
             if not isinstance(event, dict):
                 continue

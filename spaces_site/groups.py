@@ -128,3 +128,14 @@ async def drop(group: str, channel: str) -> None:
 def on_reset(callback: Callable[[], None]) -> None:
     """Call `callback` (in this event loop) each time the memberships are restored after Redis lost them."""
     _current().callbacks.append(callback)
+
+
+async def receive(layer, channel: str, *, retry_after: float, what: str) -> dict:
+    """The next message of a process's own `channel`. A channel-layer hiccup (a Redis timeout or restart) is
+    logged and retried after `retry_after` seconds: it must never end a hub's delivery for good."""
+    while True:
+        try:
+            return await layer.receive(channel)
+        except Exception:
+            log.warning("%s: channel receive failed; retrying", what, exc_info=True)
+            await asyncio.sleep(retry_after)
