@@ -19,7 +19,20 @@ from spaces_site import ratelimit
 from spaces_site.close_codes import CloseCode
 from spaces_site.http import error_text
 
-from . import access, admission, fanout, headcount, leases, media, questions, selectors, services, socket_cap
+from . import (
+    access,
+    admission,
+    fanout,
+    headcount,
+    join_threads,
+    leases,
+    media,
+    questions,
+    selectors,
+    services,
+    socket_cap,
+    welcome_cache,
+)
 from .events import participant_payload
 from .models import SPEAKING_ROLES, Participant, Space
 from .presence import TokenBucket, batcher
@@ -86,7 +99,8 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         try:
             # The join runs on as a task of its own if this socket goes meanwhile, so that `_leave` can wait
             # for the row it writes instead of leaving before it exists (a ghost listener).
-            self.join_task = asyncio.ensure_future(self._join(await leases.process_id()))
+            join = join_threads.on_join_threads(self._join)
+            self.join_task = asyncio.ensure_future(join(await leases.process_id(), welcome_cache.for_this_loop()))
             snapshot = await asyncio.shield(self.join_task)
             leases.opened(cast(int, self.socket_id), self.participant_id)
         except access.AdmissionRefused as refused:
@@ -105,21 +119,22 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         headcount.watch()
         headcount.seen(space_id, snapshot["listener_count"] + len(snapshot["speakers"]))
         await self._send_event(snapshot)
-        await database_sync_to_async(socket_cap.sockets_supersede)(
-            space_id=space_id, participant_id=self.participant_id
-        )
         if self.first_connection:
             batcher().joined(space_id, snapshot["me"])
+        else:  # a first connection is this person's only socket: nothing to supersede
+            await database_sync_to_async(socket_cap.sockets_supersede)(
+                space_id=space_id, participant_id=self.participant_id
+            )
 
-    @database_sync_to_async
-    def _join(self, process_id: int) -> dict:
+    def _join(self, process_id: int, welcomes: welcome_cache.WelcomeCache) -> dict:
         space = Space.objects.get(pk=cast(int, self.space_id))
         participant = services.participant_join(space=space, user=self.user, process_id=process_id)
         self.socket_id, self.participant_id = participant.socket_id, participant.pk
         self._remember(participant_payload(participant))
         self.first_connection = participant.first_connection
         participant.space = space
-        return selectors.room_snapshot(space=space, me=participant)
+        shared = welcomes.shared(space.pk, space.started_at, lambda: selectors.room_shared_snapshot(space=space))
+        return selectors.room_snapshot(space=space, me=participant, shared=shared)
 
     async def resync(self, delay: float = 0) -> None:
         """Called by rooms.fanout after Redis lost the room's events for a while: apply what changed meanwhile

@@ -20,6 +20,7 @@ from channels.layers import get_channel_layer
 
 from spaces_site import groups
 
+from . import welcome_cache
 from .events import space_group
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ class _Hub:
         self.channel: str | None = None
         self.sockets: dict[int, set] = {}
         self.background: set[asyncio.Task] = set()
+        self.welcomes = welcome_cache.for_this_loop()
 
     async def start(self) -> None:
         if self.channel is None:
@@ -47,6 +49,7 @@ class _Hub:
                 continue
             text = json.dumps(event, ensure_ascii=False)
             for space_id in [message["space"]] if "space" in message else list(self.sockets):
+                self.welcomes.event(space_id, event)
                 await self.deliver(space_id, event, text)
 
     async def deliver(self, space_id: int, event: dict, text: str) -> None:
@@ -58,6 +61,7 @@ class _Hub:
                 log.debug("could not deliver a room event", exc_info=True)
 
     def _resync_all(self) -> None:
+        self.welcomes.forget_all()
         consumers = [consumer for sockets in self.sockets.values() for consumer in sockets]
         spread = min(3.0, len(consumers) / 1000)  # so that thousands of catch-ups don't hit the database at once
         for consumer in consumers:

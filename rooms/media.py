@@ -210,9 +210,8 @@ class _Listener:
         except StopIteration:
             STATS["sent"] += 1
             return
-        except Exception:
-            logger.warning("media sink %r failed; detaching it", self.sink, exc_info=True)
-            self.hub.remove(self)
+        except Exception as exc:
+            self._failed(exc)
             return
         self.task = asyncio.get_running_loop().create_task(self._catch_up(coro, yielded))
 
@@ -227,12 +226,18 @@ class _Listener:
         except asyncio.CancelledError:
             coro.close()
             raise
-        except Exception:
-            logger.warning("media sink %r failed; detaching it", self.sink, exc_info=True)
-            self.hub.remove(self)
+        except Exception as exc:
+            self._failed(exc)
         finally:
             self.task = None
             self.behind = 0
+
+    def _failed(self, exc: Exception) -> None:
+        # A listener who just went away is ordinary: the servers refuse a send on a closed socket with an OSError
+        # (uvicorn's ClientDisconnected), a storm of leaves would otherwise log a traceback per listener.
+        level = logging.DEBUG if isinstance(exc, OSError) else logging.WARNING
+        logger.log(level, "media sink %r failed; detaching it", self.sink, exc_info=True)
+        self.hub.remove(self)
 
 
 class _SpaceHub:

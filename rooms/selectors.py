@@ -136,30 +136,23 @@ def ever_spoke_in(*, space: Space) -> QuerySet[User]:
     ).order_by("space_participations__speaker_index")
 
 
-def room_snapshot(*, space: Space, me: Participant) -> dict:
-    """Everything a socket needs on (re)connect, in a handful of queries."""
-    live = Participant.objects.filter(space=space, removed_at__isnull=True)
-    stage = list(
-        live.filter(role__in=SPEAKING_ROLES)
-        .annotate(here=live_socket_of(OuterRef("pk")))
-        .order_by("speaker_index")
-        .values(*PAYLOAD_FIELDS, "here")
-    )
-    speakers = participant_payloads(stage)
-    listening = live.filter(role=Role.LISTENER)
-    hands = listening.filter(hand_raised_at__isnull=False).order_by("hand_raised_at")
-    quiet = listening.filter(live_socket_of(OuterRef("pk")), hand_raised_at__isnull=True).order_by("pk")
-    listeners = participant_payloads(
-        [
-            *hands.values(*PAYLOAD_FIELDS)[:LISTENER_SNAPSHOT_LIMIT],
-            *quiet.values(*PAYLOAD_FIELDS)[:LISTENER_SNAPSHOT_LIMIT],
-        ]
-    )
-    blocked = set(
-        Block.objects.filter(blocker_id=me.user_id, blocked_id__in=[s["user_id"] for s in speakers]).values_list(
+def room_snapshot(*, space: Space, me: Participant, shared: dict | None = None) -> dict:
+    """Everything a socket needs on (re)connect, in a handful of queries: `shared` (what `room_shared_snapshot`
+    gives every socket of the Space, built now when not given) and what is this person's own."""
+    shared = room_shared_snapshot(space=space) if shared is None else shared
+    if shared["complete"]:  # every listener present is in the list: the list is the count
+        count = len(shared["listeners"])
+    else:
+        count = max(len(shared["listeners"]), headcount.of(space.pk) - shared["stage_present"])
+    blocked_ids = list(Block.objects.filter(blocker_id=me.user_id).values_list("blocked_id", flat=True)[:1001])
+    speaker_ids = [speaker["user_id"] for speaker in shared["speakers"]]
+    if len(blocked_ids) > 1000:  # more than the page is sent: ask about the stage alone
+        blocked = Block.objects.filter(blocker_id=me.user_id, blocked_id__in=speaker_ids).values_list(
             "blocked_id", flat=True
         )
-    )
+    else:
+        mine = set(blocked_ids)
+        blocked = [user_id for user_id in speaker_ids if user_id in mine]
     return {
         "type": "welcome",
         "space": {
@@ -174,16 +167,52 @@ def room_snapshot(*, space: Space, me: Participant) -> dict:
         if space.host_left_at is None or me.user_id == space.host_id
         else host_presence_event(space.host_left_at),
         "me": participant_payload(me),
-        "speakers": speakers,
-        "listeners": listeners,
-        "listener_count": listener_count(space=space, speakers=sum(row["here"] for row in stage)),
-        "pins": [pin_payload(pin) for pin in pins_in(space=space)],
-        "blocked_speaker_ids": sorted(blocked),
+        "speakers": shared["speakers"],
+        "listeners": shared["listeners"],
+        "listener_count": count,
+        "pins": shared["pins"],
+        "blocked_speaker_ids": sorted(set(blocked)),
         # The listener's own block list, so a blocked account who becomes a speaker later is flagged too.
-        "blocked_ids": list(Block.objects.filter(blocker_id=me.user_id).values_list("blocked_id", flat=True)[:1000]),
-        "invited": me.space.invitations.filter(user_id=me.user_id).exists() if me.role == Role.LISTENER else False,
+        "blocked_ids": blocked_ids[:1000],
+        "invited": _invited(me),
         **access.permissions_for(me.role),
     }
+
+
+def room_shared_snapshot(*, space: Space) -> dict:
+    """The part of a `welcome` that is the same for every socket of the Space: the stage (and how many of it
+    have a socket open), the first listeners (raised hands first; `complete` when that is all of them) and the
+    pins; bounded whatever its size."""
+    live = Participant.objects.filter(space=space, removed_at__isnull=True)
+    stage = list(
+        live.filter(role__in=SPEAKING_ROLES)
+        .annotate(here=live_socket_of(OuterRef("pk")))
+        .order_by("speaker_index")
+        .values(*PAYLOAD_FIELDS, "here")
+    )
+    listening = live.filter(role=Role.LISTENER)
+    hands = listening.filter(hand_raised_at__isnull=False).order_by("hand_raised_at")
+    quiet = listening.filter(live_socket_of(OuterRef("pk")), hand_raised_at__isnull=True).order_by("pk")
+    limit = LISTENER_SNAPSHOT_LIMIT
+    hands_rows = list(hands.values(*PAYLOAD_FIELDS)[: limit + 1])
+    quiet_rows = list(quiet.values(*PAYLOAD_FIELDS)[: limit + 1])
+    return {
+        "speakers": participant_payloads(stage),
+        "listeners": participant_payloads([*hands_rows[:limit], *quiet_rows[:limit]]),
+        "complete": len(hands_rows) <= limit and len(quiet_rows) <= limit,
+        "stage_present": sum(row["here"] for row in stage),
+        "pins": [pin_payload(pin) for pin in pins_in(space=space)],
+    }
+
+
+def _invited(me: Participant) -> bool:
+    """Whether a listener holds an invitation to the stage (the join looked it up already when it could)."""
+    if me.role != Role.LISTENER:
+        return False
+    known = getattr(me, "invitation_roles", None)
+    if known is not None:
+        return bool(known)
+    return me.space.invitations.filter(user_id=me.user_id).exists()
 
 
 def listener_count(*, space: Space, speakers: int) -> int:

@@ -350,7 +350,9 @@ def participant_join(*, space: Space, user: User, process_id: int) -> Participan
         host_left_at=None
     ):
         broadcast(space.pk, host_presence_event(None))
-    invitation = Invitation.objects.filter(space=space, user=user, role=Role.COHOST).first()
+    invitations = list(Invitation.objects.filter(space=space, user=user))
+    participant.invitation_roles = {invitation.role for invitation in invitations}  # for the welcome's `invited`
+    invitation = next((invitation for invitation in invitations if invitation.role == Role.COHOST), None)
     if invitation is not None and participant.role in (Role.LISTENER, Role.SPEAKER):
         space = _locked(space)  # a co-host seat is a limit at stake
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import uuid
 
 import pytest
@@ -317,6 +318,28 @@ async def test_sink_that_raises_is_detached_and_others_keep_receiving(in_process
     await media.publish(1, 0, frame(2))
     assert fine.sequences() == [1, 2]
     assert id(broken) not in media._process().hubs[1].listeners
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("error", "warned"), [(ConnectionResetError("listener went away"), False), (ValueError("a bug"), True)]
+)
+async def test_a_listener_who_went_away_is_detached_quietly_and_a_failing_sink_is_warned_of(
+    in_process, caplog, error, warned
+):
+    # A storm of leaves must not log a traceback per listener; anything else failing still must be seen.
+    class Failing(Sink):
+        async def send_media(self, payload: bytes) -> None:
+            raise error
+
+    failing = Failing()
+    await media.attach(1, failing)
+    with caplog.at_level(logging.DEBUG, logger="rooms.media"):
+        await media.publish(1, 0, frame(1))
+    hub = media._process().hubs.get(1)
+    assert hub is None or id(failing) not in hub.listeners
+    failures = [r for r in caplog.records if "failed; detaching" in r.getMessage()]
+    assert [r.levelno for r in failures] == [logging.WARNING if warned else logging.DEBUG]
 
 
 @pytest.mark.asyncio
