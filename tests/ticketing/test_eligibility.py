@@ -9,10 +9,9 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from accounts.models import Notification
+from tests.ticketing.factories import make_creator
 from ticketing import payouts, super_follows
 from ticketing.models import CreatorProfile
-
-from .conftest import make_creator
 
 
 def _enrol_refusal(user) -> list[str]:
