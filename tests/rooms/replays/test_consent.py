@@ -13,7 +13,7 @@ from rooms.replays import recorder, selectors
 from rooms.replays import services as replay_services
 from rooms.replays.models import Recording, RecordingChunk, RecordingConsent
 from tests.accounts.factories import UserFactory
-from tests.captions.conftest import opus_frames
+from tests.captions.speech import opus_frames
 from tests.personas import seat
 from tests.rooms.replays.audio import speak
 
