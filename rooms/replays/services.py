@@ -18,9 +18,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from accounts import services as account_services
 from accounts.models import Post, User
+from rooms import access
 from rooms.events import broadcast
-from rooms.models import Space
+from rooms.models import Participant, Space
 
 from . import background, mixing, selectors, trackfile
 from .models import Clip, Recording, RecordingChunk, RecordingConsent, ReplayListen
@@ -141,8 +143,6 @@ def space_cancelled_drop_recording(*, space: Space) -> None:
 
 def recording_consent_set(*, space: Space, by: User, accepted: bool) -> RecordingConsent:
     """A speaker says whether their voice goes into the replay; the recorder follows within a second."""
-    from rooms.models import Participant
-
     if space.host_id == by.pk:
         raise ValidationError("You chose to record this Space; stop recording to leave your voice out.")
     recording = Recording.objects.filter(space=space).exclude(state=Recording.State.DELETED).first()
@@ -358,8 +358,6 @@ def replay_listen_record(*, recording: Recording, user: User) -> bool:
 
 
 def _clip_allowed(recording: Recording | None, space: Space, by: User) -> Recording:
-    from rooms import access
-
     if recording is None or recording.state == Recording.State.DELETED:
         raise ValidationError("This Space has no recording to clip.")
     if not recording.clipping:
@@ -409,8 +407,6 @@ def clip_cut_dispatch(*, clip_id: int, live: bool = False) -> None:
 
 def clip_post_create(*, clip: Clip, by: User, url: str, text: str = "") -> Post:
     """Share a clip as a post: the post links the clip's page, and shows its player to whoever may hear it."""
-    from accounts import services as account_services
-
     space = clip.recording.space
     _clip_allowed(clip.recording, space, by)
     lead = text.strip() or f"A clip of “{space.title}”"
