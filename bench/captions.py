@@ -30,12 +30,12 @@ import django  # noqa: E402
 
 django.setup()
 
-import av  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from captions.audio import FORMAT_OPUS, build_frame  # noqa: E402
 from captions.engines import get_engine  # noqa: E402
 from captions.streams import Caption, SpeakerStream  # noqa: E402
+from tests.captions.speech import opus_payloads  # noqa: E402
 
 SENTENCES = [
     "Welcome to the morning show about gardening.",
@@ -91,26 +91,7 @@ def build_stream(index: int, seconds: float, spoken: dict[str, np.ndarray]):
 
 
 def opus_frames(samples: np.ndarray, origin_ms: float) -> list[bytes]:
-    encoder = av.CodecContext.create("libopus", "w")
-    encoder.sample_rate = 48_000
-    encoder.layout = "mono"
-    encoder.format = "s16"
-    encoder.bit_rate = 32_000
-    encoder.options = {"frame_duration": "20", "application": "voip"}
-    encoder.open()
-    source = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
-    source.sample_rate = 16_000
-    upsampler = av.AudioResampler(format="s16", layout="mono", rate=48_000)
-    up = np.concatenate([f.to_ndarray().reshape(-1) for f in [*upsampler.resample(source), *upsampler.resample(None)]])
-    up = np.pad(up, (0, -len(up) % 960))
-    packets = []
-    for n, i in enumerate(range(0, len(up), 960)):
-        frame = av.AudioFrame.from_ndarray(up[i : i + 960].reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate = 48_000
-        frame.pts = n * 960
-        packets.extend(bytes(p) for p in encoder.encode(frame))
-    packets.extend(bytes(p) for p in encoder.encode(None))
-    return [build_frame(FORMAT_OPUS, n, origin_ms + n * 20, p) for n, p in enumerate(packets)]
+    return [build_frame(FORMAT_OPUS, n, origin_ms + n * 20, p) for n, p in enumerate(opus_payloads(samples.tobytes()))]
 
 
 def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:

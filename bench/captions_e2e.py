@@ -158,7 +158,7 @@ def main() -> None:
     import numpy as np
 
     from bench.room_seed import seed_room
-    from tests.captions.conftest import opus_payloads, speak
+    from tests.captions.speech import opus_payloads, speak
 
     rooms = [seed_room(listeners=1, speakers=1, prefix=f"cap{i}") for i in range(args.spaces)]
     spoken = []

@@ -20,7 +20,7 @@ import django  # noqa: E402
 
 django.setup()
 from captions.engines import VadConfig, WhisperEngine, WhisperRecogniser  # noqa: E402
-from tests.captions.conftest import silence, speak  # noqa: E402
+from tests.captions.speech import silence, speak  # noqa: E402
 
 TITLE, TOPICS, NAMES = "Sourdough and fermentation", "baking,kombucha", ["Priya Raman", "Tomasz Nowak"]
 SENTENCES = [

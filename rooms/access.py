@@ -134,7 +134,8 @@ QUESTION_MANAGING = frozenset({"upvote_question", "pin_question", "unpin_questio
 
 # What each role may do over the socket; the consumer checks this in memory for every message.
 _EVERYONE = frozenset({"raise_hand", "lower_hand", "react", "ping", "media_ack", "listeners", "list_questions"})
-_ON_STAGE = _EVERYONE | {"unmute", "mute_self", "pin", "unpin"}
+# `speak` is no message type: it names the binary audio frames, which the relay takes from these roles only.
+_ON_STAGE = _EVERYONE | {"speak", "unmute", "mute_self", "pin", "unpin"}
 _MANAGING = frozenset({"approve", "decline", "invite", "mute", "mute_all", "remove", "make_listener"})
 ACTIONS_BY_ROLE: dict[str, frozenset[str]] = {
     Role.LISTENER: _EVERYONE | {"accept_invite", "ask"},

@@ -264,7 +264,7 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         if not self.media_rate.allow(len(frame)):
             await self._refuse("Too much audio: at most 64,000 bytes and 100 frames a second.", CloseCode.FLOOD)
             return
-        if self.role not in SPEAKING_ROLES or self.muted or self.speaker_index is None:
+        if not access.role_allows(self.role, "speak") or self.muted or self.speaker_index is None:
             self.dropped_frames += 1
             return
         try:

@@ -32,6 +32,7 @@ from .models import (
     Space,
     SpaceReport,
 )
+from .replays.services import recording_start
 from .tasks import notify_space_live as notify_space_live_task
 from .tasks import push_live_bubble as push_live_bubble_task
 
@@ -128,8 +129,6 @@ def space_create(
     for cohost in (cohosts or [])[: settings.SPACES_MAX_COHOSTS + 1]:
         cohost_name_in_advance(space=space, by=host, user=cohost)
     if record:
-        from .replays.services import recording_start
-
         recording_start(space=space, by=host)
     if scheduled_for is None:
         return space_start(space=space, by=host)

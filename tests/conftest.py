@@ -1,5 +1,6 @@
 """What every test shares: the personas (tests/personas.py), the socket helpers' assertions, browser and
-server fixtures, and a clean slate of background tasks and rate limits per test."""
+server fixtures (a live Daphne on the test database), and a clean slate of background tasks and rate limits
+per test."""
 
 import asyncio
 import os
@@ -8,7 +9,9 @@ import uuid
 import pytest
 
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS
-from tests.personas import *  # noqa: F403 - the persona fixtures, and PASSWORD for tests that import it from here
+from tests.daphne import daphne_server
+
+pytest_plugins = ["tests.personas"]  # the persona fixtures
 
 # The shared socket helpers assert as they read: rewritten, a failed read shows what it got instead.
 pytest.register_assert_rewrite("tests.sockets")
@@ -82,3 +85,24 @@ def server(db):
     from rooms.leases import server_process_register
 
     return server_process_register(name=f"test-server-{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture
+def live_daphne(transactional_db, request):
+    """A real Daphne process serving the site's sockets on the test database; yields "127.0.0.1:<port>".
+
+    A test module may tune the server's settings with a module-level `LIVE_DAPHNE_ENV` dict."""
+    from django.conf import settings
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        database_url = f"sqlite:///{db['NAME']}"
+    else:
+        database_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+    env = {"DJANGO_SETTINGS_MODULE": "spaces_site.settings.test", "DATABASE_URL": database_url}
+    if settings.REDIS_URL:
+        env["REDIS_URL"] = settings.REDIS_URL
+    env.update(getattr(request.module, "LIVE_DAPHNE_ENV", {}))
+    with daphne_server("tests.rooms.live_asgi:application", env) as port:
+        yield f"127.0.0.1:{port}"

@@ -1,4 +1,5 @@
-"""The people the tests are about, each defined once here; tests/conftest.py makes them every test's fixtures.
+"""The people the tests are about, each defined once here; tests/conftest.py makes them every test's fixtures
+(`pytest_plugins`).
 
 Each comment says who the persona is and what tests use them for. A persona is what its name says: `cohost`
 is seated as co-host of Maya's live Space, not merely an account called Ivy. Usernames are part of what tests
@@ -11,23 +12,9 @@ import pytest
 
 from accounts.models import User
 from rooms.models import Participant, Role, Space
-from tests.accounts.factories import PASSWORD, UserFactory
+from tests.accounts.factories import UserFactory
 from tests.rooms.factories import LiveSpaceFactory, make_host
 from tests.ticketing.factories import make_creator
-
-__all__ = [
-    "PASSWORD",
-    "alice",
-    "alice_client",
-    "bob",
-    "charlie",
-    "cohost",
-    "creator",
-    "host",
-    "listener",
-    "live_space",
-    "seat",
-]
 
 
 def seat(space: Space, user: User, role: str = Role.LISTENER, **fields) -> Participant:

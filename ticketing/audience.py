@@ -9,24 +9,25 @@ from accounts import audience as post_audience
 from accounts.models import User
 from rooms import access
 from rooms.models import Space
+from spaces_site.decisions import ALLOW, Decision
 
 from . import selectors
 
 
-def super_followers_admission(space: Space, user: User) -> access.Decision:
+def super_followers_admission(space: Space, user: User) -> Decision:
     """A Space for Super Followers: the host's invited people and speakers, and their live Super Followers."""
     if access.invited_or_speaking(space=space, user=user):
-        return access.ALLOW
+        return ALLOW
     if selectors.is_super_follower(subscriber=user, creator=space.host):
-        return access.ALLOW
+        return ALLOW
     name = space.host.username
-    return access.Decision(False, f"This Space is for @{name}'s Super Followers. Super Follow @{name} to join.")
+    return Decision(False, f"This Space is for @{name}'s Super Followers. Super Follow @{name} to join.")
 
 
-def super_followers_host(user: User) -> access.Decision:
+def super_followers_host(user: User) -> Decision:
     if selectors.is_super_follows_enrolled(user=user):
-        return access.ALLOW
-    return access.Decision(
+        return ALLOW
+    return Decision(
         False,
         "Only creators enrolled in Super Follows can host a Space for Super Followers; enrol on your creator page.",
     )

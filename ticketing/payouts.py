@@ -15,16 +15,16 @@ from accounts.notifications import notification_create
 from . import stripe_gateway
 from .ledger import creator_profile_locked
 from .models import CreatorProfile
-from .selectors import audience_refusals_for
+from .selectors import may_earn
 
 logger = logging.getLogger(__name__)
 
 
 def payout_onboarding_start(*, user: User, refresh_url: str, return_url: str) -> str:
     """The Stripe-hosted onboarding URL for the creator's connected account, creating it the first time."""
-    reasons = audience_refusals_for(user=user)
-    if reasons:
-        raise ValidationError(reasons)
+    decision = may_earn(user=user)
+    if not decision:
+        raise ValidationError(list(decision.reasons))
     account_id = _connected_account_for(user)
     return stripe_gateway.connect_onboarding_link(account_id=account_id, refresh_url=refresh_url, return_url=return_url)
 

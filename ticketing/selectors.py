@@ -1,4 +1,4 @@
-"""What the money side reads: eligibility with reasons, a creator's page, who super-follows whom, tips."""
+"""What the money side reads: who may earn, enrol or sell (and why not), a creator's page, Super Followers, tips."""
 
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ def creator_profile_of(*, user: User) -> CreatorProfile | None:
     return CreatorProfile.objects.filter(user=user).first()
 
 
-def audience_refusals_for(*, user: User, min_followers: int | None = None) -> list[str]:
-    """Why `user` can't earn from an audience yet (followers and age); empty when they can."""
+def may_earn(*, user: User, min_followers: int | None = None) -> Decision:
+    """May `user` earn from an audience (followers and age)? Every reason when not."""
     reasons = []
     needed = settings.SUPER_FOLLOWS_MIN_FOLLOWERS if min_followers is None else min_followers
     if user.followers_count < needed:
@@ -36,12 +36,12 @@ def audience_refusals_for(*, user: User, min_followers: int | None = None) -> li
         reasons.append("Add your date of birth to your profile: creators must be 18 or older.")
     elif not user.is_adult:
         reasons.append("Creators must be 18 or older.")
-    return reasons
+    return Decision.checklist(reasons)
 
 
-def super_follows_refusals_for(*, user: User, profile: CreatorProfile | None) -> list[str]:
-    """Every reason `user` can't enrol in Super Follows, in the order they would fix them."""
-    return audience_refusals_for(user=user) + _payout_refusals(profile)
+def may_enrol_in_super_follows(*, user: User, profile: CreatorProfile | None) -> Decision:
+    """May `user` enrol in Super Follows? Every reason when not, in the order they would fix them."""
+    return Decision.checklist([*may_earn(user=user).reasons, *_payout_refusals(profile)])
 
 
 def _payout_refusals(profile: CreatorProfile | None) -> list[str]:
@@ -55,12 +55,12 @@ def _payout_refusals(profile: CreatorProfile | None) -> list[str]:
 # --- Ticketed Spaces ---
 
 
-def ticket_sales_refusals_for(*, user: User, profile: CreatorProfile | None) -> list[str]:
-    """Every reason `user` can't sell tickets for their Spaces yet; empty when they can."""
-    reasons = audience_refusals_for(user=user, min_followers=settings.TICKETED_SPACES_MIN_FOLLOWERS)
+def may_sell_tickets(*, user: User, profile: CreatorProfile | None) -> Decision:
+    """May `user` sell tickets for their Spaces? Every reason when not."""
+    reasons = list(may_earn(user=user, min_followers=settings.TICKETED_SPACES_MIN_FOLLOWERS).reasons)
     if profile is None or not profile.super_follows_enrolled:
         reasons.append("Enrol in Super Follows on your creator page first.")
-    return reasons + _payout_refusals(profile)
+    return Decision.checklist(reasons + _payout_refusals(profile))
 
 
 @dataclass
@@ -98,7 +98,7 @@ def ticket_page_for(*, space: Space, viewer: User) -> TicketPage:
     is_host = space.host_id == viewer.pk
     refusals, statuses = [], {}
     if is_host and offer is None:
-        refusals = ticket_sales_refusals_for(user=viewer, profile=creator_profile_of(user=viewer))
+        refusals = list(may_sell_tickets(user=viewer, profile=creator_profile_of(user=viewer)).reasons)
     if is_host and offer is not None:
         rows = Ticket.objects.filter(offer=offer).values("status").annotate(n=Count("pk")).order_by("status")
         statuses = {Ticket.Status(row["status"]).label: row["n"] for row in rows}
@@ -198,8 +198,8 @@ def creator_page_for(*, user: User) -> CreatorPage:
     offered = {plan.price_cents for plan in plans}
     return CreatorPage(
         profile=profile,
-        audience_refusals=audience_refusals_for(user=user),
-        enrol_refusals=super_follows_refusals_for(user=user, profile=profile),
+        audience_refusals=list(may_earn(user=user).reasons),
+        enrol_refusals=list(may_enrol_in_super_follows(user=user, profile=profile).reasons),
         plans=plans,
         missing_prices=[price for price in settings.SUPER_FOLLOWS_PRICES_CENTS if price not in offered],
         summary=sales_summary_for(creator=user) if profile is not None else None,

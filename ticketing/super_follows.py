@@ -21,7 +21,7 @@ from .fees import marginal_fee_bps
 from .ledger import creator_profile_locked, sale_record
 from .models import CreatorProfile, Sale, SuperFollowPlan, SuperFollowSubscription
 from .money import format_cents
-from .selectors import live_super_follow, super_follows_refusals_for
+from .selectors import live_super_follow, may_enrol_in_super_follows
 
 logger = logging.getLogger(__name__)
 
@@ -32,9 +32,9 @@ logger = logging.getLogger(__name__)
 @transaction.atomic
 def super_follows_enrol(*, user: User) -> CreatorProfile:
     profile = creator_profile_locked(user)
-    reasons = super_follows_refusals_for(user=user, profile=profile)
-    if reasons:
-        raise ValidationError(reasons)
+    decision = may_enrol_in_super_follows(user=user, profile=profile)
+    if not decision:
+        raise ValidationError(list(decision.reasons))
     if profile.super_follows_enrolled_at is None:
         profile.super_follows_enrolled_at = timezone.now()
         profile.save(update_fields=["super_follows_enrolled_at"])

@@ -24,6 +24,7 @@ from rooms import access
 from rooms import services as room_services
 from rooms.models import Space
 from spaces_site import ratelimit
+from spaces_site.decisions import ALLOW, Decision
 
 from . import stripe_gateway
 from .checkout import checkout_open
@@ -31,7 +32,7 @@ from .fees import platform_fee_for
 from .ledger import refund_record, sale_record
 from .models import Sale, SeatHold, Ticket, TicketOffer
 from .money import format_cents
-from .selectors import creator_profile_of, ticket_sales_open, ticket_sales_refusals_for
+from .selectors import creator_profile_of, may_sell_tickets, ticket_sales_open
 from .tasks import expire_checkout_sessions as expire_checkout_sessions_task
 from .tasks import refund_ticket as refund_ticket_task
 from .tasks import refund_unseated_payment as refund_unseated_payment_task
@@ -71,10 +72,10 @@ def ticket_offer_create(*, space: Space, by: User, price_cents: int, quantity: i
         raise ValidationError("Tickets can only be sold for a scheduled Space that hasn't started.")
     if space.audience == Space.Audience.SUPER_FOLLOWERS:
         raise ValidationError("This Space is for your Super Followers; it can't also sell tickets.")
-    reasons = ticket_sales_refusals_for(user=by, profile=creator_profile_of(user=by))
-    errors = ticket_price_errors(price_cents) + ticket_quantity_errors(quantity)
-    if reasons or errors:
-        raise ValidationError(reasons + errors)
+    seller = may_sell_tickets(user=by, profile=creator_profile_of(user=by))
+    errors = [*seller.reasons, *ticket_price_errors(price_cents), *ticket_quantity_errors(quantity)]
+    if errors:
+        raise ValidationError(errors)
     if TicketOffer.objects.filter(space=space).exists():
         raise ValidationError("Tickets for this Space are already on sale.")
     offer = TicketOffer.objects.create(space=space, price_cents=price_cents, quantity=quantity)
@@ -458,11 +459,11 @@ def tickets_notify_rescheduled(*, space: Space, previous_time: datetime | None) 
     )
 
 
-def ticket_admission(space: Space, user: User) -> access.Decision:
+def ticket_admission(space: Space, user: User) -> Decision:
     """Who may open a ticketed Space besides the host: ticket holders, co-hosts and invited speakers."""
     if access.invited_or_speaking(space=space, user=user):
-        return access.ALLOW
+        return ALLOW
     if Ticket.objects.filter(offer__space=space, buyer=user, status=Ticket.Status.VALID).exists():
-        return access.ALLOW
+        return ALLOW
     url = ticket_page_url(space.pk)
-    return access.Decision(False, f"Only ticket holders can join this Space. Tickets: {url}", url=url)
+    return Decision(False, f"Only ticket holders can join this Space. Tickets: {url}", url=url)

@@ -9,7 +9,7 @@ from django.dispatch import receiver
 from accounts.attachments import post_attachments
 from rooms.signals import room_events_batched, space_cancelled, space_ended, space_started
 
-from . import clip_posts, curve, recorder, services, tasks
+from . import clip_posts, curve, recorder, services
 from .models import Recording
 
 # A post that links a clip plays it, with its captions and speakers.
@@ -20,7 +20,7 @@ post_attachments.register(clip_posts.render_clip_card)
 def start_recorder(sender, space, **kwargs) -> None:
     def dispatch() -> None:
         if Recording.objects.filter(space_id=space.pk, active=True, state=Recording.State.RECORDING).exists():
-            tasks.dispatch_recorder(space.pk)
+            services.recorder_dispatch(space_id=space.pk)
 
     transaction.on_commit(dispatch)
 
@@ -37,7 +37,7 @@ def mix_recording(sender, space, **kwargs) -> None:
     if services.recording_space_ended(space=space):
         # A recorder in another process sees the end within a second, flushes and lets the lease go.
         transaction.on_commit(lambda: recorder.stop_in_process(space.pk))
-        transaction.on_commit(lambda: tasks.dispatch_mix(space.pk))
+        transaction.on_commit(lambda: recorder.recording_mix_dispatch(space_id=space.pk))
 
 
 @receiver(space_cancelled, dispatch_uid="replays.space_cancelled")

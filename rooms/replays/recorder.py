@@ -40,7 +40,10 @@ from django.db import close_old_connections, connection
 from rooms import media
 from rooms.models import Space
 
-from . import mixing, selectors, services
+from . import background, mixing, selectors, services
+from .tasks import MAX_MIX_ATTEMPTS, MIX_WAIT_FOR_RECORDER_S
+from .tasks import mix_recording as mix_recording_task
+from .tasks import mix_section as mix_section_task
 from .trackfile import TrackFrame
 
 logger = logging.getLogger(__name__)
@@ -247,13 +250,13 @@ class SpaceRecorder:
                 logger.exception("replays: could not keep %d frames of space %s", len(frames), self.space_id)
 
     def _send_sections(self) -> None:
-        from . import tasks
-
         done_ms = self._position_ms() - SECTION_MARGIN_MS
         for index in range(int(done_ms // mixing.SECTION_MS)):
             if index not in self.sections_sent:
                 self.sections_sent.add(index)
-                tasks.dispatch_section_mix(self.space_id, index)
+                background.enqueue(
+                    mix_section_task, self.space_id, index, name=f"replay-section-{self.space_id}-{index}"
+                )
 
 
 _recorders: weakref.WeakValueDictionary[int, SpaceRecorder] = weakref.WeakValueDictionary()
@@ -289,6 +292,16 @@ def server_loop() -> asyncio.AbstractEventLoop | None:
     elif _server_loop is not None and not _server_loop.is_running():
         _server_loop = None
     return _server_loop
+
+
+def recorder_run(*, space_id: int, in_process: bool) -> str:
+    """Record `space_id` here until it ends, or (`in_process`: the embedded default, where the task runs in
+    the caller) start this process's recorder thread: run in the caller, it would hold the request for the
+    whole Space."""
+    if in_process:
+        start_in_process(space_id)
+        return "recording in this process"
+    return SpaceRecorder(space_id).run()
 
 
 def start_in_process(space_id: int) -> threading.Thread:
@@ -330,3 +343,27 @@ def stop_in_process(space_id: int) -> threading.Thread | None:
 def running_in_process(space_id: int) -> tuple[threading.Thread, SpaceRecorder] | None:
     with _threads_lock:
         return _threads.get(space_id)
+
+
+def recording_mix_dispatch(*, space_id: int) -> None:
+    """The final mix, once the recorder has flushed: on a worker, the task waits for the recorder's lease;
+    in the embedded default, a thread waits for this process's recorder thread."""
+    if background.runs_in_process(mix_recording_task):
+        background.in_thread(f"replay-mix-{space_id}", _mix_in_process, space_id)
+    else:
+        mix_recording_task.apply_async((space_id,))
+
+
+def _mix_in_process(space_id: int) -> None:
+    running = running_in_process(space_id)
+    if running is not None:
+        running[0].join(MIX_WAIT_FOR_RECORDER_S)
+    for attempt in range(MAX_MIX_ATTEMPTS + 1):
+        try:
+            services.recording_mix(space_id=space_id)
+            return
+        except Exception as exc:
+            logger.exception("replays: mixing space %s failed", space_id)
+            final = attempt == MAX_MIX_ATTEMPTS
+            services.recording_mix_failed(space_id=space_id, error=f"{type(exc).__name__}: {exc}", final=final)
+            threading.Event().wait(2**attempt)

@@ -77,6 +77,12 @@ def spaces_without_recorder() -> QuerySet[Space]:
     )
 
 
+def recording_to_mix(*, space_id: int) -> Recording | None:
+    """The Space's recording unless it is deleted or already mixed."""
+    finished = (Recording.State.DELETED, Recording.State.READY)
+    return Recording.objects.filter(pk=space_id).exclude(state__in=finished).first()
+
+
 def recorder_running(*, recording: Recording) -> bool:
     """A recorder (not merely a dispatch) holds the lease right now."""
     return bool(

@@ -18,20 +18,23 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from accounts import services as account_services
 from accounts.models import Post, User
+from rooms import access
 from rooms.events import broadcast
-from rooms.models import Space
+from rooms.models import Participant, Space
 
-from . import mixing, selectors, trackfile
+from . import background, mixing, selectors, trackfile
 from .models import Clip, Recording, RecordingChunk, RecordingConsent, ReplayListen
 from .storage import chunk_name, folder, replay_storage, section_name
+from .tasks import cut_clip as cut_clip_task
+from .tasks import record_space as record_space_task
 
 logger = logging.getLogger(__name__)
 
 PENDING_SECONDS = 60  # a dispatched recorder waits this long for a worker before the sweep sends it again
 LIVE_CLIP_MS = 30_000
 MAX_CLIP_MS = 60_000
-MAX_MIX_ATTEMPTS = 5
 
 
 def _require_host(space: Space, by: User) -> None:
@@ -49,8 +52,6 @@ def _tell_room(space: Space, recording: Recording) -> None:
 @transaction.atomic
 def recording_start(*, space: Space, by: User) -> Recording:
     """The host records the Space (chosen when starting or scheduling it, or later while live)."""
-    from . import tasks
-
     _require_host(space, by)
     if space.is_over:
         raise ValidationError("This Space has ended; it can no longer be recorded.")
@@ -63,7 +64,7 @@ def recording_start(*, space: Space, by: User) -> Recording:
     recording.save(update_fields=["active"])
     if space.is_live:
         _tell_room(space, recording)
-        transaction.on_commit(lambda: tasks.dispatch_recorder(space.pk))
+        transaction.on_commit(lambda: recorder_dispatch(space_id=space.pk))
     return recording
 
 
@@ -126,7 +127,9 @@ def _delete_folder(path: str) -> None:
 
 
 def replays_expire(*, days: int) -> int:
-    """The operator's retention period: erase replays of Spaces that ended more than `days` ago."""
+    """The operator's retention period: erase replays of Spaces that ended more than `days` ago (0: never)."""
+    if not days:
+        return 0
     expired = 0
     for recording in selectors.replays_expired(days=days).iterator():
         _recording_erase(recording)
@@ -140,8 +143,6 @@ def space_cancelled_drop_recording(*, space: Space) -> None:
 
 def recording_consent_set(*, space: Space, by: User, accepted: bool) -> RecordingConsent:
     """A speaker says whether their voice goes into the replay; the recorder follows within a second."""
-    from rooms.models import Participant
-
     if space.host_id == by.pk:
         raise ValidationError("You chose to record this Space; stop recording to leave your voice out.")
     recording = Recording.objects.filter(space=space).exclude(state=Recording.State.DELETED).first()
@@ -176,6 +177,24 @@ def recorder_lease_reserve(*, space_id: int) -> bool:
         seconds=PENDING_SECONDS,
         claimable=Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now),
     )
+
+
+def recorder_dispatch(*, space_id: int) -> bool:
+    """Start recording a Space unless a recorder holds it or one is already on its way."""
+    if not recorder_lease_reserve(space_id=space_id):
+        return False
+    record_space_task.apply_async((space_id,))
+    return True
+
+
+def recorders_sweep() -> list[int]:
+    """Dispatch a recorder for every recorded live Space nobody records (its lease expired)."""
+    dispatched = [
+        pk for pk in selectors.spaces_without_recorder().values_list("pk", flat=True) if recorder_dispatch(space_id=pk)
+    ]
+    if dispatched:
+        logger.info("replays sweep dispatched recorders for spaces %s", dispatched)
+    return dispatched
 
 
 def recorder_lease_acquire(*, space_id: int, holder: str, seconds: float) -> bool:
@@ -339,8 +358,6 @@ def replay_listen_record(*, recording: Recording, user: User) -> bool:
 
 
 def _clip_allowed(recording: Recording | None, space: Space, by: User) -> Recording:
-    from rooms import access
-
     if recording is None or recording.state == Recording.State.DELETED:
         raise ValidationError("This Space has no recording to clip.")
     if not recording.clipping:
@@ -353,8 +370,6 @@ def _clip_allowed(recording: Recording | None, space: Space, by: User) -> Record
 
 def clip_create_live(*, space: Space, by: User) -> Clip:
     """Anyone listening to a recorded live Space clips the last 30 seconds."""
-    from . import tasks
-
     if not space.is_live:
         raise ValidationError("Clips of the last 30 seconds are made while the Space is live.")
     recording = _clip_allowed(Recording.objects.filter(space=space).first(), space, by)
@@ -362,14 +377,12 @@ def clip_create_live(*, space: Space, by: User) -> Clip:
     clip = Clip.objects.create(
         recording=recording, made_by=by, start_ms=max(0, now_ms - LIVE_CLIP_MS), end_ms=max(now_ms, 1)
     )
-    transaction.on_commit(lambda: tasks.dispatch_clip_cut(clip.pk, live=True))
+    transaction.on_commit(lambda: clip_cut_dispatch(clip_id=clip.pk, live=True))
     return clip
 
 
 def clip_create(*, space: Space, by: User, start_ms: int, end_ms: int) -> Clip:
     """Anyone who may hear a replay clips a range of it, up to 60 seconds."""
-    from . import tasks
-
     recording = _clip_allowed(Recording.objects.filter(space=space).first(), space, by)
     if not recording.is_ready:
         raise ValidationError("The replay is not ready yet; try again in a moment.")
@@ -382,14 +395,18 @@ def clip_create(*, space: Space, by: User, start_ms: int, end_ms: int) -> Clip:
     clip = Clip.objects.create(
         recording=recording, made_by=by, start_ms=start_ms, end_ms=min(end_ms, recording.duration_ms)
     )
-    transaction.on_commit(lambda: tasks.dispatch_clip_cut(clip.pk))
+    transaction.on_commit(lambda: clip_cut_dispatch(clip_id=clip.pk))
     return clip
+
+
+def clip_cut_dispatch(*, clip_id: int, live: bool = False) -> None:
+    # A live clip waits for the recorder's next flush, so its last seconds are in the chunks.
+    delay = settings.REPLAYS_FLUSH_SECONDS + 1 if live else 0
+    background.enqueue(cut_clip_task, clip_id, name=f"replay-clip-{clip_id}", countdown=delay)
 
 
 def clip_post_create(*, clip: Clip, by: User, url: str, text: str = "") -> Post:
     """Share a clip as a post: the post links the clip's page, and shows its player to whoever may hear it."""
-    from accounts import services as account_services
-
     space = clip.recording.space
     _clip_allowed(clip.recording, space, by)
     lead = text.strip() or f"A clip of “{space.title}”"

@@ -4,8 +4,7 @@ import pytest
 from django.test import override_settings
 from django.urls import reverse
 
-from tests.accounts.factories import UserFactory
-from tests.conftest import PASSWORD
+from tests.accounts.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 

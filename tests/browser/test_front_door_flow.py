@@ -5,11 +5,9 @@ import re
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.accounts.factories import UserFactory
+from tests.accounts.factories import PASSWORD, UserFactory
 from tests.browser.support import off_the_loop, shoot
 from tests.browser.test_people_flow import assert_accessible
-from tests.conftest import PASSWORD
-from tests.rooms.conftest import live_daphne  # noqa: F401 - the live server fixture (serves the room socket)
 from tests.rooms.factories import LiveSpaceFactory, make_host
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]

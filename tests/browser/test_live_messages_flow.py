@@ -7,7 +7,6 @@ from accounts import services
 from tests.accounts.factories import UserFactory
 from tests.browser.support import off_the_loop, shoot, signed_in
 from tests.browser.test_people_flow import assert_accessible
-from tests.rooms.conftest import live_daphne  # noqa: F401 - the live server fixture (serves /ws/me/)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 

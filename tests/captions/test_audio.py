@@ -15,7 +15,7 @@ from captions.audio import (
     parse_frame,
 )
 from rooms.media import pack_frame
-from tests.captions.conftest import opus_frames, pcm_frames, silence, speak, words_of
+from tests.captions.speech import opus_frames, pcm_frames, silence, speak, words_of
 
 
 def _decode_all(decoder: StreamDecoder, frames, *, relayed: bool = False):

@@ -19,7 +19,6 @@ from captions.models import CaptionSegment
 from tests.accounts.factories import UserFactory
 from tests.captions.test_live import caption_worker, loaded_engine  # noqa: F401  (fixtures)
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS
-from tests.rooms.conftest import live_daphne  # noqa: F401  (fixture)
 from tests.rooms.factories import SpaceFactory, make_host
 from tests.rooms.test_audio_browser import synthesise
 

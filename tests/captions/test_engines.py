@@ -11,7 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from captions import engines
 from captions.engines import VadConfig, VoskEngine, WhisperEngine, WhisperRecogniser, get_engine
 from captions.streams import Caption, SpeakerStream
-from tests.captions.conftest import pcm_frames, silence, speak, words_of
+from tests.captions.speech import pcm_frames, silence, speak, words_of
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 KOREAN_GRAMMAR = [

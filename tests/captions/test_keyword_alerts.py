@@ -17,7 +17,7 @@ from rooms import services
 from rooms.events import space_group, space_message
 from rooms.models import Role
 from tests.accounts.factories import UserFactory
-from tests.captions.conftest import silence, speak
+from tests.captions.speech import silence, speak
 from tests.captions.test_live import (  # noqa: F401  (fixtures)
     caption_worker,
     captions_live,

@@ -28,7 +28,7 @@ from rooms import media, services
 from rooms.models import Role, Space
 from spaces_site.celery import app
 from tests.accounts.factories import UserFactory
-from tests.captions.conftest import opus_frames, silence, speak, words_of
+from tests.captions.speech import opus_frames, silence, speak, words_of
 from tests.personas import seat
 from tests.rooms.factories import LiveSpaceFactory, SpaceFactory, make_host
 from tests.sockets import joined, next_of

@@ -10,7 +10,7 @@ from channels.db import database_sync_to_async
 
 from rooms import services
 from tests.accounts.factories import UserFactory
-from tests.captions.conftest import silence, speak, words_of
+from tests.captions.speech import silence, speak, words_of
 from tests.captions.test_live import (  # noqa: F401  (fixtures)
     caption_worker,
     captions_live,

@@ -6,7 +6,7 @@ import numpy as np
 
 from captions.pipeline import SpaceCaptioner, Speaker, event_message
 from captions.streams import Caption, Notice
-from tests.captions.conftest import opus_frames, silence, speak, words_of
+from tests.captions.speech import opus_frames, silence, speak, words_of
 
 SPACE_START_MS = 1_700_000_000_000.0
 

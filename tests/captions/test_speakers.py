@@ -10,7 +10,7 @@ from channels.db import database_sync_to_async
 from rooms import services
 from rooms.models import Role
 from tests.accounts.factories import UserFactory
-from tests.captions.conftest import silence, speak
+from tests.captions.speech import silence, speak, words_of
 from tests.captions.test_live import (  # noqa: F401  (fixtures)
     caption_worker,
     captions_live,
@@ -53,8 +53,6 @@ def _space_with_three_speakers():
 
 
 def _by_speaker(events: list[dict]) -> dict[int, set[str]]:
-    from tests.captions.conftest import words_of
-
     out: dict[int, set[str]] = {}
     for event in finals(events):
         out.setdefault(event["speaker_id"], set()).update(words_of(event["text"]))

@@ -13,7 +13,7 @@ from captions.streams import (
     Notice,
     SpeakerStream,
 )
-from tests.captions.conftest import opus_frames, pcm_frames, silence, speak, words_of
+from tests.captions.speech import opus_frames, pcm_frames, silence, speak, words_of
 
 
 def _run(stream: SpeakerStream, frames) -> list:

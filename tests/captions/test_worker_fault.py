@@ -27,7 +27,7 @@ from django.db import connection
 from captions.models import CaptionLease
 from rooms import services
 from tests.accounts.factories import UserFactory
-from tests.captions.conftest import silence, speak
+from tests.captions.speech import silence, speak
 from tests.captions.test_live import speak_into
 from tests.rooms.factories import LiveSpaceFactory, make_host
 from tests.sockets import joined, timed_events

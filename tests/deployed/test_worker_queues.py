@@ -25,7 +25,8 @@ from tests.processes import (
     wait_until,
 )
 from tests.rooms.factories import LiveSpaceFactory
-from tests.ticketing.conftest import make_creator, tip_checkout_event
+from tests.ticketing.factories import make_creator
+from tests.ticketing.webhook_events import tip_checkout_event
 from ticketing.models import Tip
 from ticketing.test_provider.webhooks import signature_header as sign_webhook
 

@@ -23,7 +23,7 @@ from rooms.media import FORMAT_OPUS, pack_frame
 from rooms.models import Space
 from rooms.replays.models import Recording, RecordingChunk
 from rooms.replays.storage import replay_storage
-from tests.captions.conftest import opus_payloads
+from tests.captions.speech import opus_payloads
 from tests.faults.clients import RoomClient, run_scenario, running, until
 from tests.faults.conftest import fault_env, needs_deployed_services
 from tests.processes import start_beat, start_daphne, start_worker, stop_all, wait_until

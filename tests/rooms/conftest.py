@@ -1,6 +1,7 @@
-"""Rooms tests' servers (a live Daphne on the test database, the media stand-in) and in-process Celery tasks.
+"""Rooms tests' media stand-in server and in-process Celery tasks.
 
-The people (Maya the host, Ivy the co-host, Sam, Maya's live Space) are in tests/personas.py."""
+The people (Maya the host, Ivy the co-host, Sam, Maya's live Space) are in tests/personas.py; the live Daphne
+(`live_daphne`) is in tests/conftest.py."""
 
 import uuid
 from pathlib import Path
@@ -8,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from tests.daphne import daphne_server
-from tests.personas import seat as seat  # where tests imported it from before tests/personas.py
 
 
 @pytest.fixture(autouse=True)
@@ -21,27 +21,6 @@ def tasks_run_in_process():
     app.conf.task_eager_propagates = True
     yield
     app.conf.task_always_eager, app.conf.task_eager_propagates = before
-
-
-@pytest.fixture
-def live_daphne(transactional_db, request):
-    """A real Daphne process serving the room socket on the test database; yields "127.0.0.1:<port>".
-
-    A test module may tune the server's settings with a module-level `LIVE_DAPHNE_ENV` dict."""
-    from django.conf import settings
-    from django.db import connection
-
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        database_url = f"sqlite:///{db['NAME']}"
-    else:
-        database_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
-    env = {"DJANGO_SETTINGS_MODULE": "spaces_site.settings.test", "DATABASE_URL": database_url}
-    if settings.REDIS_URL:
-        env["REDIS_URL"] = settings.REDIS_URL
-    env.update(getattr(request.module, "LIVE_DAPHNE_ENV", {}))
-    with daphne_server("tests.rooms.live_asgi:application", env) as port:
-        yield f"127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="module")

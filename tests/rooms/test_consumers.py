@@ -138,6 +138,37 @@ async def test_listener_frames_are_dropped_and_bad_frames_close_the_socket():
     await listener_socket.disconnect()
 
 
+async def next_audio(communicator) -> bytes:
+    while not isinstance(output := await communicator.receive_from(timeout=15), bytes):
+        pass
+    return output
+
+
+@pytest.mark.parametrize("role", [Role.HOST, Role.COHOST, Role.SPEAKER, Role.LISTENER])
+async def test_the_relay_takes_audio_exactly_from_the_sockets_told_they_may_speak(role):
+    space = await database_sync_to_async(make_live_space)()
+    host = await database_sync_to_async(lambda: space.host)()
+    ear, sender = await database_sync_to_async(lambda: UserFactory.create_batch(2))()
+    if role == Role.HOST:
+        sender = host
+    else:
+        await database_sync_to_async(seat)(space, sender, role)
+    ear_socket, _ = await joined(ear, space.pk)
+    sender_socket, welcome = await joined(sender, space.pk)
+    host_socket = sender_socket if role == Role.HOST else (await joined(host, space.pk))[0]
+
+    await sender_socket.send_to(bytes_data=frame(1, payload=b"sender"))
+    await sender_socket.send_json_to({"type": "ping"})
+    await next_of(sender_socket, "pong", skip_audio=True)
+    # The host's frame marks the spot: a relayed frame of the sender's would have reached the ear before it.
+    await host_socket.send_to(bytes_data=frame(2, payload=b"marker"))
+    heard = (await next_audio(ear_socket))[1:] == frame(1, payload=b"sender")
+
+    assert heard == ("speak" in welcome["can"])
+    for socket in {ear_socket, sender_socket, host_socket}:
+        await socket.disconnect()
+
+
 async def test_audio_acknowledgement_with_a_bad_count_is_refused_and_a_good_one_is_accepted_quietly():
     space = await database_sync_to_async(make_live_space)()
     listener = await database_sync_to_async(UserFactory)()
@@ -346,7 +377,7 @@ LISTENING = [
     "react",
 ]
 ON_STAGE = ["list_questions", "listeners", "lower_hand", "media_ack", "mute_self", "pin", "ping", "raise_hand", "react",
-            "unmute", "unpin"]  # fmt: skip
+            "speak", "unmute", "unpin"]  # fmt: skip
 MANAGING = ["answer_question", "approve", "decline", "invite", "make_listener", "mute", "mute_all", "pin_question",
             "remove", "unpin_question", "upvote_question"]  # fmt: skip
 

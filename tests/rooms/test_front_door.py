@@ -13,7 +13,7 @@ from accounts import engagement
 from accounts import services as account_services
 from rooms import services
 from rooms.models import Space
-from tests.conftest import PASSWORD
+from tests.accounts.factories import PASSWORD
 from tests.rooms.factories import LiveSpaceFactory
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 
 from rooms.models import PinnedPost, Question, Role, RoomSocket
 from tests.accounts.factories import PostFactory, UserFactory
-from tests.rooms.conftest import seat
+from tests.personas import seat
 from tests.rooms.factories import LiveSpaceFactory, make_host
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -18,8 +18,8 @@ from playwright.sync_api import expect
 
 from rooms.models import Role
 from tests.accounts.factories import UserFactory
+from tests.personas import seat
 from tests.rooms import test_audio_browser as audio
-from tests.rooms.conftest import seat
 from tests.rooms.factories import LiveSpaceFactory, make_host
 from tests.rooms.test_audio_browser import best_loop_correlation, envelope, source_samples_16k
 

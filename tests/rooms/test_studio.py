@@ -9,7 +9,7 @@ from django.utils import timezone
 from accounts.models import User
 from rooms.models import Invitation, Space
 from tests.accounts.factories import UserFactory
-from tests.rooms.conftest import seat
+from tests.personas import seat
 from tests.rooms.factories import LiveSpaceFactory, SpaceFactory, make_host
 
 pytestmark = pytest.mark.django_db

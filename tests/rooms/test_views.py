@@ -11,7 +11,7 @@ from rooms import services
 from rooms.models import Participant, Reminder, Role, Space
 from rooms.selectors import live_bubbles_for
 from tests.accounts.factories import UserFactory
-from tests.rooms.conftest import seat
+from tests.personas import seat
 from tests.rooms.factories import LiveSpaceFactory, SpaceFactory, make_host
 
 pytestmark = pytest.mark.django_db

@@ -4,11 +4,7 @@ Dana the creator is in tests/personas.py."""
 
 from __future__ import annotations
 
-import json
-import time
-import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.conf import settings
@@ -17,62 +13,12 @@ from django.urls import reverse
 from spaces_site.celery import app as celery_app
 from ticketing import stripe_gateway
 from ticketing.models import SuperFollowPlan
-from ticketing.test_provider import api, engine, store
+from ticketing.test_provider import api, store
 from ticketing.test_provider.webhooks import signature_header as sign_webhook
 
 from .factories import SuperFollowPlanFactory
-from .factories import make_creator as make_creator  # where tests imported it from before
-
-WEBHOOK_SECRET = "whsec_test_0123456789abcdef"
-
-
-class Provider:
-    """The test provider's state as the tests read it: its objects by kind, its request log, its faults."""
-
-    @property
-    def fail_next(self) -> list[tuple[int, str]]:
-        return api.faults.next
-
-    @property
-    def fail_path(self) -> dict[str, tuple[int, str]]:
-        return api.faults.path
-
-    def _objects(self, kind: str) -> dict[str, dict[str, Any]]:
-        return {o.id: o.data for o in store.all_of(kind)}
-
-    accounts = property(lambda self: self._objects("account"))
-    sessions = property(lambda self: self._objects("checkout.session"))
-    refunds = property(lambda self: self._objects("refund"))
-    subscriptions = property(lambda self: self._objects("subscription"))
-    events = property(lambda self: self._objects("event"))
-
-    @property
-    def requests(self) -> list[store.LoggedRequest]:
-        return store.requests()
-
-    def requests_to(self, method: str, path: str) -> list[store.LoggedRequest]:
-        return [r for r in self.requests if r.method == method and r.path == path]
-
-    def session_complete(self, session_id: str) -> dict[str, Any]:
-        """The buyer paid with 4242 on the hosted page: the session as `checkout.session.completed` carries it.
-
-        The provider's own events are delivered on commit; tests that post their own event run outside
-        captured on-commit callbacks, so only theirs reaches the endpoint."""
-        with store.atomic():
-            session = store.get("checkout.session", session_id)
-            return engine.session_pay(
-                session=session, email="buyer@example.com", card_brand="visa", card_last4="4242"
-            ).data
-
-    def account_complete(self, account_id: str) -> dict[str, Any]:
-        with store.atomic():
-            return engine.account_onboarding_complete(account=store.get("account", account_id), origin=None).data
-
-    def subscription_add(self, subscription_id: str, **fields: Any) -> None:
-        with store.atomic():
-            store.create(
-                "subscription", {"id": subscription_id, "object": "subscription", "status": "active", **fields}
-            )
+from .provider import Provider
+from .webhook_events import WEBHOOK_SECRET
 
 
 def _forget_provider_records() -> None:
@@ -123,20 +69,6 @@ def plan(creator) -> SuperFollowPlan:
     return SuperFollowPlanFactory(creator=creator, price_cents=299)
 
 
-def stripe_event(event_type: str, obj: dict[str, Any], *, event_id: str | None = None) -> bytes:
-    """A webhook body shaped like Stripe's, for `obj` as `data.object`."""
-    return json.dumps(
-        {
-            "id": event_id or f"evt_{uuid.uuid4().hex[:16]}",
-            "object": "event",
-            "type": event_type,
-            "created": int(time.time()),
-            "livemode": False,
-            "data": {"object": obj},
-        }
-    ).encode()
-
-
 @pytest.fixture
 def post_event(db, client, django_capture_on_commit_callbacks):
     """POST a signed body to the webhook endpoint and run what it queues, as the worker would."""
@@ -153,21 +85,3 @@ def post_event(db, client, django_capture_on_commit_callbacks):
             )
 
     return post
-
-
-def tip_checkout_event(
-    tip, *, paid: bool = True, event_type: str = "checkout.session.completed", event_id: str | None = None
-) -> bytes:
-    """Stripe's event for a tip's Checkout Session (paid by default)."""
-    return stripe_event(
-        event_type,
-        {
-            "id": tip.stripe_checkout_session_id,
-            "object": "checkout.session",
-            "mode": "payment",
-            "payment_status": "paid" if paid else "unpaid",
-            "amount_total": tip.amount_cents,
-            "metadata": {"tip": str(tip.reference)},
-        },
-        event_id=event_id,
-    )

@@ -15,10 +15,9 @@ from accounts.models import User
 from rooms.models import Space
 from tests.accounts.factories import UserFactory
 from tests.rooms.factories import SpaceFactory
+from tests.ticketing.factories import make_creator
 from ticketing import dashboard, ledger
 from ticketing.models import CreatorProfile, Sale, SeatHold, Ticket, TicketOffer
-
-from .conftest import make_creator
 
 JAN = datetime(2026, 1, 15, 12, tzinfo=UTC)
 FEB = datetime(2026, 2, 3, 9, tzinfo=UTC)

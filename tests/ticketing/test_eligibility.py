@@ -9,10 +9,10 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from accounts.models import Notification
-from ticketing import payouts, super_follows
+from spaces_site.decisions import ALLOW
+from tests.ticketing.factories import make_creator
+from ticketing import payouts, selectors, super_follows
 from ticketing.models import CreatorProfile
-
-from .conftest import make_creator
 
 
 def _enrol_refusal(user) -> list[str]:
@@ -30,6 +30,21 @@ def test_a_newcomer_is_refused_with_every_reason(db):
         "Connect a payout account with Stripe.",
     ]
     assert not CreatorProfile.objects.filter(user=user).exists()
+
+
+def test_selling_tickets_is_one_decision_whose_reason_is_the_first_of_every_reason(db):
+    newcomer = make_creator("newbie", followers=12, born=None, profile=False)
+    refused = selectors.may_sell_tickets(user=newcomer, profile=None)
+    assert not refused
+    assert refused.reasons == (
+        "You need at least 1,000 followers to earn on Spaces; you have 12.",
+        "Add your date of birth to your profile: creators must be 18 or older.",
+        "Enrol in Super Follows on your creator page first.",
+        "Connect a payout account with Stripe.",
+    )
+    assert refused.reason == refused.reasons[0]
+    ready = make_creator("ready")
+    assert selectors.may_sell_tickets(user=ready, profile=selectors.creator_profile_of(user=ready)) is ALLOW
 
 
 def test_a_minor_is_refused(db):

@@ -15,13 +15,12 @@ from accounts.models import Post
 from accounts.services import post_create
 from rooms import services as room_services
 from tests.accounts.factories import UserFactory
-from tests.rooms.conftest import live_daphne  # noqa: F401 - the live server fixture
 from tests.rooms.factories import LiveSpaceFactory, SpaceFactory
 from tests.rooms.test_browser import signed_in_page
+from tests.ticketing.factories import make_creator
 from ticketing import ledger, tickets
 from ticketing.models import SeatHold, SuperFollowSubscription, Ticket, TicketOffer, Tip
 
-from .conftest import make_creator
 from .factories import SuperFollowPlanFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

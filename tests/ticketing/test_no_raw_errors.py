@@ -10,11 +10,11 @@ from django.urls import reverse
 
 from tests.accounts.factories import UserFactory
 from tests.rooms.factories import LiveSpaceFactory
+from tests.ticketing.factories import make_creator
 from ticketing import tickets
 from ticketing.models import SuperFollowSubscription, Ticket
 from ticketing.tasks import refund_ticket
 
-from .conftest import make_creator
 from .factories import SuperFollowPlanFactory, SuperFollowSubscriptionFactory
 from .tickets_support import buy, paid_event, scheduled_space
 

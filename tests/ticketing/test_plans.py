@@ -6,10 +6,9 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
+from tests.ticketing.factories import make_creator
 from ticketing import super_follows
 from ticketing.models import SuperFollowPlan
-
-from .conftest import make_creator
 
 
 @pytest.mark.parametrize("price", [0, 1, 300, 998, 1000, -299])

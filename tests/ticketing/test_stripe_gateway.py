@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.ticketing.webhook_events import WEBHOOK_SECRET
 from ticketing import stripe_gateway
 from ticketing.test_provider.webhooks import signature_header as sign_webhook
 
-from .conftest import WEBHOOK_SECRET
 from .factories import ready_account_id
 
 

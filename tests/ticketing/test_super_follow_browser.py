@@ -7,11 +7,10 @@ from playwright.sync_api import expect
 
 from rooms.models import Invitation, Role, Space
 from tests.accounts.factories import UserFactory
-from tests.rooms.conftest import live_daphne  # noqa: F401  (the fixture: a live Daphne on the test database)
 from tests.rooms.factories import LiveSpaceFactory
 from tests.rooms.test_browser import signed_in_page
+from tests.ticketing.factories import make_creator
 
-from .conftest import make_creator
 from .factories import SuperFollowPlanFactory, SuperFollowSubscriptionFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -13,12 +13,11 @@ import stripe
 from django.urls import reverse
 
 from tests.accounts.factories import UserFactory
-from tests.rooms.conftest import live_daphne  # noqa: F401 - the live server fixture
+from tests.ticketing.factories import make_creator
 from ticketing import webhooks as stripe_events
 from ticketing.models import ProcessedStripeEvent, SeatHold, Ticket
 from ticketing.test_provider import store, webhooks
 
-from .conftest import make_creator
 from .tickets_support import scheduled_space
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,7 +13,9 @@ from rooms.models import Invitation, Role, Space
 from spaces_site.close_codes import CloseCode
 from tests.accounts.factories import UserFactory
 from tests.sockets import site_socket
+from tests.ticketing.webhook_events import WEBHOOK_SECRET
 from ticketing.models import Ticket
+from ticketing.test_provider.webhooks import signature_header as sign_webhook
 
 from .tickets_support import buy, paid_event, ticketed_space
 
@@ -88,10 +90,6 @@ async def test_the_socket_refuses_people_without_a_ticket_with_4403_and_admits_h
     bob = await database_sync_to_async(UserFactory)(username="bob")
 
     def set_up() -> Space:
-        from ticketing.test_provider.webhooks import signature_header as sign_webhook
-
-        from .conftest import WEBHOOK_SECRET
-
         offer = ticketed_space()
         body = paid_event(provider, buy(offer, alice))
         response = Client().post(

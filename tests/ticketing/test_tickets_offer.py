@@ -10,10 +10,10 @@ from django.urls import reverse
 
 from rooms import services as room_services
 from rooms.models import Space
+from tests.ticketing.factories import make_creator
 from ticketing import tickets
 from ticketing.models import TicketOffer
 
-from .conftest import make_creator
 from .tickets_support import scheduled_space, ticketed_space
 
 pytestmark = pytest.mark.django_db

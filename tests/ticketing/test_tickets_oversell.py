@@ -13,10 +13,10 @@ from django.urls import reverse
 
 from accounts.models import User
 from tests.accounts.factories import UserFactory
+from tests.ticketing.webhook_events import WEBHOOK_SECRET
 from ticketing.models import Sale, SeatHold, Ticket
 from ticketing.test_provider.webhooks import signature_header as sign_webhook
 
-from .conftest import WEBHOOK_SECRET
 from .tickets_support import buy, counts, paid_event, ticketed_space
 
 BUYERS = 200

@@ -13,12 +13,13 @@ from django.utils import timezone
 from accounts.models import Block, Notification
 from rooms import services as room_services
 from rooms.models import Reminder, Space
+from tests.ticketing.factories import make_creator
+from tests.ticketing.webhook_events import WEBHOOK_SECRET, stripe_event
 from ticketing import tickets
 from ticketing.models import ProcessedStripeEvent, Sale, SeatHold, Ticket
 from ticketing.tasks import release_expired_seat_holds
 from ticketing.test_provider.webhooks import signature_header as sign_webhook
 
-from .conftest import WEBHOOK_SECRET, make_creator, stripe_event
 from .tickets_support import buy, counts, expired_event, paid_event, ticketed_space
 
 pytestmark = pytest.mark.django_db

@@ -13,11 +13,11 @@ from django.urls import reverse
 from accounts.models import Notification
 from rooms import services as room_services
 from spaces_site.celery import app as celery_app
+from tests.ticketing.webhook_events import stripe_event
 from ticketing import stripe_gateway, tickets
 from ticketing.models import CreatorProfile, Sale, SeatHold, Ticket
 from ticketing.tasks import refund_ticket, requeue_pending_refunds
 
-from .conftest import stripe_event
 from .tickets_support import buy, counts, paid_event, ticketed_space
 
 pytestmark = pytest.mark.django_db

@@ -9,11 +9,11 @@ from django.utils import timezone
 from accounts.models import Block, Notification
 from rooms.models import Participant, Role, Space
 from tests.rooms.factories import LiveSpaceFactory
+from tests.ticketing.factories import make_creator
+from tests.ticketing.webhook_events import stripe_event
+from tests.ticketing.webhook_events import tip_checkout_event as completed
 from ticketing import tips
 from ticketing.models import CreatorProfile, Sale, Tip
-
-from .conftest import make_creator, stripe_event
-from .conftest import tip_checkout_event as completed
 
 URLS = {"success_url": "https://spaces.test/money/tips/done/", "cancel_url": "https://spaces.test/spaces/1/"}
 

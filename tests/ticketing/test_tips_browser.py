@@ -6,12 +6,10 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
-from tests.rooms.conftest import live_daphne  # noqa: F401 - the live server fixture
 from tests.rooms.factories import LiveSpaceFactory
 from tests.rooms.test_browser import signed_in_page
+from tests.ticketing.factories import make_creator
 from ticketing import ledger
-
-from .conftest import make_creator
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

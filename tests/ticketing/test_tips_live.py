@@ -12,10 +12,10 @@ from rooms.events import broadcast
 from tests.accounts.factories import UserFactory
 from tests.rooms.factories import LiveSpaceFactory
 from tests.sockets import joined, me_socket, next_of
+from tests.ticketing.webhook_events import WEBHOOK_SECRET, tip_checkout_event
 from ticketing.models import Tip
 from ticketing.test_provider.webhooks import signature_header as sign_webhook
 
-from .conftest import WEBHOOK_SECRET, tip_checkout_event
 from .factories import make_creator
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]

@@ -7,9 +7,9 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from accounts.services import block_create
+from tests.ticketing.factories import make_creator
 from ticketing.models import CreatorProfile, SuperFollowSubscription
 
-from .conftest import make_creator
 from .factories import SuperFollowPlanFactory, SuperFollowSubscriptionFactory
 
 

@@ -10,10 +10,11 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Notification
+from tests.ticketing.factories import make_creator
+from tests.ticketing.webhook_events import WEBHOOK_SECRET, stripe_event
 from ticketing.models import ProcessedStripeEvent, Sale, SuperFollowSubscription
 from ticketing.test_provider.webhooks import signature_header as sign_webhook
 
-from .conftest import WEBHOOK_SECRET, make_creator, stripe_event
 from .factories import SuperFollowPlanFactory, SuperFollowSubscriptionFactory
 
 DELIVERIES = 8

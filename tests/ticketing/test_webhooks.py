@@ -10,12 +10,12 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Notification
+from tests.ticketing.webhook_events import WEBHOOK_SECRET, stripe_event
 from ticketing import ledger, selectors, super_follows, webhooks
 from ticketing.models import CreatorProfile, ProcessedStripeEvent, Sale, SuperFollowSubscription
 from ticketing.tasks import reapply_stuck_stripe_events
 from ticketing.test_provider.webhooks import signature_header as sign_webhook
 
-from .conftest import WEBHOOK_SECRET, stripe_event
 from .factories import SuperFollowSubscriptionFactory
 
 URLS = {"success_url": "https://spaces.test/done", "cancel_url": "https://spaces.test/@dana/"}

@@ -9,10 +9,11 @@ from django.utils import timezone
 from accounts.models import User
 from rooms.models import Space
 from tests.rooms.factories import SpaceFactory
+from tests.ticketing.factories import make_creator
+from tests.ticketing.provider import Provider
+from tests.ticketing.webhook_events import stripe_event
 from ticketing import tickets
 from ticketing.models import SeatHold, TicketOffer
-
-from .conftest import Provider, make_creator, stripe_event
 
 URLS = {"success_url": "https://spaces.test/money/tickets/done/", "cancel_url": "https://spaces.test/spaces/1/"}
 

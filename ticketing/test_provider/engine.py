@@ -17,6 +17,7 @@ from django.urls import reverse
 
 from . import store
 from .store import Obj
+from .tasks import deliver_event as deliver_event_task
 
 # The API version the objects and events are shaped after.
 API_VERSION = "2025-10-29.clover"
@@ -34,8 +35,6 @@ def _save(kind: str, data: dict[str, Any], private: dict[str, Any] | None = None
 
 def event_emit(event_type: str, obj: dict[str, Any], *, origin: str | None) -> Obj:
     """Store an event about `obj` and deliver it to the webhook endpoint once the change is committed."""
-    from .tasks import deliver_event
-
     data = {
         "id": new_id("evt"),
         "object": "event",
@@ -50,7 +49,7 @@ def event_emit(event_type: str, obj: dict[str, Any], *, origin: str | None) -> O
     event = _save("event", data, {"origin": origin, "attempts": []})
     # After the provider's change is stored, and after the caller's own transaction (if any) commits:
     # Stripe's webhook arrives after its API answered.
-    store.after_commit(lambda: transaction.on_commit(lambda: deliver_event.delay(event.id)))
+    store.after_commit(lambda: transaction.on_commit(lambda: deliver_event_task.delay(event.id)))
     return event
 
 

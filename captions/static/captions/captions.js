@@ -15,7 +15,6 @@ const saved = $("captions-saved");
 const consent = $("captions-consent");
 const alertWords = $("captions-alert-words");
 const alerts = $("captions-alerts");
-const SPEAKING = new Set(["host", "cohost", "speaker"]);
 const KEEP_LINES = 500;
 
 let paused = false;
@@ -177,8 +176,11 @@ root.addEventListener("room:socket", ({ detail }) => {
   socket.addEventListener("message", onMessage);
 });
 
+// Consent to captioning concerns whoever may speak (the server's `can`, rooms/PROTOCOL.md).
+root.addEventListener("room:can", ({ detail }) => {
+  consent.hidden = !detail.can.includes("speak");
+});
 root.addEventListener("room:me", ({ detail }) => {
-  consent.hidden = !SPEAKING.has(detail.role);
   alertWords.hidden = !["host", "cohost"].includes(detail.role);
 });
 

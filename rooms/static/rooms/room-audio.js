@@ -1,11 +1,11 @@
 // Live audio on the room page: everyone listens; a speaker goes on air with one control.
-// The control socket and the person's role come from room.js (`room:socket`, `room:me`).
+// The control socket, the person's seat and mute state, and whether they may speak (the server's `can`)
+// come from room.js (`room:socket`, `room:me`, `room:can`).
 // The host is on air as soon as the room opens (the microphone was checked before starting); someone
 // brought on stage taps "Talk" once, which opens the microphone and unmutes. The page says "On air"
 // only while frames are leaving, and "Muted by the host" only when someone else muted them.
 import { mountMicCheck, startListening, startSpeaking } from "./audio/index.js";
 
-const SPEAKING = new Set(["host", "cohost", "speaker"]);
 const root = document.getElementById("room");
 const stage = document.getElementById("audio-stage");
 const micCheckBox = document.getElementById("mic-check");
@@ -23,6 +23,7 @@ let micError = null;
 // A reload or a reconnect puts someone who was talking back on air; the host always starts on air.
 let wantsToTalk = isHost || sessionStorage.getItem(onAirKey) === "1";
 let me = null;
+let can = new Set(); // what the server says this socket may send; `speak`: audio frames
 let mutedByOthers = false;
 let selfMutePending = false; // the person asked to mute; the next mute is theirs, not the host's
 // The player reads these per frame, so a role change updates whose voice is skipped (your own).
@@ -35,7 +36,7 @@ const playerOptions = {
   record: new URLSearchParams(location.search).has("record-audio"),
 };
 
-const canSpeak = () => me && SPEAKING.has(me.role);
+const canSpeak = () => Boolean(me) && can.has("speak");
 const sendControl = (type) => window.spacesRoom?.send({ type });
 
 async function ensurePlayer() {
@@ -160,16 +161,26 @@ root.addEventListener("room:socket", async ({ detail }) => {
   });
 });
 
-root.addEventListener("room:me", async ({ detail }) => {
-  const before = me;
-  me = detail;
-  if (me.muted && before && !before.muted && SPEAKING.has(before.role)) {
-    mutedByOthers = !selfMutePending;
-    selfMutePending = false;
-  }
+// A role change arrives as `room:me` (the new seat), then `room:can` (what it may do now).
+async function follow() {
   if (!me.muted || !canSpeak()) mutedByOthers = false;
   playerOptions.skipSpeakerIndex = canSpeak() ? me.speaker_index : undefined;
   await sync();
+}
+
+root.addEventListener("room:me", async ({ detail }) => {
+  const before = me;
+  me = detail;
+  if (me.muted && before && !before.muted && canSpeak()) {
+    mutedByOthers = !selfMutePending;
+    selfMutePending = false;
+  }
+  await follow();
+});
+
+root.addEventListener("room:can", async ({ detail }) => {
+  can = new Set(detail.can);
+  if (me) await follow(); // the first `welcome` says what the seat may do just before `room:me` names it
 });
 
 talkButton.addEventListener("click", async () => {

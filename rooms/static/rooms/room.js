@@ -3,7 +3,8 @@
 // Audio capture and playback live in rooms/static/rooms/audio/; they get this page's socket from the
 // `room:socket` event (on every connect) and the person's role and mute state from `room:me`.
 // What this person may do, and to whom, is the server's word (`can`, `can_target` in `welcome` and
-// `permissions`): the page offers those actions and works out no rule of its own.
+// `permissions`, passed on to the page's other modules as `room:can`): the page offers those actions
+// and works out no rule of its own.
 
 import { CLOSE, FINAL } from "../js/close-codes.js";
 import { el } from "./dom.js";
@@ -90,13 +91,13 @@ function handle(event) {
     case "welcome":
       delay = 1000;
       showLine(null);
+      invited = event.invited;
+      allow(event); // before `room:me`, so the page's other modules know what the seat may do as they see it
       people.clear();
       for (const p of [...event.speakers, ...event.listeners]) upsert(p);
       upsert(event.me);
       extraListeners = Math.max(0, event.listener_count - event.listeners.length);
       blocked = new Set(event.blocked_ids || event.blocked_speaker_ids);
-      invited = event.invited;
-      allow(event);
       renderPins(event.pins);
       showHostPresence(event.host_away || { present: true });
       root.dataset.connected = "true";
@@ -111,10 +112,7 @@ function handle(event) {
       }
       break;
     case "permissions": allow(event); break;
-    case "role_changed":
-      upsert(event.participant);
-      if (event.participant.user_id === myId && SPEAKING.has(event.participant.role)) invited = false;
-      break;
+    case "role_changed": upsert(event.participant); break;
     case "hand": {
       if (event.participant) upsert(event.participant);
       if (event.user_id === myId && event.declined) setStatus("Your request to speak was declined.");
@@ -142,6 +140,8 @@ function handle(event) {
 function allow(event) {
   can = new Set(event.can);
   canTarget = event.can_target;
+  if (can.has("speak")) invited = false; // on the stage: the invitation is spent
+  root.dispatchEvent(new CustomEvent("room:can", { detail: { can: [...can], canTarget } }));
 }
 
 // What this person may do to `p`, as the server said.
@@ -248,7 +248,7 @@ function render() {
   // `data-show` names a message type this socket may send, or one of these states.
   const flags = {
     // On the stage a hand is a question signal, not a request to speak.
-    "can-ask": can.has("raise_hand") && !SPEAKING.has(role) && !(me && me.hand) && !invited,
+    "can-ask": can.has("raise_hand") && !can.has("speak") && !(me && me.hand) && !invited,
     "hand-up": Boolean(me && me.hand),
     invited: can.has("accept_invite") && invited,
   };

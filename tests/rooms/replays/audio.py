@@ -8,7 +8,7 @@ import av
 import numpy as np
 
 from rooms.replays.trackfile import TrackFrame
-from tests.captions.conftest import opus_payloads, silence, speak
+from tests.captions.speech import opus_payloads, silence, speak
 
 __all__ = ["silence", "speak"]
 

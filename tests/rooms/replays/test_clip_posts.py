@@ -11,7 +11,7 @@ from accounts.models import Post
 from captions.models import CaptionSegment
 from rooms import services
 from rooms.models import Space
-from rooms.replays import clip_posts, tasks
+from rooms.replays import clip_posts, recorder
 from rooms.replays import services as replay_services
 from rooms.replays.models import Clip, Recording, RecordingChunk
 from rooms.replays.storage import replay_storage
@@ -23,9 +23,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def no_background_work(monkeypatch):
-    monkeypatch.setattr(tasks, "dispatch_recorder", lambda space_id: True)
-    monkeypatch.setattr(tasks, "dispatch_mix", lambda space_id: None)
-    monkeypatch.setattr(tasks, "dispatch_clip_cut", lambda clip_id, live=False: None)
+    monkeypatch.setattr(replay_services, "recorder_dispatch", lambda space_id: True)
+    monkeypatch.setattr(recorder, "recording_mix_dispatch", lambda space_id: None)
+    monkeypatch.setattr(replay_services, "clip_cut_dispatch", lambda clip_id, live=False: None)
 
 
 def clip_of_ended_space(host, guest, **space_fields) -> Clip:

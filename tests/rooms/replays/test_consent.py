@@ -9,12 +9,12 @@ from django.urls import reverse
 
 from captions.models import CaptionPreference
 from rooms.models import Role
-from rooms.replays import recorder, selectors, tasks
+from rooms.replays import recorder, selectors
 from rooms.replays import services as replay_services
 from rooms.replays.models import Recording, RecordingChunk, RecordingConsent
 from tests.accounts.factories import UserFactory
-from tests.captions.conftest import opus_frames
-from tests.rooms.conftest import seat
+from tests.captions.speech import opus_frames
+from tests.personas import seat
 from tests.rooms.replays.audio import speak
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def no_recorder_threads(monkeypatch):
     """The recorder here is driven by hand, frame by frame."""
-    monkeypatch.setattr(tasks, "dispatch_recorder", lambda space_id: True)
+    monkeypatch.setattr(replay_services, "recorder_dispatch", lambda space_id: True)
 
 
 @pytest.fixture

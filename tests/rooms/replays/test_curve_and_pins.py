@@ -14,7 +14,8 @@ from accounts.models import Post
 from rooms import leases, services
 from rooms.models import PinnedPost, RoomSocket
 from rooms.presence import Batcher
-from rooms.replays import curve, tasks
+from rooms.replays import curve, recorder
+from rooms.replays import services as replay_services
 from rooms.replays.models import ListenerSample, Recording
 from rooms.replays.storage import replay_storage
 from tests.accounts.factories import UserFactory
@@ -25,8 +26,8 @@ NOON = datetime(2026, 6, 1, 12, 0, 5, tzinfo=UTC)
 
 @pytest.fixture(autouse=True)
 def fresh_counters(monkeypatch):
-    monkeypatch.setattr(tasks, "dispatch_recorder", lambda space_id: True)
-    monkeypatch.setattr(tasks, "dispatch_mix", lambda space_id: None)
+    monkeypatch.setattr(replay_services, "recorder_dispatch", lambda space_id: True)
+    monkeypatch.setattr(recorder, "recording_mix_dispatch", lambda space_id: None)
     cache.clear()
 
 

@@ -20,7 +20,7 @@ from rooms.replays import services as replay_services
 from rooms.replays.models import Clip, ListenerSample, Recording, RecordingChunk, RecordingConsent
 from rooms.replays.storage import replay_storage
 from tests.accounts.factories import UserFactory
-from tests.rooms.conftest import seat
+from tests.personas import seat
 from tests.rooms.factories import LiveSpaceFactory, make_host
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -14,7 +14,7 @@ from rooms.models import Invitation, Role, Space
 from rooms.replays.models import Recording
 from rooms.replays.selectors import recent_replays_of
 from tests.accounts.factories import UserFactory
-from tests.rooms.conftest import seat
+from tests.personas import seat
 from tests.rooms.factories import SpaceFactory
 from tests.ticketing.factories import SuperFollowPlanFactory, SuperFollowSubscriptionFactory
 from ticketing.models import SuperFollowSubscription

@@ -23,7 +23,7 @@ from rooms.replays.models import Recording, RecordingChunk
 from rooms.replays.storage import replay_storage
 from rooms.replays.tasks import sweep_recorders
 from tests.accounts.factories import UserFactory
-from tests.captions.conftest import opus_frames
+from tests.captions.speech import opus_frames
 from tests.personas import seat
 from tests.rooms.factories import SpaceFactory, make_host
 from tests.rooms.replays.audio import best_correlation, decode_file, pcm16k_floats, rms, silence, speak

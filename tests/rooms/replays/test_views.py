@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.models import Block
 from rooms import services
 from rooms.models import Space
-from rooms.replays import mixing, tasks
+from rooms.replays import mixing, recorder, tasks
 from rooms.replays import services as replay_services
 from rooms.replays.models import Recording, RecordingChunk, ReplayListen
 from rooms.replays.storage import replay_storage
@@ -28,8 +28,8 @@ AUDIO = bytes(range(256)) * 40  # 10,240 bytes standing in for the mixed file
 def no_recorder_threads(monkeypatch):
     """These tests are about pages; the recorder and the mix have their own tests."""
     dispatched = []
-    monkeypatch.setattr(tasks, "dispatch_recorder", lambda space_id: dispatched.append(space_id) or True)
-    monkeypatch.setattr(tasks, "dispatch_mix", lambda space_id: None)
+    monkeypatch.setattr(replay_services, "recorder_dispatch", lambda space_id: dispatched.append(space_id) or True)
+    monkeypatch.setattr(recorder, "recording_mix_dispatch", lambda space_id: None)
     return dispatched
 
 
@@ -311,7 +311,7 @@ def test_a_listener_clips_the_last_30_seconds_live_and_the_host_can_turn_clippin
     client, host, listener, django_capture_on_commit_callbacks, monkeypatch
 ):
     cut = []
-    monkeypatch.setattr(tasks, "dispatch_clip_cut", lambda clip_id, live=False: cut.append((clip_id, live)))
+    monkeypatch.setattr(replay_services, "clip_cut_dispatch", lambda clip_id, live=False: cut.append((clip_id, live)))
     space = LiveSpaceFactory(host=host)
     Space.objects.filter(pk=space.pk).update(started_at=timezone.now() - timedelta(minutes=2))
     space.refresh_from_db()

@@ -1,11 +1,11 @@
 // The REC badge: told on joining (a polite announcement once the room connects), kept in step with the host.
-// A speaker on stage in a recorded Space is asked whether their voice goes into the replay.
+// A speaker on stage in a recorded Space (the server's `can` holds `speak`; the host's page has no question:
+// they chose to record) is asked whether their voice goes into the replay.
 const rec = document.getElementById("rec");
 const badge = document.getElementById("rec-badge");
 const announce = document.getElementById("rec-announce");
 const consent = document.getElementById("rec-consent");
 const room = document.getElementById("room");
-const ON_STAGE = new Set(["cohost", "speaker"]);
 let onStage = false;
 
 function showConsent() {
@@ -50,9 +50,9 @@ if (consent) {
 
 if (rec && room) {
   let told = false;
-  room.addEventListener("room:me", ({ detail }) => {
+  room.addEventListener("room:can", ({ detail }) => {
     const wasOnStage = onStage;
-    onStage = ON_STAGE.has(detail.role);
+    onStage = detail.can.includes("speak");
     showConsent();
     if (onStage && !wasOnStage && consent && rec.dataset.active === "true") {
       announce.textContent = consent.dataset.recorded === "true"
