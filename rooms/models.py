@@ -110,9 +110,10 @@ class Participant(models.Model):
     speaker_index = models.PositiveSmallIntegerField(null=True, blank=True)
     joined_at = models.DateTimeField(default=timezone.now)
     # Not columns: services.participant_join sets them on the instance it returns (the socket it just
-    # recorded, and whether that is the person's only open socket in the Space).
+    # recorded, whether that is the person's only open socket in the Space, the roles they are invited to).
     socket_id: int
     first_connection: bool
+    invitation_roles: set[str]
 
     class Meta:
         constraints = [

@@ -147,8 +147,8 @@ def room_snapshot(*, space: Space, me: Participant, shared: dict | None = None) 
     blocked_ids = list(Block.objects.filter(blocker_id=me.user_id).values_list("blocked_id", flat=True)[:1001])
     speaker_ids = [speaker["user_id"] for speaker in shared["speakers"]]
     if len(blocked_ids) > 1000:  # more than the page is sent: ask about the stage alone
-        blocked = Block.objects.filter(blocker_id=me.user_id, blocked_id__in=speaker_ids).values_list(
-            "blocked_id", flat=True
+        blocked = list(
+            Block.objects.filter(blocker_id=me.user_id, blocked_id__in=speaker_ids).values_list("blocked_id", flat=True)
         )
     else:
         mine = set(blocked_ids)

@@ -266,9 +266,11 @@ SPACES_LISTENERS_PER_PROCESS = env_int("SPACES_LISTENERS_PER_PROCESS", 1000, min
 SPACES_JOINS_PER_SECOND = env_int("SPACES_JOINS_PER_SECOND", 30, minimum=1)
 SPACES_WAITING_UPDATE_SECONDS = env_int("SPACES_WAITING_UPDATE_SECONDS", 3, minimum=1)
 # Room joins run on this many threads of each server process, each with its own database connection, so that a
-# storm overlaps its round trips to PostgreSQL instead of queueing on Channels' one database thread. SQLite
-# takes one writer at a time: there joins stay on that one thread.
-SPACES_JOIN_THREADS = env_int("SPACES_JOIN_THREADS", 4, minimum=1)
+# storm overlaps its round trips to PostgreSQL instead of queueing on Channels' one database thread. More is
+# not better: the joins' Python holds the GIL the relay needs (with 4, audio to listeners already inside lagged
+# by seconds in a storm of 2,000 on this 2-core machine). SQLite takes one writer at a time: there joins stay
+# on Channels' thread, as they do with 1.
+SPACES_JOIN_THREADS = env_int("SPACES_JOIN_THREADS", 2, minimum=1)
 SPACES_REACTION_FLUSH_MS = env_int("SPACES_REACTION_FLUSH_MS", 500, minimum=10)
 SPACES_REACTIONS_PER_10S = env_int("SPACES_REACTIONS_PER_10S", 20, minimum=1)
 SPACES_TEXT_MESSAGES_PER_10S = env_int("SPACES_TEXT_MESSAGES_PER_10S", 100, minimum=1)
