@@ -232,11 +232,14 @@ class VadConfig:
     floor_percentile: float = 5.0
     start_frames: int = 3  # consecutive voiced frames that open an utterance
     hangover_ms: int = 360  # silence that closes an utterance
+    early_final_ms: int = 200  # ... whose final is decoded after this much of it, and sent if the silence lasts
     preroll_ms: int = 200  # audio kept from before the utterance opened
     min_utterance_ms: int = 250  # shorter bursts are clicks, not words
     max_utterance_ms: int = 12_000  # a speaker who never pauses is cut here
     partial_every_ms: int = 500  # while someone speaks, re-decode the open utterance this often
-    partial_after_ms: int = 800  # ... once it holds this much speech (shorter gives Whisper too little to go on)
+    partial_after_ms: int = 600  # ... once it holds this much speech (shorter gives Whisper too little to go on)
+    partial_retry_ms: int = 200  # ... but sooner while a decode has given nothing to show yet
+    partial_quiet_ms: int = 100  # no partial once the speaker has paused this long: the final is coming
     partial_max_load: float = 0.5  # skip a partial while the model was busy more than this share of the last 2 s
     partial_cost_factor: float = 3.0  # the next partial waits this many times the last one's decode time
     partial_skip_behind_ms: int = 300  # no partials while this much audio waits to be recognised
@@ -247,9 +250,15 @@ class WhisperEngine:
 
     name = ENGINE_WHISPER
     gives_partials = True
-    # Finals are decoded with a beam of 5 (WER 0.25 → 0.13 on bench/captions_e2e.py's sentences, about 12%
-    # more CPU); partials, re-decoded every half second and replaced anyway, stay greedy.
+    # Finals are decoded with a beam of 5 (WER 0.25 → 0.13 on bench/captions_e2e.py's sentences, about 20 ms
+    # more per final); partials, re-decoded every half second and replaced anyway, stay greedy.
     FINAL_BEAM_SIZE = 5
+    # Whisper's encoder is made for 30 s windows, and faster-whisper pads every call to one: on tiny.en that is
+    # 280 of a call's 330 ms. An utterance seen through a 10 s window (1 s past its end when longer) decodes in
+    # about 80 ms with the same words (bench/captions_e2e.py's sentences and others, see captions/README.md).
+    WHISPER_WINDOW_FRAMES = 3_000  # mel frames of 10 ms
+    ENCODER_WINDOW_FRAMES = 1_000
+    ENCODER_PAD_FRAMES = 100
 
     def __init__(self, model_dir: str | os.PathLike | None = None, *, cpu_threads: int = 0) -> None:
         from faster_whisper import WhisperModel
@@ -268,6 +277,13 @@ class WhisperEngine:
             )
         threads = cpu_threads or min(2, os.cpu_count() or 1)
         self._model = WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=threads)
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        self._tokenizer = Tokenizer(
+            self._model.hf_tokenizer, self._model.model.is_multilingual, task="transcribe", language="en"
+        )
+        self._suppressed = get_suppressed_tokens(self._tokenizer, [-1])
         # One CTranslate2 model serves every stream of the process; calls are serialised.
         self._lock = threading.Lock()
         self._calls: deque[tuple[float, float]] = deque(maxlen=64)  # (ended at, seconds) of recent calls
@@ -313,18 +329,51 @@ class WhisperEngine:
         return text
 
     def _transcribe(self, audio: np.ndarray, prompt: str, *, beam_size: int) -> str:
-        segments, _info = self._model.transcribe(
-            audio,
-            initial_prompt=prompt or None,
-            language="en",
+        features = self._model.feature_extractor(audio)
+        window = max(self.ENCODER_WINDOW_FRAMES, features.shape[-1] + self.ENCODER_PAD_FRAMES)
+        text = self._decode(features, prompt, beam_size=beam_size, window=window)
+        if window < self.WHISPER_WINDOW_FRAMES and _repeats_itself(text):
+            # The short window's known failure: the sentence said twice. The full window does not do it.
+            text = self._decode(features, prompt, beam_size=beam_size, window=self.WHISPER_WINDOW_FRAMES)
+        return text
+
+    def _decode(self, features: np.ndarray, prompt: str, *, beam_size: int, window: int) -> str:
+        """One greedy or beam decode of `features` seen through an encoder window of `window` mel frames
+        (what faster-whisper's transcribe does for one segment with these settings, but with a window of
+        our choosing instead of always 30 s)."""
+        from faster_whisper.audio import pad_or_trim
+        from faster_whisper.transcribe import get_ctranslate2_storage
+
+        model = self._model
+        padded = pad_or_trim(features, min(window, self.WHISPER_WINDOW_FRAMES))
+        encoded = model.model.encode(get_ctranslate2_storage(padded[None]))
+        previous = self._tokenizer.encode(" " + prompt.strip()) if prompt else []
+        tokens = model.get_prompt(self._tokenizer, previous, without_timestamps=True)
+        result = model.model.generate(
+            encoded,
+            [tokens],
             beam_size=beam_size,
-            temperature=0.0,  # never resampled: the same audio gives the same words
-            condition_on_previous_text=False,
-            without_timestamps=True,
-            vad_filter=False,
-        )
-        texts = [s.text.strip() for s in segments if s.no_speech_prob < 0.6 or s.avg_logprob > -1.0]
-        return " ".join(t for t in texts if t)
+            patience=1,
+            length_penalty=1,
+            max_length=model.max_length,
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=self._suppressed,
+            max_initial_timestamp_index=50,  # faster-whisper's default: 1 s
+        )[0]
+        ids = result.sequences_ids[0]
+        avg_logprob = result.scores[0] * len(ids) / (len(ids) + 1)
+        if result.no_speech_prob >= 0.6 and avg_logprob <= -1.0:
+            return ""  # Whisper's own rule for "nobody spoke"
+        return self._tokenizer.decode(ids).strip()
+
+
+def _repeats_itself(text: str, n: int = 4) -> bool:
+    """Whether some run of `n` words comes twice: a decoder looping, not something people say."""
+    words = [_norm(w) for w in text.split()]
+    runs = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
+    return len(set(runs)) < len(runs)
 
 
 class WhisperRecogniser:
@@ -344,6 +393,7 @@ class WhisperRecogniser:
         self._frames_seen = 0
         self._voiced_run = 0
         self._silent_ms = 0
+        self._early: tuple[int, str] | None = None  # (cut, text) of a final decoded before the pause was over
         self._preroll: list[tuple[bytes, float]] = []
         self._utterance: list[tuple[bytes, float]] = []  # 20 ms frames with their levels
         self._utterance_start_ms = 0
@@ -411,8 +461,20 @@ class WhisperRecogniser:
 
         self._utterance.append((frame, level_db))
         self._silent_ms = 0 if voiced else self._silent_ms + vad.frame_ms
+        if voiced:
+            self._early = None  # the pause was one between words: the early decode was of half a sentence
+        cut = len(self._utterance) - self._silent_ms // vad.frame_ms
         if self._silent_ms >= vad.hangover_ms:
-            return self._close(len(self._utterance) - self._silent_ms // vad.frame_ms)
+            return self._close(cut)
+        if (
+            self._early is None
+            and self._silent_ms >= vad.early_final_ms
+            and self._speech_ms(cut) >= vad.min_utterance_ms
+        ):
+            # Decode the final while the rest of the pause arrives, so it goes out as the pause closes the
+            # utterance instead of one decode later; the cut, and so the words, are the ones closing gives.
+            self._early = (cut, self._engine.transcribe(self._audio(cut), **self._prompt_kwargs()))
+            return None
         if self._fed_ms - self._utterance_start_ms >= vad.max_utterance_ms:
             # Someone who never pauses: cut at the quietest moment of the last 1.5 s, not mid-word.
             window = min(len(self._utterance) - 1, 1_500 // vad.frame_ms)
@@ -421,6 +483,7 @@ class WhisperRecogniser:
         if (
             self._fed_ms - self._partial_at_ms >= self._partial_gap_ms
             and self._fed_ms - self._speech_start_ms >= vad.partial_after_ms
+            and self._silent_ms < vad.partial_quiet_ms
         ):
             return self._partial()
         return None
@@ -450,7 +513,9 @@ class WhisperRecogniser:
         # A slow decode (a busy machine, a long utterance) spaces the next ones out, so partials take
         # a bounded share of this stream's real time and never push its final back for long.
         spent_ms = int((time.monotonic() - started) * 1000)
-        self._partial_gap_ms = max(self._vad.partial_every_ms, int(self._vad.partial_cost_factor * spent_ms))
+        # Until a decode has given words to show (the first half second often gives none), try again sooner.
+        every = self._vad.partial_every_ms if words else self._vad.partial_retry_ms
+        self._partial_gap_ms = max(every, int(self._vad.partial_cost_factor * spent_ms))
         agreed = 0
         for a, b in zip(self._previous, words, strict=False):
             if _norm(a) != _norm(b):
@@ -476,13 +541,21 @@ class WhisperRecogniser:
             text=shown[0], final=False, start_ms=self._utterance_start_ms, end_ms=self._fed_ms, tentative=tentative
         )
 
+    def _speech_ms(self, cut: int) -> int:
+        """Speech in the open utterance's frames before `cut` (not counting the pre-roll)."""
+        end_ms = self._utterance_start_ms + cut * self._vad.frame_ms
+        return end_ms - max(self._utterance_start_ms, self._speech_start_ms)
+
+    def _audio(self, cut: int) -> bytes:
+        return b"".join(frame for frame, _ in self._utterance[:cut])
+
     def _close(self, cut: int) -> Result | None:
         """Transcribe the utterance's frames before `cut`; frames after it open the next utterance."""
         frame_ms = self._vad.frame_ms
-        spoken, rest = self._utterance[:cut], self._utterance[cut:]
+        audio, speech_ms, rest = self._audio(cut), self._speech_ms(cut), self._utterance[cut:]
         start_ms = self._utterance_start_ms
-        end_ms = start_ms + len(spoken) * frame_ms
-        speech_ms = end_ms - max(start_ms, self._speech_start_ms)
+        end_ms = start_ms + cut * frame_ms
+        early, self._early = self._early, None
         self._voiced_run = 0
         if rest and self._silent_ms < len(rest) * frame_ms:
             # Cut for length: the speaker is still talking, so the rest carries on as speech.
@@ -495,7 +568,10 @@ class WhisperRecogniser:
             self._silent_ms = 0
         if speech_ms < self._vad.min_utterance_ms:
             return None
-        text = self._engine.transcribe(b"".join(frame for frame, _ in spoken), **self._prompt_kwargs())
+        if early is not None and early[0] == cut:
+            text = early[1]
+        else:
+            text = self._engine.transcribe(audio, **self._prompt_kwargs())
         if not text:
             return None
         return Result(text=text, final=True, start_ms=start_ms, end_ms=end_ms)

@@ -29,11 +29,15 @@ KOREAN_GRAMMAR = [
 ]
 
 
-def _recognise(recogniser, pcm16: bytes, chunk_ms: int = 100):
+def _feed(recogniser, pcm16: bytes, chunk_ms: int = 100):
     results = []
     for i in range(0, len(pcm16), chunk_ms * 32):
         results.extend(recogniser.feed(pcm16[i : i + chunk_ms * 32]))
-    return results + recogniser.finish()
+    return results
+
+
+def _recognise(recogniser, pcm16: bytes, chunk_ms: int = 100):
+    return _feed(recogniser, pcm16, chunk_ms) + recogniser.finish()
 
 
 def test_vosk_grammar_recogniser_returns_the_exact_korean_words(vosk_engine):
@@ -137,6 +141,93 @@ def test_whisper_engine_gives_growing_partials_whose_agreed_words_never_change(w
     # The first decode shows at once, unsettled: its words come as the tentative tail.
     assert partials[0].tentative and not partials[0].text
     assert partials[0].end_ms - partials[0].start_ms <= VadConfig().partial_after_ms + 400
+
+
+class _Decodes:
+    """The engine, with every decode it is asked for written down: (partial, seconds of audio, the
+    recogniser's silence so far)."""
+
+    def __init__(self, engine: WhisperEngine) -> None:
+        self._engine = engine
+        self.recogniser: WhisperRecogniser | None = None
+        self.calls: list[tuple[bool, float, int]] = []
+
+    def __getattr__(self, name):
+        return getattr(self._engine, name)
+
+    def transcribe(self, pcm16: bytes, *, partial: bool = False, prompt: str = "") -> str:
+        self.calls.append((partial, len(pcm16) / 32_000, self.recogniser._silent_ms))
+        return self._engine.transcribe(pcm16, partial=partial, prompt=prompt)
+
+
+def _recording(engine: WhisperEngine, vad: VadConfig) -> tuple[WhisperRecogniser, _Decodes]:
+    decodes = _Decodes(engine)
+    decodes.recogniser = WhisperRecogniser(decodes, vad)
+    return decodes.recogniser, decodes
+
+
+def _voiced(pcm16: bytes) -> bytes:
+    """espeak-ng's speech without its trailing near-silence (about 0.4 s), so a test says how long a pause is."""
+    samples = np.frombuffer(pcm16, dtype=np.int16)
+    return samples[: int(np.flatnonzero(np.abs(samples.astype(np.int32)) > 300)[-1]) + 1].tobytes()
+
+
+def test_whisper_final_is_decoded_during_the_pause_and_sent_once_the_pause_closes_it(whisper_engine):
+    vad = VadConfig()
+    recogniser, decodes = _recording(whisper_engine, vad)
+    sentence = _voiced(speak("The museum opens a new exhibition about ancient maps."))
+
+    results = _feed(recogniser, silence(400) + sentence + silence(vad.hangover_ms - 20), chunk_ms=20)
+    assert not [r for r in results if r.final]  # the pause is not yet long enough to close the utterance
+    finals = [r for r in results + recogniser.feed(silence(100)) if r.final]
+
+    assert len(finals) == 1 and {"museum", "exhibition", "maps"} <= words_of(finals[0].text)
+    final_decodes = [c for c in decodes.calls if not c[0]]
+    # One decode for the final, made early in the pause; closing the utterance did not decode it again.
+    assert len(final_decodes) == 1
+    assert vad.early_final_ms <= final_decodes[0][2] < vad.hangover_ms
+
+
+def test_whisper_pause_between_words_shorter_than_the_hangover_keeps_the_sentence_whole(whisper_engine):
+    vad = VadConfig()
+    recogniser, decodes = _recording(whisper_engine, vad)
+    first = _voiced(speak("Farmers expect heavy rain"))
+    second = _voiced(speak("across the valley this weekend."))
+    pause = silence((vad.early_final_ms + vad.hangover_ms) // 2)
+
+    results = _recognise(recogniser, silence(400) + first + pause + second + silence(800), chunk_ms=20)
+
+    finals = [r for r in results if r.final]
+    assert len(finals) == 1 and {"rain", "across", "weekend"} <= words_of(finals[0].text)
+    # The pause got an early decode of the first half; the final is a decode of the whole sentence.
+    final_decodes = [c for c in decodes.calls if not c[0]]
+    assert len(final_decodes) == 2 and final_decodes[0][1] < final_decodes[1][1]
+
+
+def test_whisper_partials_stop_once_the_speaker_pauses(whisper_engine):
+    vad = VadConfig(partial_max_load=2.0, partial_cost_factor=0)  # fed faster than real time: no thinning
+    recogniser, decodes = _recording(whisper_engine, vad)
+    sentence = _voiced(speak("She parked the red bicycle outside the public library."))
+
+    _recognise(recogniser, silence(400) + sentence + silence(800), chunk_ms=20)
+
+    partials = [c for c in decodes.calls if c[0]]
+    assert len(partials) >= 3
+    assert all(silent_ms < vad.partial_quiet_ms for _, _, silent_ms in partials)
+
+
+def test_whisper_decode_that_repeats_itself_is_done_again_with_the_full_window(whisper_engine, monkeypatch):
+    windows = []
+
+    def decode(features, prompt, *, beam_size, window):
+        windows.append(window)
+        looped = window < WhisperEngine.WHISPER_WINDOW_FRAMES
+        return "The football match starts at seven." * (2 if looped else 1)
+
+    monkeypatch.setattr(whisper_engine, "_decode", decode)
+
+    assert whisper_engine.transcribe(silence(2_000)) == "The football match starts at seven."
+    assert windows == [WhisperEngine.ENCODER_WINDOW_FRAMES, WhisperEngine.WHISPER_WINDOW_FRAMES]
 
 
 def test_whisper_engine_ignores_a_click(whisper_engine):
