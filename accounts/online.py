@@ -18,7 +18,6 @@ import contextlib
 import logging
 import threading
 import time
-import weakref
 from collections import defaultdict
 from collections.abc import Callable, Coroutine, Iterable
 from functools import cache
@@ -27,6 +26,7 @@ from typing import Any
 from channels.layers import get_channel_layer
 
 from spaces_site import groups
+from spaces_site.per_loop import PerLoop
 
 log = logging.getLogger(__name__)
 
@@ -204,15 +204,7 @@ class _Hub:
                 log.info("could not withdraw an ending hub; its entry expires", exc_info=True)
 
 
-_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Hub] = weakref.WeakKeyDictionary()
-
-
-def _hub() -> _Hub:
-    loop = asyncio.get_running_loop()
-    hub = _hubs.get(loop)
-    if hub is None:
-        hub = _hubs[loop] = _Hub()
-    return hub
+_hub = PerLoop(_Hub)
 
 
 def arrived(user_id: int, deliver: Deliver) -> None:

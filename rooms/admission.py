@@ -16,13 +16,13 @@ import asyncio
 import logging
 import math
 import time
-import weakref
 from collections import Counter, OrderedDict, deque
 from typing import Protocol
 
 from channels.db import database_sync_to_async
 from django.conf import settings
 
+from spaces_site.per_loop import PerLoop
 from spaces_site.process_cache import process_cache
 
 from . import fanout, leases
@@ -260,12 +260,4 @@ class _Gate:
             await fanout.deliver_to(managed[space_id], {"type": "waiting_count", "count": total})
 
 
-_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Gate] = weakref.WeakKeyDictionary()
-
-
-def gate() -> _Gate:
-    loop = asyncio.get_running_loop()
-    found = _gates.get(loop)
-    if found is None:
-        found = _gates[loop] = _Gate()
-    return found
+gate = PerLoop(_Gate)

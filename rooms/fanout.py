@@ -14,11 +14,11 @@ import asyncio
 import json
 import logging
 import random
-import weakref
 
 from channels.layers import get_channel_layer
 
 from spaces_site import groups
+from spaces_site.per_loop import PerLoop
 
 from . import welcome_cache
 from .events import space_group
@@ -70,14 +70,11 @@ class _Hub:
             task.add_done_callback(self.background.discard)
 
 
-_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Hub] = weakref.WeakKeyDictionary()
+_hubs = PerLoop(_Hub)
 
 
 async def _hub() -> _Hub:
-    loop = asyncio.get_running_loop()
-    hub = _hubs.get(loop)
-    if hub is None:
-        hub = _hubs[loop] = _Hub()
+    hub = _hubs()
     await hub.start()
     return hub
 
@@ -106,7 +103,7 @@ async def detach(space_id: int, consumer) -> None:
 
 def local_space_ids() -> list[int]:
     """The Spaces this process holds sockets of."""
-    hub = _hubs.get(asyncio.get_running_loop())
+    hub = _hubs.existing()
     return list(hub.sockets) if hub is not None else []
 
 
@@ -118,7 +115,7 @@ async def deliver_here(space_id: int, event: dict) -> None:
 
 def local_sockets(space_id: int) -> list:
     """This process's sockets in the Space."""
-    hub = _hubs.get(asyncio.get_running_loop())
+    hub = _hubs.existing()
     return list(hub.sockets.get(space_id, ())) if hub is not None else []
 
 

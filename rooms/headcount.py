@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 
 from django.conf import settings
 
+from spaces_site.per_loop import PerLoop
 from spaces_site.process_cache import process_cache
 
 log = logging.getLogger(__name__)
@@ -105,15 +105,7 @@ class _Watcher:
                     await fanout.deliver_here(space_id, {"type": "listener_count", "count": count})
 
 
-_watchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Watcher] = weakref.WeakKeyDictionary()
-
-
-def _watcher() -> _Watcher:
-    loop = asyncio.get_running_loop()
-    watcher = _watchers.get(loop)
-    if watcher is None:
-        watcher = _watchers[loop] = _Watcher()
-    return watcher
+_watcher = PerLoop(_Watcher)
 
 
 def watch() -> None:

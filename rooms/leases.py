@@ -15,7 +15,6 @@ import logging
 import os
 import socket
 import uuid
-import weakref
 from collections import defaultdict
 from datetime import datetime, timedelta
 
@@ -25,6 +24,8 @@ from django.db import transaction
 from django.db.models import Count, Exists, F, OuterRef
 from django.db.models.functions import Greatest
 from django.utils import timezone
+
+from spaces_site.per_loop import PerLoop
 
 from . import headcount
 from .events import broadcast, host_presence_event
@@ -187,15 +188,7 @@ class _Keeper:
                 log.warning("could not record %d closed room sockets", len(self.unrecorded), exc_info=True)
 
 
-_keepers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Keeper] = weakref.WeakKeyDictionary()
-
-
-def _keeper() -> _Keeper:
-    loop = asyncio.get_running_loop()
-    keeper = _keepers.get(loop)
-    if keeper is None:
-        keeper = _keepers[loop] = _Keeper()
-    return keeper
+_keeper = PerLoop(_Keeper)
 
 
 async def process_id() -> int:

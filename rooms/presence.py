@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import weakref
 from collections import Counter
 from dataclasses import dataclass, field
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
+
+from spaces_site.per_loop import PerLoop
 
 from . import headcount
 from .events import space_group, space_message
@@ -126,12 +127,4 @@ async def _count_for_curves(pending: dict[int, _Pending]) -> None:
         log.warning("could not count a batch for the listener curves", exc_info=True)
 
 
-_batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Batcher] = weakref.WeakKeyDictionary()
-
-
-def batcher() -> Batcher:
-    loop = asyncio.get_running_loop()
-    found = _batchers.get(loop)
-    if found is None:
-        found = _batchers[loop] = Batcher()
-    return found
+batcher = PerLoop(Batcher)

@@ -11,13 +11,13 @@ Space's shared part is built afresh for every join: it is cheap, and its list is
 
 from __future__ import annotations
 
-import asyncio
 import time
-import weakref
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+
+from spaces_site.per_loop import PerLoop
 
 MAX_AGE_S = 1.0
 
@@ -83,12 +83,4 @@ class WelcomeCache:
         self._entries.clear()
 
 
-_caches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, WelcomeCache] = weakref.WeakKeyDictionary()
-
-
-def for_this_loop() -> WelcomeCache:
-    loop = asyncio.get_running_loop()
-    cache = _caches.get(loop)
-    if cache is None:
-        cache = _caches[loop] = WelcomeCache()
-    return cache
+for_this_loop = PerLoop(WelcomeCache)

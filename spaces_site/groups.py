@@ -14,12 +14,13 @@ import asyncio
 import logging
 import time
 import uuid
-import weakref
 from collections import Counter
 from collections.abc import Callable
 
 from channels.layers import get_channel_layer
 from django.conf import settings
+
+from .per_loop import PerLoop
 
 log = logging.getLogger(__name__)
 CHECK_SECONDS = 1.0
@@ -104,15 +105,7 @@ class _Memberships:
             await asyncio.sleep(CHECK_SECONDS)
 
 
-_memberships: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Memberships] = weakref.WeakKeyDictionary()
-
-
-def _current() -> _Memberships:
-    loop = asyncio.get_running_loop()
-    found = _memberships.get(loop)
-    if found is None:
-        found = _memberships[loop] = _Memberships()
-    return found
+_current = PerLoop(_Memberships)
 
 
 async def keep(group: str, channel: str) -> None:
