@@ -101,6 +101,14 @@ async def next_matching(communicator, kind: str, test: Callable[[dict], bool], t
             return event
 
 
+async def next_audio(communicator, timeout: float = WAIT) -> bytes:
+    """The next binary message (relayed audio), passing over the events sent before it."""
+    while True:
+        output = await communicator.receive_output(timeout=timeout)
+        if output["type"] == "websocket.send" and output.get("bytes") is not None:
+            return output["bytes"]
+
+
 async def closed_with(communicator, timeout: float = WAIT) -> int:
     """The close code the server ends the socket with, passing over whatever it sends first."""
     while True:

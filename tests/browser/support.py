@@ -9,7 +9,7 @@ from typing import TypeVar
 
 from django.db import connection
 from django.test import Client
-from playwright.sync_api import BrowserContext, Page
+from playwright.sync_api import Browser, BrowserContext, Page
 
 T = TypeVar("T")
 SHOTS = Path("/tmp/spaces-shots")
@@ -19,6 +19,20 @@ def signed_in(context: BrowserContext, base: str, user) -> None:
     client = Client()
     client.force_login(user)
     context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": base}])
+
+
+def signed_in_page(browser: Browser, base: str, user, path: str | None = None, **context_options) -> Page:
+    """A page of its own for `user`, signed in (at `path` when given); uncaught script errors collect in
+    `page.errors`."""
+    context = browser.new_context(base_url=base, **context_options)
+    signed_in(context, base, user)
+    page = context.new_page()
+    errors: list = []
+    page.on("pageerror", lambda error: errors.append(error))
+    page.errors = errors  # type: ignore[attr-defined]
+    if path is not None:
+        page.goto(path)
+    return page
 
 
 def off_the_loop(build: Callable[[], T]) -> T:

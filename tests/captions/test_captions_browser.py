@@ -13,10 +13,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.test import Client
 
 from captions.models import CaptionSegment
 from tests.accounts.factories import UserFactory
+from tests.browser.support import signed_in_page
 from tests.captions.test_live import caption_worker, loaded_engine  # noqa: F401  (fixtures)
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.rooms.factories import SpaceFactory, make_host
@@ -58,16 +58,6 @@ def captioning_daphne(request, monkeypatch, caption_worker):  # noqa: F811
     return request.getfixturevalue("live_daphne")
 
 
-def signed_in(browser, base: str, user, path: str):
-    client = Client()
-    client.force_login(user)
-    context = browser.new_context(base_url=base)
-    context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": base}])
-    page = context.new_page()
-    page.goto(path)
-    return page
-
-
 def test_a_listener_reads_live_captions_of_the_host_and_then_the_transcript(
     speaking_browser, captioning_daphne, settings
 ):
@@ -78,11 +68,11 @@ def test_a_listener_reads_live_captions_of_the_host_and_then_the_transcript(
     space = SpaceFactory(host=host, title="Garden hour")
     base = f"http://{captioning_daphne}"
 
-    speaker = signed_in(speaking_browser, base, host, f"/spaces/{space.pk}/")
+    speaker = signed_in_page(speaking_browser, base, host, f"/spaces/{space.pk}/")
     speaker.get_by_role("button", name="Start now").click()
     speaker.locator("#mic-check meter").wait_for(timeout=15_000)
 
-    listener = signed_in(speaking_browser, base, listener_user, f"/spaces/{space.pk}/")
+    listener = signed_in_page(speaking_browser, base, listener_user, f"/spaces/{space.pk}/")
     # Captions are on for a listener who never chose; the control says what it does, and the choice is kept.
     toggle = listener.get_by_role("button", name="Turn captions off")
     toggle.focus()

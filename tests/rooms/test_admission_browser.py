@@ -9,10 +9,10 @@ import os
 from pathlib import Path
 
 import pytest
-from django.test import Client
 from playwright.sync_api import expect
 
 from tests.accounts.factories import UserFactory
+from tests.browser.support import signed_in_page
 from tests.rooms import test_audio_browser as audio
 from tests.rooms.factories import LiveSpaceFactory, make_host
 
@@ -31,19 +31,6 @@ LIVE_DAPHNE_ENV = {
 }
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
-
-
-def signed_in(browser, base: str, user, path: str, viewport: dict):
-    client = Client()
-    client.force_login(user)
-    context = browser.new_context(base_url=base, viewport=viewport)
-    context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": base}])
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(error))
-    page.errors = errors
-    page.goto(path)
-    return page
 
 
 def shots_dir(tmp_path) -> Path:
@@ -72,16 +59,18 @@ def test_a_listener_waits_in_line_hearing_nothing_and_is_let_in_playing_when_ano
     folder = shots_dir(tmp_path)
     path = f"/spaces/{space.pk}/"
 
-    host_page = signed_in(audio_browser, base, host, path, DESKTOP)
+    host_page = signed_in_page(audio_browser, base, host, path, viewport=DESKTOP)
     expect(host_page.locator("#room")).to_have_attribute("data-on-air", "on-air", timeout=60_000)
-    inside = signed_in(audio_browser, base, UserFactory(username="sam", display_name="Sam"), path, PHONE)
+    inside = signed_in_page(audio_browser, base, UserFactory(username="sam", display_name="Sam"), path, viewport=PHONE)
     expect(inside.locator("#room")).to_have_attribute("data-connected", "true")  # the process is full now
 
-    first = signed_in(audio_browser, base, UserFactory(username="ivy", display_name="Ivy"), path, PHONE)
+    first = signed_in_page(audio_browser, base, UserFactory(username="ivy", display_name="Ivy"), path, viewport=PHONE)
     expect(first.locator("#waiting-line")).to_be_visible()
     expect(first.locator("#waiting-heading")).to_have_text("You're in line")  # nobody has left yet to time it
     expect(first.locator("#waiting-position")).to_have_text("You're next.")
-    second = signed_in(audio_browser, base, UserFactory(username="noor", display_name="Noor"), path, PHONE)
+    second = signed_in_page(
+        audio_browser, base, UserFactory(username="noor", display_name="Noor"), path, viewport=PHONE
+    )
     expect(second.locator("#waiting-position")).to_have_text("1 person is ahead of you.")
     expect(host_page.locator("#waiting-count")).to_have_text("2 waiting to get in")
     # In line is not in the room: no stage, no controls but the way out, and not a frame of audio.

@@ -11,7 +11,7 @@ from rooms.models import Participant, Role, RoomSocket, Space
 from tests.accounts.factories import UserFactory
 from tests.personas import seat
 from tests.rooms.factories import LiveSpaceFactory, SpaceFactory, make_host
-from tests.sockets import closed_with, joined, me_socket, next_matching, next_of, open_socket
+from tests.sockets import closed_with, joined, me_socket, next_audio, next_matching, next_of, open_socket
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -111,9 +111,7 @@ async def test_request_approve_unmute_and_speak_reaches_listeners():
     index = unmuted["participant"]["speaker_index"]
 
     await listener_socket.send_to(bytes_data=frame(2))
-    relayed = await host_socket.receive_from(timeout=3)
-    while not isinstance(relayed, bytes):
-        relayed = await host_socket.receive_from(timeout=3)
+    relayed = await next_audio(host_socket)
     assert relayed[0] == index
     assert relayed[1:] == frame(2)
 
@@ -136,12 +134,6 @@ async def test_listener_frames_are_dropped_and_bad_frames_close_the_socket():
     await host_socket.send_to(bytes_data=b"\x09" + bytes(20))
     assert await closed_with(host_socket) == 4400
     await listener_socket.disconnect()
-
-
-async def next_audio(communicator) -> bytes:
-    while not isinstance(output := await communicator.receive_from(timeout=15), bytes):
-        pass
-    return output
 
 
 @pytest.mark.parametrize("role", [Role.HOST, Role.COHOST, Role.SPEAKER, Role.LISTENER])

@@ -9,11 +9,11 @@ import os
 from pathlib import Path
 
 import pytest
-from django.test import Client
 from playwright.sync_api import expect
 
 from rooms.models import PinnedPost, Question, Role, RoomSocket
 from tests.accounts.factories import PostFactory, UserFactory
+from tests.browser.support import signed_in_page
 from tests.personas import seat
 from tests.rooms.factories import LiveSpaceFactory, make_host
 
@@ -30,14 +30,6 @@ DOCK_HITS = """() => [...document.querySelectorAll('.dock button, .dock a, .dock
     const inView = r.top >= 0 && r.bottom <= innerHeight && r.left >= 0 && r.right <= innerWidth;
     return { name: node.textContent.trim(), inView, clear: !!hit && (node === hit || node.contains(hit)),
              hit: hit ? hit.outerHTML.slice(0, 80) : null }; })"""
-
-
-def signed_in(browser, base_url: str, user, viewport: dict):
-    client = Client()
-    client.force_login(user)
-    context = browser.new_context(base_url=base_url, viewport=viewport)
-    context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": base_url}])
-    return context.new_page()
 
 
 def shots_dir(tmp_path) -> Path:
@@ -73,7 +65,7 @@ def test_the_room_is_a_stage_that_fits_with_an_uncovered_dock_in_every_role(
     base_url = f"http://{live_daphne}"
 
     for role, user in (("host", host), ("cohost", cohost), ("speaker", speaker), ("listener", listener)):
-        page = signed_in(browser, base_url, user, VIEWPORTS[viewport])
+        page = signed_in_page(browser, base_url, user, viewport=VIEWPORTS[viewport])
         errors = []
         page.on("pageerror", lambda error, errors=errors: errors.append(error))
         page.goto(f"/spaces/{space.pk}/")

@@ -13,11 +13,11 @@ from __future__ import annotations
 import time
 
 import pytest
-from django.test import Client
 from playwright.sync_api import expect
 
 from rooms.models import Role
 from tests.accounts.factories import UserFactory
+from tests.browser.support import signed_in_page
 from tests.personas import seat
 from tests.rooms import test_audio_browser as audio
 from tests.rooms.factories import LiveSpaceFactory, make_host
@@ -40,19 +40,6 @@ LIVE_DAPHNE_ENV = {"SPACES_MEDIA_ACK_LAG_MS": "60000"}
 DECODED_16K = """([index, start]) => { const full = window.spacesAudioPlayer.recording(index).subarray(start);
   const out = []; for (let i = 0; i + 2 < full.length; i += 3) out.push((full[i] + full[i + 1] + full[i + 2]) / 3);
   return out; }"""
-
-
-def signed_in(browser, base: str, user, path: str):
-    client = Client()
-    client.force_login(user)
-    context = browser.new_context(base_url=base)
-    context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": base}])
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(error))
-    page.errors = errors
-    page.goto(path)
-    return page
 
 
 def speaker_stats(listener, index: int) -> dict:
@@ -121,9 +108,9 @@ def room(audio_browser, live_daphne):
     host = make_host(username="maya", display_name="Maya")
     space = LiveSpaceFactory(host=host, title="Voices that come back")
     base = f"http://{live_daphne}"
-    listener = signed_in(audio_browser, base, UserFactory(username="sam"), f"/spaces/{space.pk}/?record-audio")
+    listener = signed_in_page(audio_browser, base, UserFactory(username="sam"), f"/spaces/{space.pk}/?record-audio")
     listener.wait_for_function("window.spacesAudioPlayer !== undefined", timeout=15_000)
-    host_page = signed_in(audio_browser, base, host, f"/spaces/{space.pk}/")
+    host_page = signed_in_page(audio_browser, base, host, f"/spaces/{space.pk}/")
     on_air(host_page)
     playing(listener, 0)
     return {"space": space, "base": base, "host": host_page, "listener": listener}
@@ -168,7 +155,7 @@ def test_listener_keeps_hearing_a_speaker_who_mutes_and_unmutes(room, speech_wav
     expect(room["host"].locator("#room")).to_have_attribute("data-on-air", "muted", timeout=60_000)
     guest = UserFactory(username="ivy", display_name="Ivy")
     seat(space, guest, Role.SPEAKER, muted=True)
-    speaker = signed_in(room["host"].context.browser, room["base"], guest, f"/spaces/{space.pk}/")
+    speaker = signed_in_page(room["host"].context.browser, room["base"], guest, f"/spaces/{space.pk}/")
     expect(speaker.locator("#room")).to_have_attribute("data-on-air", "ready", timeout=15_000)
     index = speaker.evaluate("window.spacesRoom.me.speaker_index")
     # One control to talk: it opens the microphone and unmutes.

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from django.core.files.base import ContentFile
-from django.test import Client
 from playwright.sync_api import expect
 
 from captions.models import CaptionPreference, CaptionSegment
@@ -20,6 +19,7 @@ from rooms.replays import services as replay_services
 from rooms.replays.models import Clip, ListenerSample, Recording, RecordingChunk, RecordingConsent
 from rooms.replays.storage import replay_storage
 from tests.accounts.factories import UserFactory
+from tests.browser.support import signed_in_page
 from tests.personas import seat
 from tests.rooms.factories import LiveSpaceFactory, make_host
 
@@ -27,16 +27,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SHOTS = Path(tempfile.gettempdir()) / "spaces-screenshots" / "replays"
 WIDTHS = (390, 1280)
-
-
-def signed_in(browser, base: str, user, path: str, width: int):
-    client = Client()
-    client.force_login(user)
-    context = browser.new_context(base_url=base, viewport={"width": width, "height": 900})
-    context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": base}])
-    page = context.new_page()
-    page.goto(path)
-    return page
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -47,7 +37,9 @@ def test_a_speaker_who_declined_captioning_is_asked_on_stage_and_accepts_recordi
     space = LiveSpaceFactory(host=host, title="Gardens")
     Recording.objects.create(space=space)
     seat(space, quinn, Role.SPEAKER)
-    page = signed_in(browser, f"http://{live_daphne}", quinn, space.get_absolute_url(), width)
+    page = signed_in_page(
+        browser, f"http://{live_daphne}", quinn, space.get_absolute_url(), viewport={"width": width, "height": 900}
+    )
     consent = page.locator("#rec-consent")
     expect(page.locator("#rec-badge")).to_be_visible()
     expect(consent).to_be_visible(timeout=30_000)  # shown once the room says Quinn is on stage
@@ -95,7 +87,7 @@ def test_the_host_sees_the_curve_and_a_posted_clip_plays_on_the_timeline(browser
     base = f"http://{live_daphne}"
     post = replay_services.clip_post_create(clip=clip, by=host, url=f"{base}{clip.get_absolute_url()}", text="Listen")
 
-    page = signed_in(browser, base, host, space.get_absolute_url(), width)
+    page = signed_in_page(browser, base, host, space.get_absolute_url(), viewport={"width": width, "height": 900})
     curve = page.locator("#listener-curve")
     expect(curve).to_be_visible()
     expect(curve).to_contain_text("Peak 9")

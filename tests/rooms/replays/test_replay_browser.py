@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -25,6 +24,7 @@ from rooms.models import Participant, Role, Space
 from rooms.replays.models import Recording
 from rooms.replays.storage import replay_storage
 from tests.accounts.factories import UserFactory
+from tests.browser.support import signed_in_page
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.rooms.factories import SpaceFactory, make_host
 from tests.rooms.replays.audio import decode_file
@@ -65,16 +65,6 @@ def two_microphones(browser_type, voices):
     yield browsers
     for browser in browsers:
         browser.close()
-
-
-def signed_in(browser, base: str, user, path: str, **context):
-    client = Client()
-    client.force_login(user)
-    ctx = browser.new_context(base_url=base, **context)
-    ctx.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": base}])
-    page = ctx.new_page()
-    page.goto(path)
-    return page
 
 
 def talk(page, seconds: float) -> tuple[float, float]:
@@ -123,19 +113,19 @@ def test_a_recorded_space_replays_each_voice_at_its_moment_and_the_page_seeks_fr
     base = f"http://{live_daphne}"
 
     # The host chooses to record as they start.
-    host_page = signed_in(host_browser, base, host, f"/spaces/{space.pk}/")
+    host_page = signed_in_page(host_browser, base, host, f"/spaces/{space.pk}/")
     host_page.get_by_role("button", name="Start now").click()
     host_page.get_by_role("button", name="Record this Space").click()
     expect(host_page.locator("#rec-badge")).to_be_visible()
     assert wait_for(lambda: Recording.objects.get(pk=space.pk).holder not in ("", Recording.PENDING), 30)
 
     # On the host's machine: the guest's browser then only captures and encodes while the guest talks.
-    listener = signed_in(host_browser, base, audience, f"/spaces/{space.pk}/")
+    listener = signed_in_page(host_browser, base, audience, f"/spaces/{space.pk}/")
     expect(listener.locator("#rec-badge")).to_contain_text("This Space is being recorded")
     expect(listener.locator("#rec-announce")).to_have_text("This Space is being recorded.")
 
     Participant.objects.create(space=space, user=guest, role=Role.SPEAKER, speaker_index=1)
-    guest_page = signed_in(guest_browser, base, guest, f"/spaces/{space.pk}/")
+    guest_page = signed_in_page(guest_browser, base, guest, f"/spaces/{space.pk}/")
     for page in (host_page, guest_page):
         page.locator("#mic-check meter").wait_for(timeout=15_000)
 
@@ -259,7 +249,7 @@ def test_the_room_shows_rec_to_a_listener_on_joining_at_390_and_1280(browser, li
     host = make_host(username="maya", display_name="Maya")
     space = LiveSpaceFactory(host=host, title="Recorded room")
     Recording.objects.create(space=space, lease_expires_at=timezone.now() + timezone.timedelta(hours=1), holder="x")
-    listener = signed_in(browser, f"http://{live_daphne}", UserFactory(username="sam"), f"/spaces/{space.pk}/")
+    listener = signed_in_page(browser, f"http://{live_daphne}", UserFactory(username="sam"), f"/spaces/{space.pk}/")
     expect(listener.locator("#rec-announce")).to_have_text("This Space is being recorded.")
     SHOTS.mkdir(parents=True, exist_ok=True)
     for width in (390, 1280):
