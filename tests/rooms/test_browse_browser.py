@@ -13,10 +13,11 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from tests.accounts.factories import PostFactory, UserFactory
+from tests.browser.support import signed_in_page
 from tests.rooms import test_audio_browser as audio
 from tests.rooms.factories import LiveSpaceFactory, make_host
 from tests.rooms.test_stage_browser import shots_dir
-from tests.rooms.test_streams_browser import on_air, playing, signed_in
+from tests.rooms.test_streams_browser import on_air, playing
 
 browser_type_launch_args = audio.browser_type_launch_args
 audio_browser = audio.audio_browser
@@ -98,10 +99,10 @@ def test_a_listener_keeps_hearing_the_space_while_browsing_and_returns_without_r
     PostFactory(author=host, body=f"Tune in: https://example.com/{LONG * 3}")
     listener_user = UserFactory(username="sam", display_name="Sam")
     base = f"http://{live_daphne}"
-    listener = signed_in(audio_browser, base, listener_user, f"/spaces/{space.pk}/")
+    listener = signed_in_page(audio_browser, base, listener_user, f"/spaces/{space.pk}/")
     listener.set_viewport_size(SIZES["phone"])
     listener.wait_for_function("window.spacesAudioPlayer !== undefined", timeout=15_000)
-    host_page = signed_in(audio_browser, base, host, f"/spaces/{space.pk}/")
+    host_page = signed_in_page(audio_browser, base, host, f"/spaces/{space.pk}/")
     on_air(host_page)
     playing(listener, 0)
     # What must survive: this document, its room socket and its AudioContext.

@@ -7,8 +7,9 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.accounts.factories import UserFactory
+from tests.browser.support import signed_in_page
 from tests.rooms.factories import LiveSpaceFactory, make_host
-from tests.rooms.test_stage_browser import VIEWPORTS, shots_dir, signed_in
+from tests.rooms.test_stage_browser import VIEWPORTS, shots_dir
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -19,8 +20,10 @@ def test_a_listener_asks_the_host_pins_it_and_the_listener_sees_it_on_the_stage(
     host = make_host(username="maya", display_name="Maya")
     space = LiveSpaceFactory(host=host, title="Ask me anything about synths")
     base = f"http://{live_daphne}"
-    listener = signed_in(browser, base, UserFactory(username="sam", display_name="Sam"), VIEWPORTS["phone"])
-    host_page = signed_in(browser, base, host, VIEWPORTS["desktop"])
+    listener = signed_in_page(
+        browser, base, UserFactory(username="sam", display_name="Sam"), viewport=VIEWPORTS["phone"]
+    )
+    host_page = signed_in_page(browser, base, host, viewport=VIEWPORTS["desktop"])
     errors = []
     for page in (listener, host_page):
         page.on("pageerror", lambda error: errors.append(error))
