@@ -95,7 +95,7 @@ daphne: static
 # The live socket for large Spaces: the same ASGI application under uvicorn (see rooms/PROTOCOL.md).
 uvicorn: static
 	$(VENV)/bin/uvicorn spaces_site.asgi:application --host $(HOST) --port $(PORT) \
-		--loop uvloop --http httptools --ws websockets --ws-max-size 1048576 --ws-per-message-deflate false --lifespan off --no-access-log
+		--loop uvloop --http httptools --ws websockets-sansio --ws-max-size 1048576 --ws-per-message-deflate false --lifespan off --no-access-log
 
 # The default `celery` queue (Stripe events, refunds, notifications, reminders, sweeps) and the `captions` queue
 # (live captioning, see captions/README.md) each get workers of their own, so live Spaces never starve money.

@@ -322,7 +322,7 @@ def server_command(kind: str, port: int) -> list[str]:
             "--http",
             "httptools",
             "--ws",
-            "websockets",
+            "websockets-sansio",
             "--ws-per-message-deflate",
             "false",
             "--lifespan",

@@ -44,7 +44,7 @@ def server_command(kind: str, host: str, port: int) -> list[str]:
     if kind == "uvicorn":
         return [
             str(BIN / "uvicorn"), APPLICATION, "--host", host, "--port", str(port),
-            "--loop", "uvloop", "--http", "httptools", "--ws", "websockets", "--ws-max-size", "1048576",
+            "--loop", "uvloop", "--http", "httptools", "--ws", "websockets-sansio", "--ws-max-size", "1048576",
             "--ws-per-message-deflate", "false", "--lifespan", "off", "--no-access-log",
             "--log-level", "warning", "--backlog", "8192",
         ]  # fmt: skip

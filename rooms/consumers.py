@@ -22,6 +22,7 @@ from spaces_site.http import error_text
 from . import (
     access,
     admission,
+    encode_once,
     fanout,
     headcount,
     join_threads,
@@ -52,6 +53,7 @@ class SpaceConsumer(AsyncWebsocketConsumer):
     admit_task: asyncio.Future | None = None  # waiting in line (rooms/admission.py), then joining
     joined = False
     closing = False
+    direct_writer: encode_once.DirectWriter | None = None  # read by rooms.media
 
     async def __call__(self, scope, receive, send) -> None:
         try:
@@ -62,6 +64,7 @@ class SpaceConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         await self.accept()
+        self.direct_writer = encode_once.direct_writer(self.base_send)
         user = self.scope.get("user")
         self.space_id = int(self.scope["url_route"]["kwargs"]["space_id"])
         if user is None or not user.is_authenticated:

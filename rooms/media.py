@@ -25,6 +25,8 @@ from redis.exceptions import RedisError
 
 from spaces_site.close_codes import CloseCode
 
+from . import encode_once
+
 logger = logging.getLogger(__name__)
 
 # format, stream id, sequence number, capture time in ms. A stream is one capture session of a speaker
@@ -142,8 +144,9 @@ STATS: collections.Counter[str] = collections.Counter()
 
 
 def media_stats() -> dict[str, int]:
-    """Counters of this process: published, publish_failed, fanned_out, sent, dropped, slow_listeners (evicted,
-    for either reason), ack_lagging (of those, evicted for not acknowledging in time)."""
+    """Counters of this process: published, publish_failed, fanned_out, sent (of those, written_once: framed once
+    for all, rooms/encode_once.py), dropped, slow_listeners (evicted, for either reason), ack_lagging (of those,
+    evicted for not acknowledging in time)."""
     return dict(STATS)
 
 
@@ -164,10 +167,11 @@ async def _drive(coro: Any, yielded: Any) -> None:
 class _Listener:
     """One attached sink: writes go straight through while its socket keeps up, else into a bounded queue."""
 
-    __slots__ = ("sink", "hub", "queue", "task", "behind", "gone", "sent", "acked", "marks")
+    __slots__ = ("sink", "direct", "hub", "queue", "task", "behind", "gone", "sent", "acked", "marks")
 
     def __init__(self, sink: MediaSink, hub: _SpaceHub, queue_size: int, acks: bool) -> None:
         self.sink = sink
+        self.direct: encode_once.DirectWriter | None = getattr(sink, "direct_writer", None)
         self.hub = hub
         self.queue: collections.deque[bytes] = collections.deque(maxlen=queue_size)
         self.task: asyncio.Task | None = None
@@ -285,8 +289,21 @@ class _SpaceHub:
 
     def _fan_out(self, payload: bytes) -> None:
         STATS["fanned_out"] += 1
+        framed = None
+        written = 0
         for listener in list(self.listeners.values()):
+            direct = listener.direct
+            if direct is not None and listener.task is None:
+                if framed is None:
+                    framed = encode_once.frame(payload)
+                if direct.write(framed):
+                    listener.sent += 1
+                    written += 1
+                    continue
             listener.offer(payload)
+        if written:
+            STATS["sent"] += written
+            STATS["written_once"] += written
 
     def remove(self, listener: _Listener) -> None:
         listener.gone = True

@@ -306,7 +306,7 @@ def start_uvicorn(
     argv = [
         str(BIN / "uvicorn"), application,
         "--host", "127.0.0.1", "--port", str(port),
-        "--loop", "uvloop", "--http", "httptools", "--ws", "websockets",
+        "--loop", "uvloop", "--http", "httptools", "--ws", "websockets-sansio",
         "--ws-per-message-deflate", "false", "--lifespan", "off", "--no-access-log",
     ]  # fmt: skip
     return _start_server(name or f"uvicorn-{port}", argv, port, env, log_dir)

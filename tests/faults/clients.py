@@ -20,9 +20,18 @@ FINAL_CODES = close_codes.FINAL  # the page stops reconnecting on these
 
 class RoomClient:
     def __init__(
-        self, name: str, servers: list[str], space_id: int, cookie: str, *, first: int = 0, reconnect: bool = True
+        self,
+        name: str,
+        servers: list[str],
+        space_id: int,
+        cookie: str,
+        *,
+        first: int = 0,
+        reconnect: bool = True,
+        acks: bool = True,
     ) -> None:
         self.name = name
+        self.acks = acks  # False: a page whose player stopped (it reads on, and never says what it played)
         self.servers = servers
         self.space_id = space_id
         self.cookie = cookie
@@ -75,7 +84,7 @@ class RoomClient:
                             self.binary_messages += 1
                             for relayed in unpack_message(message):
                                 self.frames.append((now, relayed[0], unpack_header(relayed[1:]).sequence))
-                            if now - acked_at >= 0.5:
+                            if self.acks and now - acked_at >= 0.5:
                                 acked_at = now
                                 await socket.send(json.dumps({"type": "media_ack", "received": self.binary_messages}))
                             continue
@@ -121,13 +130,14 @@ class Speaker(RoomClient):
         super().__init__(*args, **kwargs)
         self.sequence = 0
         self.sender: asyncio.Task | None = None
+        self.speaking = True
 
     def start(self) -> None:
         super().start()
         self.sender = asyncio.get_running_loop().create_task(self._send_frames())
 
     async def _send_frames(self) -> None:
-        while self.reconnect:
+        while self.speaking:
             socket = self.socket
             if socket is not None:
                 self.sequence += 1
@@ -141,6 +151,7 @@ class Speaker(RoomClient):
             await asyncio.sleep(0.02)
 
     async def stop(self) -> None:
+        self.speaking = False
         await super().stop()
         if self.sender is not None:
             self.sender.cancel()

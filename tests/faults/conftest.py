@@ -1,18 +1,20 @@
-"""The fault suite's processes (tests/processes.py): a private Redis and two Daphne servers with the production
-settings on the test database, all of which the tests may kill. It runs where PostgreSQL and Redis are configured
-(as in CI); the shared Redis is never touched."""
+"""The fault suite's processes (tests/processes.py): a private Redis and two Daphne (or uvicorn) servers with
+the production settings on the test database, all of which the tests may kill. It runs where PostgreSQL and
+Redis are configured (as in CI); the shared Redis is never touched."""
 
 from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from django.conf import settings as django_settings
 from django.db import connection
 
 from spaces_site.settings.channel_layer import BACKEND, redis_host
-from tests.processes import RedisServer, manage, production_env, start_daphne
+from tests.processes import RedisServer, Server, manage, production_env, start_daphne, start_uvicorn
 
 LEASE_SECONDS = 3  # the servers' socket lease: a killed server's sockets stop counting 3 s after its last renewal
 
@@ -64,8 +66,8 @@ def fault_env(fault_redis, static_root, **extra: str) -> dict[str, str]:
     )
 
 
-@pytest.fixture
-def servers(transactional_db, fault_redis, static_root, settings):
+@contextmanager
+def two_servers(start, fault_redis, static_root, settings, **extra: str) -> Iterator[list[Server]]:
     """Two server processes sharing the test database and the private Redis; this process's channel layer
     (which the sweep broadcasts through) points at the same Redis."""
     from spaces_site.celery import app
@@ -75,6 +77,7 @@ def servers(transactional_db, fault_redis, static_root, settings):
         static_root,
         SPACES_PRESENCE_LEASE_SECONDS=str(LEASE_SECONDS),
         SPACES_REACTION_FLUSH_MS="100",
+        **extra,
     )
     # The servers must accept the sessions the tests sign people in with: one key for both, never the
     # development key (the production settings refuse it).
@@ -93,9 +96,24 @@ def servers(transactional_db, fault_redis, static_root, settings):
     started = []
     try:
         for _ in range(2):
-            started.append(start_daphne(env))
+            started.append(start(env))
         yield started
     finally:
         for server in started:
             server.stop()
         app.conf.task_always_eager = before
+
+
+@pytest.fixture
+def servers(transactional_db, fault_redis, static_root, settings):
+    """Two Daphne processes, the default server."""
+    with two_servers(start_daphne, fault_redis, static_root, settings) as started:
+        yield started
+
+
+@pytest.fixture
+def uvicorn_servers(transactional_db, fault_redis, static_root, settings):
+    """Two uvicorn processes as `make uvicorn` runs them for large Spaces (rooms/PROTOCOL.md); a listener who
+    acknowledges no audio for a second is shed."""
+    with two_servers(start_uvicorn, fault_redis, static_root, settings, SPACES_MEDIA_ACK_LAG_MS="1000") as started:
+        yield started

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import uuid
 
 import pytest
@@ -12,7 +13,7 @@ import pytest_asyncio
 from django.conf import settings as django_settings
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from rooms import media
+from rooms import encode_once, media
 from spaces_site.close_codes import CloseCode
 
 REDIS = pytest.mark.skipif(not django_settings.REDIS_URL, reason="needs REDIS_URL (the real pub/sub)")
@@ -278,6 +279,57 @@ async def test_slow_listener_queue_drops_oldest_without_slowing_others(in_proces
     assert slow.sequences()[-1] == 9
 
 
+class DirectSink(Sink):
+    """A sink whose socket also takes framed messages written straight to it (uvicorn's, rooms/encode_once.py),
+    until its buffer is `full`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.direct_writer = self
+        self.full = False
+        self.written: list[bytes] = []
+
+    def write(self, framed: bytes) -> bool:
+        if self.full:
+            return False
+        self.written.append(framed)
+        return True
+
+
+@pytest.mark.asyncio
+async def test_messages_are_framed_once_and_written_straight_to_sockets_that_can_take_them(in_process):
+    direct, plain = DirectSink(), Sink()
+    await media.attach(1, direct)
+    await media.attach(1, plain)
+    written_before = media.media_stats().get("written_once", 0)
+    for sequence in range(1, 4):
+        await media.publish(1, 0, frame(sequence))
+    framed = [encode_once.frame(media.relayed(0, frame(n))) for n in range(1, 4)]
+    assert direct.written == framed and direct.payloads == []
+    assert plain.sequences() == [1, 2, 3]
+    assert media.media_stats()["written_once"] - written_before == 3
+
+
+@pytest.mark.asyncio
+async def test_a_socket_with_a_full_buffer_falls_back_to_its_send_and_keeps_the_order(in_process):
+    in_process.SPACES_MEDIA_QUEUE_MESSAGES = 10
+    listener = DirectSink()
+    await media.attach(1, listener)
+    await media.publish(1, 0, frame(1))
+    listener.full = True
+    listener.open.clear()  # its send waits for the buffer to drain, as uvicorn's does
+    for sequence in (2, 3):
+        await media.publish(1, 0, frame(sequence))
+    listener.full = False  # the buffer drained: yet frame 3 waits in the queue behind frame 2
+    await media.publish(1, 0, frame(4))
+    assert len(listener.written) == 1 and listener.payloads == []
+    listener.open.set()
+    await settle(lambda: len(listener.payloads) == 3)
+    assert listener.sequences() == [2, 3, 4]
+    await media.publish(1, 0, frame(5))  # caught up: straight to the socket again
+    assert len(listener.written) == 2 and len(listener.payloads) == 3
+
+
 @pytest.mark.asyncio
 async def test_listener_that_stays_behind_is_told_detached_and_closed(in_process):
     in_process.SPACES_MEDIA_QUEUE_MESSAGES = 2
@@ -385,6 +437,7 @@ async def test_stage_is_never_evicted_for_lagging_only_listeners_are(in_process)
     # Under overload the server sheds listeners; a speaker who falls behind on playback only skips audio.
     in_process.SPACES_MEDIA_QUEUE_MESSAGES = 2
     in_process.SPACES_MEDIA_SLOW_DROP_LIMIT = 3
+    in_process.SPACES_MEDIA_ACK_LAG_MS = 1000
     speaker, listener, quiet = Sink(), Sink(), Sink()
     speaker.on_stage = True
     speaker.open.clear()
@@ -395,9 +448,11 @@ async def test_stage_is_never_evicted_for_lagging_only_listeners_are(in_process)
         await media.publish(1, 0, frame(sequence))
     await asyncio.wait_for(listener.done.wait(), 5)
     assert listener.closed_with == CloseCode.SLOW_LISTENER
-    # Neither acknowledges: the checker's verdicts, driven with explicit times, shed only the listener.
+    # Neither acknowledges: the checker's verdicts, driven with explicit times past the lag allowed (on the
+    # monotonic clock its own once-a-second check uses), shed only the listener.
     hub = media._process().hubs[1]
-    for now in (1000.0, 1001.0, 1002.0):
+    start = time.monotonic()
+    for now in (start, start + 1, start + 2):
         hub.check_acks(now)
     await asyncio.wait_for(quiet.done.wait(), 5)
     assert quiet.closed_with == CloseCode.SLOW_LISTENER
