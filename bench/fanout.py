@@ -77,6 +77,7 @@ class WsClient(asyncio.Protocol):
         self.acked = 0
         self.close_code: int | None = None
         self.refused = ""
+        self.waited = False  # was told to wait in line before its welcome
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -134,10 +135,13 @@ class WsClient(asyncio.Protocol):
                 if stats is not None:
                     self.received += stats.record(buffer, start, length, now)
             elif opcode == 1:
-                # The socket counts as joined at its `welcome`: the consumer attaches it to the audio first.
+                # The socket counts as joined at its `welcome`: the consumer attaches it to the audio first. In
+                # line (`waiting`, rooms/admission.py) it stays, as the room page does, until let in.
                 if not self.open.done():
                     if buffer.startswith(b'{"type": "welcome"', start):
                         self.open.set_result(True)
+                    elif buffer.startswith(b'{"type": "waiting"', start):
+                        self.waited = True
                     else:
                         self.open.set_exception(ConnectionError(bytes(buffer[start : start + length]).decode()))
                 elif buffer.startswith(b'{"type": "error"', start):

@@ -236,6 +236,7 @@ def run(args, stack: ExitStack) -> dict:
         allowed_hosts="127.0.0.1",
         static_root=static_root,
         SPACES_PRESENCE_LEASE_SECONDS=str(args.lease_seconds),
+        SPACES_LISTENERS_PER_PROCESS=str(args.listeners_per_process),
         DJANGO_LOG_LEVEL=args.server_log_level,
     )
     # The bench reads the headcount from the servers' cache and runs the sweep, whose events go through Redis.
@@ -393,6 +394,12 @@ def main() -> None:
     )
     parser.add_argument("--server-log-level", default="WARNING", help="DJANGO_LOG_LEVEL of the servers")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for everyone to be back")
+    parser.add_argument(
+        "--listeners-per-process",
+        type=int,
+        default=1000,
+        help="SPACES_LISTENERS_PER_PROCESS (1000 by default): beyond it the survivor keeps newcomers in line",
+    )
     parser.add_argument(
         "--database",
         default="postgres://postgres@127.0.0.1:5432/spaces_bench_reconnect",
