@@ -45,7 +45,7 @@ def opus_payloads(pcm16: bytes) -> list[bytes]:
     encoder.layout = "mono"
     encoder.format = "s16"
     encoder.bit_rate = 32_000
-    encoder.options = {"frame_duration": "20", "application": "voip"}
+    encoder.options = {"frame_duration": "20", "application": "voip", "compression_level": "5"}  # capture.js
     encoder.open()
     upsampler = av.AudioResampler(format="s16", layout="mono", rate=48_000)
     mono = np.frombuffer(pcm16, dtype=np.int16).reshape(1, -1)

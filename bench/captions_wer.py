@@ -1,0 +1,99 @@
+"""Where caption words are lost: the Whisper engine's word error rate on the same speech through each audio path.
+
+Thirty espeak-ng sentences that no test and no other bench uses, each with 300 ms of silence around it, decoded
+as one utterance (the engine's final decode: beam 5, the 10 s encoder window) after each of these paths:
+
+- `pcm`: the 16 kHz PCM straight into the model (no browser, no codec): what the model itself can do;
+- `opus`: encoded as a speaker's page encodes it (48 kHz mono Opus, 32 kbit/s, `voip`, 20 ms frames;
+  tests/captions/speech.py) and decoded as the captioner decodes it (captions/audio.py);
+- `opus-greedy`: the same, decoded greedily (as partials are);
+- `opus-no-prompt` against `opus` primed with a Space's title and topics.
+
+Prints WER and CPU seconds per path. Two runs of the same path differ by up to 0.02 (the int8 decode on two
+threads is not repeatable to the token), so differences between paths below about 0.03 are noise.
+
+    .venv/bin/python bench/captions_wer.py
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "spaces_site.settings.dev")
+import django  # noqa: E402
+
+django.setup()
+import numpy as np  # noqa: E402
+
+from bench.captions_e2e import word_errors  # noqa: E402  (after django.setup() imported the captions app)
+from captions.audio import StreamDecoder  # noqa: E402
+from captions.engines import WhisperEngine  # noqa: E402
+from tests.captions.speech import opus_frames, silence, speak  # noqa: E402
+
+PROMPT = "Saturday in the neighbourhood. Topics: gardens, travel, food."
+SENTENCES = [
+    "The gardener trimmed the hedges before the summer festival.",
+    "My cousin repairs old radios in his small workshop.",
+    "We watched the sunset from the top of the hill.",
+    "The library will close early on Friday afternoon.",
+    "Fresh tomatoes taste better when they ripen on the vine.",
+    "The pilot announced a short delay because of fog.",
+    "Her grandmother knitted a blue scarf for the winter.",
+    "The children built a castle out of wet sand.",
+    "A loud thunderstorm woke everyone in the village.",
+    "The chef added a pinch of salt to the soup.",
+    "Students must hand in their essays by next Monday.",
+    "The river flooded the fields after three days of rain.",
+    "He forgot his umbrella on the crowded bus.",
+    "The new stadium can hold forty thousand people.",
+    "Our team finished the project two weeks ahead of schedule.",
+    "The cat slept all afternoon on the warm windowsill.",
+    "Please turn off the lights when you leave the room.",
+    "The doctor recommended more exercise and less sugar.",
+    "They planted sunflowers along the edge of the garden.",
+    "The museum guide explained the history of the castle.",
+    "A flock of geese flew south over the frozen lake.",
+    "The mechanic replaced the brakes on my old car.",
+    "We are planning a picnic by the lake on Sunday.",
+    "The singer thanked the audience after the final song.",
+    "Bright lanterns lit the street during the night market.",
+    "The company hired twenty engineers this spring.",
+    "I left my keys on the kitchen table this morning.",
+    "The baby laughed when the puppy licked her hand.",
+    "Snow covered the mountains long before the winter began.",
+    "The ferry crosses the bay every hour until midnight.",
+]
+
+
+def through_opus(pcm16: bytes) -> bytes:
+    decoder = StreamDecoder()
+    return b"".join(chunk.pcm16 for frame in opus_frames(pcm16) for chunk in decoder.decode(frame))
+
+
+def measure(engine: WhisperEngine, name: str, clips: list[tuple[str, bytes]], *, beam: int, prompt: str) -> None:
+    errors = words = 0
+    started = time.process_time()
+    for text, pcm16 in clips:
+        audio = np.frombuffer(pcm16, dtype=np.int16).astype(np.float32) / 32768.0
+        hypothesis = engine._transcribe(audio, prompt, beam_size=beam)
+        wrong, total = word_errors(text, hypothesis)
+        errors, words = errors + wrong, words + total
+    print(f"{name:15s} wer={errors / words:.3f} cpu_s={time.process_time() - started:.1f} words={words}", flush=True)
+
+
+def main() -> None:
+    engine = WhisperEngine()
+    spoken = [(text, silence(300) + speak(text) + silence(300)) for text in SENTENCES]
+    coded = [(text, through_opus(pcm16)) for text, pcm16 in spoken]
+    measure(engine, "pcm", spoken, beam=5, prompt=PROMPT)
+    measure(engine, "opus", coded, beam=5, prompt=PROMPT)
+    measure(engine, "opus-greedy", coded, beam=1, prompt=PROMPT)
+    measure(engine, "opus-no-prompt", coded, beam=5, prompt="")
+
+
+if __name__ == "__main__":
+    main()
