@@ -256,6 +256,8 @@ class _SpaceHub:
         self.batch_frames = max(1, int(settings.SPACES_MEDIA_BATCH_FRAMES))
         self.batch_s = max(0, int(settings.SPACES_MEDIA_BATCH_MS)) / 1000
         self.batch_from_listeners = max(0, int(settings.SPACES_MEDIA_BATCH_FROM_LISTENERS))
+        self.large_batch_frames = max(self.batch_frames, int(settings.SPACES_MEDIA_LARGE_BATCH_FRAMES))
+        self.large_batch_from_listeners = max(0, int(settings.SPACES_MEDIA_LARGE_BATCH_FROM_LISTENERS))
         self.ack_lag_s = max(1, int(settings.SPACES_MEDIA_ACK_LAG_MS)) / 1000
         self.pending: list[bytes] = []
         self.speakers_now: set[int] = set()
@@ -264,19 +266,23 @@ class _SpaceHub:
         self.ready: asyncio.Future | None = None  # the Redis subscription, when there is one
 
     def deliver(self, message: bytes) -> None:
-        if self.batch_frames == 1 or len(self.listeners) < self.batch_from_listeners:
+        listeners = len(self.listeners)
+        if self.batch_frames == 1 or listeners < self.batch_from_listeners:
             if self.pending:
                 self.flush()
             self._fan_out(message)
             return
-        # A batch holds `batch_frames` frames of each speaker heard lately, so the message rate per
-        # listener stays the same however many people speak; a timer sends what a quiet speaker left.
+        # A batch holds `frames` frames of each speaker heard lately, so the message rate per listener stays
+        # the same however many people speak; a timer sends what a quiet speaker left. A process holding a
+        # large audience sends fewer, larger messages: the cost is one system call per listener per message.
+        frames = self.large_batch_frames if listeners >= self.large_batch_from_listeners else self.batch_frames
         self.pending.append(message)
         self.speakers_now.add(message[0])
-        if len(self.pending) >= self.batch_frames * max(len(self.speakers_now), len(self.speakers_before)):
+        if len(self.pending) >= frames * max(len(self.speakers_now), len(self.speakers_before)):
             self.flush()
         elif self.timer is None:
-            self.timer = asyncio.get_running_loop().call_later(self.batch_s, self.flush)
+            wait_s = self.batch_s * frames / self.batch_frames
+            self.timer = asyncio.get_running_loop().call_later(wait_s, self.flush)
 
     def flush(self) -> None:
         if self.timer is not None:

@@ -299,6 +299,10 @@ SPACES_MEDIA_ACK_LAG_MS = env_int("SPACES_MEDIA_ACK_LAG_MS", 5000, minimum=1000)
 SPACES_MEDIA_BATCH_FRAMES = env_int("SPACES_MEDIA_BATCH_FRAMES", 3, minimum=1)
 SPACES_MEDIA_BATCH_MS = env_int("SPACES_MEDIA_BATCH_MS", 60, minimum=0)
 SPACES_MEDIA_BATCH_FROM_LISTENERS = env_int("SPACES_MEDIA_BATCH_FROM_LISTENERS", 100, minimum=0)
+# From SPACES_MEDIA_LARGE_BATCH_FROM_LISTENERS listeners of a Space in one process, a message carries
+# SPACES_MEDIA_LARGE_BATCH_FRAMES frames per speaker (80 ms) and its timer waits as much longer (rooms/PROTOCOL.md).
+SPACES_MEDIA_LARGE_BATCH_FRAMES = env_int("SPACES_MEDIA_LARGE_BATCH_FRAMES", 4, minimum=1)
+SPACES_MEDIA_LARGE_BATCH_FROM_LISTENERS = env_int("SPACES_MEDIA_LARGE_BATCH_FROM_LISTENERS", 1100, minimum=0)
 SPACES_MEDIA_REDIS_PREFIX = env_str("SPACES_MEDIA_REDIS_PREFIX", "spaces.media")
 
 # Live captions (captions app). CAPTIONS_ENGINE picks the recogniser: "whisper" (the zero-config

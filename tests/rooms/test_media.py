@@ -228,6 +228,26 @@ async def test_batching_packs_frames_into_one_message_and_flushes_a_lone_frame(i
 
 
 @pytest.mark.asyncio
+async def test_a_process_holding_a_large_audience_sends_larger_batches(in_process):
+    in_process.SPACES_MEDIA_BATCH_FRAMES = 2
+    in_process.SPACES_MEDIA_BATCH_MS = 20
+    in_process.SPACES_MEDIA_BATCH_FROM_LISTENERS = 0
+    in_process.SPACES_MEDIA_LARGE_BATCH_FRAMES = 3
+    in_process.SPACES_MEDIA_LARGE_BATCH_FROM_LISTENERS = 3
+    first = Sink()
+    await media.attach(3, first)
+    for sequence in range(1, 5):
+        await media.publish(3, 0, frame(sequence))
+    assert [len(media.unpack_message(p)) for p in first.payloads] == [2, 2]
+    for _ in range(2):
+        await media.attach(3, Sink())  # three listeners: the large audience
+    for sequence in range(5, 11):
+        await media.publish(3, 0, frame(sequence))
+    assert [len(media.unpack_message(p)) for p in first.payloads] == [2, 2, 3, 3]
+    assert first.sequences() == list(range(1, 11))
+
+
+@pytest.mark.asyncio
 async def test_batch_holds_the_same_frames_per_speaker_when_several_speak(in_process):
     in_process.SPACES_MEDIA_BATCH_FRAMES = 2
     in_process.SPACES_MEDIA_BATCH_MS = 20
