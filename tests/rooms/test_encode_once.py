@@ -34,8 +34,9 @@ class App:
         await send({"type": "websocket.send", "text": "hello"})
         self.sockets.append((encode_once.direct_writer(send), send))
         self.accepted.set()
-        while (await receive())["type"] != "websocket.disconnect":
-            pass
+        message = await receive()
+        while message["type"] != "websocket.disconnect":
+            message = await receive()
         self.disconnected.set()
 
 
