@@ -77,7 +77,6 @@ class WsClient(asyncio.Protocol):
         self.acked = 0
         self.close_code: int | None = None
         self.refused = ""
-        self.waited = False  # was told to wait in line before its welcome
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -140,9 +139,7 @@ class WsClient(asyncio.Protocol):
                 if not self.open.done():
                     if buffer.startswith(b'{"type": "welcome"', start):
                         self.open.set_result(True)
-                    elif buffer.startswith(b'{"type": "waiting"', start):
-                        self.waited = True
-                    else:
+                    elif not buffer.startswith(b'{"type": "waiting"', start):
                         self.open.set_exception(ConnectionError(bytes(buffer[start : start + length]).decode()))
                 elif buffer.startswith(b'{"type": "error"', start):
                     self.refused = bytes(buffer[start : start + length]).decode(errors="replace")
