@@ -19,14 +19,14 @@ def signed_in_page(browser, base_url: str, user):
     return context.new_page()
 
 
-def test_listener_requests_to_speak_and_host_approves_in_real_pages(browser, live_daphne):
+def hand_raised(browser, base_url: str):
+    """A host's page and a listener's page in one live Space, the listener's hand up on the host's page."""
     host = make_host(display_name="Maya Host")
     space = LiveSpaceFactory(host=host, title="Browser Space")
     listener = UserFactory(display_name="Sam Listener")
-    base_url = f"http://{live_daphne}"
+    page_errors = []
 
     host_page = signed_in_page(browser, base_url, host)
-    page_errors = []
     host_page.on("pageerror", lambda error: page_errors.append(error))
     host_page.goto(f"/spaces/{space.pk}/")
     expect(host_page.locator("#room")).to_have_attribute("data-connected", "true")
@@ -45,6 +45,11 @@ def test_listener_requests_to_speak_and_host_approves_in_real_pages(browser, liv
     request = host_page.locator(f'#hands li[data-user="{listener.pk}"]')
     expect(request).to_contain_text("Hand raised")
     expect(host_page.locator(f'#listeners li[data-user="{listener.pk}"]')).to_contain_text("Sam Listener")
+    return space, listener, host_page, listener_page, request, page_errors
+
+
+def test_listener_requests_to_speak_and_host_approves_in_real_pages(browser, live_daphne):
+    space, listener, host_page, listener_page, request, page_errors = hand_raised(browser, f"http://{live_daphne}")
     request.get_by_role("button", name="Approve").click()
 
     expect(listener_page.locator("#my-role")).to_have_text("Speaker")
@@ -60,6 +65,19 @@ def test_listener_requests_to_speak_and_host_approves_in_real_pages(browser, liv
     expect(listener_page.locator("#room")).to_have_attribute("data-connected", "true")
     expect(listener_page.locator("#my-role")).to_have_text("Speaker")
     assert page_errors == []
+
+
+def test_an_approve_pressed_while_the_room_changes_still_approves(browser, live_daphne):
+    """The host's page renders the room again on every event; a click whose button was replaced between its
+    press and its release used to reach nothing."""
+    _, _, host_page, listener_page, request, page_errors = hand_raised(browser, f"http://{live_daphne}")
+    request.get_by_role("button", name="Approve").hover()
+    host_page.mouse.down()
+    listener_page.locator(".dock-react summary").click()
+    listener_page.locator("button.reaction").first.click()  # the host's page gets a `reactions` event meanwhile
+    expect(host_page.locator("#reaction-feed")).not_to_be_empty()
+    host_page.mouse.up()
+    expect(listener_page.locator("#my-role")).to_have_text("Speaker")
     assert page_errors == []
 
 

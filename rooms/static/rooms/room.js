@@ -219,6 +219,17 @@ function handRow(p, position) {
   return li;
 }
 
+// Every room event re-renders, and a click whose press and release land on two different nodes (the button
+// replaced in between) reaches neither: a host's Approve was lost that way. Lists that did not change keep
+// their nodes.
+const rendered = new WeakMap();
+function replaceIfChanged(list, nodes) {
+  const html = nodes.map((node) => node.outerHTML).join("");
+  if (rendered.get(list) === html) return;
+  rendered.set(list, html);
+  list.replaceChildren(...nodes);
+}
+
 function render() {
   const all = [...people.values()];
   const speakers = all.filter((p) => SPEAKING.has(p.role)).sort((a, b) => (a.speaker_index ?? 99) - (b.speaker_index ?? 99));
@@ -228,9 +239,9 @@ function render() {
   // Re-rendering must not close a menu someone has open.
   const open = document.querySelector(".person-menu[open]");
   const openFor = open ? `${open.closest("ul").id}:${open.dataset.menuFor}` : null;
-  $("speakers").replaceChildren(...speakers.map((p) => person(p, "stage-person")));
-  $("listeners").replaceChildren(...listeners.map((p) => person(p, "listener-tile")));
-  $("hands").replaceChildren(...hands.map((p, i) => handRow(p, i + 1)));
+  replaceIfChanged($("speakers"), speakers.map((p) => person(p, "stage-person")));
+  replaceIfChanged($("listeners"), listeners.map((p) => person(p, "listener-tile")));
+  replaceIfChanged($("hands"), hands.map((p, i) => handRow(p, i + 1)));
   const next = hands.find((p) => mayDo(p).has("approve"));
   $("next-speaker").hidden = !next;
   if (next) $("next-speaker").dataset.user = next.user_id;
