@@ -1,22 +1,14 @@
 """Real pages in Debian's Chromium against a live Daphne: join, request to speak, host approves."""
 
 import pytest
-from django.test import Client
 from playwright.sync_api import expect
 
 from rooms.models import Participant, Role
 from tests.accounts.factories import UserFactory
+from tests.browser.support import signed_in_page
 from tests.rooms.factories import LiveSpaceFactory, make_host
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def signed_in_page(browser, base_url: str, user):
-    client = Client()
-    client.force_login(user)
-    context = browser.new_context(base_url=base_url)
-    context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": base_url}])
-    return context.new_page()
 
 
 def hand_raised(browser, base_url: str):
