@@ -14,7 +14,7 @@ PORT ?= 8000
 CELERY_CONCURRENCY ?= 2
 RECORDINGS_CONCURRENCY ?= 2
 
-.PHONY: install install-runtime system-deps run test lint format bench bench-fanout static daphne uvicorn worker worker-captions worker-recordings beat clean
+.PHONY: install install-runtime whisper-base system-deps run test lint format bench bench-fanout static daphne uvicorn worker worker-captions worker-recordings beat clean
 
 # --no-compile: byte-compiling every installed module doubles the install's time; Python compiles what it
 # imports on first use and keeps the result, so the environment must not forbid writing it.
@@ -33,13 +33,18 @@ $(RUNTIME_STAMP): requirements.txt
 		&& $(PIP_INSTALL) --no-index --find-links $(WHEELHOUSE) -r requirements.txt; }
 	touch $(RUNTIME_STAMP)
 
-$(STAMP): $(RUNTIME_STAMP) requirements-dev.txt
+$(STAMP): $(RUNTIME_STAMP) requirements-dev.txt requirements-whisper-base.txt
 	$(PIP_INSTALL) -r requirements-dev.txt
 	touch $(STAMP)
 
 install-runtime: $(RUNTIME_STAMP)
 
 install: $(STAMP)
+
+# The larger caption model, for captions workers run with CAPTIONS_WHISPER_MODEL=base (captions/README.md).
+whisper-base: install-runtime
+	$(PIP_INSTALL) -r requirements-whisper-base.txt
+	$(PY) -m captions.whisper_models base
 
 # Browser tests drive Debian's Chromium; audio tests synthesise speech with espeak-ng and sox.
 system-deps:

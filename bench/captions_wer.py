@@ -29,9 +29,9 @@ import django  # noqa: E402
 django.setup()
 import numpy as np  # noqa: E402
 
-from bench.captions_e2e import word_errors  # noqa: E402  (after django.setup() imported the captions app)
+from bench.word_errors import word_errors  # noqa: E402
 from captions.audio import StreamDecoder  # noqa: E402
-from captions.engines import WhisperEngine  # noqa: E402
+from captions.engines import ENGINE_WHISPER, WhisperEngine, build_engine  # noqa: E402
 from tests.captions.speech import opus_frames, silence, speak  # noqa: E402
 
 PROMPT = "Saturday in the neighbourhood. Topics: gardens, travel, food."
@@ -86,7 +86,7 @@ def measure(engine: WhisperEngine, name: str, clips: list[tuple[str, bytes]], *,
 
 
 def main() -> None:
-    engine = WhisperEngine()
+    engine = build_engine(ENGINE_WHISPER)  # the model CAPTIONS_WHISPER_MODEL names
     spoken = [(text, silence(300) + speak(text) + silence(300)) for text in SENTENCES]
     coded = [(text, through_opus(pcm16)) for text, pcm16 in spoken]
     measure(engine, "pcm", spoken, beam=5, prompt=PROMPT)

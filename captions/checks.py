@@ -14,6 +14,10 @@ def caption_engine_check(app_configs=None, **kwargs) -> list[Error]:
         check_configuration()
     except ImproperlyConfigured as exc:
         return [
-            Error(str(exc), hint="See captions/README.md: CAPTIONS_ENGINE and VOSK_MODEL_PATH.", id="captions.E001")
+            Error(
+                str(exc),
+                hint="See captions/README.md: CAPTIONS_ENGINE, CAPTIONS_WHISPER_MODEL and VOSK_MODEL_PATH.",
+                id="captions.E001",
+            )
         ]
     return []

