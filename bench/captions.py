@@ -32,6 +32,7 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 
+from bench.word_errors import word_errors  # noqa: E402
 from captions.audio import FORMAT_OPUS, build_frame  # noqa: E402
 from captions.engines import get_engine  # noqa: E402
 from captions.streams import Caption, SpeakerStream  # noqa: E402
@@ -92,17 +93,6 @@ def build_stream(index: int, seconds: float, spoken: dict[str, np.ndarray]):
 
 def opus_frames(samples: np.ndarray, origin_ms: float) -> list[bytes]:
     return [build_frame(FORMAT_OPUS, n, origin_ms + n * 20, p) for n, p in enumerate(opus_payloads(samples.tobytes()))]
-
-
-def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
-    ref = [w.strip(".,!?").lower() for w in reference.split()]
-    hyp = [w.strip(".,!?").lower() for w in hypothesis.split()]
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        prev, row[0] = row[0], i
-        for j, h in enumerate(hyp, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
-    return row[-1], len(ref)
 
 
 def rss_mb() -> tuple[float, float]:

@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from fanout import django_setup, free_port, server_command, start_redis, stop, wait_port  # noqa: E402
+from word_errors import word_errors  # noqa: E402
 
 # Sentences no test and no other bench uses.
 SENTENCES = [
@@ -48,21 +49,6 @@ SENTENCES = [
     "Our neighbours planted apple trees along the fence.",
 ]
 PAUSE_MS = 900
-
-
-def norm(text: str) -> list[str]:
-    return [w for w in (w.strip(".,!?;:'\"").lower() for w in text.split()) if w]
-
-
-def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
-    ref, hyp = norm(reference), norm(hypothesis)
-    row = list(range(len(hyp) + 1))
-    for i in range(1, len(ref) + 1):
-        previous, row[0] = row[0], i
-        for j in range(1, len(hyp) + 1):
-            current = min(row[j] + 1, row[j - 1] + 1, previous + (ref[i - 1] != hyp[j - 1]))
-            previous, row[j] = row[j], current
-    return row[len(hyp)], len(ref)
 
 
 def percentile(values: list[float], q: float) -> float:

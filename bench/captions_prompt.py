@@ -19,6 +19,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "spaces_site.settings.dev")
 import django  # noqa: E402
 
 django.setup()
+from bench.word_errors import word_errors  # noqa: E402
 from captions.engines import VadConfig, WhisperEngine, WhisperRecogniser  # noqa: E402
 from tests.captions.speech import silence, speak  # noqa: E402
 
@@ -33,21 +34,6 @@ SENTENCES = [
     "Tomasz asked Priya how long the dough should rest.",
     "A narrow bridge crosses the canal near the old mill.",
 ]
-
-
-def norm(t):
-    return [w.strip(".,!?;:'\"").lower() for w in t.split() if w.strip(".,!?;:'\"")]
-
-
-def wer(ref, hyp):
-    r, h = norm(ref), norm(hyp)
-    d = list(range(len(h) + 1))
-    for i in range(1, len(r) + 1):
-        prev, d[0] = d[0], i
-        for j in range(1, len(h) + 1):
-            cur = min(d[j] + 1, d[j - 1] + 1, prev + (r[i - 1] != h[j - 1]))
-            prev, d[j] = d[j], cur
-    return d[len(h)], len(r)
 
 
 engine = WhisperEngine(cpu_threads=int(os.environ.get("THREADS", "1")))
@@ -65,7 +51,7 @@ for label, p in (("no prompt", ""), ("prompt", prompt)):
             out += rec.feed(pcm[i : i + 640])
         out += rec.finish()
         hyp = " ".join(r.text for r in out if r.final)
-        e, n = wer(ref, hyp)
+        e, n = word_errors(ref, hyp)
         errs += e
         words += n
         outs.append(hyp)
