@@ -7,8 +7,20 @@ real Django session; bench/room_seed.py), connects the speakers and N listeners 
 session cookie and the Origin header the site checks, waits for each socket's `welcome`, has k speakers send
 20 ms Opus-sized frames at real rate for a bounded time, and prints per N: delivered fraction, p50/p99
 latency from the frame's capture time to the listener's receipt, the servers' CPU per delivered frame, and
-how fast the N sockets joined. It raises N until a step fails (delivery below 100% or p99 above the budget)
-and ends with `max_listeners=<N> p99_ms=<p99> speakers=<k>` for the best server measured.
+how fast the N sockets joined, and the load client's CPU per audio message it read. It raises N until a step
+fails (delivery below 100% or p99 above the budget) and ends with `max_listeners=<N> p99_ms=<p99> speakers=<k>`
+for the best server measured.
+
+`--client` says what measures the listeners. `lean` (the default) is the bench's own websocket client below,
+cheap enough to leave the servers most of the machine. `websockets` has the `websockets` library's asyncio
+client open, read and answer every listener's socket (its RFC 6455 handshake, framing and parsing, not ours), so
+the figure does not rest on our parser: issue 15 asks for a measurement by a client that is not the project's
+own. It costs the load client about three times the lean client's CPU per message (`client_us_per_message`);
+`websockets-sansio` keeps the same library's protocol object doing all of that but moves the bytes itself,
+at about twice the lean cost. Every listener does what the room page does on the socket (session cookie, Origin,
+Chromium's permessage-deflate offer, refused if the server takes it, in at `welcome`, `media_ack` once a second)
+and all share the latency histogram, delivery count and summary. The speakers stay on the lean client whatever
+`--client` says: only listeners are measured. Every result line names the client that measured it.
 
 Prerequisites: a PostgreSQL server (`--server`, default postgres://postgres@127.0.0.1:5432) on which it makes
 a scratch database of its own (`--database`, dropped, created and migrated on each run; never DATABASE_URL's);
@@ -17,6 +29,8 @@ few minutes.
 
     python bench/fanout.py
     python bench/fanout.py --servers uvicorn --speakers 1 --batch 1 --steps 100,500,1000
+    python bench/fanout.py --servers uvicorn --client websockets --steps 1000,1500,2000 --seconds 10
+    python bench/fanout.py --servers uvicorn --client websockets-sansio --steps 1000,1500,2000 --seconds 10
 """
 
 from __future__ import annotations
@@ -24,6 +38,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import json
 import multiprocessing as mp
 import os
 import shutil
@@ -36,6 +51,16 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as websockets_connect
+from websockets.client import ClientProtocol
+from websockets.exceptions import ConnectionClosed, WebSocketException
+from websockets.extensions.permessage_deflate import enable_client_permessage_deflate
+from websockets.frames import Opcode
+from websockets.http11 import Response
+from websockets.typing import Origin
+from websockets.uri import parse_uri
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -162,6 +187,9 @@ class WsClient(asyncio.Protocol):
         masked = (int.from_bytes(payload, "little") ^ key).to_bytes(length + 4, "little")[:length]
         self.transport.write(head + mask + masked)
 
+    def close(self) -> None:
+        self.transport.close()
+
     def acknowledge(self) -> None:
         """Report the audio messages read so far, as the room page does every second."""
         if self.messages != self.acked and self.transport is not None and not self.transport.is_closing():
@@ -169,7 +197,7 @@ class WsClient(asyncio.Protocol):
             self.acked = self.messages
 
 
-async def acknowledge_every_second(clients: list[WsClient], slices: int = 10) -> None:
+async def acknowledge_every_second(clients: list, slices: int = 10) -> None:
     """Each client acknowledges once a second, spread over the second as independent pages would be."""
     turn = 0
     while True:
@@ -193,7 +221,7 @@ class Stats:
     def reset(self) -> None:
         self.hist = [0] * HIST_SIZE
 
-    def record(self, buffer: bytearray, start: int, length: int, now: float) -> int:
+    def record(self, buffer: bytes | bytearray, start: int, length: int, now: float) -> int:
         if buffer[start] != 0xFF:
             count, capture_at = 1, start + CAPTURE_AT
         else:
@@ -206,20 +234,208 @@ class Stats:
         return count
 
 
-async def connect(host: str, port: int, path: str, cookie: str, stats: Stats | None) -> WsClient:
+async def open_lean(host: str, port: int, path: str, cookie: str, stats: Stats | None) -> WsClient:
+    _transport, client = await asyncio.get_running_loop().create_connection(
+        lambda: WsClient(host, port, path, cookie, stats), host, port
+    )
+    try:
+        await asyncio.wait_for(client.open, 60)
+    except BaseException:
+        client.close()
+        raise
+    return client
+
+
+# --- the independent listeners: the `websockets` library frames, parses and answers (--client websockets...) ---
+
+
+class LibraryListener:
+    """What a listener does with the messages the library hands it: WsClient's counters and checks, so the worker,
+    Stats and the summary treat every client alike."""
+
+    def __init__(self, stats: Stats | None) -> None:
+        self.stats = stats
+        self.open = asyncio.get_running_loop().create_future()
+        self.received = 0  # relayed frames
+        self.messages = 0  # binary messages, what a listener acknowledges
+        self.acked = 0
+        self.close_code: int | None = None
+        self.refused = ""
+
+    def binary(self, message: bytes, now: float) -> None:
+        self.messages += 1
+        if self.stats is not None:
+            self.received += self.stats.record(message, 0, len(message), now)
+
+    def text(self, message: str) -> None:
+        if not self.open.done():
+            # In at `welcome`; in line (`waiting`) it stays, as the room page does, until let in.
+            if message.startswith('{"type": "welcome"'):
+                self.open.set_result(True)
+            elif not message.startswith('{"type": "waiting"'):
+                self.open.set_exception(ConnectionError(message))
+        elif message.startswith('{"type": "error"'):
+            self.refused = message
+
+    def closed(self, code: int | None) -> None:
+        self.close_code = code or 1006
+        if not self.open.done():
+            self.open.set_exception(ConnectionError(f"closed before its welcome: {self.close_code}"))
+
+    def ack_text(self) -> str | None:
+        """The `media_ack` the room page would send now (as WsClient.acknowledge), or None."""
+        if self.messages == self.acked or self.close_code is not None:
+            return None
+        self.acked = self.messages
+        return json.dumps({"type": "media_ack", "received": self.messages})
+
+
+class AsyncioListener(LibraryListener):
+    """`--client websockets`: the library's asyncio client does everything on the socket; we read its messages."""
+
+    def __init__(self, connection: ClientConnection, stats: Stats | None) -> None:
+        super().__init__(stats)
+        self.connection = connection
+        self.acking: asyncio.Task | None = None
+        self.reading = asyncio.get_running_loop().create_task(self.read())
+
+    async def read(self) -> None:
+        try:
+            async for message in self.connection:
+                if isinstance(message, bytes):
+                    self.binary(message, time.time() * 1000)
+                else:
+                    self.text(message)
+        except ConnectionClosed:
+            pass
+        finally:
+            self.closed(self.connection.close_code)
+
+    def close(self) -> None:
+        if not self.open.done():
+            self.open.cancel()
+        self.connection.transport.close()
+
+    def acknowledge(self) -> None:
+        if self.acking is not None and not self.acking.done():
+            return  # a send still waiting on a full socket is not doubled
+        ack = self.ack_text()
+        if ack is not None:
+            self.acking = asyncio.get_running_loop().create_task(self.send_ack(ack))
+
+    async def send_ack(self, ack: str) -> None:
+        try:
+            await self.connection.send(ack)
+        except ConnectionClosed:
+            pass
+
+
+async def open_asyncio(host: str, port: int, path: str, cookie: str, stats: Stats | None) -> AsyncioListener:
+    try:
+        connection = await websockets_connect(
+            f"ws://{host}:{port}{path}",
+            origin=f"http://{host}:{port}",
+            additional_headers={"Cookie": cookie},
+            compression="deflate",  # offered as Chromium offers it; refused below if the server takes it
+            proxy=None,
+            open_timeout=60,
+            ping_interval=None,  # a page sends no pings of its own (the library still answers the server's)
+        )
+    except WebSocketException as exc:
+        raise ConnectionError(repr(exc)) from exc
+    listener = AsyncioListener(connection, stats)
+    await joined(listener, connection.protocol)
+    return listener
+
+
+class SansIOListener(LibraryListener, asyncio.Protocol):
+    """`--client websockets-sansio`: the library's sans-I/O ClientProtocol builds the handshake, checks the answer,
+    parses every frame and writes the pongs and the close reply; we only move bytes between it and the socket.
+
+    It skips the asyncio client's per-message queue and task wake-up, which cost about three times what the
+    parsing does: the cheaper independent client, for sizes where the asyncio one would take the servers' CPU.
+    """
+
+    def __init__(self, host: str, port: int, path: str, cookie: str, stats: Stats | None) -> None:
+        super().__init__(stats)
+        self.protocol = ClientProtocol(
+            parse_uri(f"ws://{host}:{port}{path}"),
+            origin=Origin(f"http://{host}:{port}"),
+            extensions=enable_client_permessage_deflate(None),  # Chromium's offer; refused if taken
+        )
+        self.request = self.protocol.connect()
+        self.request.headers["Cookie"] = cookie
+        self.transport: asyncio.Transport | None = None
+
+    def flush(self) -> None:
+        for data in self.protocol.data_to_send():
+            if data:
+                self.transport.write(data)
+            elif not self.transport.is_closing():
+                self.transport.close()  # the library's end of stream, after a close handshake
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        self.protocol.send_request(self.request)
+        self.flush()
+
+    def data_received(self, data: bytes) -> None:
+        self.protocol.receive_data(data)
+        now = time.time() * 1000
+        for event in self.protocol.events_received():
+            if isinstance(event, Response):
+                if self.protocol.handshake_exc is not None and not self.open.done():
+                    self.open.set_exception(ConnectionError(repr(self.protocol.handshake_exc)))
+            elif event.opcode is Opcode.BINARY:
+                self.binary(event.data, now)
+            elif event.opcode is Opcode.TEXT:
+                self.text(bytes(event.data).decode())
+        self.flush()
+
+    def connection_lost(self, exc) -> None:
+        self.closed(self.protocol.close_code)
+
+    def close(self) -> None:
+        if not self.open.done():
+            self.open.cancel()
+        self.transport.close()
+
+    def acknowledge(self) -> None:
+        ack = self.ack_text()
+        if ack is not None and self.transport is not None and not self.transport.is_closing():
+            self.protocol.send_text(ack.encode())
+            self.flush()
+
+
+async def open_sansio(host: str, port: int, path: str, cookie: str, stats: Stats | None) -> SansIOListener:
+    _transport, listener = await asyncio.get_running_loop().create_connection(
+        lambda: SansIOListener(host, port, path, cookie, stats), host, port
+    )
+    await joined(listener, listener.protocol)
+    return listener
+
+
+async def joined(listener: AsyncioListener | SansIOListener, protocol: ClientProtocol) -> None:
+    """Wait for the listener's `welcome`; refuse a server that compresses (the bench measures it without)."""
+    try:
+        await asyncio.wait_for(listener.open, 60)
+        if protocol.extensions:
+            raise ConnectionError("the server compresses audio (permessage-deflate); turn it off")
+    except BaseException:
+        listener.close()
+        raise
+
+
+OPENERS = {"lean": open_lean, "websockets": open_asyncio, "websockets-sansio": open_sansio}
+
+
+async def connect(
+    host: str, port: int, path: str, cookie: str, stats: Stats | None, client: str = "lean"
+) -> WsClient | AsyncioListener | SansIOListener:
     """A socket that has joined the Space (its `welcome` arrived); retried on connection errors."""
-    loop = asyncio.get_running_loop()
     for attempt in range(5):
         try:
-            _transport, client = await loop.create_connection(
-                lambda: WsClient(host, port, path, cookie, stats), host, port
-            )
-            try:
-                await asyncio.wait_for(client.open, 60)
-            except BaseException:
-                client.transport.close()
-                raise
-            return client
+            return await OPENERS[client](host, port, path, cookie, stats)
         except (TimeoutError, OSError, ConnectionError):
             if attempt == 4:
                 raise
@@ -230,20 +446,21 @@ async def connect(host: str, port: int, path: str, cookie: str, stats: Stats | N
 # --- listener workers: separate processes, driven over a pipe ---
 
 
-def listener_worker(pipe, host: str, ports: list[int], path: str, cookies: list[str]) -> None:
+def listener_worker(pipe, host: str, ports: list[int], path: str, cookies: list[str], client: str) -> None:
     try:
         import uvloop
 
         uvloop.install()
     except ImportError:
         pass
-    asyncio.run(_listener_worker(pipe, host, ports, path, cookies))
+    asyncio.run(_listener_worker(pipe, host, ports, path, cookies, client))
 
 
-async def _listener_worker(pipe, host: str, ports: list[int], path: str, cookies: list[str]) -> None:
+async def _listener_worker(pipe, host: str, ports: list[int], path: str, cookies: list[str], client: str) -> None:
     loop = asyncio.get_running_loop()
     stats = Stats()
-    clients: list[WsClient] = []
+    clients: list = []
+    messages_before = 0  # binary messages read before the step's reset
     commands: asyncio.Queue = asyncio.Queue()
     loop.add_reader(pipe.fileno(), lambda: commands.put_nowait(pipe.recv()))
     _acks = loop.create_task(acknowledge_every_second(clients))  # held so the task lives until the worker quits
@@ -255,11 +472,11 @@ async def _listener_worker(pipe, host: str, ports: list[int], path: str, cookies
             failed, why = 0, ""
             for chunk in range(0, len(todo), 100):
                 results = await asyncio.gather(
-                    *(connect(host, port, path, cookie, stats) for port, cookie in todo[chunk : chunk + 100]),
+                    *(connect(host, port, path, cookie, stats, client) for port, cookie in todo[chunk : chunk + 100]),
                     return_exceptions=True,
                 )
                 for result in results:
-                    if isinstance(result, WsClient):
+                    if not isinstance(result, BaseException):
                         clients.append(result)
                     else:
                         failed += 1
@@ -267,8 +484,9 @@ async def _listener_worker(pipe, host: str, ports: list[int], path: str, cookies
             pipe.send((len(clients), failed, why))
         elif command == "reset":
             stats.reset()
-            for client in clients:
-                client.received = 0
+            for listener in clients:
+                listener.received = 0
+            messages_before = sum(c.messages for c in clients)
             pipe.send(True)
         elif command == "size":
             pipe.send(len(clients))
@@ -276,10 +494,11 @@ async def _listener_worker(pipe, host: str, ports: list[int], path: str, cookies
             pipe.send(sum(c.received for c in clients))
         elif command == "report":
             closes = sum(1 for c in clients if c.close_code is not None)
-            pipe.send(([c.received for c in clients], stats.hist, closes))
+            messages = sum(c.messages for c in clients) - messages_before
+            pipe.send(([c.received for c in clients], stats.hist, closes, messages))
         elif command == "quit":
-            for client in clients:
-                client.transport.close()
+            for listener in clients:
+                listener.close()
             pipe.send(True)
             return
 
@@ -438,7 +657,7 @@ def ask(pipes, *command):
     return [pipe.recv() for pipe in pipes]
 
 
-def measure(n, args, pipes, procs, on_loop, speakers, kind, retry=False, ours=()) -> dict:
+def measure(n, args, pipes, procs, on_loop, speakers, kind, retry=False, ours=(), load=()) -> dict:
     per_worker = [n // args.workers + (1 if i < n % args.workers else 0) for i in range(args.workers)]
     joining, before = time.monotonic(), sum(ask(pipes, "size"))
     for pipe, count in zip(pipes, per_worker, strict=True):
@@ -452,7 +671,7 @@ def measure(n, args, pipes, procs, on_loop, speakers, kind, retry=False, ours=()
     time.sleep(4.0)  # let the presence events of the new sockets go out before measuring
     ask(pipes, "reset")
     cpu_before, wall_before = cpu_seconds(procs), time.monotonic()
-    ours_before, busy_before = cpu_seconds(ours), machine_busy_seconds()
+    ours_before, busy_before, load_before = cpu_seconds(ours), machine_busy_seconds(), cpu_seconds(load)
     frames = on_loop(speak(speakers, args.seconds))
     expected = frames * args.speakers * n
     deadline, last, still = time.monotonic() + 10, -1, 0
@@ -469,12 +688,15 @@ def measure(n, args, pipes, procs, on_loop, speakers, kind, retry=False, ours=()
     wall = time.monotonic() - wall_before
     # CPU that neither the servers nor the bench used: other work on the machine during the step.
     other = (machine_busy_seconds() - busy_before) - (cpu_seconds(ours) - ours_before) - cpu
+    load_cpu = cpu_seconds(load) - load_before  # the listener workers: what reading and acknowledging cost
     reports = ask(pipes, "report")
     delivered = sum(c for r in reports for c in r[0])
     hist = [sum(column) for column in zip(*(r[1] for r in reports), strict=True)]
     closes = sum(r[2] for r in reports)
+    messages = sum(r[3] for r in reports)
     row = {
         "server": kind,
+        "client": args.client,
         "listeners": n,
         "connected": connected,
         "delivered": delivered / expected if expected else 0.0,
@@ -485,14 +707,17 @@ def measure(n, args, pipes, procs, on_loop, speakers, kind, retry=False, ours=()
         "closed": closes,
         "other_cpu_pct": max(0.0, 100 * other / wall),
         "joins_per_s": (connected - before) / join_s if join_s else 0.0,
+        "client_cpu_pct": 100 * load_cpu / wall,
+        "client_us_per_message": 1e6 * load_cpu / messages if messages else float("nan"),
     }
     row["ok"] = connected == n and row["delivered"] >= 1.0 and row["p99"] <= args.budget_ms
     print(
-        f"server={kind} processes={args.processes} batch={args.batch} speakers={args.speakers} "
+        f"server={kind} client={args.client} processes={args.processes} batch={args.batch} speakers={args.speakers} "
         f"listeners={n} connected={connected} delivered={row['delivered']:.4f} "
         f"p50_ms={row['p50']:.1f} p99_ms={row['p99']:.1f} server_cpu={row['cpu_pct']:.0f}% "
         f"cpu_us_per_frame={row['cpu_us_per_frame']:.1f} closed={closes} other_cpu={row['other_cpu_pct']:.0f}% "
-        f"joins_per_s={row['joins_per_s']:.0f} "
+        f"joins_per_s={row['joins_per_s']:.0f} client_cpu={row['client_cpu_pct']:.0f}% "
+        f"client_us_per_message={row['client_us_per_message']:.1f} "
         f"{'ok' if row['ok'] else 'FAIL'}{' (retry)' if retry else ''}",
         flush=True,
     )
@@ -552,7 +777,9 @@ def run_server(kind: str, args, redis_url: str, database_url: str, redis_procs: 
     for i in range(args.workers):
         parent, child = ctx.Pipe()
         cookies = [room.cookie(key) for key in room.listener_sessions[i :: args.workers]]
-        worker = ctx.Process(target=listener_worker, args=(child, "127.0.0.1", ports, path, cookies), daemon=True)
+        worker = ctx.Process(
+            target=listener_worker, args=(child, "127.0.0.1", ports, path, cookies, args.client), daemon=True
+        )
         worker.start()
         pipes.append(parent)
         workers.append(worker)
@@ -575,15 +802,15 @@ def run_server(kind: str, args, redis_url: str, database_url: str, redis_procs: 
         ]
         loop.call_soon_threadsafe(lambda: background.append(loop.create_task(acknowledge_every_second(speakers))))
         for n in args.steps:
-            row = measure(n, args, pipes, procs, on_loop, speakers, kind, ours=ours)
+            row = measure(n, args, pipes, procs, on_loop, speakers, kind, ours=ours, load=workers)
             if not row["ok"]:
                 # One more try at the same N, so that a burst of other work on the machine does not end the search.
-                row = measure(n, args, pipes, procs, on_loop, speakers, kind, retry=True, ours=ours)
+                row = measure(n, args, pipes, procs, on_loop, speakers, kind, retry=True, ours=ours, load=workers)
             results.append(row)
             if not row["ok"]:
                 break
         for speaker in speakers:
-            loop.call_soon_threadsafe(speaker.transport.close)
+            loop.call_soon_threadsafe(speaker.close)
     finally:
         try:
             ask(pipes, "quit")
@@ -613,6 +840,13 @@ def main() -> None:
         default=int(os.environ.get("SPACES_MEDIA_BATCH_FRAMES", "3")),
         help="frames per speaker per message (SPACES_MEDIA_BATCH_FRAMES)",
     )
+    parser.add_argument(
+        "--client",
+        choices=sorted(OPENERS),
+        default="lean",
+        help="what opens, reads and answers the listeners' sockets: the bench's own framing (lean) or the "
+        "websockets library (its asyncio client, or its sans-I/O protocol on our socket)",
+    )
     parser.add_argument("--budget-ms", type=float, default=150.0)
     parser.add_argument("--server", default="postgres://postgres@127.0.0.1:5432", help="PostgreSQL, no database")
     parser.add_argument("--database", default="spaces_bench_fanout", help="scratch database, dropped each run")
@@ -634,19 +868,24 @@ def main() -> None:
             passed = [r for r in rows if r["ok"]]
             top = max(passed, key=lambda r: r["listeners"]) if passed else None
             if top is None:
-                print(f"server={kind} max_listeners=0", flush=True)
+                print(f"server={kind} client={args.client} max_listeners=0", flush=True)
             else:
-                print(f"server={kind} max_listeners={top['listeners']} p99_ms={top['p99']:.1f}", flush=True)
+                print(
+                    f"server={kind} client={args.client} max_listeners={top['listeners']} p99_ms={top['p99']:.1f}",
+                    flush=True,
+                )
                 if best is None or (top["listeners"], -top["p99"]) > (best["listeners"], -best["p99"]):
                     best = top
     finally:
         if redis_proc is not None:
             stop([redis_proc])
     if best is None:
-        print(f"max_listeners=0 p99_ms=nan speakers={args.speakers}")
+        print(f"max_listeners=0 p99_ms=nan speakers={args.speakers} client={args.client}")
     else:
-        print(f"best server={best['server']}", flush=True)
-        print(f"max_listeners={best['listeners']} p99_ms={best['p99']:.1f} speakers={args.speakers}")
+        print(f"best server={best['server']} client={args.client}", flush=True)
+        print(
+            f"max_listeners={best['listeners']} p99_ms={best['p99']:.1f} speakers={args.speakers} client={args.client}"
+        )
 
 
 if __name__ == "__main__":
