@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -301,13 +302,12 @@ class AsyncioListener(LibraryListener):
 
     async def read(self) -> None:
         try:
-            async for message in self.connection:
-                if isinstance(message, bytes):
-                    self.binary(message, time.time() * 1000)
-                else:
-                    self.text(message)
-        except ConnectionClosed:
-            pass
+            with contextlib.suppress(ConnectionClosed):
+                async for message in self.connection:
+                    if isinstance(message, bytes):
+                        self.binary(message, time.time() * 1000)
+                    else:
+                        self.text(message)
         finally:
             self.closed(self.connection.close_code)
 
@@ -324,10 +324,8 @@ class AsyncioListener(LibraryListener):
             self.acking = asyncio.get_running_loop().create_task(self.send_ack(ack))
 
     async def send_ack(self, ack: str) -> None:
-        try:
+        with contextlib.suppress(ConnectionClosed):
             await self.connection.send(ack)
-        except ConnectionClosed:
-            pass
 
 
 async def open_asyncio(host: str, port: int, path: str, cookie: str, stats: Stats | None) -> AsyncioListener:
