@@ -63,7 +63,7 @@ run: install-runtime
 # process of its own so that nothing the rest of the suite left in this process (event loops, channel
 # layers, hubs) stands between it and the restarted Redis.
 test: install system-deps lint
-	$(PY) -m pytest --ignore=tests/faults
+	$(PY) -m pytest --ignore=tests/faults --durations=25
 	$(PY) -m pytest tests/faults
 
 # Style, the import structure (import-linter's contracts in pyproject.toml) and types (mypy with django-stubs

@@ -10,6 +10,7 @@ from typing import TypeVar
 from django.db import connection
 from django.test import Client
 from playwright.sync_api import Browser, BrowserContext, Page
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 T = TypeVar("T")
 SHOTS = Path("/tmp/spaces-shots")
@@ -33,6 +34,15 @@ def signed_in_page(browser: Browser, base: str, user, path: str | None = None, *
     if path is not None:
         page.goto(path)
     return page
+
+
+def wait_for(page: Page, expression: str, *, timeout: float, state: str = "window.spacesAudioStats") -> None:
+    """`page.wait_for_function`, failing with what `state` held at the deadline (a wait that times out in CI
+    should say why: frames never received, received but not decoded, a socket closed...)."""
+    try:
+        page.wait_for_function(expression, timeout=timeout)
+    except PlaywrightTimeout:
+        raise AssertionError(f"{expression} still false after {timeout} ms; {state} = {page.evaluate(state)}") from None
 
 
 def off_the_loop(build: Callable[[], T]) -> T:

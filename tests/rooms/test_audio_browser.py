@@ -8,6 +8,8 @@ import wave
 
 import pytest
 
+from tests.browser.support import wait_for
+
 pytestmark = pytest.mark.browser
 
 OTHER_SPEECH = "Seven green boxes arrived on Monday, and nobody could open them until the evening."
@@ -120,8 +122,8 @@ def speak_and_collect(audio_browser, media_server, speaker_query: str, seconds: 
     speaker = open_page(audio_browser, media_server, speaker_query)
     speaker.wait_for_function(f"window.audioTest.speaker.stats.framesSent >= {int(seconds * 50)}", timeout=60_000)
     sent = speaker.evaluate("window.audioTest.speaker.stop().then(() => window.audioTest.speaker.stats.framesSent)")
-    listener.wait_for_function(f"window.spacesAudioStats.framesReceived >= {sent}", timeout=15_000)
-    listener.wait_for_function(f"window.spacesAudioStats.framesDecoded >= {sent}", timeout=15_000)
+    wait_for(listener, f"window.spacesAudioStats.framesReceived >= {sent}", timeout=15_000)
+    wait_for(listener, f"window.spacesAudioStats.framesDecoded >= {sent}", timeout=15_000)
     return speaker, listener, sent
 
 
@@ -171,7 +173,8 @@ def test_two_speakers_are_decoded_separately_and_mixed(audio_browser, media_serv
         page.evaluate("window.audioTest.speaker.stop().then(() => window.audioTest.speaker.stats.framesSent)")
         for page in (first, second)
     ]
-    listener.wait_for_function(f"window.spacesAudioStats.framesDecoded >= {sum(sent)}", timeout=15_000)
+    wait_for(listener, f"window.spacesAudioStats.framesReceived >= {sum(sent)}", timeout=15_000)
+    wait_for(listener, f"window.spacesAudioStats.framesDecoded >= {sum(sent)}", timeout=15_000)
     stats = listener.evaluate("window.spacesAudioStats")
     assert [stats["speakers"][i]["framesReceived"] for i in ("0", "1")] == sent
     assert all(stats["speakers"][i]["peakLevel"] > 0.02 for i in ("0", "1"))

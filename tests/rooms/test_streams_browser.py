@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 
 from rooms.models import Role
 from tests.accounts.factories import UserFactory
-from tests.browser.support import signed_in_page
+from tests.browser.support import signed_in_page, wait_for
 from tests.personas import seat
 from tests.rooms import test_audio_browser as audio
 from tests.rooms.factories import LiveSpaceFactory, make_host
@@ -69,9 +69,7 @@ def before_event(listener, index: int) -> tuple[int, int, float, float]:
 def assert_resumes(listener, index: int, mark: tuple, source_wav: str, other_wav: str) -> dict:
     """The listener decodes the speaker's new stream within the budget, and what it decodes is the speech."""
     before, recorded, event_at_ms, latency_before = mark
-    listener.wait_for_function(
-        f"(window.spacesAudioStats.speakers[{index}].resumes || []).length > {before}", timeout=30_000
-    )
+    wait_for(listener, f"(window.spacesAudioStats.speakers[{index}].resumes || []).length > {before}", timeout=30_000)
     stats = speaker_stats(listener, index)
     resume = stats["resumes"][before]
     figures = {
