@@ -118,11 +118,13 @@ class MediaRateLimit:
     """Flood guard for one speaker connection: a token bucket over frames and bytes per second.
 
     A speaker produces 50 Opus frames (or 50 PCM16 frames of 640 bytes) a second; the defaults allow twice
-    that over a one-second burst. `allow(size)` returns False once the sender is past the cap; the
-    consumer then closes with CloseCode.FLOOD.
+    that, with a five-second burst: a page whose main thread or network stalled sends what it held all at
+    once when it recovers (150 frames after 3 s), and a one-second burst closed such speakers as flooders.
+    `allow(size)` returns False once the sender is past the cap; the consumer then closes with
+    CloseCode.FLOOD.
     """
 
-    def __init__(self, frames_per_second: float = 100.0, bytes_per_second: float = 64_000.0, burst_s: float = 1.0):
+    def __init__(self, frames_per_second: float = 100.0, bytes_per_second: float = 64_000.0, burst_s: float = 5.0):
         self.frames_rate, self.bytes_rate = frames_per_second, bytes_per_second
         self.frames_cap, self.bytes_cap = frames_per_second * burst_s, bytes_per_second * burst_s
         self.frames, self.bytes = self.frames_cap, self.bytes_cap

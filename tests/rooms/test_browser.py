@@ -62,14 +62,20 @@ def test_listener_requests_to_speak_and_host_approves_in_real_pages(browser, liv
 def test_an_approve_pressed_while_the_room_changes_still_approves(browser, live_daphne):
     """The host's page renders the room again on every event; a click whose button was replaced between its
     press and its release used to reach nothing."""
-    _, _, host_page, listener_page, request, page_errors = hand_raised(browser, f"http://{live_daphne}")
+    space, listener, host_page, listener_page, request, page_errors = hand_raised(browser, f"http://{live_daphne}")
     request.get_by_role("button", name="Approve").hover()
     host_page.mouse.down()
     listener_page.locator(".dock-react summary").click()
     listener_page.locator("button.reaction").first.click()  # the host's page gets a `reactions` event meanwhile
     expect(host_page.locator("#reaction-feed")).not_to_be_empty()
     host_page.mouse.up()
-    expect(listener_page.locator("#my-role")).to_have_text("Speaker")
+    try:
+        # Seconds, not the default 5: a CI machine running audio pages has taken longer for this round trip.
+        expect(listener_page.locator("#my-role")).to_have_text("Speaker", timeout=15_000)
+    except AssertionError as exc:
+        role = Participant.objects.get(space=space, user=listener).role  # the click lost, or the page behind?
+        queue = host_page.locator("#hands").inner_text()
+        raise AssertionError(f"{exc}\nrole on the server: {role}; host's queue: {queue!r}") from None
     assert page_errors == []
 
 

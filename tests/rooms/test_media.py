@@ -125,15 +125,26 @@ def test_batch_packs_and_unpacks_relayed_frames_in_order():
 
 
 def test_rate_limit_allows_a_speakers_rate_and_refuses_a_flood():
-    limit = media.MediaRateLimit(frames_per_second=100, bytes_per_second=64_000)
+    limit = media.MediaRateLimit()
     assert all(limit.allow(93, now=i * 0.02) for i in range(500))  # 10 s at 50 frames/s
-    flood = media.MediaRateLimit(frames_per_second=100, bytes_per_second=64_000)
-    verdicts = [flood.allow(93, now=0.0) for _ in range(150)]
-    assert verdicts[:100] == [True] * 100
-    assert not any(verdicts[101:])
-    assert flood.allow(93, now=10.0)
-    big = media.MediaRateLimit(frames_per_second=100, bytes_per_second=64_000)
-    assert not all(big.allow(4096, now=i * 0.02) for i in range(100))
+    flood = media.MediaRateLimit()
+    verdicts = [flood.allow(93, now=0.0) for _ in range(600)]
+    assert verdicts[:500] == [True] * 500  # the five-second burst
+    assert not any(verdicts[501:])
+    assert flood.allow(93, now=20.0)
+    sustained = media.MediaRateLimit()  # 150 frames a second: past the cap once the burst is spent
+    assert not all(sustained.allow(93, now=i / 150) for i in range(150 * 15))
+    big = media.MediaRateLimit()
+    assert not all(big.allow(4096, now=i * 0.02) for i in range(500))
+
+
+def test_rate_limit_lets_a_speaker_whose_page_stalled_send_what_it_held():
+    """A page whose main thread (or network) stalls 8 s sends the 400 frames it held at once, then talks on."""
+    limit = media.MediaRateLimit()
+    talking = [limit.allow(93, now=i * 0.02) for i in range(250)]  # 5 s
+    held = [limit.allow(93, now=13.0) for _ in range(400)]
+    after = [limit.allow(93, now=13.0 + i * 0.02) for i in range(1, 500)]
+    assert all(talking) and all(held) and all(after)
 
 
 # --- fan-out ---
