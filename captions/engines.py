@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import threading
 import time
+import zlib
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -328,6 +330,11 @@ class WhisperEngine:
         if window < self.WHISPER_WINDOW_FRAMES and _repeats_itself(text):
             # The short window's known failure: the sentence said twice. The full window does not do it.
             text = self._decode(features, prompt, beam_size=beam_size, window=self.WHISPER_WINDOW_FRAMES)
+        if _repeats_itself(text):
+            # Still looping ("Armor-x-x-x-..." after audio was skipped under overload): no caption rather
+            # than words nobody said.
+            logger.info("captions: dropped a decode that loops (%d characters)", len(text))
+            return ""
         return text
 
     def _decode(self, features: np.ndarray, prompt: str, *, beam_size: int, window: int) -> str:
@@ -348,7 +355,9 @@ class WhisperEngine:
             beam_size=beam_size,
             patience=1,
             length_penalty=1,
-            max_length=model.max_length,
+            # Speech is at most about 8 tokens a second: a loop stops there instead of at Whisper's 448 tokens,
+            # which cost a looping final seconds of a busy worker's time.
+            max_length=min(model.max_length, len(tokens) + 16 + 8 * features.shape[-1] // 100),
             return_scores=True,
             return_no_speech_prob=True,
             suppress_blank=True,
@@ -363,10 +372,17 @@ class WhisperEngine:
 
 
 def _repeats_itself(text: str, n: int = 4) -> bool:
-    """Whether some run of `n` words comes twice: a decoder looping, not something people say."""
+    """Whether the decoder looped: some run of `n` words comes twice, a piece of up to 8 characters comes 8
+    times in a row (a loop written as one word, "Armor-X-X-X-X..."), or the text compresses more than 2.4
+    times (Whisper's own test for a failed decode)."""
     words = [_norm(w) for w in text.split()]
     runs = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
-    return len(set(runs)) < len(runs)
+    raw = text.encode()
+    return (
+        len(set(runs)) < len(runs)
+        or re.search(r"(.{1,8}?)\1{7,}", text) is not None
+        or (len(raw) > 0 and len(raw) / len(zlib.compress(raw)) > 2.4)
+    )
 
 
 class WhisperRecogniser:

@@ -247,6 +247,34 @@ def test_whisper_decode_that_repeats_itself_is_done_again_with_the_full_window(w
     assert windows == [WhisperEngine.ENCODER_WINDOW_FRAMES, WhisperEngine.WHISPER_WINDOW_FRAMES]
 
 
+def test_whisper_decode_that_still_loops_gives_no_caption(whisper_engine, monkeypatch):
+    """Seen with Whisper base on an overloaded worker: a loop written as one word, in both windows."""
+    windows = []
+
+    def decode(features, prompt, *, beam_size, window):
+        windows.append(window)
+        return "Armor" + "-x" * 200
+
+    monkeypatch.setattr(whisper_engine, "_decode", decode)
+
+    assert whisper_engine.transcribe(silence(2_000)) == ""
+    assert windows == [WhisperEngine.ENCODER_WINDOW_FRAMES, WhisperEngine.WHISPER_WINDOW_FRAMES]
+
+
+def test_whisper_sentences_people_say_do_not_look_like_loops():
+    from captions.engines import _repeats_itself
+
+    said = [
+        "The train to the coast leaves from platform 7.",
+        "Yes, yes, we know.",
+        "Bye-bye, see you on Tuesday.",
+        "I said no, no, no, and then I left the party early because the music was far too loud for me.",
+    ]
+    assert [_repeats_itself(text) for text in said] == [False] * len(said)
+    assert _repeats_itself("Farmers expect heavy rain. Farmers expect heavy rain.")
+    assert _repeats_itself("Armor-X-X-X-X-X-X-X-X-X-X-X-X-X-X-X-")  # seen, cut short by the length limit
+
+
 def test_whisper_engine_ignores_a_click(whisper_engine):
     click = np.zeros(16_000, dtype=np.int16)
     click[8_000:8_800] = 20_000  # 50 ms
