@@ -4,20 +4,27 @@ Thirty espeak-ng sentences that no test and no other bench uses, each with 300 m
 as one utterance (the engine's final decode: beam 5, the 10 s encoder window) after each of these paths:
 
 - `pcm`: the 16 kHz PCM straight into the model (no browser, no codec): what the model itself can do;
-- `opus`: encoded as a speaker's page encodes it (48 kHz mono Opus, 32 kbit/s, `voip`, 20 ms frames;
+- `opus`: encoded as a speaker's page encodes it (48 kHz mono Opus, 32 kbit/s, `audio`, 20 ms frames;
   tests/captions/speech.py) and decoded as the captioner decodes it (captions/audio.py);
+- `opus-voip`: the same with Opus's `voip` application, which the page used until it was measured here;
 - `opus-greedy`: the same, decoded greedily (as partials are);
 - `opus-no-prompt` against `opus` primed with a Space's title and topics.
 
-Prints WER and CPU seconds per path. Two runs of the same path differ by up to 0.02 (the int8 decode on two
-threads is not repeatable to the token), so differences between paths below about 0.03 are noise.
+Each path is measured with the speech starting at `--alignments` offsets dividing one Opus frame evenly
+(0, 2.5, ... 17.5 ms more leading silence): moving clean PCM by 6.5 ms (Opus's own delay) alone moved WER on these
+thirty sentences from 0.089 to 0.118, and by 10 ms to 0.137, as much as any path's difference, so one alignment
+measures where the audio happens to fall on Whisper's 10 ms mel frames more than the path. Prints per path the
+mean WER over the alignments, their range, and the CPU seconds. The int8 decode on two threads is not repeatable
+to the token either (two runs of the same path differ by up to 0.01 in the mean).
 
-    .venv/bin/python bench/captions_wer.py
+    .venv/bin/python bench/captions_wer.py [--alignments 8]
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -69,28 +76,46 @@ SENTENCES = [
 ]
 
 
-def through_opus(pcm16: bytes) -> bytes:
+def through_opus(pcm16: bytes, application: str = "audio") -> bytes:
     decoder = StreamDecoder()
-    return b"".join(chunk.pcm16 for frame in opus_frames(pcm16) for chunk in decoder.decode(frame))
+    frames = opus_frames(pcm16, application=application)
+    return b"".join(chunk.pcm16 for frame in frames for chunk in decoder.decode(frame))
 
 
-def measure(engine: WhisperEngine, name: str, clips: list[tuple[str, bytes]], *, beam: int, prompt: str) -> None:
-    errors = words = 0
+def measure(engine: WhisperEngine, name: str, runs: list[list[tuple[str, bytes]]], *, beam: int, prompt: str) -> None:
+    """WER of each run (the same sentences at one alignment), printed as their mean and range."""
+    rates = []
     started = time.process_time()
-    for text, pcm16 in clips:
-        audio = np.frombuffer(pcm16, dtype=np.int16).astype(np.float32) / 32768.0
-        hypothesis = engine._transcribe(audio, prompt, beam_size=beam)
-        wrong, total = word_errors(text, hypothesis)
-        errors, words = errors + wrong, words + total
-    print(f"{name:15s} wer={errors / words:.3f} cpu_s={time.process_time() - started:.1f} words={words}", flush=True)
+    for clips in runs:
+        errors = words = 0
+        for text, pcm16 in clips:
+            audio = np.frombuffer(pcm16, dtype=np.int16).astype(np.float32) / 32768.0
+            wrong, total = word_errors(text, engine._transcribe(audio, prompt, beam_size=beam))
+            errors, words = errors + wrong, words + total
+        rates.append(errors / words)
+    print(
+        f"{name:15s} wer={statistics.mean(rates):.3f} range={min(rates):.3f}-{max(rates):.3f} "
+        f"alignments={len(rates)} cpu_s={time.process_time() - started:.1f} words={words}",
+        flush=True,
+    )
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--alignments", type=int, default=8, help="offsets of the speech within one 20 ms frame")
+    args = parser.parse_args()
     engine = build_engine(ENGINE_WHISPER)  # the model CAPTIONS_WHISPER_MODEL names
-    spoken = [(text, silence(300) + speak(text) + silence(300)) for text in SENTENCES]
-    coded = [(text, through_opus(pcm16)) for text, pcm16 in spoken]
+    speech = [(text, speak(text)) for text in SENTENCES]
+    offsets_ms = [20 * n / args.alignments for n in range(args.alignments)]
+    spoken = [
+        [(text, silence(300) + bytes(2 * int(16 * ms)) + pcm16 + silence(300)) for text, pcm16 in speech]
+        for ms in offsets_ms
+    ]
+    coded = [[(text, through_opus(pcm16)) for text, pcm16 in clips] for clips in spoken]
     measure(engine, "pcm", spoken, beam=5, prompt=PROMPT)
     measure(engine, "opus", coded, beam=5, prompt=PROMPT)
+    voip = [[(text, through_opus(pcm16, "voip")) for text, pcm16 in clips] for clips in spoken]
+    measure(engine, "opus-voip", voip, beam=5, prompt=PROMPT)
     measure(engine, "opus-greedy", coded, beam=1, prompt=PROMPT)
     measure(engine, "opus-no-prompt", coded, beam=5, prompt="")
 

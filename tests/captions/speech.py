@@ -38,14 +38,14 @@ def pcm_frames(pcm16: bytes, *, first_seq: int = 0, origin_ms: float = 1_700_000
     ]
 
 
-def opus_payloads(pcm16: bytes) -> list[bytes]:
+def opus_payloads(pcm16: bytes, *, application: str = "audio") -> list[bytes]:
     """`pcm16` (16 kHz) encoded the way a speaker's page does: 48 kHz mono Opus in 20 ms packets."""
     encoder = av.CodecContext.create("libopus", "w")
     encoder.sample_rate = 48_000
     encoder.layout = "mono"
     encoder.format = "s16"
     encoder.bit_rate = 32_000
-    encoder.options = {"frame_duration": "20", "application": "voip", "compression_level": "5"}  # capture.js
+    encoder.options = {"frame_duration": "20", "application": application, "compression_level": "5"}  # capture.js
     encoder.open()
     upsampler = av.AudioResampler(format="s16", layout="mono", rate=48_000)
     mono = np.frombuffer(pcm16, dtype=np.int16).reshape(1, -1)
@@ -66,11 +66,17 @@ def opus_payloads(pcm16: bytes) -> list[bytes]:
 
 
 def opus_frames(
-    pcm16: bytes, *, first_seq: int = 0, origin_ms: float = 1_700_000_000_000.0, speaker_index=None, stream: int = 0
+    pcm16: bytes,
+    *,
+    first_seq: int = 0,
+    origin_ms: float = 1_700_000_000_000.0,
+    speaker_index=None,
+    stream: int = 0,
+    application: str = "audio",
 ):
     return [
         build_frame(FORMAT_OPUS, first_seq + n, origin_ms + n * 20, payload, speaker_index=speaker_index, stream=stream)
-        for n, payload in enumerate(opus_payloads(pcm16))
+        for n, payload in enumerate(opus_payloads(pcm16, application=application))
     ]
 
 

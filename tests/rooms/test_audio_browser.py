@@ -221,42 +221,64 @@ def test_listener_reconnects_and_keeps_playing(audio_browser, media_server):
     assert stats["framesReceived"] > before
 
 
-@pytest.mark.django_db(transaction=True)
-def test_real_room_pages_carry_the_hosts_voice_to_a_listener(audio_browser, live_daphne, speech_wav, other_speech_wav):
+RECORD_SOCKET_CLOSES = """
+window.socketCloses = [];
+const PageWebSocket = window.WebSocket;
+window.WebSocket = class extends PageWebSocket {
+  constructor(...args) {
+    super(...args);
+    this.addEventListener("close", (closed) => window.socketCloses.push(closed.code));
+  }
+};
+"""
+
+
+def room_page(browser, base: str, user, path: str):
+    """`path` on the live server in a browser context signed in as `user`, recording its sockets' close codes."""
     from django.test import Client
 
+    client = Client()
+    client.force_login(user)
+    context = browser.new_context(base_url=base)
+    context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": base}])
+    page = context.new_page()
+    page.add_init_script(RECORD_SOCKET_CLOSES)
+    page.goto(path)
+    return page
+
+
+def host_and_listener(audio_browser, live_daphne):
     from tests.accounts.factories import UserFactory
     from tests.rooms.factories import LiveSpaceFactory, make_host
 
     host = make_host(username="maya", display_name="Maya")
-    listener_user = UserFactory(username="sam")
     space = LiveSpaceFactory(host=host, title="Voices")
     base = f"http://{live_daphne}"
-
-    def signed_in(user, path):
-        client = Client()
-        client.force_login(user)
-        context = audio_browser.new_context(base_url=base)
-        context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": base}])
-        page = context.new_page()
-        page.goto(path)
-        return page
-
-    listener = signed_in(listener_user, f"/spaces/{space.pk}/?record-audio")
+    listener = room_page(audio_browser, base, UserFactory(username="sam"), f"/spaces/{space.pk}/?record-audio")
     listener.wait_for_function("window.spacesAudioPlayer !== undefined", timeout=15_000)
-    speaker = signed_in(host, f"/spaces/{space.pk}/")
+    speaker = room_page(audio_browser, base, host, f"/spaces/{space.pk}/")
     # The host is on air from the start: no extra step.
     speaker.locator("#mic-check meter").wait_for(timeout=15_000)
+    return speaker, listener
+
+
+def stop_and_count_received(speaker, listener) -> int:
+    sent = speaker.evaluate("window.spacesAudioSpeaker.stop().then(() => window.spacesAudioSpeaker.stats.framesSent)")
+    wait_for(listener, f"window.spacesAudioStats.framesReceived >= {sent}", timeout=15_000)
+    stats = listener.evaluate("window.spacesAudioStats")
+    assert stats["framesReceived"] == sent
+    assert stats["speakers"]["0"]["framesReceived"] == sent
+    return sent
+
+
+@pytest.mark.django_db(transaction=True)
+def test_real_room_pages_carry_the_hosts_voice_to_a_listener(audio_browser, live_daphne, speech_wav, other_speech_wav):
+    speaker, listener = host_and_listener(audio_browser, live_daphne)
     # Past SPACES_MEDIA_ACK_LAG_MS (5 s): both pages must acknowledge what they read, or they are dropped.
     speaker.wait_for_function(
         "window.spacesAudioSpeaker && window.spacesAudioSpeaker.stats.framesSent > 400", timeout=30_000
     )
-    sent = speaker.evaluate("window.spacesAudioSpeaker.stop().then(() => window.spacesAudioSpeaker.stats.framesSent)")
-
-    listener.wait_for_function(f"window.spacesAudioStats.framesReceived >= {sent}", timeout=15_000)
-    stats = listener.evaluate("window.spacesAudioStats")
-    assert stats["framesReceived"] == sent
-    assert stats["speakers"]["0"]["framesReceived"] == sent
+    stop_and_count_received(speaker, listener)
     decoded = listener.evaluate(
         """() => { const full = window.spacesAudioPlayer.recording(0); const out = [];
                    for (let i = 0; i + 2 < full.length; i += 3) out.push((full[i] + full[i + 1] + full[i + 2]) / 3);
@@ -268,3 +290,23 @@ def test_real_room_pages_carry_the_hosts_voice_to_a_listener(audio_browser, live
     correlation = best_loop_correlation(decoded_env, envelope(source_samples_16k(speech_wav), 160))
     chance = best_loop_correlation(decoded_env, envelope(source_samples_16k(other_speech_wav), 160))
     assert correlation > 0.5 and correlation > chance + 0.2, (correlation, chance)
+    assert speaker.evaluate("window.socketCloses") == [] and listener.evaluate("window.socketCloses") == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_speaker_page_that_stalls_sends_what_it_held_and_stays_on_air(audio_browser, live_daphne):
+    speaker, listener = host_and_listener(audio_browser, live_daphne)
+    speaker.wait_for_function(
+        "window.spacesAudioSpeaker && window.spacesAudioSpeaker.stats.framesSent > 100", timeout=30_000
+    )
+    wait_for(listener, "window.spacesAudioStats.framesReceived > 50", timeout=15_000)  # listening already
+    # The host's page freezes for 4 s (a busy tab, a slow device): the microphone's blocks queue up and the
+    # page encodes and sends all 200 frames at once when it recovers, twice the guard's one-second rate.
+    speaker.evaluate("() => { const until = performance.now() + 4000; while (performance.now() < until) {} }")
+    after_stall = speaker.evaluate("window.spacesAudioSpeaker.stats.framesSent")
+    speaker.wait_for_function(f"window.spacesAudioSpeaker.stats.framesSent > {after_stall + 250}", timeout=30_000)
+
+    stop_and_count_received(speaker, listener)
+    # Neither page was closed: not the host as a flooder (4429), not the listener as a slow one (4408).
+    assert speaker.evaluate("window.socketCloses") == []
+    assert listener.evaluate("window.socketCloses") == []
