@@ -210,6 +210,38 @@ def test_whisper_final_is_decoded_during_the_pause_and_sent_once_the_pause_close
     assert vad.early_final_ms <= final_decodes[0][2] < vad.hangover_ms
 
 
+def _lead_in_ms(pcm16: bytes) -> int:
+    """How long `pcm16` stays silent before the voice (espeak-ng's silence is digital zeros)."""
+    return int(np.flatnonzero(np.abs(np.frombuffer(pcm16, dtype=np.int16)) > 300)[0]) // 16
+
+
+def test_whisper_final_decodes_a_lead_in_before_the_voice_but_the_caption_starts_at_the_voice(
+    whisper_engine, monkeypatch
+):
+    vad = VadConfig()
+    recogniser = WhisperRecogniser(whisper_engine, vad)
+    finals_audio = []
+    transcribe = whisper_engine.transcribe
+
+    def keeping_finals_audio(pcm16: bytes, **kwargs) -> str:
+        if not kwargs.get("partial"):
+            finals_audio.append(pcm16)
+        return transcribe(pcm16, **kwargs)
+
+    monkeypatch.setattr(whisper_engine, "transcribe", keeping_finals_audio)
+    sentence = _voiced(speak("The museum opens a new exhibition about ancient maps."))
+    voice_at_ms = 1_000 + _lead_in_ms(sentence)
+
+    finals = [r for r in _recognise(recogniser, silence(1_000) + sentence + silence(600), chunk_ms=20) if r.final]
+
+    assert len(finals) == 1 and len(finals_audio) == 1
+    # Whisper gets a quarter second of silence before the voice: the detector opens the utterance 100-150 ms
+    # into the voice, so the pre-roll of 200 ms it had gave a lead-in of 75 ms, and cost words.
+    assert _lead_in_ms(finals_audio[0]) >= 250
+    # ... while the caption is timed from just before the voice, not from the start of the pre-roll.
+    assert voice_at_ms - vad.caption_lead_ms - 100 <= finals[0].start_ms <= voice_at_ms
+
+
 def test_whisper_pause_between_words_shorter_than_the_hangover_keeps_the_sentence_whole(whisper_engine):
     vad = VadConfig()
     recogniser, decodes = _recording(whisper_engine, vad)
