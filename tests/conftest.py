@@ -3,6 +3,7 @@ server fixtures (a live Daphne on the test database), and a clean slate of backg
 per test."""
 
 import asyncio
+import gc
 import os
 import uuid
 
@@ -23,6 +24,16 @@ pytest.register_assert_rewrite("tests.sockets")
 # read when MKL first runs, so set before any engine loads (and inherited by the servers tests start).
 os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
 os.environ.setdefault("MKL_DYNAMIC", "FALSE")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    """pytest-django's test databases, dropped only after the garbage collector has run: a thread that ended (an
+    event loop's executor) can leave its database connection in a reference cycle, open until collected, and
+    PostgreSQL refuses to drop a database someone is connected to (the run then ends with a warning and leaves
+    the database behind)."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture(autouse=True)
