@@ -34,12 +34,11 @@ import django  # noqa: E402
 django.setup()
 import numpy as np  # noqa: E402
 
-from bench.captions_wer import PROMPT, SENTENCES  # noqa: E402
+from bench.captions_wer import PROMPT, SENTENCES, decoded, through_opus  # noqa: E402
 from bench.word_errors import word_errors  # noqa: E402
-from captions.audio import StreamDecoder  # noqa: E402
 from captions.engines import ENGINE_WHISPER, VadConfig, WhisperEngine, WhisperRecogniser, build_engine  # noqa: E402
-from tests.captions.speech import opus_frames, silence, speak  # noqa: E402
-from tests.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.captions.speech import silence, speak  # noqa: E402
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS, fake_microphone_args  # noqa: E402
 from tests.daphne import daphne_server  # noqa: E402
 
 GAP_MS = 1_500
@@ -87,13 +86,7 @@ def frames_from_chromium(wav48: Path, seconds: float) -> list[bytes]:
         "SPACES_MEDIA_REDIS_PREFIX": f"bench.{uuid.uuid4().hex}",
         "SPACES_BENCH_PAGES": str(ROOT / "tests" / "rooms" / "pages"),
     }
-    args = [
-        *CHROMIUM_ARGS,
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-audio-capture={wav48}",
-        "--autoplay-policy=no-user-gesture-required",
-    ]
+    args = [*CHROMIUM_ARGS, *fake_microphone_args(str(wav48))]
     with daphne_server("tests.rooms.media_asgi:application", env) as port, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
         page = browser.new_page()
@@ -124,11 +117,6 @@ def recognise(engine: WhisperEngine, pcm16: bytes) -> list[str]:
     return finals
 
 
-def decoded(frames: list[bytes]) -> bytes:
-    decoder = StreamDecoder()
-    return b"".join(chunk.pcm16 for frame in frames for chunk in decoder.decode(frame))
-
-
 def report(engine: WhisperEngine, name: str, pcm16: bytes, show: bool) -> None:
     finals = recognise(engine, pcm16)
     wrong, total = word_errors(" ".join(SENTENCES), " ".join(finals))
@@ -147,7 +135,7 @@ def main() -> None:
         seconds = len(pcm16) / 32_000
         browser_frames = frames_from_chromium(wav48, seconds)
     report(engine, "pcm", pcm16, args.show)
-    report(engine, "opus", decoded(opus_frames(pcm16)), args.show)
+    report(engine, "opus", through_opus(pcm16), args.show)
     report(engine, "chromium", decoded(browser_frames), args.show)
     samples = np.abs(np.frombuffer(decoded(browser_frames), dtype=np.int16).astype(np.int32))
     source = np.abs(np.frombuffer(pcm16, dtype=np.int16).astype(np.int32))

@@ -76,10 +76,14 @@ SENTENCES = [
 ]
 
 
-def through_opus(pcm16: bytes, application: str = "audio") -> bytes:
+def decoded(frames: list[bytes]) -> bytes:
+    """A speaker's client frames decoded as the captioner decodes them, as 16 kHz PCM16."""
     decoder = StreamDecoder()
-    frames = opus_frames(pcm16, application=application)
     return b"".join(chunk.pcm16 for frame in frames for chunk in decoder.decode(frame))
+
+
+def through_opus(pcm16: bytes, application: str = "audio") -> bytes:
+    return decoded(opus_frames(pcm16, application=application))
 
 
 def measure(engine: WhisperEngine, name: str, runs: list[list[tuple[str, bytes]]], *, beam: int, prompt: str) -> None:

@@ -11,3 +11,13 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+def fake_microphone_args(wav: str) -> list[str]:
+    """Flags for a Chromium whose microphone plays `wav` (in a loop), granted without asking, with autoplay on."""
+    return [
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={wav}",
+        "--autoplay-policy=no-user-gesture-required",
+    ]

@@ -18,7 +18,7 @@ from captions.models import CaptionSegment
 from tests.accounts.factories import UserFactory
 from tests.browser.support import signed_in_page
 from tests.captions.test_live import caption_worker, loaded_engine  # noqa: F401  (fixtures)
-from tests.chromium import CHROMIUM, CHROMIUM_ARGS
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS, fake_microphone_args
 from tests.rooms.factories import SpaceFactory, make_host
 from tests.rooms.test_audio_browser import synthesise
 
@@ -39,10 +39,7 @@ def speaking_browser(browser_type, speech_wav):
         executable_path=CHROMIUM,
         args=[
             *CHROMIUM_ARGS,
-            "--use-fake-ui-for-media-stream",
-            "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-audio-capture={speech_wav}",
-            "--autoplay-policy=no-user-gesture-required",
+            *fake_microphone_args(speech_wav),
         ],
     )
     yield browser

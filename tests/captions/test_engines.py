@@ -152,10 +152,11 @@ def test_whisper_engine_gives_growing_partials_whose_agreed_words_never_change(w
     revised = [b[: len(a)] != a for a, b in zip(shown, shown[1:], strict=False)]
     assert revised.count(True) <= 2, [p.text for p in partials]
     # By the end the line shows most of the sentence, beginning as the final does (the final, decoded with a
-    # beam on the whole utterance, may still differ in a word: "market" / "markets"). Which partial settles
-    # which words varies from run to run: the model's decode of the same audio is not repeatable to the word.
+    # beam on the whole utterance, may still differ in a word: "market" / "markets", "the village" / "a
+    # village"). Which partial settles which words varies from run to run: the model's decode of the same
+    # audio is not repeatable to the word.
     final_words = [w.strip(",.").lower() for w in finals[0].text.split()]
-    assert shown[-1][:3] == final_words[:3], ([p.text for p in partials], finals[0].text)
+    assert shown[-1][:2] == final_words[:2], ([p.text for p in partials], finals[0].text)
     assert len(shown[-1]) >= len(final_words) // 2, ([p.text for p in partials], finals[0].text)
     assert all(p.start_ms == finals[0].start_ms for p in partials)
     assert all(a.end_ms < b.end_ms for a, b in zip(partials, partials[1:], strict=False))
@@ -173,12 +174,15 @@ class _Decodes:
         self._engine = engine
         self.recogniser: WhisperRecogniser | None = None
         self.calls: list[tuple[bool, float, int]] = []
+        self.finals_audio: list[bytes] = []
 
     def __getattr__(self, name):
         return getattr(self._engine, name)
 
     def transcribe(self, pcm16: bytes, *, partial: bool = False, prompt: str = "") -> str:
         self.calls.append((partial, len(pcm16) / 32_000, self.recogniser._silent_ms))
+        if not partial:
+            self.finals_audio.append(pcm16)
         return self._engine.transcribe(pcm16, partial=partial, prompt=prompt)
 
 
@@ -188,10 +192,14 @@ def _recording(engine: WhisperEngine, vad: VadConfig) -> tuple[WhisperRecogniser
     return decodes.recogniser, decodes
 
 
+def _voice_at(pcm16: bytes) -> np.ndarray:
+    """The indices of the samples of `pcm16` loud enough to be voice (espeak-ng's silence is digital zeros)."""
+    return np.flatnonzero(np.abs(np.frombuffer(pcm16, dtype=np.int16).astype(np.int32)) > 300)
+
+
 def _voiced(pcm16: bytes) -> bytes:
     """espeak-ng's speech without its trailing near-silence (about 0.4 s), so a test says how long a pause is."""
-    samples = np.frombuffer(pcm16, dtype=np.int16)
-    return samples[: int(np.flatnonzero(np.abs(samples.astype(np.int32)) > 300)[-1]) + 1].tobytes()
+    return pcm16[: 2 * (int(_voice_at(pcm16)[-1]) + 1)]
 
 
 def test_whisper_final_is_decoded_during_the_pause_and_sent_once_the_pause_closes_it(whisper_engine):
@@ -211,33 +219,22 @@ def test_whisper_final_is_decoded_during_the_pause_and_sent_once_the_pause_close
 
 
 def _lead_in_ms(pcm16: bytes) -> int:
-    """How long `pcm16` stays silent before the voice (espeak-ng's silence is digital zeros)."""
-    return int(np.flatnonzero(np.abs(np.frombuffer(pcm16, dtype=np.int16)) > 300)[0]) // 16
+    """How long `pcm16` stays silent before the voice."""
+    return int(_voice_at(pcm16)[0]) // 16
 
 
-def test_whisper_final_decodes_a_lead_in_before_the_voice_but_the_caption_starts_at_the_voice(
-    whisper_engine, monkeypatch
-):
+def test_whisper_final_decodes_a_lead_in_before_the_voice_but_the_caption_starts_at_the_voice(whisper_engine):
     vad = VadConfig()
-    recogniser = WhisperRecogniser(whisper_engine, vad)
-    finals_audio = []
-    transcribe = whisper_engine.transcribe
-
-    def keeping_finals_audio(pcm16: bytes, **kwargs) -> str:
-        if not kwargs.get("partial"):
-            finals_audio.append(pcm16)
-        return transcribe(pcm16, **kwargs)
-
-    monkeypatch.setattr(whisper_engine, "transcribe", keeping_finals_audio)
+    recogniser, decodes = _recording(whisper_engine, vad)
     sentence = _voiced(speak("The museum opens a new exhibition about ancient maps."))
     voice_at_ms = 1_000 + _lead_in_ms(sentence)
 
     finals = [r for r in _recognise(recogniser, silence(1_000) + sentence + silence(600), chunk_ms=20) if r.final]
 
-    assert len(finals) == 1 and len(finals_audio) == 1
+    assert len(finals) == 1 and len(decodes.finals_audio) == 1
     # Whisper gets a quarter second of silence before the voice: the detector opens the utterance 100-150 ms
     # into the voice, so the pre-roll of 200 ms it had gave a lead-in of 75 ms, and cost words.
-    assert _lead_in_ms(finals_audio[0]) >= 250
+    assert _lead_in_ms(decodes.finals_audio[0]) >= 250
     # ... while the caption is timed from just before the voice, not from the start of the pre-roll.
     assert voice_at_ms - vad.caption_lead_ms - 100 <= finals[0].start_ms <= voice_at_ms
 

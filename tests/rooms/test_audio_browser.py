@@ -8,7 +8,8 @@ import wave
 
 import pytest
 
-from tests.browser.support import wait_for
+from tests.browser.support import signed_in_page, wait_for
+from tests.chromium import fake_microphone_args
 
 pytestmark = pytest.mark.browser
 
@@ -45,10 +46,7 @@ def browser_type_launch_args(browser_type_launch_args, speech_wav):
         **browser_type_launch_args,
         "args": [
             *browser_type_launch_args["args"],
-            "--use-fake-ui-for-media-stream",
-            "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-audio-capture={speech_wav}",
-            "--autoplay-policy=no-user-gesture-required",
+            *fake_microphone_args(speech_wav),
         ],
     }
 
@@ -234,14 +232,8 @@ window.WebSocket = class extends PageWebSocket {
 
 
 def room_page(browser, base: str, user, path: str):
-    """`path` on the live server in a browser context signed in as `user`, recording its sockets' close codes."""
-    from django.test import Client
-
-    client = Client()
-    client.force_login(user)
-    context = browser.new_context(base_url=base)
-    context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": base}])
-    page = context.new_page()
+    """`path` for `user`, signed in, recording its sockets' close codes in `window.socketCloses`."""
+    page = signed_in_page(browser, base, user)
     page.add_init_script(RECORD_SOCKET_CLOSES)
     page.goto(path)
     return page

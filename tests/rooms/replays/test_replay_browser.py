@@ -25,7 +25,7 @@ from rooms.replays.models import Recording
 from rooms.replays.storage import replay_storage
 from tests.accounts.factories import UserFactory
 from tests.browser.support import signed_in_page
-from tests.chromium import CHROMIUM, CHROMIUM_ARGS
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS, fake_microphone_args
 from tests.rooms.factories import SpaceFactory, make_host
 from tests.rooms.replays.audio import decode_file
 from tests.rooms.replays.test_recorder import wait_for
@@ -51,10 +51,7 @@ def launch(browser_type, wav: str):
         executable_path=CHROMIUM,
         args=[
             *CHROMIUM_ARGS,
-            "--use-fake-ui-for-media-stream",
-            "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-audio-capture={wav}",
-            "--autoplay-policy=no-user-gesture-required",
+            *fake_microphone_args(wav),
         ],
     )
 
