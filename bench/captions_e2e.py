@@ -4,10 +4,11 @@ in its own process, to listeners' sockets, with N Spaces live on one worker.
 The production shape: one Daphne process and one `celery worker -Q captions --pool=solo` on PostgreSQL
 and Redis. Each Space (seeded live, bench/room_seed.py) gets a speaker socket that sends espeak-ng
 sentences encoded as the browser encodes them (48 kHz mono Opus in 20 ms frames with the contract
-header) at real time, with pauses between sentences, and a listener socket that times every caption
-it receives. It prints, over all Spaces: p50/p95 from the end of each sentence to its final at the
-listener, time from the first word to the first partial, WER of the finals against what was said,
-seconds of speech that got no final, and the worker's CPU per stream (cores). Last line:
+header) at real time, with pauses between sentences (each pass at another alignment within a frame), and
+a listener socket that times every caption it receives. It prints, over all Spaces: p50/p95 from the end
+of each sentence to its final at the listener, time from the first word to the first partial, WER of the
+finals against what was said (bench/word_errors.py), seconds of speech that got no final, and the worker's
+CPU per stream (cores). Last line:
 `caption_e2e_p50_s=<> caption_e2e_p95_s=<> first_partial_p50_s=<> wer=<> spaces=<N>`.
 
 Prerequisites as bench/fanout.py: a PostgreSQL server (`--server`), on which it makes a scratch
@@ -49,6 +50,11 @@ SENTENCES = [
     "Our neighbours planted apple trees along the fence.",
 ]
 PAUSE_MS = 900
+# Where a word falls within a 20 ms frame changes what the encoder and the model make of it (WER moves by
+# several hundredths between alignments): each pass over the sentences, and each Space, speaks them at another
+# of ALIGNMENTS offsets within a frame, so that a run measures many alignments rather than one many times.
+ALIGNMENTS = 8
+LEAD_MS = 300
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -63,7 +69,10 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def run_space(port: int, room, sentences: list[tuple[str, list[bytes], int]], seconds: float, out: dict) -> None:
+Spoken = tuple[str, list[bytes], int, float]  # text, Opus payloads, speech ms, first word's offset in seconds
+
+
+async def run_space(port: int, room, index: int, aligned: list[list[Spoken]], seconds: float, out: dict) -> None:
     import websockets
 
     from captions.audio import FORMAT_OPUS, build_frame
@@ -105,9 +114,12 @@ async def run_space(port: int, room, sentences: list[tuple[str, list[bytes], int
         seq, started = 0, time.monotonic()
         clock = started
         silence_frames = PAUSE_MS // 20
+        passes = 0
         while time.monotonic() - started < seconds:
-            for text, payloads, speech_ms in sentences:
-                first_word = clock + 0.3
+            sentences = aligned[(passes + 2 * index) % len(aligned)]
+            passes += 1
+            for text, payloads, speech_ms, lead_s in sentences:
+                first_word = clock + lead_s
                 for payload in payloads:
                     await sp.send(build_frame(FORMAT_OPUS, seq, time.time() * 1000, payload))
                     seq += 1
@@ -147,12 +159,14 @@ def main() -> None:
     from tests.captions.speech import opus_payloads, speak
 
     rooms = [seed_room(listeners=1, speakers=1, prefix=f"cap{i}") for i in range(args.spaces)]
-    spoken = []
+    aligned: list[list[Spoken]] = [[] for _ in range(ALIGNMENTS)]
     for text in SENTENCES:
         pcm = speak(text)
         loud = np.flatnonzero(np.abs(np.frombuffer(pcm, dtype=np.int16).astype(np.int32)) > 300)
         speech_ms = int((loud[-1] + 1) / 16) - int(loud[0] / 16) if loud.size else 0
-        spoken.append((text, opus_payloads(bytes(300 * 32) + pcm), speech_ms))
+        for n, sentences in enumerate(aligned):
+            lead = 2 * int(16 * (LEAD_MS + 20 * n / ALIGNMENTS))  # PCM16 bytes at 16 kHz
+            sentences.append((text, opus_payloads(bytes(lead) + pcm), speech_ms, lead / 32_000))
     silence_payload = opus_payloads(bytes(20 * 32 * 5))[2]
 
     env = {
@@ -194,7 +208,9 @@ def main() -> None:
         cpu_before, wall_before = process_cpu_seconds(worker.pid), time.monotonic()
 
         async def all_spaces() -> None:
-            await asyncio.gather(*(run_space(port, room, spoken, args.seconds, out) for room in rooms))
+            await asyncio.gather(
+                *(run_space(port, room, i, aligned, args.seconds, out) for i, room in enumerate(rooms))
+            )
 
         asyncio.run(all_spaces())
         cpu = process_cpu_seconds(worker.pid) - cpu_before

@@ -1,44 +1,27 @@
 """Word errors of a caption against what was said, as the caption benches count them.
 
-Words are compared lower-cased, without the punctuation around them, hyphenated words as their parts, and
-numbers as their value, whether written in words or in digits ("forty thousand" = "40,000", "three" = "3"):
-a caption that writes a number in digits has the words right. Whisper's own English normaliser, which the
-published Whisper WERs use, scores numbers the same way.
+Both texts go through Whisper's own English normaliser (the `whisper-normalizer` package: the rules the
+published Whisper WERs are counted with): lower case, no punctuation, hyphenated words as their parts,
+numbers as their value whether written in words or in digits ("forty thousand" = "40000", "seven" = "7"),
+British spellings as American ("harbour" = "harbor"), fillers ("uh", "hmm") dropped. A caption that writes
+"harbor" or "7" has the words right.
 """
 
 from __future__ import annotations
 
-import re
+from functools import cache
 
-UNITS = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen"
-).split()
-TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
-NUMBER_WORDS = {word: n for n, word in enumerate(UNITS)} | {word: 20 + 10 * n for n, word in enumerate(TENS)}
-SCALES = {"hundred": 100, "thousand": 1_000, "million": 1_000_000}
+from whisper_normalizer.english import EnglishTextNormalizer
+
+
+@cache
+def _normaliser() -> EnglishTextNormalizer:
+    return EnglishTextNormalizer()
 
 
 def words(text: str) -> list[str]:
-    """`text` as the words a WER counts, numbers as their digits."""
-    raw = [w.strip(".,!?;:'\"").lower() for w in re.split(r"[\s\-]+", text)]
-    result: list[str] = []
-    number: int | None = None  # a number being read from words, e.g. "forty" then "thousand"
-    for word in filter(None, raw):
-        if re.fullmatch(r"\d{1,3}(,\d{3})+|\d+", word):
-            word = word.replace(",", "")
-        if word in NUMBER_WORDS:
-            number = (number or 0) + NUMBER_WORDS[word]
-        elif word in SCALES and number is not None:
-            number *= SCALES[word]
-        else:
-            if number is not None:
-                result.append(str(number))
-                number = None
-            result.append(word)
-    if number is not None:
-        result.append(str(number))
-    return result
+    """`text` as the words a WER counts."""
+    return _normaliser()(text).split()
 
 
 def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
