@@ -12,9 +12,10 @@ reload) starts afresh at the recorded place. Silences stay silences.
 Why Opus in MP4: one hour of speech is 14 MB at 32 kbit/s (AAC-LC needs about twice the rate for the
 same speech), the speakers' own codec means no resampling, and MP4 (`audio/mp4; codecs=opus`, moov at
 the front) plays and seeks in Chromium, Firefox and Safari 17+; bench/replay_mix.py has the figures.
-The mix is encoded in Opus's `audio` mode, as the speakers' pages encode (capture.js): a second pass in `voip`
-mode lost words, `audio` did not (Whisper tiny.en on bench/captions_wer.py's thirty sentences after the page's
-encoding, 4 alignments: 0.100 WER; mixed again in `voip` 0.120, in `audio` 0.094).
+The mix is encoded as Chromium encodes the speakers' pages (capture.js): Opus's `audio` mode held to the bit rate
+by constrained VBR (libopus's plain VBR spends 45-57 kbps on speech in that mode). A second pass costs no words
+either way (Whisper tiny.en on bench/captions_wer.py's thirty sentences, 4 alignments: 0.095 WER after the page's
+encoding, mixed again in `voip` 0.099, in `audio` 0.090).
 """
 
 from __future__ import annotations
@@ -102,7 +103,12 @@ def _encoder() -> av.CodecContext:
     encoder.layout = "mono"
     encoder.format = "s16"
     encoder.bit_rate = BIT_RATE
-    encoder.options = {"application": "audio", "frame_duration": str(FRAME_MS), "compression_level": "5"}
+    encoder.options = {
+        "application": "audio",
+        "vbr": "constrained",
+        "frame_duration": str(FRAME_MS),
+        "compression_level": "5",
+    }
     encoder.open()
     return encoder
 
@@ -163,7 +169,7 @@ def assemble(sections: Sequence[Sequence[bytes]], path: str) -> int:
         stream = container.add_stream("libopus", rate=RATE)
         stream.layout = "mono"
         stream.bit_rate = BIT_RATE
-        stream.codec_context.options = {"application": "audio", "frame_duration": str(FRAME_MS)}
+        stream.codec_context.options = {"application": "audio", "vbr": "constrained", "frame_duration": str(FRAME_MS)}
         stream.codec_context.open()  # the muxer takes the Opus header from the opened encoder
         for packets in sections:
             for payload in packets:

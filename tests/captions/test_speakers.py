@@ -40,7 +40,8 @@ LINES = {
     "dora": "Our guest speaker talks about electric bicycles.",
     "ravi": "Tomorrow we visit the museum of modern sculpture.",
 }
-KEYWORDS = {"maya": {"morning", "gardening"}, "dora": {"electric", "bicycles"}, "ravi": {"tomorrow", "museum"}}
+# Words tiny.en gets on every decode of these lines (it hears "bicycles" as "an electric bicycle" on some).
+KEYWORDS = {"maya": {"morning", "gardening"}, "dora": {"guest", "electric"}, "ravi": {"tomorrow", "museum"}}
 
 
 def _space_with_three_speakers():
