@@ -6,8 +6,8 @@ const OPUS_CONFIG = {
   sampleRate: 48000,
   numberOfChannels: 1,
   bitrate: 32000,
-  // "audio", not "voip": the voip mode's speech shaping costs the captioner words (WER 0.123 against 0.097 at the
-  // same bitrate, bench/captions_wer.py), and listeners hear no worse.
+  // "audio", not "voip": the voip mode's speech shaping costs the captioner words (WER 0.125 against 0.105 at the
+  // same 32 kbps, bench/captions_wer.py), and listeners hear no worse.
   opus: { frameDuration: FRAME_MS * 1000, complexity: 5, application: "audio" },
 };
 
