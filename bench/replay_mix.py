@@ -45,10 +45,7 @@ def speech_48k(text: str) -> np.ndarray:
 
 
 def opus_packets(samples: np.ndarray) -> list[bytes]:
-    encoder = av.CodecContext.create("libopus", "w")
-    encoder.sample_rate, encoder.layout, encoder.format, encoder.bit_rate = 48_000, "mono", "s16", 32_000
-    encoder.options = {"frame_duration": "20", "application": "audio", "vbr": "constrained"}  # as the page (capture.js)
-    encoder.open()
+    encoder = mixing.opus_encoder()  # as the speakers' pages encode
     samples = np.pad(samples, (0, -len(samples) % 960))
     packets = []
     for n, at in enumerate(range(0, len(samples), 960)):

@@ -12,9 +12,10 @@ reload) starts afresh at the recorded place. Silences stay silences.
 Why Opus in MP4: one hour of speech is 14 MB at 32 kbit/s (AAC-LC needs about twice the rate for the
 same speech), the speakers' own codec means no resampling, and MP4 (`audio/mp4; codecs=opus`, moov at
 the front) plays and seeks in Chromium, Firefox and Safari 17+; bench/replay_mix.py has the figures.
-The mix is encoded as Chromium encodes the speakers' pages (capture.js): Opus's `audio` mode held to the bit rate
-by constrained VBR (libopus's plain VBR spends 45-57 kbps on speech in that mode). A second pass costs no words
-either way (Whisper tiny.en on bench/captions_wer.py's thirty sentences, 4 alignments: 0.095 WER after the page's
+The mix is encoded as Chromium encodes the speakers' pages (capture.js): Opus's `audio` mode held to the bit
+rate by constrained VBR, 32.4 kbps as on Chromium's frames (libopus's plain VBR spends 45-57 kbps on speech in
+that mode); `opus_encoder` is that encoder, for the tests and benches too. A second pass costs no words either
+way (Whisper tiny.en on bench/captions_wer.py's thirty sentences, 4 alignments: 0.095 WER after the page's
 encoding, mixed again in `voip` 0.099, in `audio` 0.090).
 """
 
@@ -97,18 +98,19 @@ class _SpeakerTrack:
                 buffer[begin - origin : end - origin] += samples[begin - start : end - start]
 
 
-def _encoder() -> av.CodecContext:
+def opus_options(application: str = "audio") -> dict[str, str]:
+    """libopus's options for the Opus a speaker's page sends (capture.js); "voip" only to compare against."""
+    return {"application": application, "vbr": "constrained", "frame_duration": str(FRAME_MS), "compression_level": "5"}
+
+
+def opus_encoder(application: str = "audio") -> av.CodecContext:
+    """An encoder of 20 ms mono 48 kHz Opus packets as a speaker's page makes them."""
     encoder = av.CodecContext.create("libopus", "w")
     encoder.sample_rate = RATE
     encoder.layout = "mono"
     encoder.format = "s16"
     encoder.bit_rate = BIT_RATE
-    encoder.options = {
-        "application": "audio",
-        "vbr": "constrained",
-        "frame_duration": str(FRAME_MS),
-        "compression_level": "5",
-    }
+    encoder.options = opus_options(application)
     encoder.open()
     return encoder
 
@@ -126,7 +128,7 @@ def mix_section(tracks: Iterable[Iterable[TrackFrame]], *, start_ms: int, end_ms
         if wanted:
             _SpeakerTrack(wanted).add_to(buffer, origin)
     pcm = (np.clip(buffer, -1.0, 1.0) * 32767).astype(np.int16)
-    encoder = _encoder()
+    encoder = opus_encoder()
     packets: list[bytes] = []
     for n in range(frames_out + ENCODER_WARMUP_FRAMES):
         frame = av.AudioFrame.from_ndarray(
@@ -149,7 +151,7 @@ def silence_packet() -> bytes:
     """A 20 ms Opus packet of silence (a few bytes), for stretches nobody spoke in."""
     global _silence
     if _silence is None:
-        encoder = _encoder()
+        encoder = opus_encoder()
         packets = []
         for n in range(20):
             frame = av.AudioFrame.from_ndarray(
@@ -169,7 +171,7 @@ def assemble(sections: Sequence[Sequence[bytes]], path: str) -> int:
         stream = container.add_stream("libopus", rate=RATE)
         stream.layout = "mono"
         stream.bit_rate = BIT_RATE
-        stream.codec_context.options = {"application": "audio", "vbr": "constrained", "frame_duration": str(FRAME_MS)}
+        stream.codec_context.options = opus_options()
         stream.codec_context.open()  # the muxer takes the Opus header from the opened encoder
         for packets in sections:
             for payload in packets:

@@ -9,6 +9,7 @@ import av
 import numpy as np
 
 from captions.audio import FORMAT_OPUS, FORMAT_PCM16, build_frame
+from rooms.replays.mixing import opus_encoder
 
 SAMPLE_RATE = 16_000
 
@@ -40,20 +41,7 @@ def pcm_frames(pcm16: bytes, *, first_seq: int = 0, origin_ms: float = 1_700_000
 
 def opus_payloads(pcm16: bytes, *, application: str = "audio") -> list[bytes]:
     """`pcm16` (16 kHz) encoded the way a speaker's page does: 48 kHz mono Opus in 20 ms packets."""
-    encoder = av.CodecContext.create("libopus", "w")
-    encoder.sample_rate = 48_000
-    encoder.layout = "mono"
-    encoder.format = "s16"
-    encoder.bit_rate = 32_000
-    # As capture.js asks WebCodecs. Chromium keeps Opus at its 32 kbps (32.4 measured on its frames); libopus's
-    # plain VBR in `audio` mode spends 45-57 kbps on the same speech, its constrained VBR 32.4.
-    encoder.options = {
-        "frame_duration": "20",
-        "application": application,
-        "compression_level": "5",
-        "vbr": "constrained",
-    }
-    encoder.open()
+    encoder = opus_encoder(application)
     upsampler = av.AudioResampler(format="s16", layout="mono", rate=48_000)
     mono = np.frombuffer(pcm16, dtype=np.int16).reshape(1, -1)
     source = av.AudioFrame.from_ndarray(mono, format="s16", layout="mono")
