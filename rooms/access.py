@@ -95,9 +95,12 @@ def host_eligibility(*, user: User) -> HostEligibility:
 LOOK_UP = object()  # `can_join(participant=...)` default: the caller has not looked the row up
 
 
-def can_join(*, space: Space, user: User, participant: Participant | None | object = LOOK_UP) -> Decision:
+def can_join(
+    *, space: Space, user: User, participant: Participant | None | object = LOOK_UP, host_blocks: bool | None = None
+) -> Decision:
     """May `user` open this Space's room now? `participant` is their row, or None when the caller looked
-    and found none (a join of someone new then costs no second look-up)."""
+    and found none, and `host_blocks` whether the host blocks them, when the caller looked (a join of many
+    people at once then costs no look-up per person)."""
     if not user.is_authenticated:
         return Decision(False, "Log in to join Spaces.", CloseCode.UNAUTHENTICATED)
     if space.state in (Space.State.ENDED, Space.State.CANCELLED):
@@ -110,7 +113,7 @@ def can_join(*, space: Space, user: User, participant: Participant | None | obje
     row = Participant.objects.filter(space=space, user=user).first() if participant is LOOK_UP else participant
     if isinstance(row, Participant) and row.removed:
         return Decision(False, "You were removed from this Space.", CloseCode.FORBIDDEN)
-    return _host_and_audience_allow(space, user, "This Space is not open to you.")
+    return _host_and_audience_allow(space, user, "This Space is not open to you.", host_blocks)
 
 
 def may_request_to_speak(*, space: Space, user: User) -> Decision:
@@ -195,9 +198,11 @@ def can_replay(*, space: Space, user: User) -> Decision:
     return _host_and_audience_allow(space, user, "This replay is not open to you.")
 
 
-def _host_and_audience_allow(space: Space, user: User, refusal: str) -> Decision:
+def _host_and_audience_allow(space: Space, user: User, refusal: str, host_blocks: bool | None = None) -> Decision:
     """What joining and replaying share: the host's blocks, then the audience's admission hooks."""
-    if Block.objects.filter(blocker_id=space.host_id, blocked=user).exists():
+    if host_blocks is None:
+        host_blocks = Block.objects.filter(blocker_id=space.host_id, blocked=user).exists()
+    if host_blocks:
         return Decision(False, "The host has blocked you.", CloseCode.FORBIDDEN)
     return audience_admits(space=space, user=user, refusal=refusal)
 

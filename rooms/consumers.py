@@ -25,16 +25,14 @@ from . import (
     encode_once,
     fanout,
     headcount,
-    join_threads,
+    join_batches,
     leases,
     media,
     questions,
     selectors,
     services,
     socket_cap,
-    welcome_cache,
 )
-from .events import participant_payload
 from .models import SPEAKING_ROLES, Participant, Space
 from .presence import TokenBucket, batcher
 
@@ -102,8 +100,7 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         try:
             # The join runs on as a task of its own if this socket goes meanwhile, so that `_leave` can wait
             # for the row it writes instead of leaving before it exists (a ghost listener).
-            join = join_threads.on_join_threads(self._join)
-            self.join_task = asyncio.ensure_future(join(await leases.process_id(), welcome_cache.for_this_loop()))
+            self.join_task = asyncio.ensure_future(self._join(await leases.process_id()))
             snapshot = await asyncio.shield(self.join_task)
             leases.opened(cast(int, self.socket_id), self.participant_id)
         except access.AdmissionRefused as refused:
@@ -129,15 +126,12 @@ class SpaceConsumer(AsyncWebsocketConsumer):
                 space_id=space_id, participant_id=self.participant_id
             )
 
-    def _join(self, process_id: int, welcomes: welcome_cache.WelcomeCache) -> dict:
-        space = Space.objects.get(pk=cast(int, self.space_id))
-        participant = services.participant_join(space=space, user=self.user, process_id=process_id)
-        self.socket_id, self.participant_id = participant.socket_id, participant.pk
-        self._remember(participant_payload(participant))
-        self.first_connection = participant.first_connection
-        participant.space = space
-        shared = welcomes.shared(space.pk, space.started_at, lambda: selectors.room_shared_snapshot(space=space))
-        return selectors.room_snapshot(space=space, me=participant, shared=shared)
+    async def _join(self, process_id: int) -> dict:
+        joined = await join_batches.for_this_loop().join(cast(int, self.space_id), self.user, process_id)
+        self.socket_id, self.participant_id = joined.participant.socket_id, joined.participant.pk
+        self._remember(joined.welcome["me"])
+        self.first_connection = joined.participant.first_connection
+        return joined.welcome
 
     async def resync(self, delay: float = 0) -> None:
         """Called by rooms.fanout after Redis lost the room's events for a while: apply what changed meanwhile

@@ -39,8 +39,8 @@ def _add(space_id: int, delta: int) -> None:
         log.warning("could not update a Space's headcount", exc_info=True)
 
 
-def arrived(space_id: int) -> None:
-    _add(space_id, 1)
+def arrived(space_id: int, people: int = 1) -> None:
+    _add(space_id, people)
 
 
 def departed(space_id: int) -> None:

@@ -1,10 +1,9 @@
 """Where a room socket's join does its database work.
 
-Channels runs every `database_sync_to_async` call of a process on one thread, so in a storm each join, and
-each handshake's session read behind it, waits for every join before it, mostly on round trips to PostgreSQL.
-On PostgreSQL joins run on SPACES_JOIN_THREADS threads of their own (each keeps its own connection, or takes
-one from the pool), which overlap those waits; on SQLite, which takes one writer at a time, they stay on
-Channels' thread.
+Channels runs every `database_sync_to_async` call of a process on one thread, so in a storm the handshakes'
+session reads would wait behind the joins' writes there. On PostgreSQL the joins' batches
+(`rooms.join_batches`) run on SPACES_JOIN_THREADS threads of their own (each keeps its own connection, or takes
+one from the pool); on SQLite, which takes one writer at a time, they stay on Channels' thread.
 """
 
 from __future__ import annotations

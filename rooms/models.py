@@ -109,8 +109,9 @@ class Participant(models.Model):
     # Which relay slot carries this person's audio while they hold a speaking role.
     speaker_index = models.PositiveSmallIntegerField(null=True, blank=True)
     joined_at = models.DateTimeField(default=timezone.now)
-    # Not columns: services.participant_join sets them on the instance it returns (the socket it just
-    # recorded, whether that is the person's only open socket in the Space, the roles they are invited to).
+    # Not columns: services.participant_join and participants_join set them on the instances they return (the
+    # socket just recorded, whether that is the person's only open socket in the Space, the roles they are
+    # invited to).
     socket_id: int
     first_connection: bool
     invitation_roles: set[str]

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Window
+from django.db.models.functions import Coalesce, RowNumber
 
 from accounts.models import Block, Follow, User
 
@@ -17,6 +17,7 @@ from .leases import live_socket_of
 from .models import SPEAKING_ROLES, Participant, PinnedPost, Reminder, Role, Space
 
 LISTENER_SNAPSHOT_LIMIT = 100
+BLOCK_LIST_LIMIT = 1000  # of a joiner's own blocks sent in a `welcome`
 
 
 def spaces_live(*, query: str = "") -> QuerySet[Space]:
@@ -136,17 +137,36 @@ def ever_spoke_in(*, space: Space) -> QuerySet[User]:
     ).order_by("space_participations__speaker_index")
 
 
-def room_snapshot(*, space: Space, me: Participant, shared: dict | None = None) -> dict:
+def block_lists(*, user_ids: list[int]) -> dict[int, list[int]]:
+    """Whom each of these people blocks, at most BLOCK_LIST_LIMIT + 1 each (one more tells there are more), in
+    one query however many people and blocks."""
+    lists: dict[int, list[int]] = {user_id: [] for user_id in user_ids}
+    ranked = (
+        Block.objects.filter(blocker_id__in=user_ids)
+        .annotate(rank=Window(RowNumber(), partition_by=F("blocker_id"), order_by=F("pk").asc()))
+        .filter(rank__lte=BLOCK_LIST_LIMIT + 1)
+        .values_list("blocker_id", "blocked_id")
+    )
+    for blocker_id, blocked_id in ranked:
+        lists[blocker_id].append(blocked_id)
+    return lists
+
+
+def room_snapshot(
+    *, space: Space, me: Participant, shared: dict | None = None, blocked_ids: list[int] | None = None
+) -> dict:
     """Everything a socket needs on (re)connect, in a handful of queries: `shared` (what `room_shared_snapshot`
-    gives every socket of the Space, built now when not given) and what is this person's own."""
+    gives every socket of the Space, built now when not given) and what is this person's own (`blocked_ids`
+    as `block_lists` gives them, looked up now when not given)."""
     shared = room_shared_snapshot(space=space) if shared is None else shared
     if shared["complete"]:  # every listener present is in the list: the list is the count
         count = len(shared["listeners"])
     else:
         count = max(len(shared["listeners"]), headcount.of(space.pk) - shared["stage_present"])
-    blocked_ids = list(Block.objects.filter(blocker_id=me.user_id).values_list("blocked_id", flat=True)[:1001])
+    if blocked_ids is None:
+        blocked_ids = block_lists(user_ids=[me.user_id])[me.user_id]
     speaker_ids = [speaker["user_id"] for speaker in shared["speakers"]]
-    if len(blocked_ids) > 1000:  # more than the page is sent: ask about the stage alone
+    if len(blocked_ids) > BLOCK_LIST_LIMIT:  # more than the page is sent: ask about the stage alone
         blocked = list(
             Block.objects.filter(blocker_id=me.user_id, blocked_id__in=speaker_ids).values_list("blocked_id", flat=True)
         )
@@ -173,7 +193,7 @@ def room_snapshot(*, space: Space, me: Participant, shared: dict | None = None) 
         "pins": shared["pins"],
         "blocked_speaker_ids": sorted(set(blocked)),
         # The listener's own block list, so a blocked account who becomes a speaker later is flagged too.
-        "blocked_ids": blocked_ids[:1000],
+        "blocked_ids": blocked_ids[:BLOCK_LIST_LIMIT],
         "invited": _invited(me),
         **access.permissions_for(me.role),
     }

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.audience import can_read
-from accounts.models import Notification, Post, User
+from accounts.models import Block, Notification, Post, User
 from accounts.selectors import is_blocked_between
 from spaces_site import ratelimit
 from spaces_site.services import model_update
@@ -362,6 +362,64 @@ def participant_join(*, space: Space, user: User, process_id: int) -> Participan
             pass  # both co-host seats are taken; the person stays a listener and keeps the invitation
     participant.first_connection = first_connection
     return participant
+
+
+@transaction.atomic
+def participants_join(*, space: Space, users: list[User], process_id: int) -> list[Participant | access.Decision]:
+    """`participant_join` for several people opening a socket to one Space at once (a storm's joins on one
+    process), in the same handful of statements whatever their number. `users` are distinct; each result, in
+    their order, is the person's participant (as `participant_join` gives it) or the refusal. The host, and
+    anyone a co-host seat is waiting for, join through `participant_join`."""
+    user_ids = [user.pk for user in users]
+    rows = {row.user_id: row for row in Participant.objects.filter(space=space, user_id__in=user_ids)}
+    invitation_roles: dict[int, set[str]] = {user_id: set() for user_id in user_ids}
+    for user_id, role in Invitation.objects.filter(space=space, user_id__in=user_ids).values_list("user_id", "role"):
+        invitation_roles[user_id].add(role)
+    blocked_by_host = set(
+        Block.objects.filter(blocker_id=space.host_id, blocked_id__in=user_ids).values_list("blocked_id", flat=True)
+    )
+    outcomes: dict[int, Participant | access.Decision] = {}
+    admitted: list[User] = []
+    for user in users:
+        if user.pk == space.host_id or Role.COHOST in invitation_roles[user.pk]:
+            try:
+                outcomes[user.pk] = participant_join(space=space, user=user, process_id=process_id)
+            except access.AdmissionRefused as refused:
+                outcomes[user.pk] = refused.decision
+            continue
+        decision = access.can_join(
+            space=space, user=user, participant=rows.get(user.pk), host_blocks=user.pk in blocked_by_host
+        )
+        if decision:
+            admitted.append(user)
+        else:
+            outcomes[user.pk] = decision
+    newcomers = {user.pk for user in admitted if user.pk not in rows}
+    if newcomers:
+        # Another socket of the same person may create the row meanwhile; theirs is as good as ours.
+        Participant.objects.bulk_create(
+            [Participant(space=space, user_id=user_id) for user_id in newcomers], ignore_conflicts=True
+        )
+        rows.update((row.user_id, row) for row in Participant.objects.filter(space=space, user_id__in=newcomers))
+    returning = [rows[user.pk].pk for user in admitted if user.pk not in newcomers]
+    connected = set(
+        RoomSocket.objects.live().filter(participant_id__in=returning).values_list("participant_id", flat=True)
+    )
+    sockets = RoomSocket.objects.bulk_create(
+        [RoomSocket(participant=rows[user.pk], process_id=process_id) for user in admitted]
+    )
+    arrivals = 0
+    for user, socket in zip(admitted, sockets, strict=True):
+        participant = rows[user.pk]
+        participant.user = user
+        participant.socket_id = socket.pk
+        participant.first_connection = participant.pk not in connected
+        participant.invitation_roles = invitation_roles[user.pk]
+        outcomes[user.pk] = participant
+        arrivals += participant.first_connection
+    if arrivals:
+        transaction.on_commit(lambda: headcount.arrived(space.pk, arrivals))
+    return [outcomes[user.pk] for user in users]
 
 
 @transaction.atomic

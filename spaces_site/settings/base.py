@@ -261,15 +261,17 @@ SPACES_BROADCAST_COUNT_SECONDS = env_int("SPACES_BROADCAST_COUNT_SECONDS", 3, mi
 # most this many sockets (the stage always gets in) and this many new listeners a second; other listeners wait
 # in line, told their place and a rough wait every SPACES_WAITING_UPDATE_SECONDS. 1,000 a process: what one
 # process on its own core carries with three speakers at the measured 2.2-4.3 us per delivered frame (a third
-# to two thirds of the core); 30 joins a second: what one process did in issue 15's quiet runs.
+# to two thirds of the core); 200 joins a second: three quarters of what one process did alone with joins written
+# in batches (270 a second in bench/join_storm.py, rooms/PROTOCOL.md "Admission").
 SPACES_LISTENERS_PER_PROCESS = env_int("SPACES_LISTENERS_PER_PROCESS", 1000, minimum=1)
-SPACES_JOINS_PER_SECOND = env_int("SPACES_JOINS_PER_SECOND", 30, minimum=1)
+SPACES_JOINS_PER_SECOND = env_int("SPACES_JOINS_PER_SECOND", 200, minimum=1)
 SPACES_WAITING_UPDATE_SECONDS = env_int("SPACES_WAITING_UPDATE_SECONDS", 3, minimum=1)
-# Room joins run on this many threads of each server process, each with its own database connection, so that a
-# storm overlaps its round trips to PostgreSQL instead of queueing on Channels' one database thread. More is
-# not better: the joins' Python holds the GIL the relay needs (with 4, audio to listeners already inside lagged
-# by seconds in a storm of 2,000 on this 2-core machine). SQLite takes one writer at a time: there joins stay
-# on Channels' thread, as they do with 1.
+# Room joins are written in batches (rooms/join_batches.py), one batch per Space at a time, on this many threads
+# of each server process, each with its own database connection, so that the joins of several Spaces, and the
+# handshakes' session reads on Channels' one database thread, do not queue behind each other. More is not
+# better: the joins' Python holds the GIL the relay needs (with 4 and joins one at a time, audio to listeners
+# already inside lagged by seconds in a storm of 2,000 on this 2-core machine). SQLite takes one writer at a
+# time: there joins stay on Channels' thread, as they do with 1.
 SPACES_JOIN_THREADS = env_int("SPACES_JOIN_THREADS", 2, minimum=1)
 SPACES_REACTION_FLUSH_MS = env_int("SPACES_REACTION_FLUSH_MS", 500, minimum=10)
 SPACES_REACTIONS_PER_10S = env_int("SPACES_REACTIONS_PER_10S", 20, minimum=1)

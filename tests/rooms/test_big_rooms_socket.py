@@ -25,20 +25,24 @@ def fast_batches(settings):
 
 
 class HeldJoin:
-    """Holds every join after its socket row is committed, until released: the moment a socket may go."""
+    """Holds the first batch of joins after its rows are committed, until released: the moment a socket may go,
+    or the others arrive (rooms.join_batches). `sizes` counts the people of every batch."""
 
     def __init__(self, monkeypatch) -> None:
         self.written = threading.Event()
         self.release = threading.Event()
-        original = services.participant_join
+        self.sizes: list[int] = []
+        original = services.participants_join
 
         def held(**kwargs):
-            participant = original(**kwargs)
-            self.written.set()
-            self.release.wait(30)
-            return participant
+            outcomes = original(**kwargs)
+            self.sizes.append(len(kwargs["users"]))
+            if len(self.sizes) == 1:
+                self.written.set()
+                self.release.wait(30)
+            return outcomes
 
-        monkeypatch.setattr(services, "participant_join", held)
+        monkeypatch.setattr(services, "participants_join", held)
 
 
 async def sockets_of(user) -> int:

@@ -28,13 +28,13 @@ def other_sessions() -> int:
 
 async def test_joins_run_on_their_own_threads_and_close_their_connections(monkeypatch):
     threads = []
-    original = services.participant_join
+    original = services.participants_join
 
     def recording_thread(**kwargs):
         threads.append(threading.current_thread().name)
         return original(**kwargs)
 
-    monkeypatch.setattr(services, "participant_join", recording_thread)
+    monkeypatch.setattr(services, "participants_join", recording_thread)
     space = await database_sync_to_async(make_live_space)()
     listeners = [await database_sync_to_async(UserFactory)() for _ in range(3)]
     before = await database_sync_to_async(other_sessions)()

@@ -1,0 +1,143 @@
+"""A server process's joins of one Space, written to the database together.
+
+A join alone costs about ten statements (the person's row, the host's blocks, their invitations, the row and
+socket inserts, their block list, the commit), and in a storm the ORM's work on them was a third of a server's
+CPU per join. Joins of a Space that arrive while this process writes the previous ones wait and go together,
+at most MAX_BATCH at a time, through `services.participants_join` and one look-up of their block lists: a lone
+join goes at once, and in a storm each statement is paid once per batch, not once per person. Batches of
+different Spaces run side by side on the join threads (`rooms.join_threads`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from accounts.models import User
+from spaces_site.per_loop import PerLoop
+
+from . import access, join_threads, leases, selectors, services, welcome_cache
+from .models import Participant, Space
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 100
+
+
+@dataclass(frozen=True)
+class Joined:
+    participant: Participant  # with `socket_id` and `first_connection` (services.participant_join)
+    welcome: dict
+
+
+@dataclass(frozen=True)
+class _Request:
+    user: User
+    done: asyncio.Future
+
+
+def write_batch(
+    space_id: int, users: list[User], process_id: int, welcomes: welcome_cache.WelcomeCache
+) -> list[Joined | access.Decision]:
+    """Join distinct `users`' new sockets on process `process_id` (on a database thread); each outcome, in their
+    order, is the join with its `welcome`, or the refusal."""
+    space = Space.objects.get(pk=space_id)
+    outcomes = services.participants_join(space=space, users=users, process_id=process_id)
+    admitted = [outcome for outcome in outcomes if isinstance(outcome, Participant)]
+    if not admitted:
+        return list(outcomes)
+    shared = welcomes.shared(space.pk, space.started_at, lambda: selectors.room_shared_snapshot(space=space))
+    blocks = selectors.block_lists(user_ids=[participant.user_id for participant in admitted])
+    written: list[Joined | access.Decision] = []
+    for outcome in outcomes:
+        if isinstance(outcome, Participant):
+            outcome.space = space
+            blocked_ids = blocks[outcome.user_id]
+            welcome = selectors.room_snapshot(space=space, me=outcome, shared=shared, blocked_ids=blocked_ids)
+            written.append(Joined(outcome, welcome))
+        else:
+            written.append(outcome)
+    return written
+
+
+def _take(waiting: list[_Request]) -> list[_Request]:
+    """The next batch, in order of arrival: one request per person (a second tab waits for the next batch)."""
+    batch: list[_Request] = []
+    people: set[int] = set()
+    rest: list[_Request] = []
+    for request in waiting:
+        if len(batch) < MAX_BATCH and request.user.pk not in people:
+            batch.append(request)
+            people.add(request.user.pk)
+        else:
+            rest.append(request)
+    waiting[:] = rest
+    return batch
+
+
+class JoinBatches:
+    """One per event loop; everything but the writing happens on the loop."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[int, list[_Request]] = {}
+        self._writers: dict[int, asyncio.Task] = {}
+
+    async def join(self, space_id: int, user: User, process_id: int) -> Joined:
+        """Join `user`'s new socket to the Space. Raises access.AdmissionRefused, Space.DoesNotExist, or what
+        writing the batch raised. Whoever awaits it should not be cancelled meanwhile (the room consumer
+        shields it): the socket's row would be written with nobody left to close it, so it is closed here."""
+        done = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(space_id, []).append(_Request(user, done))
+        if space_id not in self._writers:
+            self._writers[space_id] = asyncio.ensure_future(self._write_all(space_id, process_id))
+        return await done
+
+    def waiting(self, space_id: int) -> int:
+        """Joins of the Space waiting for the batch being written to finish."""
+        return len(self._waiting.get(space_id, ()))
+
+    async def _write_all(self, space_id: int, process_id: int) -> None:
+        write = join_threads.on_join_threads(write_batch)
+        welcomes = welcome_cache.for_this_loop()
+        try:
+            while waiting := self._waiting.get(space_id):
+                batch = _take(waiting)
+                try:
+                    outcomes = await write(space_id, [request.user for request in batch], process_id, welcomes)
+                except Exception as exc:  # e.g. the database is away: every join of the batch fails with it
+                    for request in batch:
+                        _settle(request.done, exception=exc)
+                    continue
+                for request, outcome in zip(batch, outcomes, strict=True):
+                    if isinstance(outcome, Joined):
+                        if not _settle(request.done, result=outcome):
+                            await _close_abandoned(outcome)
+                    else:
+                        _settle(request.done, exception=access.AdmissionRefused(outcome))
+        finally:
+            del self._writers[space_id]
+            if not self._waiting.get(space_id):
+                self._waiting.pop(space_id, None)
+
+
+def _settle(done: asyncio.Future, *, result: Joined | None = None, exception: Exception | None = None) -> bool:
+    if done.done():  # its caller was cancelled
+        return False
+    if exception is not None:
+        done.set_exception(exception)
+    else:
+        done.set_result(result)
+    return True
+
+
+async def _close_abandoned(joined: Joined) -> None:
+    socket_id = joined.participant.socket_id
+    try:
+        await join_threads.on_join_threads(services.participant_leave)(socket_id=socket_id)
+    except Exception:
+        log.warning("could not close an abandoned join's socket; the lease will", exc_info=True)
+        leases.leave_later(socket_id, joined.participant.space_id, joined.participant.user_id)
+
+
+for_this_loop = PerLoop(JoinBatches)
