@@ -71,7 +71,7 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         self.user = user
         gate = admission.gate()
         if await gate.admit_at_once(self, self.space_id, user.pk):
-            await self._enter()
+            await self._enter_or_refuse()
             return
         # The process is full or taking joins as fast as it may: wait in line, off this consumer's message loop,
         # so that a close while waiting is seen at once and takes the socket out of the line.
@@ -81,12 +81,15 @@ class SpaceConsumer(AsyncWebsocketConsumer):
 
     async def _wait_in_line(self, turn: asyncio.Future) -> None:
         await turn
+        await self._enter_or_refuse()
+
+    async def _enter_or_refuse(self) -> None:
         try:
             await self._enter()
         except Exception:
-            # The join failed, or the socket closed as it was let in (its server then refuses to send on it); its
-            # leave path takes it out of the room either way.
-            log.warning("a socket let in from the line could not join", exc_info=True)
+            # The join failed (the database was away, say), or the socket closed as it was let in from the line
+            # (its server then refuses to send on it); its leave path takes it out of the room either way.
+            log.warning("a room socket could not join", exc_info=True)
             with contextlib.suppress(RuntimeError, OSError):  # only a socket that is already closed refuses this
                 await self._refuse("Joining failed; reconnecting.", CloseCode.INTERNAL_ERROR)
 

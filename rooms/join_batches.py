@@ -47,18 +47,29 @@ def write_batch(
     admitted = [outcome for outcome in outcomes if isinstance(outcome, Participant)]
     if not admitted:
         return list(outcomes)
-    shared = welcomes.shared(space.pk, space.started_at, lambda: selectors.room_shared_snapshot(space=space))
-    blocks = selectors.block_lists(user_ids=[participant.user_id for participant in admitted])
-    written: list[Joined | access.Decision] = []
-    for outcome in outcomes:
-        if isinstance(outcome, Participant):
-            outcome.space = space
-            blocked_ids = blocks[outcome.user_id]
-            welcome = selectors.room_snapshot(space=space, me=outcome, shared=shared, blocked_ids=blocked_ids)
-            written.append(Joined(outcome, welcome))
-        else:
-            written.append(outcome)
+    try:
+        shared = welcomes.shared(space.pk, space.started_at, lambda: selectors.room_shared_snapshot(space=space))
+        blocks = selectors.block_lists(user_ids=[participant.user_id for participant in admitted])
+        written: list[Joined | access.Decision] = []
+        for outcome in outcomes:
+            if isinstance(outcome, Participant):
+                outcome.space = space
+                blocked_ids = blocks[outcome.user_id]
+                welcome = selectors.room_snapshot(space=space, me=outcome, shared=shared, blocked_ids=blocked_ids)
+                written.append(Joined(outcome, welcome))
+            else:
+                written.append(outcome)
+    except Exception as exc:
+        raise Unwelcomed(admitted) from exc
     return written
+
+
+class Unwelcomed(Exception):
+    """The batch's sockets were written but their welcomes could not be made: they must be closed again."""
+
+    def __init__(self, admitted: list[Participant]) -> None:
+        super().__init__(f"{len(admitted)} joins written without a welcome")
+        self.admitted = admitted
 
 
 def _take(waiting: list[_Request]) -> list[_Request]:
@@ -106,13 +117,16 @@ class JoinBatches:
                 try:
                     outcomes = await write(space_id, [request.user for request in batch], process_id, welcomes)
                 except Exception as exc:  # e.g. the database is away: every join of the batch fails with it
+                    if isinstance(exc, Unwelcomed):
+                        for participant in exc.admitted:
+                            await _close(participant)
                     for request in batch:
                         _settle(request.done, exception=exc)
                     continue
                 for request, outcome in zip(batch, outcomes, strict=True):
                     if isinstance(outcome, Joined):
                         if not _settle(request.done, result=outcome):
-                            await _close_abandoned(outcome)
+                            await _close(outcome.participant)
                     else:
                         _settle(request.done, exception=access.AdmissionRefused(outcome))
         finally:
@@ -131,13 +145,13 @@ def _settle(done: asyncio.Future, *, result: Joined | None = None, exception: Ex
     return True
 
 
-async def _close_abandoned(joined: Joined) -> None:
-    socket_id = joined.participant.socket_id
+async def _close(participant: Participant) -> None:
+    """Close the socket a join wrote for nobody (its caller went, or its welcome failed)."""
     try:
-        await join_threads.on_join_threads(services.participant_leave)(socket_id=socket_id)
+        await join_threads.on_join_threads(services.participant_leave)(socket_id=participant.socket_id)
     except Exception:
-        log.warning("could not close an abandoned join's socket; the lease will", exc_info=True)
-        leases.leave_later(socket_id, joined.participant.space_id, joined.participant.user_id)
+        log.warning("could not close a socket written for nobody; retrying with the lease", exc_info=True)
+        leases.leave_later(participant.socket_id, participant.space_id, participant.user_id)
 
 
 for_this_loop = PerLoop(JoinBatches)

@@ -5,9 +5,9 @@ import asyncio
 
 import pytest
 from channels.db import database_sync_to_async
-from django.db import connection
+from django.db import DatabaseError, connection
 
-from rooms import headcount, join_batches, leases
+from rooms import headcount, join_batches, leases, selectors
 from rooms.models import Role, RoomSocket
 from tests.accounts.factories import UserFactory
 from tests.rooms.test_big_rooms_socket import HeldJoin
@@ -67,5 +67,24 @@ async def test_a_join_abandoned_while_its_batch_is_written_leaves_no_socket_behi
             break
         await asyncio.sleep(0.05)
     assert await sockets() == 0
+    assert headcount.of(space.pk) == 0
+    headcount.forget(space.pk)
+
+
+async def test_a_join_whose_welcome_cannot_be_made_is_closed_and_leaves_no_socket_behind(monkeypatch):
+    space = await database_sync_to_async(make_live_space)()
+    headcount.forget(space.pk)
+    listener = await database_sync_to_async(UserFactory)()
+
+    def database_gone(**kwargs):
+        raise DatabaseError("the connection was lost")
+
+    monkeypatch.setattr(selectors, "block_lists", database_gone)  # after the socket's row is written
+    communicator = await open_socket(listener, space.pk)
+    error = await communicator.receive_json_from(timeout=15)
+    assert (error["type"], error["message"], error["close_code"]) == ("error", "Joining failed; reconnecting.", 1011)
+    closed = await communicator.receive_output(timeout=15)
+    assert (closed["type"], closed["code"]) == ("websocket.close", 1011)
+    assert not await database_sync_to_async(RoomSocket.objects.filter(participant__user=listener).exists)()
     assert headcount.of(space.pk) == 0
     headcount.forget(space.pk)
