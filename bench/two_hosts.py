@@ -225,7 +225,7 @@ def run(args, hosts: Hosts, stack: ExitStack) -> dict:
         cookies = [room.cookie(key) for key in room.listener_sessions[index::count]]
         worker = ctx.Process(
             target=fanout.listener_worker,
-            args=(child, hosts.addresses[index], ports[index], path, cookies),
+            args=(child, hosts.addresses[index], ports[index], path, cookies, "lean"),
             daemon=True,
         )
         worker.start()
@@ -278,7 +278,7 @@ def run(args, hosts: Hosts, stack: ExitStack) -> dict:
             raise RuntimeError(f"a server of {hosts.names[index]} died:\n{servers[index][0].logs()}")
 
     rows = []
-    for index, (received, hist, closes) in enumerate(reports):
+    for index, (received, hist, closes, _messages) in enumerate(reports):
         row = {
             "host": hosts.names[index],
             "listeners": grown[index][0],
