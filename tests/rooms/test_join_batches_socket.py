@@ -4,6 +4,7 @@ itself, and a join abandoned while its batch is written leaves nothing behind.""
 import asyncio
 
 import pytest
+import pytest_asyncio
 from channels.db import database_sync_to_async
 from django.db import DatabaseError, connection
 
@@ -20,6 +21,15 @@ pytestmark = [
     # A held batch holds the thread it is written on: on SQLite that is Channels' one database thread.
     pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite joins run on Channels' one database thread"),
 ]
+
+
+@pytest_asyncio.fixture
+async def space_and_listener():
+    """A live Space whose headcount starts from nothing, and a listener who is not in it yet."""
+    space = await database_sync_to_async(make_live_space)()
+    headcount.forget(space.pk)
+    yield space, await database_sync_to_async(UserFactory)()
+    headcount.forget(space.pk)
 
 
 async def test_a_burst_of_sockets_is_written_in_batches_and_each_is_welcomed_as_itself(monkeypatch):
@@ -52,10 +62,8 @@ async def test_a_burst_of_sockets_is_written_in_batches_and_each_is_welcomed_as_
     headcount.forget(space.pk)
 
 
-async def test_a_join_abandoned_while_its_batch_is_written_leaves_no_socket_behind(monkeypatch):
-    space = await database_sync_to_async(make_live_space)()
-    headcount.forget(space.pk)
-    listener = await database_sync_to_async(UserFactory)()
+async def test_a_join_abandoned_while_its_batch_is_written_leaves_no_socket_behind(monkeypatch, space_and_listener):
+    space, listener = space_and_listener
     held = HeldJoin(monkeypatch)
     join = asyncio.ensure_future(join_batches.for_this_loop().join(space.pk, listener, await leases.process_id()))
     assert await asyncio.to_thread(held.written.wait, 30)
@@ -68,13 +76,12 @@ async def test_a_join_abandoned_while_its_batch_is_written_leaves_no_socket_behi
         await asyncio.sleep(0.05)
     assert await sockets() == 0
     assert headcount.of(space.pk) == 0
-    headcount.forget(space.pk)
 
 
-async def test_a_join_whose_welcome_cannot_be_made_is_closed_and_leaves_no_socket_behind(monkeypatch):
-    space = await database_sync_to_async(make_live_space)()
-    headcount.forget(space.pk)
-    listener = await database_sync_to_async(UserFactory)()
+async def test_a_join_whose_welcome_cannot_be_made_is_closed_and_leaves_no_socket_behind(
+    monkeypatch, space_and_listener
+):
+    space, listener = space_and_listener
 
     def database_gone(**kwargs):
         raise DatabaseError("the connection was lost")
@@ -87,4 +94,3 @@ async def test_a_join_whose_welcome_cannot_be_made_is_closed_and_leaves_no_socke
     assert (closed["type"], closed["code"]) == ("websocket.close", 1011)
     assert not await database_sync_to_async(RoomSocket.objects.filter(participant__user=listener).exists)()
     assert headcount.of(space.pk) == 0
-    headcount.forget(space.pk)
