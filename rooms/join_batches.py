@@ -45,8 +45,8 @@ def write_batch(
     space = Space.objects.get(pk=space_id)
     outcomes = services.participants_join(space=space, users=users, process_id=process_id)
     admitted = [outcome for outcome in outcomes if isinstance(outcome, Participant)]
-    if not admitted:
-        return list(outcomes)
+    if not admitted:  # all refused: no welcome to make
+        return [outcome for outcome in outcomes if isinstance(outcome, access.Decision)]
     try:
         shared = welcomes.shared(space.pk, space.started_at, lambda: selectors.room_shared_snapshot(space=space))
         blocks = selectors.block_lists(user_ids=[participant.user_id for participant in admitted])
