@@ -8,11 +8,11 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "spaces_site.settings.dev")
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddleware  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from channels.sessions import CookieMiddleware, InstanceSessionWrapper, SessionMiddleware  # noqa: E402
 
+from accounts.socket_logins import BatchedAuthMiddleware  # noqa: E402
 from spaces_site.body_limit import limit_request_body  # noqa: E402
 from spaces_site.routing import websocket_urlpatterns  # noqa: E402
 
@@ -32,7 +32,7 @@ application = ProtocolTypeRouter(
     {
         "http": limit_request_body(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(
-            CookieMiddleware(SocketSessionMiddleware(AuthMiddleware(URLRouter(websocket_urlpatterns))))
+            CookieMiddleware(SocketSessionMiddleware(BatchedAuthMiddleware(URLRouter(websocket_urlpatterns))))
         ),
     }
 )
