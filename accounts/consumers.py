@@ -10,6 +10,7 @@ from channels.layers import get_channel_layer
 
 from spaces_site import groups
 from spaces_site.close_codes import CloseCode
+from spaces_site.dispatch import DirectDispatch
 
 from . import online
 from .events import user_group
@@ -17,7 +18,7 @@ from .events import user_group
 log = logging.getLogger(__name__)
 
 
-class UserEventsConsumer(AsyncJsonWebsocketConsumer):
+class UserEventsConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
     # The socket's channel is read by a loop of its own that waits out a Redis restart; Channels' own reader
     # would end the socket with the first failed read.
     channel_layer_alias = None

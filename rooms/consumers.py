@@ -17,6 +17,7 @@ from django.db import DatabaseError
 from accounts.models import Post, User
 from spaces_site import ratelimit
 from spaces_site.close_codes import CloseCode
+from spaces_site.dispatch import DirectDispatch
 from spaces_site.http import error_text
 
 from . import (
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 REACTIONS = ("💯", "✋", "👏", "😂", "❤️", "🙏", "✅", "🔥", "🎉")
 
 
-class SpaceConsumer(AsyncWebsocketConsumer):
+class SpaceConsumer(DirectDispatch, AsyncWebsocketConsumer):
     # Room events come through rooms.fanout (one channel per process), never to a channel of this socket, so
     # a channel-layer outage cannot take the socket down with it.
     channel_layer_alias = None
@@ -205,15 +206,6 @@ class SpaceConsumer(AsyncWebsocketConsumer):
             batcher().left(self.space_id, self.user.pk, on_stage=self.role in SPEAKING_ROLES)
 
     # --- inbound -------------------------------------------------------------------------
-
-    async def dispatch(self, message: dict) -> None:
-        # Channels hops to a thread to close stale database connections before every message; frames and
-        # acknowledgements arrive thousands of times a second and touch no database (every handler that
-        # does goes through database_sync_to_async, which closes them itself).
-        if message["type"] == "websocket.receive":
-            await self.websocket_receive(message)
-        else:
-            await super().dispatch(message)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if not self.joined or self.closing:

@@ -1,5 +1,9 @@
+import asyncio
+import threading
+
 import pytest
 from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 
@@ -45,3 +49,25 @@ async def test_messages_sent_to_the_socket_get_an_error_event():
     await communicator.send_json_to({"type": "hello"})
     assert (await communicator.receive_json_from(timeout=5))["type"] == "error"
     await communicator.disconnect()
+
+
+async def test_a_socket_opens_and_hears_its_events_while_channels_database_thread_is_busy():
+    """In a storm of joins that thread reads every handshake's session; a socket's own messages never wait for
+    it (spaces_site/dispatch.py)."""
+    alice, bob = await sync_to_async(UserFactory.create_batch)(2)
+    busy, release = threading.Event(), threading.Event()
+
+    def hold_the_thread() -> None:
+        busy.set()
+        release.wait(WAIT * 2)
+
+    holder = asyncio.ensure_future(database_sync_to_async(hold_the_thread)())
+    try:
+        assert await asyncio.to_thread(busy.wait, WAIT)
+        communicator = await me_socket(bob)
+        await sync_to_async(services.follow_create, thread_sensitive=False)(follower=alice, followee=bob)
+        assert await communicator.receive_json_from(timeout=WAIT) == {"type": "notification", "unread": 1}
+        await communicator.disconnect()
+    finally:
+        release.set()
+        await holder
