@@ -105,7 +105,7 @@ class SpaceConsumer(DirectDispatch, AsyncWebsocketConsumer):
             # The join runs on as a task of its own if this socket goes meanwhile, so that `_leave` can wait
             # for the row it writes instead of leaving before it exists (a ghost listener).
             self.join_task = asyncio.ensure_future(self._join(await leases.process_id()))
-            snapshot = await asyncio.shield(self.join_task)
+            joined = await asyncio.shield(self.join_task)
             leases.opened(cast(int, self.socket_id), self.participant_id)
         except access.AdmissionRefused as refused:
             await self._refuse(refused.decision.reason, refused.decision.code)
@@ -121,8 +121,9 @@ class SpaceConsumer(DirectDispatch, AsyncWebsocketConsumer):
         await fanout.attach(space_id, self)
         await media.attach(space_id, self, acks=True)
         headcount.watch()
+        snapshot = joined.welcome
         headcount.seen(space_id, snapshot["listener_count"] + len(snapshot["speakers"]))
-        await self._send_event(snapshot)
+        await self.send(text_data=joined.text)
         if self.first_connection:
             batcher().joined(space_id, snapshot["me"])
         else:  # a first connection is this person's only socket: nothing to supersede
@@ -130,12 +131,12 @@ class SpaceConsumer(DirectDispatch, AsyncWebsocketConsumer):
                 space_id=space_id, participant_id=self.participant_id
             )
 
-    async def _join(self, process_id: int) -> dict:
+    async def _join(self, process_id: int) -> join_batches.Joined:
         joined = await join_batches.for_this_loop().join(cast(int, self.space_id), self.user, process_id)
         self.socket_id, self.participant_id = joined.participant.socket_id, joined.participant.pk
         self._remember(joined.welcome["me"])
         self.first_connection = joined.participant.first_connection
-        return joined.welcome
+        return joined
 
     async def resync(self, delay: float = 0) -> None:
         """Called by rooms.fanout after Redis lost the room's events for a while: apply what changed meanwhile

@@ -1,6 +1,8 @@
 """Joins written in batches (rooms.join_batches): the same statements for a batch of 2 or of 50, and each person
 refused or admitted as a join alone would be (the sockets' side: test_join_batches_socket.py)."""
 
+import json
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -35,6 +37,7 @@ def test_a_batch_of_50_joins_costs_the_statements_of_a_batch_of_2(
     print(f"statements for a batch of 2: {small}, of 50: {big}")
     assert big == small
     assert [joined.welcome["me"]["user_id"] for joined in fifty] == [joined.participant.user_id for joined in fifty]
+    assert all(json.loads(joined.text) == joined.welcome for joined in two + fifty)  # what the socket is sent
     assert all(joined.participant.first_connection for joined in two + fifty)
     assert RoomSocket.objects.filter(participant__space=live_space).count() == 1 + 52 - 1  # the host has none yet
     assert headcount.of(live_space.pk) == 52
