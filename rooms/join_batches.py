@@ -56,12 +56,15 @@ def write_batch(
         shared = welcomes.shared(space.pk, space.started_at, lambda: selectors.room_shared_snapshot(space=space))
         blocks = selectors.block_lists(user_ids=[participant.user_id for participant in admitted])
         shared_json = _json({field: shared[field] for field in SHARED_FIELDS})
+        count = selectors.welcome_listener_count(space=space, shared=shared)  # the same for the whole batch
         written: list[Joined | access.Decision] = []
         for outcome in outcomes:
             if isinstance(outcome, Participant):
                 outcome.space = space
                 blocked_ids = blocks[outcome.user_id]
-                welcome = selectors.room_snapshot(space=space, me=outcome, shared=shared, blocked_ids=blocked_ids)
+                welcome = selectors.room_snapshot(
+                    space=space, me=outcome, shared=shared, blocked_ids=blocked_ids, listener_count=count
+                )
                 written.append(Joined(outcome, welcome, welcome_text(welcome, shared_json)))
             else:
                 written.append(outcome)

@@ -153,16 +153,19 @@ def block_lists(*, user_ids: list[int]) -> dict[int, list[int]]:
 
 
 def room_snapshot(
-    *, space: Space, me: Participant, shared: dict | None = None, blocked_ids: list[int] | None = None
+    *,
+    space: Space,
+    me: Participant,
+    shared: dict | None = None,
+    blocked_ids: list[int] | None = None,
+    listener_count: int | None = None,
 ) -> dict:
     """Everything a socket needs on (re)connect, in a handful of queries: `shared` (what `room_shared_snapshot`
-    gives every socket of the Space, built now when not given) and what is this person's own (`blocked_ids`
-    as `block_lists` gives them, looked up now when not given)."""
+    gives every socket of the Space, built now when not given), the `listener_count` (`welcome_listener_count`,
+    read now when not given) and what is this person's own (`blocked_ids` as `block_lists` gives them, looked
+    up now when not given)."""
     shared = room_shared_snapshot(space=space) if shared is None else shared
-    if shared["complete"]:  # every listener present is in the list: the list is the count
-        count = len(shared["listeners"])
-    else:
-        count = max(len(shared["listeners"]), headcount.of(space.pk) - shared["stage_present"])
+    count = welcome_listener_count(space=space, shared=shared) if listener_count is None else listener_count
     if blocked_ids is None:
         blocked_ids = block_lists(user_ids=[me.user_id])[me.user_id]
     speaker_ids = [speaker["user_id"] for speaker in shared["speakers"]]
@@ -197,6 +200,13 @@ def room_snapshot(
         "invited": _invited(me),
         **access.permissions_for(me.role),
     }
+
+
+def welcome_listener_count(*, space: Space, shared: dict) -> int:
+    """The listeners a welcome built on `shared` counts."""
+    if shared["complete"]:  # every listener present is in the list: the list is the count
+        return len(shared["listeners"])
+    return max(len(shared["listeners"]), headcount.of(space.pk) - shared["stage_present"])
 
 
 def room_shared_snapshot(*, space: Space) -> dict:
