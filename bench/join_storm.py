@@ -5,8 +5,10 @@ Daphne) on 127.0.0.1 sharing PostgreSQL and Redis, a live Space seeded in a scra
 accounts with real Django sessions), a speaker sending 20 ms frames at real rate from before the storm to its
 end, and W load-client processes that open N sockets with at most C handshakes in flight in all. Each socket
 counts as joined at its `welcome`; the time from opening the TCP connection to the `welcome` is its
-time-to-welcome. Sockets already inside keep reading the audio, whose capture-to-receipt latency is recorded
-during the storm. A socket refused or lost counts as failed (and is printed).
+time-to-welcome. A socket refused or lost counts as failed (and is printed). The audio to those already inside
+is the capture-to-receipt latency heard during the storm by S listeners who joined before it, in a client
+process of their own that does nothing else; the storm's own clients read the audio too, but their latency
+also holds their own loop's work on the handshakes (printed apart, "at the joiners").
 
     python bench/join_storm.py --listeners 2000
     python bench/join_storm.py --listeners 500,2000,5000 --server uvicorn --processes 2 --concurrency 200
@@ -75,6 +77,36 @@ async def _storm_worker(pipe, ports: list[int], path: str, cookies: list[str], c
         client.transport.close()
 
 
+def sentinel_worker(pipe, ports: list[int], path: str, cookies: list[str]) -> None:
+    import uvloop
+
+    uvloop.install()
+    asyncio.run(_sentinel_worker(pipe, ports, path, cookies))
+
+
+async def _sentinel_worker(pipe, ports: list[int], path: str, cookies: list[str]) -> None:
+    """Listeners inside before the storm, on every server process, doing nothing but listen through it."""
+    loop = asyncio.get_running_loop()
+    stats = fanout.Stats()
+    clients: list[fanout.WsClient] = []
+    acks = loop.create_task(fanout.acknowledge_every_second(clients))
+    for index, cookie in enumerate(cookies):
+        port = ports[index % len(ports)]
+        _transport, client = await loop.create_connection(
+            lambda port=port, cookie=cookie: fanout.WsClient("127.0.0.1", port, path, cookie, stats), "127.0.0.1", port
+        )
+        await asyncio.wait_for(client.open, 60)
+        clients.append(client)
+    pipe.send("inside")
+    await loop.run_in_executor(None, pipe.recv)  # "go"
+    stats.reset()
+    await loop.run_in_executor(None, pipe.recv)  # "over"
+    pipe.send(stats.hist)
+    acks.cancel()
+    for client in clients:
+        client.transport.close()
+
+
 def percentile(values: list[float], fraction: float) -> float:
     if not values:
         return float("nan")
@@ -101,7 +133,7 @@ def storm(n: int, args, database_url: str, redis_url: str) -> dict:
     from bench.room_seed import seed_room
 
     prefix = f"storm{os.getpid()}n{n}"
-    room = seed_room(listeners=n, speakers=1, prefix=prefix)
+    room = seed_room(listeners=n + args.sentinels, speakers=1, prefix=prefix)
     connections.close_all()  # the load-client workers are forked next
     env = dict(os.environ)
     env.update(
@@ -131,22 +163,34 @@ def storm(n: int, args, database_url: str, redis_url: str) -> dict:
 
     ctx = mp.get_context("fork")
     pipes, workers = [], []
+    inside_sessions, storm_sessions = room.listener_sessions[: args.sentinels], room.listener_sessions[args.sentinels :]
     try:
         speaker = on_loop(fanout.connect("127.0.0.1", ports[0], path, room.cookie(room.speaker_sessions[0]), None))
         talking = asyncio.run_coroutine_threadsafe(fanout.speak([speaker], 3600), loop)
+        inside, inside_child = ctx.Pipe()
+        sentinels = ctx.Process(
+            target=sentinel_worker,
+            args=(inside_child, ports, path, [room.cookie(key) for key in inside_sessions]),
+            daemon=True,
+        )
+        sentinels.start()
+        workers.append(sentinels)
+        inside.recv()  # "inside"
         for i in range(args.workers):
             parent, child = ctx.Pipe()
-            cookies = [room.cookie(key) for key in room.listener_sessions[i :: args.workers]]
+            cookies = [room.cookie(key) for key in storm_sessions[i :: args.workers]]
             share = max(1, args.concurrency // args.workers)
             worker = ctx.Process(target=storm_worker, args=(child, ports, path, cookies, share), daemon=True)
             worker.start()
             pipes.append(parent)
             workers.append(worker)
         cpu_before = fanout.cpu_seconds(procs)
-        for pipe in pipes:
+        for pipe in [inside, *pipes]:
             pipe.send("go")
         reports = [pipe.recv() for pipe in pipes]
         cpu = fanout.cpu_seconds(procs) - cpu_before
+        inside.send("over")
+        inside_hist = inside.recv()
         for pipe in pipes:
             pipe.send("quit")
         talking.cancel()
@@ -174,7 +218,8 @@ def storm(n: int, args, database_url: str, redis_url: str) -> dict:
         "joins_per_s": len(welcome) / elapsed if elapsed else float("nan"),
         "welcome_p50_s": percentile(welcome, 0.50),
         "welcome_p99_s": percentile(welcome, 0.99),
-        "audio_p99_ms": fanout.percentile(hist, 0.99),
+        "inside_p99_ms": fanout.percentile(inside_hist, 0.99),
+        "joiners_p99_ms": fanout.percentile(hist, 0.99),
         "server_cpu_s": cpu,
     }
 
@@ -186,6 +231,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2, help="load-client processes")
     parser.add_argument("--concurrency", type=int, default=200, help="handshakes in flight, over all workers")
+    parser.add_argument("--sentinels", type=int, default=50, help="listeners inside before the storm, listening")
     parser.add_argument(
         "--daphne-connect-timeout", type=int, default=60, help="Daphne's --websocket_connect_timeout (its default: 5)"
     )
@@ -209,7 +255,8 @@ def main() -> None:
             print(
                 f"N={n}: joined {result['joined']} failed {result['failed']} in {result['elapsed_s']:.1f} s "
                 f"({result['joins_per_s']:.0f} joins/s), welcome p50 {result['welcome_p50_s']:.2f} s "
-                f"p99 {result['welcome_p99_s']:.2f} s, audio p99 to those inside {result['audio_p99_ms']:.0f} ms, "
+                f"p99 {result['welcome_p99_s']:.2f} s, audio p99 to those inside {result['inside_p99_ms']:.0f} ms "
+                f"(at the joiners {result['joiners_p99_ms']:.0f} ms), "
                 f"server CPU {result['server_cpu_s']:.1f} s, load average {os.getloadavg()[0]:.1f}"
                 + (f", failures e.g. {result['why']}" if result["failed"] else ""),
                 flush=True,
