@@ -265,7 +265,7 @@ class SpaceConsumer(DirectDispatch, AsyncWebsocketConsumer):
         except media.FrameError as exc:
             await self._refuse(str(exc), exc.close_code)
             return
-        await media.publish(cast(int, self.space_id), self.speaker_index, frame)
+        media.publish(cast(int, self.space_id), self.speaker_index, frame)
 
     async def _error(self, code: str, message: str, ref: str = "") -> None:
         event = {"type": "error", "code": code, "message": message}

@@ -39,6 +39,8 @@ FORMAT_PCM16 = 2  # PCM16 little-endian, mono, 16 kHz (the fallback where WebCod
 FORMATS = frozenset({FORMAT_OPUS, FORMAT_PCM16})
 MAX_SPEAKER_INDEX = 254
 BATCH_MARKER = 0xFF  # first byte of a batched message; never a speaker index
+# Frames a process holds for Redis while it does not answer: 2 s of 50 speakers; older ones are dropped.
+MAX_OUTBOX = 5000
 
 
 class FrameError(ValueError):
@@ -381,6 +383,9 @@ class _Process:
         self.lock = asyncio.Lock()  # SUBSCRIBE/UNSUBSCRIBE go out one at a time, in order
         self.background: set[asyncio.Task] = set()
         self.ack_checker: asyncio.Task | None = None
+        # Frames on their way to Redis, oldest first, and the task writing them (see `publish`).
+        self.outbox: collections.deque[tuple[str, bytes]] = collections.deque(maxlen=MAX_OUTBOX)
+        self.sender: asyncio.Task | None = None
 
     def spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -449,23 +454,44 @@ class _Process:
         if hub.ready is not None:
             self.spawn(self._unsubscribe(hub))
 
-    async def publish(self, space_id: int, speaker_index: int, frame: bytes) -> None:
+    def publish(self, space_id: int, speaker_index: int, frame: bytes) -> None:
         message = relayed(speaker_index, frame)
         STATS["published"] += 1
         if self.redis_url:
-            try:
-                await self._redis().publish(self.channel(space_id), message)
-            except (OSError, RedisError) as exc:
-                # A lost frame is better than a speaker whose socket dies with Redis; say so once a second.
-                STATS["publish_failed"] += 1
-                now = asyncio.get_running_loop().time()
-                if now - self.last_publish_warning >= 1:
-                    self.last_publish_warning = now
-                    logger.warning("media publish to Redis failed (%d so far): %s", STATS["publish_failed"], exc)
+            # The speaker's socket does not wait for Redis: a frame joins the outbox and one task per process
+            # writes whatever waits there in one pipelined round trip, in order.
+            if len(self.outbox) == self.outbox.maxlen:
+                self._publish_failed(1, "too many frames waiting for Redis; dropped the oldest")
+            self.outbox.append((self.channel(space_id), message))
+            if self.sender is None:
+                self.sender = asyncio.get_running_loop().create_task(self._send_outbox())
             return
         hub = self.hubs.get(space_id)
         if hub is not None:
             hub.deliver(message)
+
+    async def _send_outbox(self) -> None:
+        try:
+            while self.outbox:
+                batch = list(self.outbox)
+                self.outbox.clear()
+                try:
+                    async with self._redis().pipeline(transaction=False) as pipe:
+                        for channel, message in batch:
+                            pipe.publish(channel, message)
+                        await pipe.execute()
+                except (OSError, RedisError) as exc:
+                    # A lost frame is better than a speaker whose socket dies with Redis.
+                    self._publish_failed(len(batch), exc)
+        finally:
+            self.sender = None
+
+    def _publish_failed(self, frames: int, why: object) -> None:
+        STATS["publish_failed"] += frames
+        now = asyncio.get_running_loop().time()
+        if now - self.last_publish_warning >= 1:  # say so once a second
+            self.last_publish_warning = now
+            logger.warning("media publish to Redis failed (%d frames so far): %s", STATS["publish_failed"], why)
 
     async def _subscribe(self, hub: _SpaceHub) -> None:
         self._redis()
@@ -515,6 +541,8 @@ class _Process:
             self.reader.cancel()
         if self.ack_checker is not None:
             self.ack_checker.cancel()
+        if self.sender is not None:
+            self.sender.cancel()
         for task in list(self.background):
             task.cancel()
         if self.pubsub is not None:
@@ -565,9 +593,11 @@ async def detach(space_id: int, sink: MediaSink) -> None:
     await _process().detach(space_id, sink)
 
 
-async def publish(space_id: int, speaker_index: int, frame: bytes) -> None:
-    """Relay a validated frame from speaker `speaker_index` to every listener of the Space, in every process."""
-    await _process().publish(space_id, speaker_index, frame)
+def publish(space_id: int, speaker_index: int, frame: bytes) -> None:
+    """Relay a validated frame from speaker `speaker_index` to every listener of the Space, in every process.
+
+    Returns at once: with Redis the frame is written by this process's sender, after the frames before it."""
+    _process().publish(space_id, speaker_index, frame)
 
 
 async def shutdown() -> None:

@@ -66,7 +66,7 @@ class BenchMediaConsumer(AsyncWebsocketConsumer):
         except media.FrameError as exc:
             await self.close(code=exc.close_code)
             return
-        await media.publish(self.space_id, self.speaker_index, bytes_data)
+        media.publish(self.space_id, self.speaker_index, bytes_data)
 
     async def send_media(self, payload: bytes) -> None:
         await self.send(bytes_data=payload)
