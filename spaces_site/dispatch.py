@@ -18,6 +18,8 @@ stale connections around their own work.
 
 from __future__ import annotations
 
+import contextlib
+
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 
@@ -32,11 +34,9 @@ class DirectDispatch:
         self.scope = scope
         self.channel_layer = None
         self.base_send = send
-        try:
+        with contextlib.suppress(StopConsumer):  # raised by the disconnect handler: the socket is over
             while True:
                 await self.dispatch(await receive())
-        except StopConsumer:
-            pass
 
     async def dispatch(self, message: dict) -> None:
         handler = getattr(self, get_handler_name(message), None)

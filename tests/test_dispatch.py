@@ -24,7 +24,7 @@ class Counting(AsyncWebsocketConsumer):
 
 
 class DirectCounting(DirectDispatch, Counting):
-    pass
+    """The same consumer, reading its socket as the room's sockets do."""
 
 
 def read_a_backlog(consumer: Counting) -> tuple[list[dict], int]:
