@@ -29,7 +29,7 @@ class DirectCounting(DirectDispatch, Counting):
 
 def read_a_backlog(consumer: Counting) -> tuple[list[dict], int]:
     """Hand `consumer` a socket whose connect, `WAITING` frames and close already wait at the server; return
-    what it sent and how many turns the event loop took while it read them."""
+    what it sent and how many turns the event loop took until it had handled every frame."""
 
     async def scenario():
         inbox: asyncio.Queue = asyncio.Queue()
@@ -49,13 +49,22 @@ def read_a_backlog(consumer: Counting) -> tuple[list[dict], int]:
                 await asyncio.sleep(0)
                 turns += 1
 
+        read_all_at = None
+
+        async def receive() -> dict:
+            nonlocal read_all_at
+            message = await inbox.get()
+            if message["type"] == "websocket.disconnect":
+                read_all_at = turns  # every frame was handled (the close itself may hop to a thread)
+            return message
+
         counter = asyncio.create_task(count_turns())
         await asyncio.sleep(0)  # the counter is running
         start = turns
-        await consumer({"type": "websocket", "path": "/"}, inbox.get, send)
-        counted = turns - start
+        await consumer({"type": "websocket", "path": "/"}, receive, send)
         counter.cancel()
-        return sent, counted
+        assert read_all_at is not None, "the consumer never read its close"
+        return sent, read_all_at - start
 
     return asyncio.run(scenario())
 
