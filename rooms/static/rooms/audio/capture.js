@@ -165,7 +165,9 @@ export async function startSpeaking(socket, opts = {}) {
 }
 
 export function resumeOnGesture(context, onResumed) {
-  const events = ["pointerdown", "keydown", "touchend"];
+  // On the click, not the pointer going down: resuming hides the "Turn on sound" button, and a page that
+  // moves between pointerdown and pointerup loses the click someone was making (a tap too: touchend comes first).
+  const events = ["click", "keydown"];
   const resume = () => {
     context.resume().then(() => {
       if (context.state === "running") {
