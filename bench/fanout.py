@@ -95,6 +95,7 @@ class WsClient(asyncio.Protocol):
         self.stats = stats
         self.buffer = bytearray()
         self.open = asyncio.get_running_loop().create_future()
+        self.answered = asyncio.get_running_loop().create_future()  # the `welcome` or a place in line, first
         self.lost = asyncio.get_running_loop().create_future()  # done when the connection is gone
         self.upgraded = False
         self.transport: asyncio.Transport | None = None
@@ -111,8 +112,7 @@ class WsClient(asyncio.Protocol):
     def connection_lost(self, exc) -> None:
         if not self.lost.done():
             self.lost.set_result(exc)
-        if not self.open.done():
-            self.open.set_exception(ConnectionError(f"closed during handshake: {exc}"))
+        self._refused(ConnectionError(f"closed during handshake: {exc}"))
         if self.close_code is None:
             self.close_code = 1006
 
@@ -124,13 +124,11 @@ class WsClient(asyncio.Protocol):
             if end < 0:
                 return
             if b" 101 " not in buffer[: buffer.find(b"\r\n")]:
-                self.open.set_exception(ConnectionError(bytes(buffer[:end]).decode(errors="replace")))
+                self._refused(ConnectionError(bytes(buffer[:end]).decode(errors="replace")))
                 self.transport.close()
                 return
             if b"permessage-deflate" in buffer[:end].lower():
-                self.open.set_exception(
-                    ConnectionError("the server compresses audio (permessage-deflate); turn it off")
-                )
+                self._refused(ConnectionError("the server compresses audio (permessage-deflate); turn it off"))
                 self.transport.close()
                 return
             self.upgraded = True
@@ -165,8 +163,13 @@ class WsClient(asyncio.Protocol):
                 if not self.open.done():
                     if buffer.startswith(b'{"type": "welcome"', start):
                         self.open.set_result(True)
-                    elif not buffer.startswith(b'{"type": "waiting"', start):
-                        self.open.set_exception(ConnectionError(bytes(buffer[start : start + length]).decode()))
+                        if not self.answered.done():
+                            self.answered.set_result(True)
+                    elif buffer.startswith(b'{"type": "waiting"', start):
+                        if not self.answered.done():
+                            self.answered.set_result(False)
+                    else:
+                        self._refused(ConnectionError(bytes(buffer[start : start + length]).decode()))
                 elif buffer.startswith(b'{"type": "error"', start):
                     self.refused = bytes(buffer[start : start + length]).decode(errors="replace")
             elif opcode == 8:
@@ -176,6 +179,13 @@ class WsClient(asyncio.Protocol):
             pos = start + length
         if pos:
             del buffer[:pos]
+
+    def _refused(self, exc: Exception) -> None:
+        """The socket will not get in: whoever waits on `open` or `answered` hears why (a bench may wait on one)."""
+        for waiter in (self.open, self.answered):
+            if not waiter.done():
+                waiter.set_exception(exc)
+                waiter.exception()  # read here, so that the one nobody awaits is not logged as lost
 
     def send(self, payload: bytes, opcode: int = 2) -> None:
         mask = os.urandom(4)

@@ -13,7 +13,14 @@ also holds their own loop's work on the handshakes (printed apart, "at the joine
     python bench/join_storm.py --listeners 2000
     python bench/join_storm.py --listeners 500,2000,5000 --server uvicorn --processes 2 --concurrency 200
 
-The last line is `joins_per_s=<n> welcome_p99_s=<s> listeners=<N>` for the largest N run.
+With `--line`, admission runs at its defaults (rooms/admission.py; a famous account's Space as deployed): a socket
+is answered by its `welcome` or its place in line, whichever comes first, and those let in from the line count
+until it stops moving.
+
+    python bench/join_storm.py --listeners 10000 --line
+
+The last line is `joins_per_s=<n> welcome_p99_s=<s> listeners=<N>` for the largest N run (let in), with
+`in_line=<n> answer_p99_s=<s>` after it with `--line`.
 """
 
 from __future__ import annotations
@@ -35,20 +42,23 @@ from bench import fanout  # noqa: E402  (the lean websocket client, servers, the
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/spaces_join_storm"
 
 
-def storm_worker(pipe, ports: list[int], path: str, cookies: list[str], concurrency: int) -> None:
+def storm_worker(pipe, ports: list[int], path: str, cookies: list[str], concurrency: int, line: bool) -> None:
     import uvloop  # a runtime requirement (the uvicorn shape)
 
     uvloop.install()
-    asyncio.run(_storm_worker(pipe, ports, path, cookies, concurrency))
+    asyncio.run(_storm_worker(pipe, ports, path, cookies, concurrency, line))
 
 
-async def _storm_worker(pipe, ports: list[int], path: str, cookies: list[str], concurrency: int) -> None:
+async def _storm_worker(pipe, ports: list[int], path: str, cookies: list[str], concurrency: int, line: bool) -> None:
+    """Open every socket, `concurrency` handshakes at a time; each is done at its `welcome`, or with `line` at its
+    first answer, the `welcome` or its place in line (it stays in line, as the room page does)."""
     loop = asyncio.get_running_loop()
     stats = fanout.Stats()
     clients: list[fanout.WsClient] = []
     acks = loop.create_task(fanout.acknowledge_every_second(clients))
     gate = asyncio.Semaphore(concurrency)
     welcome_s: list[float] = []
+    answer_s: list[float] = []
     failures: list[str] = []
 
     async def join(index: int, cookie: str) -> None:
@@ -60,17 +70,37 @@ async def _storm_worker(pipe, ports: list[int], path: str, cookies: list[str], c
                     "127.0.0.1",
                     ports[index % len(ports)],
                 )
-                await asyncio.wait_for(client.open, 120)
+                await asyncio.wait_for(client.answered if line else client.open, 120)
             except Exception as exc:  # noqa: BLE001 - a lost join is a figure of the run, not its end
                 failures.append(repr(exc)[:200])
                 return
-            welcome_s.append(time.monotonic() - began)
+            answer_s.append(time.monotonic() - began)
             clients.append(client)
+            if client.open.done():
+                let_in(began)
+            else:
+                client.open.add_done_callback(lambda opened: opened.exception() or let_in(began))
+
+    last = [0.0]  # when the last socket was let in
+
+    def let_in(began: float) -> None:
+        last[0] = time.monotonic()
+        welcome_s.append(last[0] - began)
 
     pipe.recv()  # "go"
     started = time.monotonic()
     await asyncio.gather(*(join(i, cookie) for i, cookie in enumerate(cookies)))
-    pipe.send((started, time.monotonic(), welcome_s, failures, stats.hist))
+    answered = time.monotonic()
+    if line:
+        # Everyone has an answer; those let in from the line meanwhile count until it stops moving for 3 s.
+        seen = -1
+        while seen != len(welcome_s):
+            seen = len(welcome_s)
+            await asyncio.sleep(3)
+    in_line = sum(1 for client in clients if not client.open.done())
+    pipe.send(
+        (started, max(answered, last[0]) if line else answered, welcome_s, failures, stats.hist, answer_s, in_line)
+    )
     pipe.recv()  # "quit"
     acks.cancel()
     for client in clients:
@@ -142,16 +172,17 @@ def storm(n: int, args, database_url: str, redis_url: str) -> dict:
             "REDIS_URL": redis_url,
             "DJANGO_SETTINGS_MODULE": fanout.SETTINGS,
             "DJANGO_CONN_MAX_AGE": str(args.conn_max_age),
-            # Measured past admission (rooms/admission.py), which would make the sockets beyond a process's
-            # capacity or join rate wait in line; set these to measure with it.
-            "SPACES_LISTENERS_PER_PROCESS": os.environ.get("SPACES_LISTENERS_PER_PROCESS", "1000000"),
-            "SPACES_JOINS_PER_SECOND": os.environ.get("SPACES_JOINS_PER_SECOND", "1000000"),
             "SPACES_MEDIA_REDIS_PREFIX": f"storm.{os.getpid()}.{n}",
             "DJANGO_CHANNELS_PREFIX": f"storm.{os.getpid()}.{n}",
             "DJANGO_LOG_LEVEL": "WARNING",
             "PYTHONPATH": str(ROOT),
         }
     )
+    if not args.line:
+        # Measured past admission (rooms/admission.py), which would make the sockets beyond a process's
+        # capacity or join rate wait in line; --line measures with it, at its defaults or these variables.
+        env.setdefault("SPACES_LISTENERS_PER_PROCESS", "1000000")
+        env.setdefault("SPACES_JOINS_PER_SECOND", "1000000")
     path = f"/ws/spaces/{room.space_id}/"
     procs, ports = fanout.start_servers(args.server, args.processes, env)
     loop = asyncio.new_event_loop()
@@ -180,7 +211,7 @@ def storm(n: int, args, database_url: str, redis_url: str) -> dict:
             parent, child = ctx.Pipe()
             cookies = [room.cookie(key) for key in storm_sessions[i :: args.workers]]
             share = max(1, args.concurrency // args.workers)
-            worker = ctx.Process(target=storm_worker, args=(child, ports, path, cookies, share), daemon=True)
+            worker = ctx.Process(target=storm_worker, args=(child, ports, path, cookies, share, args.line), daemon=True)
             worker.start()
             pipes.append(parent)
             workers.append(worker)
@@ -208,10 +239,13 @@ def storm(n: int, args, database_url: str, redis_url: str) -> dict:
     welcome = [s for r in reports for s in r[2]]
     failures = [f for r in reports for f in r[3]]
     hist = [sum(column) for column in zip(*(r[4] for r in reports), strict=True)]
+    answers = [s for r in reports for s in r[5]]
     elapsed = ended - started
     return {
         "n": n,
         "joined": len(welcome),
+        "in_line": sum(r[6] for r in reports),
+        "answer_p99_s": percentile(answers, 0.99),
         "failed": len(failures),
         "why": failures[:3],
         "elapsed_s": elapsed,
@@ -235,6 +269,12 @@ def main() -> None:
     parser.add_argument(
         "--daphne-connect-timeout", type=int, default=60, help="Daphne's --websocket_connect_timeout (its default: 5)"
     )
+    parser.add_argument(
+        "--line",
+        action="store_true",
+        help="admission at its defaults (or SPACES_LISTENERS_PER_PROCESS / SPACES_JOINS_PER_SECOND): a socket is "
+        "answered by its welcome or its place in line, and those let in from the line count until it stops moving",
+    )
     parser.add_argument("--conn-max-age", type=int, default=60, help="DJANGO_CONN_MAX_AGE of the servers")
     parser.add_argument("--database", default=DEFAULT_DATABASE, help="a scratch database, dropped and made again")
     args = parser.parse_args()
@@ -254,7 +294,9 @@ def main() -> None:
             result = storm(n, args, args.database, redis_url)
             print(
                 f"N={n}: joined {result['joined']} failed {result['failed']} in {result['elapsed_s']:.1f} s "
-                f"({result['joins_per_s']:.0f} joins/s), welcome p50 {result['welcome_p50_s']:.2f} s "
+                f"({result['joins_per_s']:.0f} joins/s), "
+                + (f"in line {result['in_line']}, answer p99 {result['answer_p99_s']:.2f} s, " if args.line else "")
+                + f"welcome p50 {result['welcome_p50_s']:.2f} s "
                 f"p99 {result['welcome_p99_s']:.2f} s, audio p99 to those inside {result['inside_p99_ms']:.0f} ms "
                 f"(at the joiners {result['joiners_p99_ms']:.0f} ms), "
                 f"server CPU {result['server_cpu_s']:.1f} s, load average {os.getloadavg()[0]:.1f}"
@@ -267,6 +309,7 @@ def main() -> None:
     print(
         f"joins_per_s={result['joins_per_s']:.0f} welcome_p99_s={result['welcome_p99_s']:.2f} "
         f"listeners={result['joined']}"
+        + (f" in_line={result['in_line']} answer_p99_s={result['answer_p99_s']:.2f}" if args.line else "")
     )
 
 

@@ -24,9 +24,10 @@ pytestmark = [
 ]
 
 
-def result(*args: str) -> tuple[dict[str, str], str]:
-    """The bench's last line as its `key=value` fields, and everything it printed."""
+def result(*args: str, **settings: str) -> tuple[dict[str, str], str]:
+    """The bench's last line as its `key=value` fields, and everything it printed; `settings` go to its environment."""
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
+    env.update(settings)
     run = subprocess.run(
         [sys.executable, *args],
         cwd=ROOT,
@@ -45,6 +46,16 @@ def test_join_storm():
     figures, printed = result("bench/join_storm.py", "--listeners", "20")
     assert figures["listeners"] == "20"
     assert "joined 20 failed 0" in printed
+
+
+def test_join_storm_past_admission_capacity():
+    """Eight places a process (the speaker's and one listener inside each take one): of 20 arriving, 13 get in and
+    7 are told their place in line, none lost."""
+    figures, printed = result(
+        "bench/join_storm.py", "--listeners", "20", "--sentinels", "2", "--line", SPACES_LISTENERS_PER_PROCESS="8"
+    )
+    assert (figures["listeners"], figures["in_line"]) == ("13", "7"), printed
+    assert "failed 0" in printed
 
 
 def test_fanout():
