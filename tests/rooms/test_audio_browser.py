@@ -7,8 +7,9 @@ import subprocess
 import wave
 
 import pytest
+from playwright.sync_api import expect
 
-from tests.browser.support import signed_in_page, wait_for
+from tests.browser.support import SHOTS, shoot, signed_in_page, wait_for
 from tests.chromium import fake_microphone_args
 
 pytestmark = pytest.mark.browser
@@ -302,3 +303,75 @@ def test_a_speaker_page_that_stalls_sends_what_it_held_and_stays_on_air(audio_br
     # Neither page was closed: not the host as a flooder (4429), not the listener as a slow one (4408).
     assert speaker.evaluate("window.socketCloses") == []
     assert listener.evaluate("window.socketCloses") == []
+
+
+@pytest.fixture
+def gesture_browser(browser_type, browser_type_launch_args):
+    """A browser that, like a desktop Chrome, lets a page play sound only after a person has touched it."""
+    args = [arg for arg in browser_type_launch_args["args"] if not arg.startswith("--autoplay-policy=")]
+    browser = browser_type.launch(
+        **{**browser_type_launch_args, "args": [*args, "--autoplay-policy=document-user-activation-required"]}
+    )
+    yield browser
+    browser.close()
+
+
+# What the page's audio did, in order, from before any script of the page runs, also told on the console.
+# Playwright's own queries of a page (`evaluate`, locators) count as a person's gesture, and a page touched before
+# its player starts plays at once: until the page offers "Turn on sound", the test only listens.
+RECORD_SOUND = """
+window.soundLog = [];
+const note = (what) => { window.soundLog.push(what); console.log(`sound: ${what}`); };
+addEventListener("click", (event) => note(event.isTrusted ? "click" : "scripted click"), true);
+const PageAudioContext = window.AudioContext;
+window.AudioContext = class extends PageAudioContext {
+  constructor(...args) {
+    super(...args);
+    note(this.state);
+    this.addEventListener("statechange", () => note(this.state));
+  }
+};
+addEventListener("DOMContentLoaded", () => {
+  const button = document.getElementById("enable-audio");
+  new MutationObserver(() => button.hidden || note("offered")).observe(button, { attributes: true });
+});
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_browser_that_refuses_sound_until_touched_plays_the_space_after_the_first_click(
+    audio_browser, gesture_browser, live_daphne
+):
+    """The first click anywhere turns the sound on and still does what it was for: here, captions go off."""
+    from tests.accounts.factories import UserFactory
+    from tests.rooms.factories import LiveSpaceFactory, make_host
+
+    host = make_host(username="maya", display_name="Maya")
+    space = LiveSpaceFactory(host=host, title="Voices")
+    base = f"http://{live_daphne}"
+    speaker = room_page(audio_browser, base, host, f"/spaces/{space.pk}/")
+    speaker.wait_for_function("window.spacesAudioSpeaker && window.spacesAudioSpeaker.stats.framesSent > 0")
+    sam = UserFactory(username="sam", display_name="Sam")
+    listener = signed_in_page(gesture_browser, base, sam)
+    listener.add_init_script(RECORD_SOUND)
+    with listener.expect_console_message(lambda message: message.text == "sound: offered", timeout=30_000):
+        listener.goto(f"/spaces/{space.pk}/")
+
+    # The browser holds the sound back until Sam touches the page; the page offers to turn it on.
+    assert listener.evaluate("window.soundLog") == ["suspended", "offered"]
+    turn_on = listener.get_by_role("button", name="Turn on sound")
+    expect(turn_on).to_be_visible()
+    expect(listener.locator("#room")).to_have_attribute("data-connected", "true")
+    for width in (390, 1280):  # not `shoot`: it asks the page for its width, which would count as a gesture
+        listener.set_viewport_size({"width": width, "height": 900})
+        listener.screenshot(path=SHOTS / f"room-sound-refused-{width}.png", full_page=True)
+
+    # Sam's first click is on "Turn captions off", below "Turn on sound": the page must not move under it.
+    listener.get_by_role("button", name="Turn captions off").click()
+    expect(listener.get_by_role("button", name="Turn captions on")).to_be_visible()
+    expect(turn_on).to_be_hidden()
+    assert listener.evaluate("window.soundLog")[2:4] == ["click", "running"]
+    # The mixer plays the host's voice: its level for speaker 0 rises above silence.
+    wait_for(listener, "(window.spacesAudioStats.speakers['0']?.peakLevel ?? 0) > 0.01", timeout=15_000)
+    shoot(listener, "room-sound-on")
+    assert listener.errors == []
