@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Window
 from django.db.models.functions import Coalesce, RowNumber
+from django.urls import Resolver404, resolve
 
 from accounts.models import Block, Follow, User
 
@@ -357,3 +359,14 @@ def live_notice_recipients_page(*, space: Space, after: int, limit: int) -> list
     page = set(followers.values_list("follower_id", flat=True)[:limit])
     page.update(reminded.values_list("user_id", flat=True)[:limit])
     return sorted(page)[:limit]
+
+
+def space_signing_in_to(next_url: str) -> Space | None:
+    """The Space whose page a sign-in leads back to (`?next=/spaces/7/`), so the sign-in page can say so."""
+    try:
+        match = resolve(urlsplit(next_url).path)
+    except Resolver404:
+        return None
+    if match.view_name != "rooms:detail":
+        return None
+    return Space.objects.select_related("host").filter(pk=match.kwargs["pk"]).first()

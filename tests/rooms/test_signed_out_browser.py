@@ -37,6 +37,8 @@ def test_after_a_password_change_elsewhere_the_room_asks_to_sign_in_and_comes_ba
 
     page.wait_for_url("**/accounts/login/**", timeout=15_000)
     assert not Session.objects.exists(), "the session signed in with the old password was ended"
+    banner = page.get_by_role("status").filter(has_text="You were signed out on this device")
+    assert "Sign in to listen to Voices, hosted by @maya." in banner.inner_text()
     page.screenshot(path=shots_dir(tmp_path) / f"signed-out-room-{viewport}.png")
     page.fill("input[name=login]", "sam")
     page.fill("input[name=password]", NEW_PASSWORD)

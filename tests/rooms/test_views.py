@@ -240,3 +240,27 @@ class TestLiveBubbles:
         services.space_end(space=space, by=host)
         assert live_bubbles_for(user=listener) == []
         assert Participant.objects.filter(space=space).exists()
+
+
+@pytest.mark.django_db
+def test_the_sign_in_page_says_which_space_it_leads_back_to_and_why(client):
+    space = LiveSpaceFactory(host=make_host(username="maya"), title="<b>Voices</b>")
+    login = reverse("account_login")
+    page = client.get(login, {"next": space.get_absolute_url()}).content.decode()
+    assert "Sign in to listen to <strong>&lt;b&gt;Voices&lt;/b&gt;</strong>, hosted by @maya." in page
+    assert "You were signed out" not in page
+    # Sent by the room page whose socket was refused: the session it held ended.
+    page = client.get(f"{login}?next={space.get_absolute_url()}&signed_out").content.decode()
+    assert "You were signed out on this device" in page
+    # Sent back with a field error: still said, from the form's own `next`.
+    page = client.post(login, {"login": "maya", "password": "wrong", "next": space.get_absolute_url()}).content
+    assert b"Sign in to listen to" in page and b"you specified are not correct" in page
+    signup = client.get(reverse("account_signup"), {"next": space.get_absolute_url()}).content.decode()
+    assert "Create an account to listen to" in signup
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("next_url", ["", "/", "/spaces/", "/spaces/999999/", "/spaces/1/report/", "not a url"])
+def test_the_sign_in_page_names_no_space_when_it_does_not_lead_to_one(client, next_url):
+    page = client.get(reverse("account_login"), {"next": next_url}).content.decode()
+    assert "Sign in to listen to" not in page and "Sign in to see" not in page
