@@ -42,14 +42,18 @@ from bench import fanout  # noqa: E402  (the lean websocket client, servers, the
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/spaces_join_storm"
 
 
-def storm_worker(pipe, ports: list[int], path: str, cookies: list[str], concurrency: int, line: bool) -> None:
+def storm_worker(
+    pipe, ports: list[int], path: str, cookies: list[str], concurrency: int, line: bool, hold: float
+) -> None:
     import uvloop  # a runtime requirement (the uvicorn shape)
 
     uvloop.install()
-    asyncio.run(_storm_worker(pipe, ports, path, cookies, concurrency, line))
+    asyncio.run(_storm_worker(pipe, ports, path, cookies, concurrency, line, hold))
 
 
-async def _storm_worker(pipe, ports: list[int], path: str, cookies: list[str], concurrency: int, line: bool) -> None:
+async def _storm_worker(
+    pipe, ports: list[int], path: str, cookies: list[str], concurrency: int, line: bool, hold: float
+) -> None:
     """Open every socket, `concurrency` handshakes at a time; each is done at its `welcome`, or with `line` at its
     first answer, the `welcome` or its place in line (it stays in line, as the room page does)."""
     loop = asyncio.get_running_loop()
@@ -97,6 +101,7 @@ async def _storm_worker(pipe, ports: list[int], path: str, cookies: list[str], c
         while seen != len(welcome_s):
             seen = len(welcome_s)
             await asyncio.sleep(3)
+    await asyncio.sleep(hold)  # everyone stays: the audio to those inside is measured on, the line waiting
     in_line = sum(1 for client in clients if not client.open.done())
     pipe.send(
         (started, max(answered, last[0]) if line else answered, welcome_s, failures, stats.hist, answer_s, in_line)
@@ -211,7 +216,9 @@ def storm(n: int, args, database_url: str, redis_url: str) -> dict:
             parent, child = ctx.Pipe()
             cookies = [room.cookie(key) for key in storm_sessions[i :: args.workers]]
             share = max(1, args.concurrency // args.workers)
-            worker = ctx.Process(target=storm_worker, args=(child, ports, path, cookies, share, args.line), daemon=True)
+            worker = ctx.Process(
+                target=storm_worker, args=(child, ports, path, cookies, share, args.line, args.hold), daemon=True
+            )
             worker.start()
             pipes.append(parent)
             workers.append(worker)
@@ -274,6 +281,9 @@ def main() -> None:
         action="store_true",
         help="admission at its defaults (or SPACES_LISTENERS_PER_PROCESS / SPACES_JOINS_PER_SECOND): a socket is "
         "answered by its welcome or its place in line, and those let in from the line count until it stops moving",
+    )
+    parser.add_argument(
+        "--hold", type=float, default=0, help="seconds everyone stays after the storm, the audio measured on"
     )
     parser.add_argument("--conn-max-age", type=int, default=60, help="DJANGO_CONN_MAX_AGE of the servers")
     parser.add_argument("--database", default=DEFAULT_DATABASE, help="a scratch database, dropped and made again")

@@ -5,7 +5,7 @@ A place is one socket of this process. Listeners take one while fewer than SPACE
 sockets hold one and the join rate (a token bucket of SPACES_JOINS_PER_SECOND) allows; otherwise they wait,
 and hear nothing and count nowhere until their turn. The stage (the host, co-hosts, speakers, anyone invited to
 speak) never waits: it takes a place at once, even past the capacity. A socket that goes while waiting simply
-leaves the line. Every SPACES_WAITING_UPDATE_SECONDS each waiting socket is told its place and a rough wait,
+leaves the line. Every SPACES_WAITING_UPDATE_SECONDS each waiting socket whose place or rough wait changed is told,
 and each process writes how many wait for each Space in the shared cache under its own lease id, with an
 expiry, so that the host's and co-hosts' processes can tell them the total and a killed process's line fades.
 """
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 STAGE_FRESH_SECONDS = 2.0  # how long a Space's stage, as read for the line, is trusted
 FREED_WINDOW_SECONDS = 30.0  # the places given back over this long estimate the wait of a full process
+TELL_AT_ONCE = 100  # waiting sockets told their place in one turn of the loop
 
 
 class Waiting(Protocol):
@@ -44,12 +45,13 @@ class Waiting(Protocol):
 
 
 class _Ticket:
-    __slots__ = ("space_id", "user_id", "turn")
+    __slots__ = ("space_id", "user_id", "turn", "told")
 
     def __init__(self, space_id: int, user_id: int, turn: asyncio.Future) -> None:
         self.space_id = space_id
         self.user_id = user_id
         self.turn = turn
+        self.told: tuple[int, int | None] | None = None  # the place and wait last sent
 
 
 def _stage_of(space_id: int) -> frozenset[int] | None:
@@ -137,11 +139,12 @@ class _Gate:
     def wait(self, socket: Waiting, space_id: int, user_id: int) -> tuple[asyncio.Future, int, int | None]:
         """Put `socket` at the end of the line: its turn (a future set when it holds a place), place and wait."""
         turn = asyncio.get_running_loop().create_future()
-        self.line[socket] = _Ticket(space_id, user_id, turn)
+        ticket = self.line[socket] = _Ticket(space_id, user_id, turn)
         if self.pump is None or self.pump.done():
             self.pump = asyncio.get_running_loop().create_task(self._let_in())
         position = len(self.line)
-        return turn, position, self.estimate(position)
+        ticket.told = (position, self.estimate(position))  # the socket says so as it joins the line
+        return turn, *ticket.told
 
     def leave(self, socket: Waiting) -> None:
         """`socket` goes: out of the line, or its place given back to the line; safe to call twice."""
@@ -222,8 +225,8 @@ class _Gate:
                 log.warning("could not update the line of waiting listeners", exc_info=True)
 
     async def update(self) -> None:
-        """Let in whoever joined the stage while waiting, tell the rest where they are, and tell the hosts here
-        how many wait for their Space (once more with 0 when the line empties)."""
+        """Let in whoever joined the stage while waiting, tell the rest where they are when that changed, and tell
+        the hosts here how many wait for their Space (once more with 0 when the line empties)."""
         long_ago = time.monotonic() - 60
         self.stages = {space_id: known for space_id, known in self.stages.items() if known[0] > long_ago}
         for space_id in {ticket.space_id for ticket in self.line.values()}:
@@ -232,11 +235,17 @@ class _Gate:
                 if ticket.space_id == space_id and (stage is None or ticket.user_id in stage):
                     del self.line[socket]
                     self._give_place(socket, ticket)
-        for position, (socket, _ticket) in enumerate(list(self.line.items()), 1):
+        for position, (socket, ticket) in enumerate(list(self.line.items()), 1):
+            place = (position, self.estimate(position))
+            if place == ticket.told:
+                continue  # a full process with nobody leaving: thousands would be told the same every few seconds
+            ticket.told = place
             try:
-                await socket.line_update(position, self.estimate(position))
+                await socket.line_update(*place)
             except Exception:
                 log.debug("could not tell a waiting socket its place", exc_info=True)
+            if position % TELL_AT_ONCE == 0:
+                await asyncio.sleep(0)  # the audio of those inside goes out between a long line's updates
         counts = Counter(ticket.space_id for ticket in self.line.values())
         emptied, self.reported = self.reported - set(counts), set(counts)
         if counts or emptied:

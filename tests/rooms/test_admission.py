@@ -74,6 +74,24 @@ async def test_listeners_past_the_capacity_wait_in_line_and_are_let_in_in_order_
         await communicator.disconnect()
 
 
+async def test_a_full_process_that_nobody_leaves_tells_its_line_nothing_new():
+    space, host = await live_space_with_host()
+    first, patient = await users(2)
+    host_socket, _ = await joined(host, space.pk)
+    first_socket, _ = await joined(first, space.pk)
+    patient_socket, waiting = await in_line(patient, space.pk)
+    assert (waiting["position"], waiting["seconds"]) == (1, None)
+
+    for _ in range(3):  # the updates of three seconds: the same place, the same unknown wait
+        await admission.gate().update()
+    assert await patient_socket.receive_nothing(timeout=0.2)
+
+    await first_socket.disconnect()
+    assert (await next_of(patient_socket, "welcome"))["me"]["user_id"] == patient.pk
+    for communicator in (host_socket, patient_socket):
+        await communicator.disconnect()
+
+
 @pytest.mark.parametrize("how", ["closed by the client", "cancelled by the server"])
 async def test_a_listener_who_leaves_the_line_is_never_counted_and_the_next_one_gets_the_place(how):
     space, host = await live_space_with_host()
