@@ -74,12 +74,18 @@ async def test_listeners_past_the_capacity_wait_in_line_and_are_let_in_in_order_
         await communicator.disconnect()
 
 
-async def test_a_full_process_that_nobody_leaves_tells_its_line_nothing_new():
+async def full_with_one_in_line():
+    """The host and a listener inside, the process full, and a third person first in line."""
     space, host = await live_space_with_host()
-    first, patient = await users(2)
+    first, waiting = await users(2)
     host_socket, _ = await joined(host, space.pk)
     first_socket, _ = await joined(first, space.pk)
-    patient_socket, waiting = await in_line(patient, space.pk)
+    line_socket, told = await in_line(waiting, space.pk)
+    return space, host, (host_socket, first_socket, line_socket), waiting, told
+
+
+async def test_a_full_process_that_nobody_leaves_tells_its_line_nothing_new():
+    _space, _host, (host_socket, first_socket, patient_socket), patient, waiting = await full_with_one_in_line()
     assert (waiting["position"], waiting["seconds"]) == (1, None)
 
     for _ in range(3):  # the updates of three seconds: the same place, the same unknown wait
@@ -143,11 +149,7 @@ async def test_the_stage_never_waits_even_past_the_capacity(settings):
 
 
 async def test_someone_invited_to_speak_while_in_line_is_let_in_at_the_next_update():
-    space, host = await live_space_with_host()
-    first, guest = await users(2)
-    host_socket, _ = await joined(host, space.pk)
-    first_socket, _ = await joined(first, space.pk)
-    guest_socket, _ = await in_line(guest, space.pk)
+    space, host, (host_socket, first_socket, guest_socket), guest, _ = await full_with_one_in_line()
 
     await database_sync_to_async(services.speaker_invite)(space=space, by=host, user=guest)
     welcome = await next_of(guest_socket, "welcome")
