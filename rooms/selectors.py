@@ -362,11 +362,13 @@ def live_notice_recipients_page(*, space: Space, after: int, limit: int) -> list
 
 
 def space_signing_in_to(next_url: str) -> Space | None:
-    """The Space whose page a sign-in leads back to (`?next=/spaces/7/`), so the sign-in page can say so."""
+    """The Space whose page a sign-in leads back to (`?next=/spaces/7/`), so the sign-in page can say so; only a
+    Space open to everyone, whose preview a visitor may see (rooms.views._preview): others' titles stay private."""
     try:
         match = resolve(urlsplit(next_url).path)
     except Resolver404:
         return None
     if match.view_name != "rooms:detail":
         return None
-    return Space.objects.select_related("host").filter(pk=match.kwargs["pk"]).first()
+    visible = Space.objects.filter(audience=Space.Audience.PUBLIC)
+    return visible.select_related("host").filter(pk=match.kwargs["pk"]).first()

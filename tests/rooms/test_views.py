@@ -260,6 +260,16 @@ def test_the_sign_in_page_says_which_space_it_leads_back_to_and_why(client):
 
 
 @pytest.mark.django_db
+def test_the_sign_in_page_keeps_a_space_not_for_everyone_unnamed(client):
+    space = LiveSpaceFactory(host=make_host(username="maya"), title="Paid", audience=Space.Audience.TICKETED)
+    login = reverse("account_login")
+    assert "Paid" not in client.get(login, {"next": space.get_absolute_url()}).text
+    page = client.get(f"{login}?next={space.get_absolute_url()}&signed_out").text
+    assert "You were signed out on this device" in page and "Sign in to go back to the Space." in page
+    assert "Paid" not in page
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("next_url", ["", "/", "/spaces/", "/spaces/999999/", "/spaces/1/report/", "not a url"])
 def test_the_sign_in_page_names_no_space_when_it_does_not_lead_to_one(client, next_url):
     page = client.get(reverse("account_login"), {"next": next_url}).content.decode()
