@@ -261,10 +261,10 @@ SPACES_BROADCAST_COUNT_SECONDS = env_int("SPACES_BROADCAST_COUNT_SECONDS", 3, mi
 # most this many sockets (the stage always gets in) and this many new listeners a second; other listeners wait
 # in line, told their place and a rough wait every SPACES_WAITING_UPDATE_SECONDS. 1,000 a process: what one
 # process on its own core carries with three speakers at the measured 2.2-4.3 us per delivered frame (a third
-# to two thirds of the core); 200 joins a second: three quarters of what one process did alone with joins written
-# in batches (270 a second in bench/join_storm.py, rooms/PROTOCOL.md "Admission").
+# to two thirds of the core); 500 joins a second: three quarters of what one process does alone (665-768 a second
+# in bench/join_storm.py --processes 1, rooms/PROTOCOL.md "Admission").
 SPACES_LISTENERS_PER_PROCESS = env_int("SPACES_LISTENERS_PER_PROCESS", 1000, minimum=1)
-SPACES_JOINS_PER_SECOND = env_int("SPACES_JOINS_PER_SECOND", 200, minimum=1)
+SPACES_JOINS_PER_SECOND = env_int("SPACES_JOINS_PER_SECOND", 500, minimum=1)
 SPACES_WAITING_UPDATE_SECONDS = env_int("SPACES_WAITING_UPDATE_SECONDS", 3, minimum=1)
 # Room joins are written in batches (rooms/join_batches.py), one batch per Space at a time, on this many threads
 # of each server process, each with its own database connection, so that the joins of several Spaces, and the
