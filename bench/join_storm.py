@@ -64,6 +64,12 @@ async def _storm_worker(
     welcome_s: list[float] = []
     answer_s: list[float] = []
     failures: list[str] = []
+    last_let_in = 0.0
+
+    def let_in(began: float) -> None:
+        nonlocal last_let_in
+        last_let_in = time.monotonic()
+        welcome_s.append(last_let_in - began)
 
     async def join(index: int, cookie: str) -> None:
         async with gate:
@@ -85,12 +91,6 @@ async def _storm_worker(
             else:
                 client.open.add_done_callback(lambda opened: opened.exception() or let_in(began))
 
-    last = [0.0]  # when the last socket was let in
-
-    def let_in(began: float) -> None:
-        last[0] = time.monotonic()
-        welcome_s.append(last[0] - began)
-
     pipe.recv()  # "go"
     started = time.monotonic()
     await asyncio.gather(*(join(i, cookie) for i, cookie in enumerate(cookies)))
@@ -104,7 +104,7 @@ async def _storm_worker(
     await asyncio.sleep(hold)  # everyone stays: the audio to those inside is measured on, the line waiting
     in_line = sum(1 for client in clients if not client.open.done())
     pipe.send(
-        (started, max(answered, last[0]) if line else answered, welcome_s, failures, stats.hist, answer_s, in_line)
+        (started, max(answered, last_let_in) if line else answered, welcome_s, failures, stats.hist, answer_s, in_line)
     )
     pipe.recv()  # "quit"
     acks.cancel()

@@ -235,6 +235,7 @@ class _Gate:
                 if ticket.space_id == space_id and (stage is None or ticket.user_id in stage):
                     del self.line[socket]
                     self._give_place(socket, ticket)
+        told = 0
         for position, (socket, ticket) in enumerate(list(self.line.items()), 1):
             place = (position, self.estimate(position))
             if place == ticket.told:
@@ -244,7 +245,8 @@ class _Gate:
                 await socket.line_update(*place)
             except Exception:
                 log.debug("could not tell a waiting socket its place", exc_info=True)
-            if position % TELL_AT_ONCE == 0:
+            told += 1
+            if told % TELL_AT_ONCE == 0:
                 await asyncio.sleep(0)  # the audio of those inside goes out between a long line's updates
         counts = Counter(ticket.space_id for ticket in self.line.values())
         emptied, self.reported = self.reported - set(counts), set(counts)

@@ -257,6 +257,9 @@ def test_the_sign_in_page_says_which_space_it_leads_back_to_and_why(client):
     assert b"Sign in to listen to" in page and b"you specified are not correct" in page
     signup = client.get(reverse("account_signup"), {"next": space.get_absolute_url()}).content.decode()
     assert "Create an account to listen to" in signup
+    upcoming = SpaceFactory(host=space.host, title="Later")
+    page = client.get(login, {"next": upcoming.get_absolute_url()}).content.decode()
+    assert "Sign in to see <strong>Later</strong>, hosted by @maya." in page
 
 
 @pytest.mark.django_db
