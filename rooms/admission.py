@@ -1,10 +1,13 @@
 """Admission under overload: a server process lets listeners in up to its capacity and its join rate; the rest
 wait in line, first in, first out, and are let in as places free (rooms/PROTOCOL.md, "Admission").
 
-A place is one socket of this process. Listeners take one while fewer than SPACES_LISTENERS_PER_PROCESS
-sockets hold one and the join rate (a token bucket of SPACES_JOINS_PER_SECOND) allows; otherwise they wait,
-and hear nothing and count nowhere until their turn. The stage (the host, co-hosts, speakers, anyone invited to
-speak) never waits: it takes a place at once, even past the capacity. A socket that goes while waiting simply
+A place is one socket of this process. Listeners take one while fewer sockets than the capacity hold one and the
+join rate (a token bucket of SPACES_JOINS_PER_SECOND) allows; otherwise they wait, and hear nothing and count
+nowhere until their turn. The capacity follows the relay: SPACES_LISTENERS_PER_PROCESS at most, held where it is
+the moment the loop runs late (rooms/loop_lag.py), a tenth lower after LATE_SECONDS_TO_SHED late seconds running
+(the newest listeners past it going back to the front of the line), and a twentieth of the most higher each
+second on time. The stage (the host, co-hosts, speakers, anyone invited to speak) never waits: it takes a place at
+once, even past the capacity, and is never sent back. A socket that goes while waiting simply
 leaves the line. Every SPACES_WAITING_UPDATE_SECONDS each waiting socket whose place or rough wait changed is told,
 and each process writes how many wait for each Space in the shared cache under its own lease id, with an
 expiry, so that the host's and co-hosts' processes can tell them the total and a killed process's line fades.
@@ -25,7 +28,7 @@ from django.conf import settings
 from spaces_site.per_loop import PerLoop
 from spaces_site.process_cache import process_cache
 
-from . import fanout, leases
+from . import fanout, leases, loop_lag
 from .models import MANAGER_ROLES, SPEAKING_ROLES, Invitation, Participant, Space
 from .presence import TokenBucket
 
@@ -34,6 +37,9 @@ log = logging.getLogger(__name__)
 STAGE_FRESH_SECONDS = 2.0  # how long a Space's stage, as read for the line, is trusted
 FREED_WINDOW_SECONDS = 30.0  # the places given back over this long estimate the wait of a full process
 TELL_AT_ONCE = 100  # waiting sockets told their place in one turn of the loop
+LATE_SECONDS_TO_SHED = 3  # a pause is a moment; a loop late this many seconds running cannot carry its sockets
+SHED_SHARE = 0.1  # of those inside, sent back into line at each step down
+GROW_SHARE = 0.05  # of SPACES_LISTENERS_PER_PROCESS, places added back each second on time
 
 
 class Waiting(Protocol):
@@ -41,7 +47,16 @@ class Waiting(Protocol):
 
     space_id: int | None
 
+    @property
+    def sheddable(self) -> bool:
+        """A listener in the room (never the stage, never a socket still joining)."""
+        ...
+
     async def line_update(self, position: int, seconds: int | None) -> None: ...
+
+    async def back_in_line(self) -> None:
+        """Leave the room, still connected, and wait again at the front of the line."""
+        ...
 
 
 class _Ticket:
@@ -109,7 +124,11 @@ class _Gate:
     def __init__(self) -> None:
         self.rate = settings.SPACES_JOINS_PER_SECOND
         self.bucket = TokenBucket(self.rate, 1)  # a second's worth of joins at once, then the rate
-        self.held: set[Waiting] = set()
+        self.held: dict[Waiting, None] = {}  # in the order they took their place
+        self.ceiling = settings.SPACES_LISTENERS_PER_PROCESS
+        self.capacity = self.ceiling
+        self.late_seconds = 0
+        self.floor = max(1, self.ceiling // 10)
         self.line: OrderedDict[Waiting, _Ticket] = OrderedDict()
         self.freed: deque[float] = deque()
         self.room = asyncio.Event()  # set when a place is given back
@@ -119,40 +138,53 @@ class _Gate:
         self.told: dict[int, int] = {}
         self.pump: asyncio.Task | None = None
         self.ticker: asyncio.Task | None = None
+        self.lag_watch: asyncio.Task | None = None
+        self.background: set[asyncio.Task] = set()
 
     @property
     def full(self) -> bool:
-        return len(self.held) >= settings.SPACES_LISTENERS_PER_PROCESS
+        return len(self.held) >= self.capacity
 
     def _start(self) -> None:
+        loop = asyncio.get_running_loop()
         if self.ticker is None or self.ticker.done():
-            self.ticker = asyncio.get_running_loop().create_task(self._tick())
+            self.ticker = loop.create_task(self._tick())
+        if settings.SPACES_RELAY_LATE_MS and (self.lag_watch is None or self.lag_watch.done()):
+            self.lag_watch = loop.create_task(loop_lag.watch(self.relay_second))
 
     async def admit_at_once(self, socket: Waiting, space_id: int, user_id: int) -> bool:
         """Give `socket` a place now if there is one for it: room and a token with nobody waiting, or the stage."""
         self._start()
         if (not self.line and not self.full and self.bucket.take()) or await self._skips_line(space_id, user_id):
-            self.held.add(socket)
+            self.held[socket] = None
             return True
         return False
 
-    def wait(self, socket: Waiting, space_id: int, user_id: int) -> tuple[asyncio.Future, int, int | None]:
-        """Put `socket` at the end of the line: its turn (a future set when it holds a place), place and wait."""
+    def wait(
+        self, socket: Waiting, space_id: int, user_id: int, first: bool = False
+    ) -> tuple[asyncio.Future, int, int | None]:
+        """Put `socket` at the end of the line (at its front if `first`): its turn (a future set when it holds a
+        place), place and wait."""
         turn = asyncio.get_running_loop().create_future()
         ticket = self.line[socket] = _Ticket(space_id, user_id, turn)
+        if first:
+            self.line.move_to_end(socket, last=False)
         if self.pump is None or self.pump.done():
             self.pump = asyncio.get_running_loop().create_task(self._let_in())
-        position = len(self.line)
+        position = 1 if first else len(self.line)
         ticket.told = (position, self.estimate(position))  # the socket says so as it joins the line
         return turn, *ticket.told
 
-    def leave(self, socket: Waiting) -> None:
-        """`socket` goes: out of the line, or its place given back to the line; safe to call twice."""
+    def leave(self, socket: Waiting, shed: bool = False) -> None:
+        """`socket` goes: out of the line, or its place given back to the line; safe to call twice. A place `shed`
+        does not count as freed: the wait in line is estimated from people leaving."""
         ticket = self.line.pop(socket, None)
         if ticket is not None:
             ticket.turn.cancel()
         elif socket in self.held:
-            self.held.discard(socket)
+            del self.held[socket]
+            if shed:
+                return
             self.freed.append(time.monotonic())
             self._forget_freed_before(time.monotonic() - FREED_WINDOW_SECONDS)
             self.room.set()
@@ -171,7 +203,7 @@ class _Gate:
         return math.ceil(position / rate) if rate > 0 else None
 
     def _give_place(self, socket: Waiting, ticket: _Ticket) -> None:
-        self.held.add(socket)
+        self.held[socket] = None
         if not ticket.turn.done():
             ticket.turn.set_result(None)
 
@@ -187,6 +219,42 @@ class _Gate:
                 continue
             socket, ticket = self.line.popitem(last=False)
             self._give_place(socket, ticket)
+
+    def relay_second(self, lag: float) -> None:
+        """One second of the loop's lateness (`lag`, its median in seconds): the capacity follows it."""
+        late = settings.SPACES_RELAY_LATE_MS / 1000
+        if lag > late:
+            self.late_seconds += 1
+            if self.late_seconds == 1 and self.capacity > max(self.floor, len(self.held)):
+                self.capacity = max(self.floor, len(self.held))
+                log.info("the relay runs %.0f ms late: no more listeners let in for now", lag * 1000)
+            elif self.late_seconds >= LATE_SECONDS_TO_SHED:
+                self.late_seconds = 0
+                self._step_down(lag)
+            return
+        self.late_seconds = 0
+        if lag <= late / 2 and self.capacity < self.ceiling:
+            self.capacity = min(self.ceiling, self.capacity + max(1, round(self.ceiling * GROW_SHARE)))
+            self.room.set()
+
+    def _step_down(self, lag: float) -> None:
+        """A tenth fewer places, never below a tenth of the most; the newest listeners past it go back in line."""
+        capacity = max(self.floor, min(self.capacity, math.floor(len(self.held) * (1 - SHED_SHARE))))
+        over = len(self.held) - capacity
+        shed = [socket for socket in reversed(self.held) if socket.sheddable][:over] if over > 0 else []
+        if capacity < self.capacity or shed:
+            log.warning(
+                "the relay ran %.0f ms late for %d s: %d places now, %d listeners back in line",
+                lag * 1000,
+                LATE_SECONDS_TO_SHED,
+                capacity,
+                len(shed),
+            )
+        self.capacity = capacity
+        for socket in shed:
+            task = asyncio.get_running_loop().create_task(socket.back_in_line())
+            self.background.add(task)
+            task.add_done_callback(self.background.discard)
 
     async def _skips_line(self, space_id: int, user_id: int) -> bool:
         try:

@@ -34,7 +34,7 @@ from . import (
     services,
     socket_cap,
 )
-from .models import SPEAKING_ROLES, Participant, Space
+from .models import SPEAKING_ROLES, Participant, Role, Space
 from .presence import TokenBucket, batcher
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,9 @@ class SpaceConsumer(DirectDispatch, AsyncWebsocketConsumer):
     join_task: asyncio.Future | None = None
     admit_task: asyncio.Future | None = None  # waiting in line (rooms/admission.py), then joining
     joined = False
+    inside = False  # joined and welcomed: the socket's `_enter` has run to its end
     closing = False
+    gone = False  # the client closed the socket
     direct_writer: encode_once.DirectWriter | None = None  # read by rooms.media
 
     async def __call__(self, scope, receive, send) -> None:
@@ -130,6 +132,26 @@ class SpaceConsumer(DirectDispatch, AsyncWebsocketConsumer):
             await database_sync_to_async(socket_cap.sockets_supersede)(
                 space_id=space_id, participant_id=self.participant_id
             )
+        self.inside = True
+
+    @property
+    def sheddable(self) -> bool:
+        """Read by rooms.admission: a listener in the room may be sent back into line; the stage never is."""
+        return self.inside and self.joined and not self.closing and self.role == Role.LISTENER
+
+    async def back_in_line(self) -> None:
+        """Called by rooms.admission when this process's relay runs late: leave the room, still connected, and
+        wait first in line; let in again, the socket joins as it did the first time and gets a new `welcome`."""
+        if not self.sheddable:
+            return  # it joined the stage meanwhile, or is closing: it keeps its place
+        gate = admission.gate()
+        gate.leave(self, shed=True)
+        await self._leave()
+        if self.gone or self.closing:
+            return
+        turn, position, seconds = gate.wait(self, cast(int, self.space_id), self.user.pk, first=True)
+        self.admit_task = asyncio.ensure_future(self._wait_in_line(turn))
+        await self._send_event({"type": "waiting", "position": position, "seconds": seconds, "sent_back": True})
 
     async def _join(self, process_id: int) -> join_batches.Joined:
         joined = await join_batches.for_this_loop().join(cast(int, self.space_id), self.user, process_id)
@@ -173,12 +195,13 @@ class SpaceConsumer(DirectDispatch, AsyncWebsocketConsumer):
         await self.close(code=code)
 
     async def disconnect(self, code: int) -> None:
+        self.gone = True
         await self._leave()
 
     async def _leave(self) -> None:
         """Leave the line or give the place back, detach from the fan-out and the relay and close this socket's
         row; safe to run twice."""
-        self.joined = False
+        self.joined = self.inside = False
         admission.gate().leave(self)
         if self.admit_task is not None and not self.admit_task.done():
             # Let in from the line a moment ago, perhaps in the middle of its join: stop it there.

@@ -266,6 +266,10 @@ SPACES_BROADCAST_COUNT_SECONDS = env_int("SPACES_BROADCAST_COUNT_SECONDS", 3, mi
 SPACES_LISTENERS_PER_PROCESS = env_int("SPACES_LISTENERS_PER_PROCESS", 1000, minimum=1)
 SPACES_JOINS_PER_SECOND = env_int("SPACES_JOINS_PER_SECOND", 500, minimum=1)
 SPACES_WAITING_UPDATE_SECONDS = env_int("SPACES_WAITING_UPDATE_SECONDS", 3, minimum=1)
+# A process whose event loop runs its timers this late (the median of a second) delivers the audio as late: it
+# stops letting listeners in, and after three such seconds sends its newest listeners back into line
+# (rooms/admission.py, rooms/PROTOCOL.md "Admission"); 0 leaves the capacity at SPACES_LISTENERS_PER_PROCESS.
+SPACES_RELAY_LATE_MS = env_int("SPACES_RELAY_LATE_MS", 100, minimum=0)
 # Room joins are written in batches (rooms/join_batches.py), one batch per Space at a time, on this many threads
 # of each server process, each with its own database connection, so that the joins of several Spaces, and the
 # handshakes' session reads on Channels' one database thread, do not queue behind each other. More is not

@@ -5,12 +5,21 @@ import tempfile
 import uuid
 
 from .base import *  # noqa: F403
-from .env import env_bool
+from .env import env_bool, env_int
 
 # One cache namespace per test run, inherited by the live servers it starts, so state a run leaves
 # in a shared Redis (allauth's rate-limit counters, say) never leaks into the next run.
 os.environ.setdefault("DJANGO_CACHE_PREFIX", f"test-{uuid.uuid4().hex[:12]}")
 CACHES["default"]["KEY_PREFIX"] = os.environ["DJANGO_CACHE_PREFIX"]  # noqa: F405
+# Redis's pub/sub ignores the database number: another run on the same Redis (CI beside a developer's run) would
+# hear this run's audio in its Spaces of the same ids. The channel layer's groups are this run's too.
+SPACES_MEDIA_REDIS_PREFIX = os.environ.setdefault(
+    "SPACES_MEDIA_REDIS_PREFIX", f"{os.environ['DJANGO_CACHE_PREFIX']}.media"
+)
+if "CONFIG" in CHANNEL_LAYERS["default"]:  # noqa: F405
+    CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = os.environ.setdefault(  # noqa: F405
+        "DJANGO_CHANNELS_PREFIX", os.environ["DJANGO_CACHE_PREFIX"]
+    )
 # Recordings in a folder of this run, shared with the live servers and workers it starts.
 _replays = os.path.join(tempfile.gettempdir(), f"spaces-test-replays-{os.environ['DJANGO_CACHE_PREFIX']}")
 os.environ.setdefault("DJANGO_REPLAYS_ROOT", _replays)
@@ -18,6 +27,9 @@ REPLAYS_STORAGE = {
     "BACKEND": "django.core.files.storage.FileSystemStorage",
     "OPTIONS": {"location": os.environ["DJANGO_REPLAYS_ROOT"]},
 }
+# A loaded test machine's late loop would move the capacity under tests about something else: the tests of
+# shedding (tests/rooms/test_relay_shedding*.py) turn it on.
+SPACES_RELAY_LATE_MS = env_int("SPACES_RELAY_LATE_MS", 0, minimum=0)
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

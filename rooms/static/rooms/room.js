@@ -33,6 +33,7 @@ let socket = null;
 let delay = 1000;
 let stopped = false;
 let extraListeners = 0;
+let sentBack = false; // this socket was in the room and was sent back into line (`waiting` with `sent_back`)
 let waitingCount = 0; // the hosts' view: people in line to get in (`waiting_count`)
 // Only the host's page carries this list (its Super Followers), rendered with the page.
 const superFollowerData = document.getElementById("super-follower-ids");
@@ -285,10 +286,17 @@ function renderPins(pins) {
 }
 
 // The server is full: this person waits in line (no audio yet) until a place frees; `welcome` lets them in.
+// A listener sent back into line because the server fell behind (`sent_back`) is told why until let in again.
 function showLine(event) {
   root.dataset.waiting = String(Boolean(event));
   $("waiting-line").hidden = !event;
-  if (!event) return;
+  if (!event) {
+    sentBack = false;
+    return;
+  }
+  sentBack ||= Boolean(event.sent_back);
+  $("waiting-full").hidden = sentBack;
+  $("waiting-sent-back").hidden = !sentBack;
   delay = 1000; // a socket that got this far is not failing: a reconnect later starts from the short delay
   $("waiting-seconds").textContent = event.seconds == null ? "" : `: about ${event.seconds} ${event.seconds === 1 ? "second" : "seconds"}`;
   $("waiting-position").textContent = event.position === 1 ? "You're next." : `${event.position - 1} ${event.position === 2 ? "person is" : "people are"} ahead of you.`;
