@@ -269,4 +269,7 @@ def space_detail(request: HttpRequest, pk: int) -> HttpResponse:
         return render(request, "rooms/scheduled.html", context)
     if not decision:
         return render(request, "rooms/refused.html", context, status=403)
+    # The page is drawn as the socket's `welcome` will find it (someone not in yet joins as a listener), so
+    # nothing moves when it arrives.
+    context["welcome"] = selectors.room_snapshot(space=space, me=me or Participant(space=space, user=request.user))
     return render(request, "rooms/room.html", context)

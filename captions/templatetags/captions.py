@@ -12,11 +12,14 @@ register = template.Library()
 
 
 @register.inclusion_tag("captions/_room.html", takes_context=True)
-def caption_panel(context, space) -> dict:
-    """Live captions on the room page: the caption log, its controls and the person's settings."""
+def caption_panel(context, space, at: str | None = None) -> dict:
+    """Live captions on the room page: the caption log, its controls and the person's settings. With `at`
+    ("top" or "bottom"), drawn only there if that is where the person keeps captions: the room asks for it at
+    both ends, so the panel is already where captions.js would move it (moved, it shifted the whole page)."""
     request = context["request"]
     preference = selectors.preference_for(user=request.user)
     return {
+        "placed": at is None or preference.position == at,
         "space": space,
         "preference": preference,
         "form": CaptionPreferenceForm(instance=preference),

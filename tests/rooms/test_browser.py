@@ -233,3 +233,78 @@ def test_the_host_checks_the_microphone_before_starting_and_is_told_when_there_i
     expect(page.locator("#room")).to_have_attribute("data-connected", "true")
     expect(page.locator("#my-role")).to_have_text("Host")
     assert errors == []
+
+
+# What the page was told over its socket, by type (events reach `window` in their capture phase), and the stage's
+# first node as the server drew it.
+RECORD_ROOM_EVENTS = """
+window.roomEvents = [];
+window.addEventListener("room:event", (event) => window.roomEvents.push(event.detail.type), true);
+document.addEventListener("DOMContentLoaded", () => { window.serverStage = document.querySelector("#speakers li"); });
+"""
+
+
+@pytest.fixture
+def talking_browser(browser_type, browser_type_launch_args):
+    """A Chromium whose microphone is Chromium's own fake (a beep), granted without asking: a host on air."""
+    args = [*browser_type_launch_args["args"], "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+    browser = browser_type.launch(**{**browser_type_launch_args, "args": args})
+    yield browser
+    browser.close()
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_a_listener_joining_a_space_with_the_host_on_air_sees_a_page_that_does_not_move(
+    browser, talking_browser, live_daphne, width
+):
+    host = make_host(display_name="Maya Host")
+    space = LiveSpaceFactory(host=host, title="Nothing moves")
+    base_url = f"http://{live_daphne}"
+    host_page = signed_in_page(talking_browser, base_url, host, f"/spaces/{space.pk}/")
+    expect(host_page.locator("#room")).to_have_attribute("data-on-air", "on-air", timeout=15_000)
+
+    page = signed_in_page(browser, base_url, UserFactory(display_name="Sam Listener"))
+    page.add_init_script(RECORD_LAYOUT_SHIFTS + RECORD_ROOM_EVENTS)
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(f"/spaces/{space.pk}/")
+    expect(page.locator("#room")).to_have_attribute("data-connected", "true")
+    expect(page.locator("#my-role")).to_have_text("Listener")
+    # Settled: the questions' answer (asked for after `welcome`) drawn, and two frames for Chromium to report.
+    page.wait_for_function("window.roomEvents.includes('questions')")
+    page.evaluate("new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+    shifts = page.evaluate("window.layoutShifts")
+    page.screenshot(path=SHOTS / f"room-listener-joins-{width}.png", full_page=True)
+    assert shifts == [], f"cumulative {sum(shift['value'] for shift in shifts):.3f}: {shifts}"
+    expect(page.locator("#speakers .stage-person")).to_have_count(1)
+    expect(page.locator(f'#speakers li[data-user="{host.pk}"]')).to_contain_text("Maya Host")
+    # room.js drew the same markup as the server and kept its node: a press on it as `welcome` came is not lost.
+    assert page.evaluate("window.serverStage !== null && window.serverStage === document.querySelector('#speakers li')")
+    expect(page.get_by_role("button", name="Request to speak")).to_be_enabled()
+    assert page.errors == [] and host_page.errors == []
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_a_hand_going_up_does_not_move_the_hosts_queue_or_questions(browser, live_daphne, width):
+    host = make_host(display_name="Maya Host")
+    space = LiveSpaceFactory(host=host, title="Hands up")
+    listener = UserFactory(display_name="Sam Listener")
+    base_url = f"http://{live_daphne}"
+    host_page = signed_in_page(browser, base_url, host)
+    host_page.add_init_script(RECORD_LAYOUT_SHIFTS)
+    host_page.set_viewport_size({"width": width, "height": 900})
+    host_page.goto(f"/spaces/{space.pk}/")
+    expect(host_page.locator("#room")).to_have_attribute("data-connected", "true")
+    listener_page = signed_in_page(browser, base_url, listener, f"/spaces/{space.pk}/")
+    expect(listener_page.locator("#room")).to_have_attribute("data-connected", "true")
+    expect(host_page.locator(f'#listeners li[data-user="{listener.pk}"]')).to_be_visible()
+    host_page.evaluate("window.layoutShifts = []")
+
+    listener_page.get_by_role("button", name="Request to speak").click()
+    expect(host_page.locator(f'#hands li[data-user="{listener.pk}"]')).to_contain_text("Hand raised")
+    expect(host_page.get_by_role("button", name="Let the next one speak")).to_be_enabled()
+    host_page.evaluate("new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+    shifts = host_page.evaluate("window.layoutShifts")
+    host_page.screenshot(path=SHOTS / f"room-host-hand-up-{width}.png", full_page=True)
+    # The queue had room for the first request, and the host's buttons beside it and the questions below stay put.
+    moved = {source for shift in shifts for source in shift["moved"]}
+    assert not moved & {"hands-section", "questions-section", "next-speaker", "ask-form"}, shifts

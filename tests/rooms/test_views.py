@@ -133,6 +133,26 @@ class TestPages:
         assert response.status_code == 200
         assert b'id="room"' in response.content and b"Request to speak" in response.content
 
+    def test_room_page_is_drawn_as_its_welcome_will_find_it(self, client, live_space, host, listener):
+        # Nothing moves when the socket's `welcome` arrives: the page already shows the room as it says it is.
+        seat(live_space, UserFactory(username="ada"), hand_raised_at=timezone.now())
+        client.force_login(listener)
+        page = client.get(live_space.get_absolute_url()).content.decode()
+        speakers = page.split('id="speakers"')[1].split("</ul>")[0]
+        assert speakers.count("<li ") == 1 and f'data-user="{host.pk}"' in speakers and "Maya" in speakers
+        assert '<strong id="my-role">Listener</strong>' in page
+        assert '<span class="badge-count" id="hand-count">1</span>' in page
+        assert '<ul id="hands" class="room-people">' in page and "waiting less than a minute" in page
+        assert 'data-send="raise_hand" disabled data-show="can-ask">' in page  # shown (enabled by `welcome`)
+        assert 'data-show="mute_all" hidden' in page and 'id="next-speaker" hidden' in page
+        listeners = page.split('id="listeners"')[1].split("</ul>")[0]
+        assert f'data-user="{listener.pk}"' in listeners  # the socket will seat Sam as a listener
+
+        client.force_login(host)
+        page = client.get(live_space.get_absolute_url()).content.decode()
+        assert '<strong id="my-role">Host</strong>' in page and 'data-show="mute_all">' in page
+        assert 'id="talk" class="dock-talk">' in page and 'id="next-speaker" data-user=' in page
+
     def test_removed_person_sees_why_instead_of_the_room(self, client, live_space, listener):
         seat(live_space, listener, removed_at=timezone.now())
         client.force_login(listener)

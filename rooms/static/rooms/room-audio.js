@@ -106,6 +106,7 @@ async function switchDevice() {
 let lastSent = 0;
 let flowingUntil = 0;
 function showState() {
+  if (!me) return; // the server drew the controls for the seat; `welcome` has not said otherwise yet
   let state = "off";
   let text = "";
   let label = "Talk";

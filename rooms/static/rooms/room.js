@@ -102,6 +102,7 @@ function handle(event) {
       renderPins(event.pins);
       showHostPresence(event.host_away || { present: true });
       root.dataset.connected = "true";
+      for (const button of root.querySelectorAll("button[data-send][disabled]")) button.disabled = false; // drawn waiting
       setStatus("Connected.");
       break;
     case "presence":
@@ -222,10 +223,12 @@ function handRow(p, position) {
 
 // Every room event re-renders, and a click whose press and release land on two different nodes (the button
 // replaced in between) reaches neither: a host's Approve was lost that way. Lists that did not change keep
-// their nodes.
+// their nodes, the server's first among them (rooms/room_page.py draws the page as `welcome` will find it).
 const rendered = new WeakMap();
+const drawn = (nodes) => nodes.map((node) => node.outerHTML).join("");
+for (const id of ["speakers", "listeners", "hands"]) rendered.set($(id), drawn([...$(id).children]));
 function replaceIfChanged(list, nodes) {
-  const html = nodes.map((node) => node.outerHTML).join("");
+  const html = drawn(nodes);
   if (rendered.get(list) === html) return;
   rendered.set(list, html);
   list.replaceChildren(...nodes);
@@ -244,7 +247,9 @@ function render() {
   replaceIfChanged($("listeners"), listeners.map((p) => person(p, "listener-tile")));
   replaceIfChanged($("hands"), hands.map((p, i) => handRow(p, i + 1)));
   const next = hands.find((p) => mayDo(p).has("approve"));
-  $("next-speaker").hidden = !next;
+  // Always there for those who may approve (room.css keeps the queue a row's room): a hand going up moves nothing.
+  $("next-speaker").hidden = !can.has("approve");
+  $("next-speaker").disabled = !next;
   if (next) $("next-speaker").dataset.user = next.user_id;
   if (openFor) {
     const [list, user] = openFor.split(":");
@@ -379,5 +384,5 @@ $("pin-form").addEventListener("submit", (submit) => {
 setInterval(() => { if ([...people.values()].some((p) => p.hand)) render(); }, 30000);
 
 window.spacesRoom = { get socket() { return socket; }, get me() { return me; }, send };
-render();
+// No render() before `welcome`: the server drew the room as it will find it, and drawing it empty moved the page.
 connect();

@@ -7,6 +7,8 @@ const SPEAKING_LEVEL = 0.02;
 // The server evicts a listener that has not acknowledged what it was sent a few seconds ago
 // (rooms/PROTOCOL.md, "Slow listeners"), so the page reports how many audio messages it has read.
 const ACK_INTERVAL_MS = 1000;
+// How long a new audio context may take to start before the page asks for a click to allow sound.
+const NEEDS_GESTURE_AFTER_MS = 500;
 
 function pcm16ToFloat48k(payload) {
   // 16 kHz PCM16 -> 48 kHz float by linear interpolation (x3).
@@ -83,10 +85,13 @@ export async function startListening(socket, opts = {}) {
   stats.contextState = context.state;
   context.onstatechange = () => (stats.contextState = context.state);
   if (context.state !== "running") {
-    context.resume().catch(() => {});
+    const resumed = context.resume().catch(() => {});
     if (context.state === "suspended") {
-      opts.onNeedsGesture?.();
       resumeOnGesture(context);
+      // A new context is suspended until it starts, which most browsers do at once: asking for a click then
+      // showed "Turn on sound" for a moment on every page (and moved the stage under it twice).
+      const grace = new Promise((done) => setTimeout(done, NEEDS_GESTURE_AFTER_MS));
+      Promise.race([resumed, grace]).then(() => { if (context.state === "suspended") opts.onNeedsGesture?.(); });
     }
   }
 
