@@ -1,6 +1,5 @@
 """ASGI entry point: Django for HTTP, Channels consumers for websockets."""
 
-import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -13,6 +12,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from channels.sessions import CookieMiddleware, InstanceSessionWrapper, SessionMiddleware  # noqa: E402
 
 from accounts.socket_logins import BatchedAuthMiddleware  # noqa: E402
+from spaces_site import collector  # noqa: E402
 from spaces_site.body_limit import limit_request_body  # noqa: E402
 from spaces_site.routing import websocket_urlpatterns  # noqa: E402
 
@@ -37,8 +37,7 @@ application = ProtocolTypeRouter(
     }
 )
 
-# Everything loaded by now (Django, the apps, their modules) lives as long as the process. Frozen, it is left
-# out of every later garbage collection, so the full collections that follow a burst of joins scan only what
-# the sockets made (see rooms/PROTOCOL.md: they paused each server 170-245 ms at 750 listeners a process).
-gc.collect()
-gc.freeze()
+# Everything loaded by now (Django, the apps, their modules) lives as long as the process, and so do most of the
+# objects that survive a full collection (the sockets' own): left out of the next ones, a full collection after a
+# burst of joins scans only what the burst made (spaces_site/collector.py).
+collector.keep_survivors_out_of_full_collections()
