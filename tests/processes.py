@@ -78,6 +78,9 @@ def clean_env(env: dict[str, str] | None = None) -> dict[str, str]:
     return base
 
 
+RUN_NAMESPACES = ("SPACES_MEDIA_REDIS_PREFIX", "DJANGO_CHANNELS_PREFIX")
+
+
 def production_env(
     *,
     database_url: str,
@@ -100,6 +103,9 @@ def production_env(
         "DJANGO_LOG_LEVEL": "WARNING",
         "STRIPE_SECRET_KEY": "sk_test_deployed_shape",
         "STRIPE_WEBHOOK_SECRET": "whsec_deployed_shape",
+        # This run's audio channels and channel-layer groups (spaces_site/settings/test.py), which the test process
+        # itself publishes to and listens on.
+        **{name: os.environ[name] for name in RUN_NAMESPACES if name in os.environ},
         **extra,
     }
 

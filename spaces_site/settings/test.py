@@ -27,8 +27,8 @@ REPLAYS_STORAGE = {
     "BACKEND": "django.core.files.storage.FileSystemStorage",
     "OPTIONS": {"location": os.environ["DJANGO_REPLAYS_ROOT"]},
 }
-# A loaded test machine's late loop would move the capacity under tests about something else: the tests of
-# shedding (tests/rooms/test_relay_shedding*.py) turn it on.
+# A loaded test machine's late loop would move the capacity under tests about something else: the tests of it
+# turn it on (tests/rooms/test_relay_shedding.py; the fault suite's servers run the production settings).
 SPACES_RELAY_LATE_MS = env_int("SPACES_RELAY_LATE_MS", 0, minimum=0)
 
 DEBUG = False
