@@ -131,7 +131,7 @@ class _Gate:
         self.floor = max(1, self.ceiling // 10)
         self.line: OrderedDict[Waiting, _Ticket] = OrderedDict()
         self.freed: deque[float] = deque()
-        self.room = asyncio.Event()  # set when a place is given back
+        self.room = asyncio.Event()  # set when a place is given back or the capacity grows
         self.stages: dict[int, tuple[float, frozenset[int] | None]] = {}
         self.loading: dict[int, asyncio.Future] = {}
         self.reported: set[int] = set()
