@@ -137,7 +137,7 @@ class SpaceConsumer(DirectDispatch, AsyncWebsocketConsumer):
     @property
     def sheddable(self) -> bool:
         """Read by rooms.admission: a listener in the room may be sent back into line; the stage never is."""
-        return self.inside and self.joined and not self.closing and self.role == Role.LISTENER
+        return self.inside and not self.closing and self.role == Role.LISTENER
 
     async def back_in_line(self) -> None:
         """Called by rooms.admission when this process's relay runs late: leave the room, still connected, and

@@ -18,7 +18,6 @@ from django.utils import timezone
 
 from .models import SPEAKING_ROLES, Role
 
-ROLE_NAMES = {Role.HOST: "Host", Role.COHOST: "Co-host", Role.SPEAKER: "Speaker", Role.LISTENER: "Listener"}
 # room.js's `data-show` states; any other `data-show` names a message type the socket may send.
 FLAGS = ("can-ask", "hand-up", "invited")
 
@@ -60,7 +59,7 @@ def first_state(*, welcome: dict[str, Any], super_followers: Iterable[int] = (),
         "hand_count": len(hands),
         "listener_count": len(listeners) + max(0, welcome["listener_count"] - len(welcome["listeners"])),
         "role": me["role"],
-        "role_name": ROLE_NAMES[me["role"]],
+        "role_name": Role(me["role"]).label,
         "on_stage": "speak" in can,
         "shown": {name for name in can if name not in FLAGS} | {name for name, on in flags.items() if on},
         "blocked_speakers": [p for p in speakers if p["user_id"] in room.blocked and p["user_id"] != room.my_id],
@@ -81,7 +80,7 @@ class _Room:
         speaking = p["role"] in SPEAKING_ROLES
         tags = []
         if p["role"] != Role.LISTENER:
-            tags.append((f"role-{p['role']}", ROLE_NAMES[p["role"]]))
+            tags.append((f"role-{p['role']}", Role(p["role"]).label))
         if p["user_id"] in self.super_followers:
             tags.append(("super-follower", "Super Follower"))
         if speaking and p["muted"]:

@@ -93,10 +93,12 @@ async def next_of(communicator, kind: str, timeout: float = WAIT, *, skip_audio:
             return event
 
 
-async def next_matching(communicator, kind: str, test: Callable[[dict], bool], timeout: float = WAIT) -> dict:
+async def next_matching(
+    communicator, kind: str, test: Callable[[dict], bool], timeout: float = WAIT, *, skip_audio: bool = False
+) -> dict:
     """The next event of `kind` for which `test` holds."""
     while True:
-        event = await next_of(communicator, kind, timeout)
+        event = await next_of(communicator, kind, timeout, skip_audio=skip_audio)
         if test(event):
             return event
 

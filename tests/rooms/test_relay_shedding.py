@@ -14,7 +14,7 @@ from tests.accounts.factories import UserFactory
 from tests.personas import seat
 from tests.rooms.test_admission import in_line, live_space_with_host
 from tests.rooms.test_consumers import frame
-from tests.sockets import joined, next_audio, next_of
+from tests.sockets import joined, next_audio, next_matching, next_of
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -80,8 +80,7 @@ async def test_a_late_relay_sends_the_newest_listener_back_in_line_and_lets_them
     waiting = await next_of(newest_socket, "waiting", skip_audio=True)
     assert (waiting["position"], waiting["sent_back"], gate.capacity) == (1, True, 2)
     # Out of the room: no row of theirs is connected, and the others are told they left.
-    while newest.pk not in (await next_of(host_socket, "presence", skip_audio=True))["left"]:
-        pass
+    await next_matching(host_socket, "presence", lambda event: newest.pk in event["left"], skip_audio=True)
     connected = Participant.objects.filter(space=space, user=newest, sockets__isnull=False)
     assert not await database_sync_to_async(connected.exists)()
     # The older listener keeps hearing every frame; the one in line hears nothing.
