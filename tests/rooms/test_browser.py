@@ -197,14 +197,23 @@ def test_hands_queue_in_the_order_raised_with_wait_times_and_the_next_one_speaks
     assert Participant.objects.get(space=space, user=second).role == Role.LISTENER
 
 
-# Every move of the page's content not caused by the person (Chromium's layout-shift entries), with what moved.
+# Every move of the page's content (inside `main`) not caused by the person: Chromium's layout-shift entries, with
+# what moved where and when. The site's header is left out: no script of these pages touches it, but Chromium may
+# paint a document it has not finished parsing, and CI once saw the nav's first line move while the page loaded.
 RECORD_LAYOUT_SHIFTS = """
 window.layoutShifts = [];
 new PerformanceObserver((list) => {
   for (const shift of list.getEntries()) {
     if (shift.hadRecentInput) continue;
-    const moved = shift.sources.map((source) => source.node?.id || source.node?.textContent?.trim().slice(0, 30));
-    window.layoutShifts.push({ value: shift.value, moved });
+    const inMain = (node) => (node?.nodeType === Node.ELEMENT_NODE ? node : node?.parentElement)?.closest("main");
+    const sources = shift.sources.filter((source) => inMain(source.node));
+    if (!sources.length) continue;
+    const moved = sources.map((source) => {
+      const name = source.node.id || source.node.textContent?.trim().slice(0, 30);
+      const [from, to] = [source.previousRect, source.currentRect].map((r) => `${r.x},${r.y} ${r.width}x${r.height}`);
+      return `${name}: ${from} -> ${to}`;
+    });
+    window.layoutShifts.push({ value: shift.value, at: Math.round(shift.startTime), moved });
   }
 }).observe({ type: "layout-shift", buffered: true });
 """
