@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SYSTEM_PACKAGES := chromium espeak-ng sox redis-server
+SYSTEM_PACKAGES := chromium fonts-noto-color-emoji espeak-ng sox redis-server
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # Pool processes of `make worker` (the `celery` queue) and `make worker-recordings`; a captions worker is one
@@ -46,9 +46,11 @@ whisper-base: install-runtime
 	$(PIP_INSTALL) -r requirements-whisper-base.txt
 	$(PY) -m captions.whisper_models base
 
-# Browser tests drive Debian's Chromium; audio tests synthesise speech with espeak-ng and sox.
+# Browser tests drive Debian's Chromium (with an emoji font: the reactions are emoji); audio tests synthesise
+# speech with espeak-ng and sox.
 system-deps:
-	@missing=""; for cmd in $(SYSTEM_PACKAGES); do command -v $$cmd >/dev/null || missing="$$missing $$cmd"; done; \
+	@missing=""; for package in $(SYSTEM_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$package 2>/dev/null | grep -q "ok installed" || missing="$$missing $$package"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES); \

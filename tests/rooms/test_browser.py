@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 from rooms.models import Participant, Role
 from tests.accounts.factories import UserFactory
 from tests.browser.support import SHOTS, signed_in_page
-from tests.rooms.factories import LiveSpaceFactory, make_host
+from tests.rooms.factories import LiveSpaceFactory, SpaceFactory, make_host
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -113,7 +113,7 @@ def test_spaces_pages_have_no_axe_violations(browser, live_daphne):
     live = LiveSpaceFactory(host=host, title="Accessible room")
     listener = UserFactory()
     Participant.objects.create(space=live, user=listener, hand_raised_at=live.started_at)
-    scheduled = LiveSpaceFactory(host=make_host(), state=Space.State.SCHEDULED, started_at=None)
+    scheduled = SpaceFactory(host=make_host())
     ended = LiveSpaceFactory(host=make_host(), state=Space.State.ENDED, ended_at=live.started_at)
     page = signed_in_page(browser, f"http://{live_daphne}", host)
     pages = {
@@ -221,10 +221,9 @@ new PerformanceObserver((list) => {
 
 @pytest.mark.parametrize("width", [390, 1280])
 def test_the_host_checks_the_microphone_before_starting_and_is_told_when_there_is_none(browser, live_daphne, width):
-    from rooms.models import Space
 
     host = make_host(display_name="Maya Host")
-    space = LiveSpaceFactory(host=host, state=Space.State.SCHEDULED, started_at=None)
+    space = SpaceFactory(host=host)  # scheduled for tomorrow
     page = signed_in_page(browser, f"http://{live_daphne}", host)
     page.add_init_script(RECORD_LAYOUT_SHIFTS)
     page.set_viewport_size({"width": width, "height": 900})
