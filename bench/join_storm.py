@@ -19,6 +19,13 @@ until it stops moving.
 
     python bench/join_storm.py --listeners 10000 --line
 
+With `--production`, the servers run in the production shape (bench/prod_shape.py: the production settings, pooled
+database connections, static files collected) instead of the base settings with persistent connections.
+
+With `--page`, each joiner first loads the room page (`GET /spaces/<id>/`, read whole) as the person does who
+follows the go-live notice, then opens its socket: its time-to-welcome counts from the page's request, and the
+page's own times and failures are printed.
+
 The last line is `joins_per_s=<n> welcome_p99_s=<s> listeners=<N>` for the largest N run (let in), with
 `in_line=<n> answer_p99_s=<s>` after it with `--line`.
 """
@@ -30,29 +37,50 @@ import asyncio
 import multiprocessing as mp
 import os
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import fanout  # noqa: E402  (the lean websocket client, servers, the scratch database)
+from bench import fanout, prod_shape  # noqa: E402  (the lean websocket client, servers, the scratch database)
+from tests.processes import COLLECTSTATIC, manage  # noqa: E402
 
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/spaces_join_storm"
 
 
+async def load_page(port: int, path: str, cookie: str) -> None:
+    """GET the page as a browser does (one connection, the session cookie) and read it whole; anything but a 200
+    is an error."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {cookie}\r\nAccept: text/html\r\n"
+            "Connection: close\r\n\r\n".encode()
+        )
+        head = await reader.readuntil(b"\r\n\r\n")
+        status = head.split(b" ", 2)[1]
+        await reader.read()  # to the end: the server closes after the body
+        if status != b"200":
+            raise RuntimeError(f"page answered {status.decode()}")
+    finally:
+        writer.close()
+
+
 def storm_worker(
-    pipe, ports: list[int], path: str, cookies: list[str], concurrency: int, line: bool, hold: float
+    pipe, ports: list[int], path: str, cookies: list[str], concurrency: int, line: bool, hold: float, page: str
 ) -> None:
     import uvloop  # a runtime requirement (the uvicorn shape)
 
     uvloop.install()
-    asyncio.run(_storm_worker(pipe, ports, path, cookies, concurrency, line, hold))
+    asyncio.run(_storm_worker(pipe, ports, path, cookies, concurrency, line, hold, page))
 
 
 async def _storm_worker(
-    pipe, ports: list[int], path: str, cookies: list[str], concurrency: int, line: bool, hold: float
+    pipe, ports: list[int], path: str, cookies: list[str], concurrency: int, line: bool, hold: float, page: str
 ) -> None:
     """Open every socket, `concurrency` handshakes at a time; each is done at its `welcome`, or with `line` at its
     first answer, the `welcome` or its place in line (it stays in line, as the room page does)."""
@@ -63,6 +91,7 @@ async def _storm_worker(
     gate = asyncio.Semaphore(concurrency)
     welcome_s: list[float] = []
     answer_s: list[float] = []
+    page_s: list[float] = []
     failures: list[str] = []
     last_let_in = 0.0
 
@@ -75,6 +104,9 @@ async def _storm_worker(
         async with gate:
             began = time.monotonic()
             try:
+                if page:
+                    await asyncio.wait_for(load_page(ports[index % len(ports)], page, cookie), 120)
+                    page_s.append(time.monotonic() - began)
                 _transport, client = await loop.create_connection(
                     lambda: fanout.WsClient("127.0.0.1", ports[index % len(ports)], path, cookie, stats),
                     "127.0.0.1",
@@ -104,7 +136,16 @@ async def _storm_worker(
     await asyncio.sleep(hold)  # everyone stays: the audio to those inside is measured on, the line waiting
     in_line = sum(1 for client in clients if not client.open.done())
     pipe.send(
-        (started, max(answered, last_let_in) if line else answered, welcome_s, failures, stats.hist, answer_s, in_line)
+        (
+            started,
+            max(answered, last_let_in) if line else answered,
+            welcome_s,
+            failures,
+            stats.hist,
+            answer_s,
+            in_line,
+            page_s,
+        )
     )
     pipe.recv()  # "quit"
     acks.cancel()
@@ -162,7 +203,20 @@ def daphne_with_timeout(seconds: int):
     return command
 
 
-def storm(n: int, args, database_url: str, redis_url: str) -> dict:
+def start_servers(args, env: dict) -> tuple[list, list[int], Callable[[], None]]:
+    """The storm's server processes, their ports, and how to stop them."""
+    if not args.production:
+        procs, ports = fanout.start_servers(args.server, args.processes, env)
+        return procs, ports, lambda: fanout.stop(procs)
+    ports = [prod_shape.free_port() for _ in range(args.processes)]
+    servers = [
+        prod_shape.start_server(args.server, env, host="127.0.0.1", port=port, name=f"{args.server}-{port}")
+        for port in ports
+    ]
+    return servers, ports, lambda: [server.kill() for server in servers]
+
+
+def storm(n: int, args, database_url: str, redis_url: str, production_env: dict | None) -> dict:
     from django.db import connections
 
     from bench.room_seed import seed_room
@@ -170,26 +224,32 @@ def storm(n: int, args, database_url: str, redis_url: str) -> dict:
     prefix = f"storm{os.getpid()}n{n}"
     room = seed_room(listeners=n + args.sentinels, speakers=1, prefix=prefix)
     connections.close_all()  # the load-client workers are forked next
-    env = dict(os.environ)
+    env = dict(production_env or os.environ)
     env.update(
         {
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            "DJANGO_SETTINGS_MODULE": fanout.SETTINGS,
-            "DJANGO_CONN_MAX_AGE": str(args.conn_max_age),
             "SPACES_MEDIA_REDIS_PREFIX": f"storm.{os.getpid()}.{n}",
             "DJANGO_CHANNELS_PREFIX": f"storm.{os.getpid()}.{n}",
             "DJANGO_LOG_LEVEL": "WARNING",
-            "PYTHONPATH": str(ROOT),
         }
     )
+    if production_env is None:
+        env.update(
+            {
+                "DATABASE_URL": database_url,
+                "REDIS_URL": redis_url,
+                "DJANGO_SETTINGS_MODULE": fanout.SETTINGS,
+                "DJANGO_CONN_MAX_AGE": str(args.conn_max_age),
+                "PYTHONPATH": str(ROOT),
+            }
+        )
     if not args.line:
         # Measured past admission (rooms/admission.py), which would make the sockets beyond a process's
         # capacity or join rate wait in line; --line measures with it, at its defaults or these variables.
         env.setdefault("SPACES_LISTENERS_PER_PROCESS", "1000000")
         env.setdefault("SPACES_JOINS_PER_SECOND", "1000000")
     path = f"/ws/spaces/{room.space_id}/"
-    procs, ports = fanout.start_servers(args.server, args.processes, env)
+    page = f"/spaces/{room.space_id}/" if args.page else ""
+    procs, ports, stop_servers = start_servers(args, env)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
@@ -217,7 +277,9 @@ def storm(n: int, args, database_url: str, redis_url: str) -> dict:
             cookies = [room.cookie(key) for key in storm_sessions[i :: args.workers]]
             share = max(1, args.concurrency // args.workers)
             worker = ctx.Process(
-                target=storm_worker, args=(child, ports, path, cookies, share, args.line, args.hold), daemon=True
+                target=storm_worker,
+                args=(child, ports, path, cookies, share, args.line, args.hold, page),
+                daemon=True,
             )
             worker.start()
             pipes.append(parent)
@@ -238,7 +300,7 @@ def storm(n: int, args, database_url: str, redis_url: str) -> dict:
             worker.join(10)
             if worker.is_alive():
                 worker.kill()
-        fanout.stop(procs)
+        stop_servers()
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
     started = min(r[0] for r in reports)
@@ -247,6 +309,7 @@ def storm(n: int, args, database_url: str, redis_url: str) -> dict:
     failures = [f for r in reports for f in r[3]]
     hist = [sum(column) for column in zip(*(r[4] for r in reports), strict=True)]
     answers = [s for r in reports for s in r[5]]
+    pages = [s for r in reports for s in r[7]]
     elapsed = ended - started
     return {
         "n": n,
@@ -262,6 +325,8 @@ def storm(n: int, args, database_url: str, redis_url: str) -> dict:
         "inside_p99_ms": fanout.percentile(inside_hist, 0.99),
         "joiners_p99_ms": fanout.percentile(hist, 0.99),
         "server_cpu_s": cpu,
+        "page_p50_s": percentile(pages, 0.50),
+        "page_p99_s": percentile(pages, 0.99),
     }
 
 
@@ -285,37 +350,59 @@ def main() -> None:
     parser.add_argument(
         "--hold", type=float, default=0, help="seconds everyone stays after the storm, the audio measured on"
     )
-    parser.add_argument("--conn-max-age", type=int, default=60, help="DJANGO_CONN_MAX_AGE of the servers")
+    parser.add_argument(
+        "--page", action="store_true", help="each joiner loads the room page first, then opens its socket"
+    )
+    parser.add_argument(
+        "--production", action="store_true", help="the servers in the production shape (bench/prod_shape.py)"
+    )
+    parser.add_argument(
+        "--conn-max-age", type=int, default=60, help="DJANGO_CONN_MAX_AGE of the servers (not with --production)"
+    )
     parser.add_argument("--database", default=DEFAULT_DATABASE, help="a scratch database, dropped and made again")
     args = parser.parse_args()
     sizes = [int(n) for n in args.listeners.split(",")]
     fanout.server_command = daphne_with_timeout(args.daphne_connect_timeout)
 
     redis_url, redis_proc = fanout.start_redis()
-    fanout.django_setup(args.database)
+    production_env = None
+    try:
+        with tempfile.TemporaryDirectory(prefix="spaces-bench-static-") as static_root:
+            if args.production:
+                production_env = prod_shape.environment(
+                    database_url=args.database, redis_url=redis_url, allowed_hosts="127.0.0.1", static_root=static_root
+                )
+                manage(production_env, *COLLECTSTATIC)  # the pages' static files, as the production shape has them
+                prod_shape.setup_django(args.database, production_env)
+            else:
+                fanout.django_setup(args.database)
+            run_storms(sizes, args, redis_url, production_env)
+    finally:
+        if redis_proc is not None:
+            fanout.stop([redis_proc])
+
+
+def run_storms(sizes: list[int], args, redis_url: str, production_env: dict | None) -> None:
     print(
         f"server={args.server} processes={args.processes} concurrency={args.concurrency} "
         f"load_average={os.getloadavg()[0]:.1f} cores={os.cpu_count()}",
         flush=True,
     )
     result = None
-    try:
-        for n in sizes:
-            result = storm(n, args, args.database, redis_url)
-            print(
-                f"N={n}: joined {result['joined']} failed {result['failed']} in {result['elapsed_s']:.1f} s "
-                f"({result['joins_per_s']:.0f} joins/s), "
-                + (f"in line {result['in_line']}, answer p99 {result['answer_p99_s']:.2f} s, " if args.line else "")
-                + f"welcome p50 {result['welcome_p50_s']:.2f} s "
-                f"p99 {result['welcome_p99_s']:.2f} s, audio p99 to those inside {result['inside_p99_ms']:.0f} ms "
-                f"(at the joiners {result['joiners_p99_ms']:.0f} ms), "
-                f"server CPU {result['server_cpu_s']:.1f} s, load average {os.getloadavg()[0]:.1f}"
-                + (f", failures e.g. {result['why']}" if result["failed"] else ""),
-                flush=True,
-            )
-    finally:
-        if redis_proc is not None:
-            fanout.stop([redis_proc])
+    for n in sizes:
+        result = storm(n, args, args.database, redis_url, production_env)
+        print(
+            f"N={n}: joined {result['joined']} failed {result['failed']} in {result['elapsed_s']:.1f} s "
+            f"({result['joins_per_s']:.0f} joins/s), "
+            + (f"in line {result['in_line']}, answer p99 {result['answer_p99_s']:.2f} s, " if args.line else "")
+            + (f"page p50 {result['page_p50_s']:.2f} s p99 {result['page_p99_s']:.2f} s, " if args.page else "")
+            + f"welcome p50 {result['welcome_p50_s']:.2f} s "
+            f"p99 {result['welcome_p99_s']:.2f} s, audio p99 to those inside {result['inside_p99_ms']:.0f} ms "
+            f"(at the joiners {result['joiners_p99_ms']:.0f} ms), "
+            f"server CPU {result['server_cpu_s']:.1f} s, load average {os.getloadavg()[0]:.1f}"
+            + (f", failures e.g. {result['why']}" if result["failed"] else ""),
+            flush=True,
+        )
     print(
         f"joins_per_s={result['joins_per_s']:.0f} welcome_p99_s={result['welcome_p99_s']:.2f} "
         f"listeners={result['joined']}"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -43,9 +44,11 @@ def result(*args: str, **settings: str) -> tuple[dict[str, str], str]:
 
 
 def test_join_storm():
-    figures, printed = result("bench/join_storm.py", "--listeners", "20")
+    """Each joiner loads the room page, then opens its socket."""
+    figures, printed = result("bench/join_storm.py", "--listeners", "20", "--page")
     assert figures["listeners"] == "20"
     assert "joined 20 failed 0" in printed
+    assert re.search(r"page p50 \d+\.\d\d s p99 \d+\.\d\d s", printed), printed
 
 
 def test_join_storm_past_admission_capacity():
