@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import selectors as account_selectors
@@ -15,7 +16,7 @@ from accounts.models import User
 from spaces_site.http import error_text, login_redirect
 from spaces_site.ratelimit import form_status
 
-from . import access, selectors, services
+from . import access, selectors, services, welcome_cache
 from .consumers import REACTIONS
 from .forms import SpaceEditForm, SpaceForm, SpaceReportForm, UsernameForm
 from .models import Participant, Space
@@ -271,5 +272,8 @@ def space_detail(request: HttpRequest, pk: int) -> HttpResponse:
         return render(request, "rooms/refused.html", context, status=403)
     # The page is drawn as the socket's `welcome` will find it (someone not in yet joins as a listener), so
     # nothing moves when it arrives.
-    context["welcome"] = selectors.room_snapshot(space=space, me=me or Participant(space=space, user=request.user))
+    shared = welcome_cache.for_page(space.pk, space.started_at, lambda: selectors.room_shared_snapshot(space=space))
+    joining = me or Participant(space=space, user=request.user)
+    context["welcome"] = selectors.room_snapshot(space=space, me=joining, shared=shared)
+    context["report_url"] = reverse("rooms:report", args=[space.pk])
     return render(request, "rooms/room.html", context)

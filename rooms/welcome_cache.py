@@ -7,10 +7,16 @@ Space for at most MAX_AGE_S and drops it as soon as a room event that may change
 (`rooms.fanout`), or after Redis lost the room's events for a while. A join served from here can miss only what
 a join without it misses too: an event sent between its snapshot and its socket joining the fan-out. A small
 Space's shared part is built afresh for every join: it is cheap, and its list is its exact count.
+
+The room page is drawn from the same shared part (rooms/room_page.py), in a request's thread where the room's
+events do not reach: `for_page` keeps a big Space's part per process for MAX_AGE_S whatever happens meanwhile.
+A page drawn from a part a second old is brought up to date by its socket's `welcome` a moment later; when a
+famous account goes live, thousands of its followers open the page within seconds and draw it from one build.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -84,3 +90,29 @@ class WelcomeCache:
 
 
 for_this_loop = PerLoop(WelcomeCache)
+
+
+@dataclass(frozen=True)
+class _PageEntry:
+    started_at: datetime | None
+    built: float
+    shared: dict
+
+
+_pages: dict[int, _PageEntry] = {}
+_pages_lock = threading.Lock()
+
+
+def for_page(space_id: int, started_at: datetime | None, build: Callable[[], dict]) -> dict:
+    """The shared part for a room page: a big Space's kept for MAX_AGE_S, a small Space's built afresh."""
+    now = time.monotonic()
+    entry = _pages.get(space_id)
+    if entry is not None and entry.started_at == started_at and now - entry.built < MAX_AGE_S:
+        return entry.shared
+    shared = build()
+    if not shared["complete"]:
+        with _pages_lock:  # the requests' threads write here together
+            for old in [key for key, kept in _pages.items() if now - kept.built >= MAX_AGE_S]:
+                del _pages[old]
+            _pages[space_id] = _PageEntry(started_at, now, shared)
+    return shared

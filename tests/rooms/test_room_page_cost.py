@@ -1,0 +1,76 @@
+"""The room page a famous account's followers open at once: what one view costs, whatever the Space's size."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from rooms import headcount, welcome_cache
+from rooms.leases import presence_sweep
+from rooms.models import Participant, Role
+from tests.accounts.factories import UserFactory
+from tests.rooms.test_big_rooms import fill
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches(live_space):
+    headcount.forget(live_space.pk)
+    welcome_cache._pages.clear()
+    yield
+    headcount.forget(live_space.pk)
+    welcome_cache._pages.clear()
+
+
+def view_page(client, space, user=None) -> tuple[str, list[str]]:
+    client.force_login(user or UserFactory())
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(f"/spaces/{space.pk}/")
+    assert response.status_code == 200
+    return response.content.decode(), [q["sql"] for q in queries.captured_queries]
+
+
+def test_the_room_page_costs_the_same_queries_at_10_and_at_5000_listeners(client, live_space, server):
+    fill(live_space, server, 10)
+    _, small = view_page(client, live_space)
+
+    fill(live_space, server, 4990)
+    presence_sweep()  # the headcount is exact
+    welcome_cache._pages.clear()
+    page, big = view_page(client, live_space)
+
+    assert len(big) == len(small)
+    assert page.count('class="listener-tile"') == 101  # the first hundred listeners, and the one viewing
+    assert 'id="listener-count">5001<' in page
+
+
+def test_pages_of_a_big_space_are_drawn_from_one_build_of_its_people_for_a_second(
+    client, live_space, server, monkeypatch
+):
+    crowd = fill(live_space, server, 150)
+    clock = [1000.0]
+    monkeypatch.setattr(welcome_cache.time, "monotonic", lambda: clock[0])
+    _, first = view_page(client, live_space)
+
+    promoted = crowd[0]
+    Participant.objects.filter(pk=promoted.pk).update(role=Role.SPEAKER, speaker_index=3)
+    clock[0] += welcome_cache.MAX_AGE_S / 2
+    page, second = view_page(client, live_space)
+    assert len(second) < len(first)  # the stage, the first listeners and the pins were not read again
+    assert f'<li class="stage-person" data-user="{promoted.user_id}"' not in page
+
+    clock[0] += welcome_cache.MAX_AGE_S
+    page, third = view_page(client, live_space)
+    assert len(third) == len(first)
+    assert f'<li class="stage-person" data-user="{promoted.user_id}" data-role="speaker"' in page
+
+
+def test_a_small_spaces_page_is_drawn_afresh_every_time(client, live_space, server):
+    crowd = fill(live_space, server, 5)
+    _, first = view_page(client, live_space)
+    Participant.objects.filter(pk=crowd[0].pk).update(role=Role.SPEAKER, speaker_index=3)
+
+    page, second = view_page(client, live_space)
+
+    assert len(second) == len(first)
+    assert f'<li class="stage-person" data-user="{crowd[0].user_id}" data-role="speaker"' in page
