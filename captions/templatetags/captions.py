@@ -17,12 +17,15 @@ def caption_panel(context, space, at: str | None = None) -> dict:
     ("top" or "bottom"), drawn only there if that is where the person keeps captions: the room asks for it at
     both ends, so the panel is already where captions.js would move it (moved, it shifted the whole page)."""
     request = context["request"]
-    preference = selectors.preference_for(user=request.user)
+    if not hasattr(request, "caption_preference"):  # asked for at both ends of the page: read once
+        request.caption_preference = selectors.preference_for(user=request.user)
+    preference = request.caption_preference
+    placed = at is None or preference.position == at
     return {
-        "placed": at is None or preference.position == at,
+        "placed": placed,
         "space": space,
         "preference": preference,
-        "form": CaptionPreferenceForm(instance=preference),
+        "form": CaptionPreferenceForm(instance=preference) if placed else None,
         "request": request,
         "csrf_token": context.get("csrf_token"),
     }

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -172,3 +174,16 @@ def test_a_listener_who_turned_captions_off_finds_them_off_next_time(client, ali
     assert signed_in.post(reverse("captions:preferences"), data, HTTP_ACCEPT="application/json").json()["ok"]
     page = signed_in.get(space.get_absolute_url()).content.decode()
     assert 'data-enabled="false"' in page and ">Turn captions on</button>" in page
+
+
+@pytest.mark.parametrize("position", ["top", "bottom"])
+def test_the_room_page_draws_the_captions_panel_once_where_the_person_keeps_it(client, alice, host, position):
+    CaptionPreference.objects.create(user=alice, position=position)
+    space = LiveSpaceFactory(host=host)
+    with CaptureQueriesContext(connection) as queries:
+        page = client_for(client, alice).get(space.get_absolute_url()).content.decode()
+    assert page.count('id="captions"') == 1
+    caption_at, stage_at = page.index('id="captions"'), page.index('id="speakers"')
+    assert (caption_at < stage_at) == (position == "top")
+    preference_reads = [q for q in queries.captured_queries if '"captions_captionpreference"' in q["sql"]]
+    assert len(preference_reads) == 1  # asked for at both ends of the page, read once
