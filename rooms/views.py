@@ -273,7 +273,9 @@ def space_detail(request: HttpRequest, pk: int) -> HttpResponse:
     # The page is drawn as the socket's `welcome` will find it (someone not in yet joins as a listener), so
     # nothing moves when it arrives.
     shared = welcome_cache.for_page(space.pk, space.started_at, lambda: selectors.room_shared_snapshot(space=space))
+    # Counted as the welcome will count them, once in: someone not in yet is one listener more.
+    count = selectors.welcome_listener_count(space=space, shared=shared) + (1 if me is None else 0)
     joining = me or Participant(space=space, user=request.user)
-    context["welcome"] = selectors.room_snapshot(space=space, me=joining, shared=shared)
+    context["welcome"] = selectors.room_snapshot(space=space, me=joining, shared=shared, listener_count=count)
     context["report_url"] = reverse("rooms:report", args=[space.pk])
     return render(request, "rooms/room.html", context)

@@ -97,7 +97,8 @@ function handle(event) {
       people.clear();
       for (const p of [...event.speakers, ...event.listeners]) upsert(p);
       upsert(event.me);
-      extraListeners = Math.max(0, event.listener_count - event.listeners.length);
+      // The count has this person in it; in a big Space the list the welcome sends may not.
+      extraListeners = Math.max(0, event.listener_count - [...people.values()].filter((p) => !SPEAKING.has(p.role)).length);
       blocked = new Set(event.blocked_ids || event.blocked_speaker_ids);
       renderPins(event.pins);
       showHostPresence(event.host_away || { present: true });
