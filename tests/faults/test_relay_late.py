@@ -143,6 +143,9 @@ def starve_in_a_thread(pid: int) -> tuple[threading.Event, threading.Thread]:
     return stop, thread
 
 
+DECODED = "(window.spacesAudioStats?.speakers[0]?.framesDecoded ?? 0)"  # Maya's frames this page decoded
+
+
 @pytest.mark.browser
 def test_a_listener_listening_in_the_browser_waits_in_line_while_the_server_is_behind_and_plays_again(
     audio_browser, small_servers, tmp_path
@@ -159,7 +162,8 @@ def test_a_listener_listening_in_the_browser_waits_in_line_while_the_server_is_b
     newest = signed_in_page(audio_browser, behind.url, UserFactory(username="ivy"), path, viewport=PHONE)
     expect(newest.locator("#room")).to_have_attribute("data-connected", "true")
     # Ivy is listening before the server falls behind.
-    wait_for(newest, "(window.spacesAudioStats.speakers[0] || {}).framesDecoded > 50", timeout=30_000)
+    # The player's stats exist once its audio worklet has loaded, after `welcome`: until then nothing is decoded.
+    wait_for(newest, f"{DECODED} > 50", timeout=30_000)
 
     stop, thread = starve_in_a_thread(behind.pid)
     try:
@@ -178,8 +182,8 @@ def test_a_listener_listening_in_the_browser_waits_in_line_while_the_server_is_b
     # On time again: Ivy is let in on the same page, without a reload, and hears Maya again.
     expect(newest.locator("#waiting-line")).to_be_hidden(timeout=30_000)
     expect(newest.locator(".stage")).to_be_visible()
-    decoded = newest.evaluate("window.spacesAudioStats.speakers[0].framesDecoded")
-    wait_for(newest, f"window.spacesAudioStats.speakers[0].framesDecoded > {decoded + 50}", timeout=30_000)
+    decoded = newest.evaluate(DECODED)
+    wait_for(newest, f"{DECODED} > {decoded + 50}", timeout=30_000)
     shoot(newest, folder, "let-in-again")
     assert host_page.errors == [] and first.errors == [] and newest.errors == []
     for page in (host_page, first, newest):
