@@ -116,3 +116,9 @@ def for_page(space_id: int, started_at: datetime | None, build: Callable[[], dic
                 del _pages[old]
             _pages[space_id] = _PageEntry(started_at, now, shared)
     return shared
+
+
+def forget_pages() -> None:
+    """Drop every Space's part kept for pages (tests start from none)."""
+    with _pages_lock:
+        _pages.clear()

@@ -6,7 +6,7 @@ import factory
 from django.utils import timezone
 
 from accounts.models import User
-from rooms.models import Participant, Role, Space
+from rooms.models import Participant, Role, RoomSocket, Space
 from tests.accounts.factories import UserFactory
 
 
@@ -49,3 +49,14 @@ class ParticipantFactory(factory.django.DjangoModelFactory):
     space = factory.SubFactory(LiveSpaceFactory)
     user = factory.SubFactory(UserFactory)
     role = Role.LISTENER
+
+
+def fill(space: Space, server, how_many: int) -> list[Participant]:
+    """`how_many` listeners with an open socket each, written in bulk (the factories would take minutes)."""
+    start = User.objects.count()
+    users = User.objects.bulk_create(
+        User(username=f"crowd{start + i}", email=f"crowd{start + i}@example.com") for i in range(how_many)
+    )
+    participants = Participant.objects.bulk_create(Participant(space=space, user=user) for user in users)
+    RoomSocket.objects.bulk_create(RoomSocket(participant=p, process=server) for p in participants)
+    return participants

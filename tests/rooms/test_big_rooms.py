@@ -4,25 +4,14 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from accounts.models import User
 from rooms import headcount, selectors, services
 from rooms.leases import presence_sweep
-from rooms.models import Participant, Role, RoomSocket, Space
+from rooms.models import Role, RoomSocket, Space
 from rooms.presence import _Pending
 from tests.accounts.factories import UserFactory
+from tests.rooms.factories import fill
 
 pytestmark = pytest.mark.django_db
-
-
-def fill(space: Space, server, how_many: int) -> list[Participant]:
-    """`how_many` listeners with an open socket each, written in bulk (the factories would take minutes)."""
-    start = User.objects.count()
-    users = User.objects.bulk_create(
-        User(username=f"crowd{start + i}", email=f"crowd{start + i}@example.com") for i in range(how_many)
-    )
-    participants = Participant.objects.bulk_create(Participant(space=space, user=user) for user in users)
-    RoomSocket.objects.bulk_create(RoomSocket(participant=p, process=server) for p in participants)
-    return participants
 
 
 def join_with_welcome(space: Space, server, django_capture_on_commit_callbacks) -> tuple[dict, list[str]]:

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from rooms.models import Participant, Role
 from tests.accounts.factories import UserFactory
 from tests.browser.support import SHOTS, signed_in_page
-from tests.rooms.factories import LiveSpaceFactory, SpaceFactory, make_host
+from tests.rooms.factories import LiveSpaceFactory, SpaceFactory, fill, make_host
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -327,7 +327,6 @@ def test_a_listener_opening_a_big_spaces_page_finds_its_first_hundred_listeners_
 ):
     from rooms.leases import presence_sweep
     from rooms.models import ServerProcess
-    from tests.rooms.test_big_rooms import fill
 
     space = LiveSpaceFactory(host=make_host(display_name="Maya Host"), title="A big room")
     crowd = fill(space, server, 150)

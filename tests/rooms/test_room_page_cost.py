@@ -8,7 +8,7 @@ from rooms import headcount, welcome_cache
 from rooms.leases import presence_sweep
 from rooms.models import Participant, Role
 from tests.accounts.factories import UserFactory
-from tests.rooms.test_big_rooms import fill
+from tests.rooms.factories import fill
 
 pytestmark = pytest.mark.django_db
 
@@ -16,10 +16,10 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def fresh_caches(live_space):
     headcount.forget(live_space.pk)
-    welcome_cache._pages.clear()
+    welcome_cache.forget_pages()
     yield
     headcount.forget(live_space.pk)
-    welcome_cache._pages.clear()
+    welcome_cache.forget_pages()
 
 
 def view_page(client, space, user=None) -> tuple[str, list[str]]:
@@ -36,7 +36,7 @@ def test_the_room_page_costs_the_same_queries_at_10_and_at_5000_listeners(client
 
     fill(live_space, server, 4990)
     presence_sweep()  # the headcount is exact
-    welcome_cache._pages.clear()
+    welcome_cache.forget_pages()
     page, big = view_page(client, live_space)
 
     assert len(big) == len(small)
