@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Route, expect
 
 from accounts.models import User
 from rooms import services
@@ -72,3 +72,37 @@ def test_a_reader_in_new_york_sees_the_space_in_new_york_time(browser: Browser, 
     expect(page.get_by_role("heading", name="This Space didn't start")).to_be_visible()
     assert_accessible(page)
     shoot(page, "missed")
+
+
+def test_a_person_who_starts_typing_before_their_zone_is_known_keeps_what_they_typed(browser: Browser, live_server):
+    """The first page is drawn again in local time only if the person has not started on it yet: a reload
+    would wipe what they typed, or (as CI once saw) take them back from the link they had just clicked."""
+    host, reader, space = off_the_loop(
+        lambda: (
+            host := make_host(username="dana"),
+            UserFactory(username="nyc"),
+            services.space_create(host=host, title="Evening synths", scheduled_for=timezone.now() + timedelta(days=2)),
+        )
+    )
+    context = browser.new_context(timezone_id="America/New_York")
+    signed_in(context, live_server.url, reader)
+    page = context.new_page()
+    held: list[Route] = []
+    page.route("**/settings/time-zone/", lambda route: held.append(route))
+    page.goto(f"{live_server.url}{space.get_absolute_url()}")
+    page.evaluate("window.firstDrawing = true")
+    page.get_by_role("textbox", name="Send by direct message to").press_sequentially("dana")
+    for _ in range(100):  # Playwright hands over the held request while it runs a call
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert len(held) == 1, "the page reports the browser's zone"
+    held[0].continue_()
+
+    expect(page.locator("body")).to_have_attribute("data-time-zone", "America/New_York")
+    assert page.evaluate("window.firstDrawing === true"), "the page was not drawn again"
+    expect(page.get_by_role("textbox", name="Send by direct message to")).to_have_value("dana")
+    assert User.objects.get(pk=reader.pk).time_zone == "America/New_York"
+    page.reload()
+    expected = space.scheduled_for.astimezone(ZoneInfo("America/New_York")).strftime("%H:%M %Z")
+    expect(page.locator("time").first).to_contain_text(expected)
