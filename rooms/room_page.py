@@ -88,7 +88,7 @@ class _Room:
         if speaking and p["muted"]:
             tags.append(("muted-badge", "Muted"))
         if p["hand"]:
-            tags.append(("hand", "✋ Hand raised"))
+            tags.append(("hand", "Hand raised"))
         if p["user_id"] in self.blocked:
             tags.append(("warn", "You blocked this account"))
         return {

@@ -307,11 +307,16 @@ def test_a_hand_going_up_does_not_move_the_hosts_queue_or_questions(browser, liv
     expect(host_page.locator("#room")).to_have_attribute("data-connected", "true")
     listener_page = signed_in_page(browser, base_url, listener, f"/spaces/{space.pk}/")
     expect(listener_page.locator("#room")).to_have_attribute("data-connected", "true")
-    expect(host_page.locator(f'#listeners li[data-user="{listener.pk}"]')).to_be_visible()
+    tile = host_page.locator(f'#listeners li[data-user="{listener.pk}"]')
+    expect(tile).to_be_visible()
+    tile_box, grid_box = tile.bounding_box(), host_page.locator("#listeners").bounding_box()
     host_page.evaluate("window.layoutShifts = []")
 
     listener_page.get_by_role("button", name="Request to speak").click()
     expect(host_page.locator(f'#hands li[data-user="{listener.pk}"]')).to_contain_text("Hand raised")
+    # In the listeners' grid the hand is a badge on the avatar: the tile and the grid keep their size.
+    expect(tile.locator(".tag.hand")).to_have_text("Hand raised")
+    assert (tile.bounding_box(), host_page.locator("#listeners").bounding_box()) == (tile_box, grid_box)
     expect(host_page.get_by_role("button", name="Let the next one speak")).to_be_enabled()
     host_page.evaluate("new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
     shifts = host_page.evaluate("window.layoutShifts")

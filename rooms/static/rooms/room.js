@@ -164,7 +164,7 @@ function tags(p) {
   if (p.role !== "listener") box.append(el("span", { className: `tag role-${p.role}`, textContent: ROLE_NAMES[p.role] }));
   if (superFollowers.has(p.user_id)) box.append(el("span", { className: "tag super-follower", textContent: "Super Follower" }));
   if (SPEAKING.has(p.role) && p.muted) box.append(el("span", { className: "tag muted-badge", textContent: "Muted" }));
-  if (p.hand) box.append(el("span", { className: "tag hand", textContent: "✋ Hand raised" }));
+  if (p.hand) box.append(el("span", { className: "tag hand", textContent: "Hand raised" }));
   if (blocked.has(p.user_id)) box.append(el("span", { className: "tag warn", textContent: "You blocked this account" }));
   return box;
 }
