@@ -316,8 +316,9 @@ def sales_ledger_for(*, creator: User) -> QuerySet[Sale]:
 # --- Tips ------------------------------------------------------------------------------------------
 
 
-def may_tip(*, space: Space, tipper: User) -> Decision:
-    """May `tipper` tip this Space's host now? The reason when not."""
+def may_tip(*, space: Space, tipper: User, may_join: Decision | None = None) -> Decision:
+    """May `tipper` tip this Space's host now? The reason when not. `may_join` is `can_join` for them, when the
+    caller has it (the room page does: a rush of followers then asks it once each)."""
     host = space.host
     if not tipper.is_authenticated:
         return Decision(False, "Log in to send a tip.")
@@ -327,7 +328,7 @@ def may_tip(*, space: Space, tipper: User) -> Decision:
         return Decision(False, "You can't tip yourself.")
     if is_blocked_between(tipper, host):
         return Decision(False, f"You can't tip @{host.username}.")
-    decision = can_join(space=space, user=tipper)
+    decision = can_join(space=space, user=tipper) if may_join is None else may_join
     if not decision:
         return Decision(False, decision.reason)
     profile = creator_profile_of(user=host)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from rooms.models import Space
@@ -25,6 +27,20 @@ def test_a_listener_sees_the_tip_form_on_the_room_page(client, space, alice):
     assert "Tip @dana" in page
     assert 'id="tip-feed"' in page
     assert "ticketing/tips.js" in page
+
+
+def test_the_room_page_asks_once_whether_the_listener_may_join(client, space, alice):
+    """The tip panel takes the page's answer: a rush of followers opening the room asks it once each."""
+    client.force_login(alice)
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(space.get_absolute_url()).content.decode()
+    assert 'id="tip-form"' in page
+    own_row = [
+        q
+        for q in queries.captured_queries
+        if q["sql"].startswith('SELECT "rooms_participant"."id"') and f'"user_id" = {alice.pk})' in q["sql"]
+    ]
+    assert len(own_row) == 1, "\n".join(q["sql"] for q in own_row)
 
 
 def test_the_host_sees_the_tip_feed_but_no_form(client, space):

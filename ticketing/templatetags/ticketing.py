@@ -65,13 +65,14 @@ def ticket_box(context, space) -> dict:
 
 @register.inclusion_tag("ticketing/_tip_panel.html", takes_context=True)
 def tip_panel(context, space) -> dict:
-    """The tip form for listeners of a live Space and the feed of tips as they arrive."""
+    """The tip form for listeners of a live Space and the feed of tips as they arrive (the room page's `decision`
+    is whether they may join)."""
     user = context["request"].user
     is_host = user.pk == space.host_id
     return {
         "space": space,
         "is_host": is_host,
-        "refusal": "" if is_host else selectors.may_tip(space=space, tipper=user).reason,
+        "refusal": "" if is_host else selectors.may_tip(space=space, tipper=user, may_join=context["decision"]).reason,
         "form": TipForm(auto_id="tip_%s"),
         "csrf_token": context.get("csrf_token"),
     }
