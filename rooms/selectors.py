@@ -204,6 +204,11 @@ def room_snapshot(
     }
 
 
+def participant_of(*, space: Space, user: User) -> Participant | None:
+    """The person's row in the Space, if they have been in it, with `here`: whether a socket of theirs is open."""
+    return Participant.objects.filter(space=space, user=user).annotate(here=live_socket_of(OuterRef("pk"))).first()
+
+
 def welcome_listener_count(*, space: Space, shared: dict) -> int:
     """The listeners a welcome built on `shared` counts."""
     if shared["complete"]:  # every listener present is in the list: the list is the count

@@ -19,7 +19,7 @@ from spaces_site.ratelimit import form_status
 from . import access, selectors, services, welcome_cache
 from .consumers import REACTIONS
 from .forms import SpaceEditForm, SpaceForm, SpaceReportForm, UsernameForm
-from .models import Participant, Space
+from .models import Participant, Role, Space
 
 
 def _space_or_404(pk: int) -> Space:
@@ -254,7 +254,7 @@ def space_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "speakers": selectors.ever_spoke_in(space=space),
         }
         return render(request, "rooms/ended.html", context)
-    me = Participant.objects.filter(space=space, user=request.user).first()
+    me = selectors.participant_of(space=space, user=request.user)
     decision = access.can_join(space=space, user=request.user, participant=me)
     context = {
         "space": space,
@@ -273,8 +273,10 @@ def space_detail(request: HttpRequest, pk: int) -> HttpResponse:
     # The page is drawn as the socket's `welcome` will find it (someone not in yet joins as a listener), so
     # nothing moves when it arrives.
     shared = welcome_cache.for_page(space.pk, space.started_at, lambda: selectors.room_shared_snapshot(space=space))
-    # Counted as the welcome will count them, once in: someone not in yet is one listener more.
-    count = selectors.welcome_listener_count(space=space, shared=shared) + (1 if me is None else 0)
+    # Counted as the welcome will count them, once their socket is in: a listener without one (someone new, or
+    # back after theirs closed, as on a reload) is one more.
+    arriving = me is None or (me.role == Role.LISTENER and not me.here)
+    count = selectors.welcome_listener_count(space=space, shared=shared) + (1 if arriving else 0)
     joining = me or Participant(space=space, user=request.user)
     context["welcome"] = selectors.room_snapshot(space=space, me=joining, shared=shared, listener_count=count)
     context["report_url"] = reverse("rooms:report", args=[space.pk])

@@ -1,5 +1,6 @@
 """Real pages in Debian's Chromium against a live Daphne: join, request to speak, host approves."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -340,7 +341,10 @@ def test_a_listener_opening_a_big_spaces_page_finds_its_first_hundred_listeners_
     ServerProcess.objects.filter(pk=server.pk).update(expires_at=timezone.now() + timedelta(hours=1))
     presence_sweep()  # the headcount is exact
     page = signed_in_page(browser, f"http://{live_daphne}", UserFactory(display_name="Sam Listener"))
-    first_tile = "window.serverTile = document.querySelector('#listeners li');"
+    first_tile = (
+        "window.serverTile = document.querySelector('#listeners li');"
+        " window.countAsDrawn = document.querySelector('#listener-count')?.textContent;"
+    )
     page.add_init_script(
         RECORD_LAYOUT_SHIFTS
         + RECORD_ROOM_EVENTS
@@ -361,4 +365,12 @@ def test_a_listener_opening_a_big_spaces_page_finds_its_first_hundred_listeners_
     expect(page.locator("#listeners .listener-tile")).to_have_count(101)  # the first hundred, and Sam
     expect(page.locator("#listeners li").first).to_have_attribute("data-user", str(crowd[0].user_id))
     assert page.evaluate("window.serverTile === document.querySelector('#listeners li')")
+
+    # Sam leaves and comes back: the page counts them as the welcome will, not one fewer until it comes.
+    page.get_by_role("link", name="Leave").click()
+    expect(page).to_have_url(re.compile(r"/spaces/$"))
+    page.goto(f"/spaces/{space.pk}/")
+    expect(page.locator("#room")).to_have_attribute("data-connected", "true")
+    assert page.evaluate("window.countAsDrawn") == "151"
+    expect(page.locator("#listener-count")).to_have_text("151")
     assert page.errors == []

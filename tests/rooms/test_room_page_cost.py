@@ -6,7 +6,7 @@ from django.test.utils import CaptureQueriesContext
 
 from rooms import headcount, welcome_cache
 from rooms.leases import presence_sweep
-from rooms.models import Participant, Role
+from rooms.models import Participant, Role, RoomSocket
 from tests.accounts.factories import UserFactory
 from tests.rooms.factories import fill
 
@@ -42,6 +42,20 @@ def test_the_room_page_costs_the_same_queries_at_10_and_at_5000_listeners(client
     assert len(big) == len(small)
     assert page.count('class="listener-tile"') == 101  # the first hundred listeners, and the one viewing
     assert 'id="listener-count">5001<' in page
+
+
+def test_a_listener_back_after_their_socket_closed_is_counted_once_as_the_welcome_will(client, live_space, server):
+    crowd = fill(live_space, server, 150)
+    reloading, second_tab = crowd[0], crowd[1]
+    RoomSocket.objects.filter(participant=reloading).delete()  # their page unloaded: its socket closed
+    presence_sweep()  # the headcount is exact: 149 listeners with a socket
+
+    page, _ = view_page(client, live_space, reloading.user)
+    assert 'id="listener-count">150<' in page  # 149 and them, once their socket is in
+
+    welcome_cache.forget_pages()
+    page, _ = view_page(client, live_space, second_tab.user)
+    assert 'id="listener-count">149<' in page  # already counted by the socket of their other tab
 
 
 def test_pages_of_a_big_space_are_drawn_from_one_build_of_its_people_for_a_second(
