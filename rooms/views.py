@@ -274,7 +274,7 @@ def space_detail(request: HttpRequest, pk: int) -> HttpResponse:
     # nothing moves when it arrives.
     shared = welcome_cache.for_page(space.pk, space.started_at, lambda: selectors.room_shared_snapshot(space=space))
     # Counted as the welcome will count them, once their socket is in: a listener without one (someone new, or
-    # back after theirs closed, as on a reload) is one more.
+    # back after theirs closed) is one more.
     arriving = me is None or (me.role == Role.LISTENER and not me.here)
     count = selectors.welcome_listener_count(space=space, shared=shared) + (1 if arriving else 0)
     joining = me or Participant(space=space, user=request.user)

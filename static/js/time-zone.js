@@ -4,14 +4,13 @@ if (zone) {
   document.cookie = `tz=${encodeURIComponent(zone)}; path=/; max-age=31536000; samesite=lax`;
   const body = document.body;
   if (body.dataset.signedIn === "true" && !body.dataset.timeZone) {
-    // Once the person has clicked, typed or left, a reload would undo what they did (or take them back
-    // from the page they are opening): their next page is drawn in local time instead.
+    // Once the person has clicked, typed or left, a reload would undo what they did (or take them back from
+    // the page they are opening): their next page is drawn in local time instead. Listened for only until
+    // the server answers (a `beforeunload` listener can keep a page out of the back-forward cache).
     let busy = false;
-    const engaged = () => {
-      busy = true;
-    };
+    const listening = new AbortController();
     for (const type of ["pointerdown", "keydown", "beforeunload"]) {
-      addEventListener(type, engaged, { capture: true, once: true });
+      addEventListener(type, () => (busy = true), { capture: true, once: true, signal: listening.signal });
     }
     const form = new FormData();
     form.append("time_zone", zone);
@@ -19,14 +18,17 @@ if (zone) {
       method: "POST",
       body: form,
       headers: { "X-CSRFToken": body.dataset.csrf },
-    }).then((response) => {
-      if (!response.ok) return;
-      // The page was drawn in UTC: draw it again in local time, once.
-      if (!busy && zone !== "UTC" && document.querySelector("time")) {
-        location.reload();
-        return;
-      }
-      body.dataset.timeZone = zone;
-    });
+    })
+      .then((response) => {
+        if (!response.ok) return; // the next page asks again
+        // The page was drawn in UTC: draw it again in local time, once.
+        if (!busy && zone !== "UTC" && document.querySelector("time")) {
+          location.reload();
+          return;
+        }
+        body.dataset.timeZone = zone;
+      })
+      .catch(() => {}) // offline: the next page asks again
+      .finally(() => listening.abort());
   }
 }
