@@ -11,6 +11,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.urls import reverse
 
+from captions import live
 from captions.forms import MAX_ALERT_WORDS
 from captions.models import CaptionPreference
 from rooms import services
@@ -79,9 +80,15 @@ async def test_a_keyword_on_stage_alerts_the_host_and_cohosts_with_the_line_and_
         events_until(sockets["cohost"], is_alert),
     )
 
+    session = live.running_in_process(space.pk)
+    # What the recogniser was primed with and how many of the speaker's frames it turned away: a failure (CI
+    # once read "Turn the morning show about Dora, Dora.") should say whether the audio or the decode differed.
+    captioner = session.captioner if session else None
+    seen_by = {"prompt": captioner.prompt, "declined": captioner.declined_frames} if captioner else {}
     for events in (host_events, cohost_events):
         alert = events[-1]
-        assert alert["type"] == "caption_alert", [(e["type"], e.get("text"), e.get("final")) for e in events]
+        heard = [(e["type"], e.get("text"), e.get("final")) for e in events]
+        assert alert["type"] == "caption_alert", (heard, seen_by)
         assert alert["word"] == "gardening" and "gardening" in alert["text"].lower()
         assert (alert["speaker_id"], alert["speaker_name"]) == (guest.pk, "Dora")
     # Everyone else read the caption but not the alert: a marker sent after it arrives first.
