@@ -208,11 +208,7 @@ def start_servers(args, env: dict) -> tuple[list, list[int], Callable[[], None]]
     if not args.production:
         procs, ports = fanout.start_servers(args.server, args.processes, env)
         return procs, ports, lambda: fanout.stop(procs)
-    ports = [prod_shape.free_port() for _ in range(args.processes)]
-    servers = [
-        prod_shape.start_server(args.server, env, host="127.0.0.1", port=port, name=f"{args.server}-{port}")
-        for port in ports
-    ]
+    servers, ports = prod_shape.start_local_servers(args.server, env, args.processes)
     return servers, ports, lambda: [server.kill() for server in servers]
 
 

@@ -74,6 +74,20 @@ def start_server(
     return server
 
 
+def start_local_servers(kind: str, env: dict, count: int) -> tuple[list[ManagedProcess], list[int]]:
+    """`count` server processes on free ports of 127.0.0.1, once each accepts connections, and their ports."""
+    ports = [free_port() for _ in range(count)]
+    servers: list[ManagedProcess] = []
+    try:
+        for port in ports:
+            servers.append(start_server(kind, env, host="127.0.0.1", port=port, name=f"{kind}-{port}"))
+    except BaseException:
+        for server in servers:
+            server.kill()
+        raise
+    return servers, ports
+
+
 def wait_accepting(process: ManagedProcess, host: str, port: int, seconds: float = 90) -> None:
     deadline = time.monotonic() + seconds
     while True:

@@ -250,12 +250,9 @@ def run(args, stack: ExitStack) -> dict:
     room = seed_room(listeners=args.listeners, speakers=1, prefix=f"reconnect{os.getpid()}")
     connections.close_all()  # the load-client workers are forked next
     path = f"/ws/spaces/{room.space_id}/"
-    ports = [prod_shape.free_port() for _ in range(2)]
-    servers = []
-    for port in ports:
-        server = prod_shape.start_server(args.server, env, host="127.0.0.1", port=port, name=f"{args.server}-{port}")
+    servers, ports = prod_shape.start_local_servers(args.server, env, 2)
+    for server in servers:
         stack.callback(server.kill)  # a bench needs no graceful stop (uvicorn waits for its sockets)
-        servers.append(server)
     victim, survivor = servers
     print(
         f"server={args.server} processes=2 ports={ports} lease_seconds={args.lease_seconds} "

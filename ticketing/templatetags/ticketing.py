@@ -65,14 +65,16 @@ def ticket_box(context, space) -> dict:
 
 @register.inclusion_tag("ticketing/_tip_panel.html", takes_context=True)
 def tip_panel(context, space) -> dict:
-    """The tip form for listeners of a live Space and the feed of tips as they arrive (the room page's `decision`
-    is whether they may join)."""
+    """The tip form for listeners of a live Space and the feed of tips as they arrive. A page that has asked
+    whether the person may join passes the answer as `decision` (the room page does); else it is asked here."""
     user = context["request"].user
     is_host = user.pk == space.host_id
     return {
         "space": space,
         "is_host": is_host,
-        "refusal": "" if is_host else selectors.may_tip(space=space, tipper=user, may_join=context["decision"]).reason,
+        "refusal": ""
+        if is_host
+        else selectors.may_tip(space=space, tipper=user, may_join=context.get("decision")).reason,
         "form": TipForm(auto_id="tip_%s"),
         "csrf_token": context.get("csrf_token"),
     }
