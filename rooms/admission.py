@@ -118,6 +118,11 @@ def _totals(space_ids: list[int]) -> dict[int, int]:
     return totals
 
 
+def waiting_for(space_id: int) -> int:
+    """How many wait to get into the Space now, as its hosts are told (up to SPACES_WAITING_UPDATE_SECONDS old)."""
+    return _totals([space_id])[space_id]
+
+
 class _Gate:
     """This event loop's places, its line and its join rate."""
 

@@ -16,7 +16,7 @@ from accounts.models import User
 from spaces_site.http import error_text, login_redirect
 from spaces_site.ratelimit import form_status
 
-from . import access, selectors, services, welcome_cache
+from . import access, admission, selectors, services, welcome_cache
 from .consumers import REACTIONS
 from .forms import SpaceEditForm, SpaceForm, SpaceReportForm, UsernameForm
 from .models import Participant, Role, Space
@@ -279,5 +279,14 @@ def space_detail(request: HttpRequest, pk: int) -> HttpResponse:
     count = selectors.welcome_listener_count(space=space, shared=shared) + (1 if arriving else 0)
     joining = me or Participant(space=space, user=request.user)
     context["welcome"] = selectors.room_snapshot(space=space, me=joining, shared=shared, listener_count=count)
+    # A listener arriving while others wait will wait behind them: drawn in line, not in a room that vanishes
+    # when their socket is told its place.
+    context["in_line"] = (
+        arriving
+        and joining.role == Role.LISTENER
+        and space.host_id != request.user.pk
+        and not context["welcome"]["invited"]
+        and admission.waiting_for(space.pk) > 0
+    )
     context["report_url"] = reverse("rooms:report", args=[space.pk])
     return render(request, "rooms/room.html", context)

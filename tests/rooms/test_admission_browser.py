@@ -1,7 +1,8 @@
 """The line in real room pages (Debian's Chromium, a live Daphne whose process has room for two sockets): a
 listener past the capacity sees that they are in line and hears nothing; when a listener inside leaves, the
-first in line is let in and hears the host without a reload, the next one sees an estimated wait, and the host
-sees how many are waiting. Screenshots at 390 and 1280 px go to $SPACES_SCREENSHOTS (else the test's tmp dir)."""
+first in line is let in and hears the host without a reload, the next one (drawn in line from the start, since
+others wait) sees an estimated wait, and the host sees how many are waiting. Screenshots at 390 and 1280 px go
+to $SPACES_SCREENSHOTS (else the test's tmp dir)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,16 @@ LIVE_DAPHNE_ENV = {
     "SPACES_MEDIA_ACK_LAG_MS": "60000",
 }
 PHONE = {"width": 390, "height": 844}
+# The room as the server drew it, read as the parser puts the stage in: before any script of the page or message
+# of its socket could change it (room.css hides everything of a waiting room but the line and the way out).
+FIRST_DRAWN = """
+new MutationObserver((_, observer) => {
+  const room = document.getElementById("room");
+  if (!room || !room.querySelector(".stage")) return;
+  observer.disconnect();
+  window.firstDrawn = { waiting: room.dataset.waiting || null, line: !document.getElementById("waiting-line").hidden };
+}).observe(document, { childList: true, subtree: true });
+"""
 DESKTOP = {"width": 1280, "height": 800}
 
 
@@ -68,9 +79,13 @@ def test_a_listener_waits_in_line_hearing_nothing_and_is_let_in_playing_when_ano
     expect(first.locator("#waiting-line")).to_be_visible()
     expect(first.locator("#waiting-heading")).to_have_text("You're in line")  # nobody has left yet to time it
     expect(first.locator("#waiting-position")).to_have_text("You're next.")
-    second = signed_in_page(
-        audio_browser, base, UserFactory(username="noor", display_name="Noor"), path, viewport=PHONE
-    )
+    expect(host_page.locator("#waiting-count")).to_have_text("1 waiting to get in")  # the line is known
+    # Whoever arrives now is drawn in line from the first paint, never in a room that vanishes a moment later.
+    second = signed_in_page(audio_browser, base, UserFactory(username="noor", display_name="Noor"), viewport=PHONE)
+    second.add_init_script(FIRST_DRAWN)
+    second.goto(path)
+    assert second.evaluate("window.firstDrawn") == {"waiting": "true", "line": True}
+    expect(second.locator(".stage")).to_be_hidden()
     expect(second.locator("#waiting-position")).to_have_text("1 person is ahead of you.")
     expect(host_page.locator("#waiting-count")).to_have_text("2 waiting to get in")
     # In line is not in the room: no stage, no controls but the way out, and not a frame of audio.
