@@ -5,6 +5,7 @@ from __future__ import annotations
 import zoneinfo
 from collections.abc import Callable
 from functools import lru_cache
+from urllib.parse import unquote
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -34,7 +35,8 @@ class TimeZoneMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
         own = user.time_zone if user is not None and user.is_authenticated else ""
-        zone = zone_named(own) or zone_named(request.COOKIES.get(COOKIE))
+        # The cookie is URI-encoded by the script ("Asia%2FTokyo"); Django hands cookie values over as sent.
+        zone = zone_named(own) or zone_named(unquote(request.COOKIES.get(COOKIE, "")))
         if zone is None:
             timezone.deactivate()
         else:

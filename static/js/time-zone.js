@@ -21,8 +21,9 @@ if (zone) {
     })
       .then((response) => {
         if (!response.ok) return; // the next page asks again
-        // The page was drawn in UTC: draw it again in local time, once.
-        if (!busy && zone !== "UTC" && document.querySelector("time")) {
+        // Drawn in another zone (UTC, with no cookie yet): draw it again in local time, once. A page drawn from
+        // the cookie a page before sign-in set is already in local time.
+        if (!busy && zone !== body.dataset.drawnIn && document.querySelector("time")) {
           location.reload();
           return;
         }

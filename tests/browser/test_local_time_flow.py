@@ -106,3 +106,34 @@ def test_a_person_who_starts_typing_before_their_zone_is_known_keeps_what_they_t
     page.reload()
     expected = space.scheduled_for.astimezone(ZoneInfo("America/New_York")).strftime("%H:%M %Z")
     expect(page.locator("time").first).to_contain_text(expected)
+
+
+def test_a_person_who_signs_in_from_new_york_reads_their_first_page_in_new_york_time_at_once(
+    browser: Browser, live_server
+):
+    """The sign-in page already told the server the browser's zone (its cookie), so the first page after it is
+    drawn in local time: the account takes the zone without drawing that page again."""
+    reader, space = off_the_loop(
+        lambda: (
+            UserFactory(username="nyc", password="a-long-pass-phrase"),
+            services.space_create(
+                host=make_host(username="dana"),
+                title="Evening synths",
+                scheduled_for=timezone.now() + timedelta(days=2),
+            ),
+        )
+    )
+    page = browser.new_context(timezone_id="America/New_York").new_page()
+    page.goto(f"{live_server.url}/accounts/login/?next={space.get_absolute_url()}")
+    page.get_by_label("Login").fill("nyc")
+    page.get_by_label("Password").fill("a-long-pass-phrase")
+    with page.expect_response("**/settings/time-zone/") as saved:
+        page.get_by_role("button", name="Sign In").click()
+    assert saved.value.ok
+
+    # Set by time-zone.js on a page it keeps, or drawn by the server on a page drawn again.
+    expect(page.locator("body")).to_have_attribute("data-time-zone", "America/New_York")
+    assert page.evaluate("performance.getEntriesByType('navigation')[0].type") == "navigate", "drawn again"
+    expected = space.scheduled_for.astimezone(ZoneInfo("America/New_York")).strftime("%H:%M %Z")
+    expect(page.locator("time").first).to_contain_text(expected)
+    assert User.objects.get(pk=reader.pk).time_zone == "America/New_York"

@@ -41,6 +41,8 @@ class TestReadersZone:
         with time_machine.travel(NOON, tick=False):
             space = services.space_create(host=host, title="Dawn", scheduled_for=NOON + timedelta(hours=2))
             client.force_login(listener)  # no zone saved yet: the browser's cookie decides
+            client.cookies["tz"] = "Asia%2FTokyo"  # as time-zone.js writes it (encodeURIComponent)
+            assert "23:00 JST" in client.get(space.get_absolute_url()).text
             client.cookies["tz"] = "Asia/Tokyo"
             assert "23:00 JST" in client.get(space.get_absolute_url()).text
             client.cookies["tz"] = "Not/AZone"
