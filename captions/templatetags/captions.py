@@ -21,11 +21,13 @@ def caption_panel(context, space, at: str | None = None) -> dict:
         request.caption_preference = selectors.preference_for(user=request.user)
     preference = request.caption_preference
     placed = at is None or preference.position == at
+    form = CaptionPreferenceForm(instance=preference) if placed else None
     return {
         "placed": placed,
         "space": space,
         "preference": preference,
-        "form": CaptionPreferenceForm(instance=preference) if placed else None,
+        "form": form,
+        "form_values": sorted(form.initial.items()) if form else None,  # what the form's fields are drawn from
         "request": request,
         "csrf_token": context.get("csrf_token"),
     }

@@ -187,3 +187,26 @@ def test_the_room_page_draws_the_captions_panel_once_where_the_person_keeps_it(c
     assert (caption_at < stage_at) == (position == "top")
     preference_reads = [q for q in queries.captured_queries if '"captions_captionpreference"' in q["sql"]]
     assert len(preference_reads) == 1  # asked for at both ends of the page, read once
+
+
+def test_the_settings_drawn_once_for_many_people_are_still_each_persons_own(client, alice, bob, host):
+    """The panel's fields are drawn once per process for everyone with the same settings (a followers' rush draws
+    thousands of room pages); whoever keeps other settings gets their own, and a change shows at once."""
+    space = LiveSpaceFactory(host=host)
+    settings_url = reverse("captions:preferences")
+
+    def fields(user) -> str:
+        page = client_for(client, user).get(space.get_absolute_url()).content.decode()
+        return page[page.index('<input type="hidden" name="next"') : page.index('id="captions-saved"')]
+
+    assert fields(alice) == fields(bob)  # both never chose: drawn the same
+    assert 'name="alert_words" value' not in fields(alice)
+    data = {"enabled": "on", "text_size": "large", "position": "bottom", "alert_words": "parking"}
+    assert client_for(client, alice).post(settings_url, data, HTTP_ACCEPT="application/json").json()["ok"]
+
+    assert 'name="alert_words" value="parking"' in fields(alice)
+    assert '<option value="large" selected>' in fields(alice)
+    assert 'name="alert_words" value' not in fields(bob) and '<option value="large" selected>' not in fields(bob)
+    data["alert_words"] = "gardening"
+    client_for(client, alice).post(settings_url, data, HTTP_ACCEPT="application/json")
+    assert 'name="alert_words" value="gardening"' in fields(alice)
