@@ -17,7 +17,6 @@ import asyncio
 from importlib import import_module
 
 from channels.auth import AuthMiddleware, get_user
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model, load_backend
 from django.contrib.auth.backends import ModelBackend
@@ -26,6 +25,7 @@ from django.contrib.sessions.backends import db as db_sessions
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
+from spaces_site.db_threads import on_threads_of
 from spaces_site.per_loop import PerLoop
 
 MAX_BATCH = 200
@@ -97,7 +97,7 @@ class LoginBatches:
         return await done
 
     async def _read_all(self) -> None:
-        read = database_sync_to_async(read_logins)
+        read = on_threads_of("socket-login", 1, read_logins)  # not behind the pages, nor the joins' writes
         batch: list[tuple[str, asyncio.Future]] = []
         try:
             while self._waiting:

@@ -5,7 +5,7 @@ socket inserts, their block list, the commit), and in a storm the ORM's work on 
 CPU per join. Joins of a Space that arrive while this process writes the previous ones wait and go together,
 at most MAX_BATCH at a time, through `services.participants_join` and one look-up of their block lists: a lone
 join goes at once, and in a storm each statement is paid once per batch, not once per person. Batches of
-different Spaces run side by side on the join threads (`rooms.join_threads`).
+different Spaces run side by side on the join threads (`spaces_site.db_threads`).
 """
 
 from __future__ import annotations
@@ -13,17 +13,27 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
 
 from accounts.models import User
+from spaces_site.db_threads import on_threads_of
 from spaces_site.per_loop import PerLoop
 
-from . import access, join_threads, leases, selectors, services, welcome_cache
+from . import access, leases, selectors, services, welcome_cache
 from .models import Participant, Space
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 100
+
+
+def on_join_threads(function: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    return on_threads_of("room-join", settings.SPACES_JOIN_THREADS, function)
+
 
 # The parts of a welcome that are the same for the whole batch (`selectors.room_shared_snapshot`): serialised once.
 SHARED_FIELDS = ("speakers", "listeners", "pins")
@@ -129,7 +139,7 @@ class JoinBatches:
         return len(self._waiting.get(space_id, ()))
 
     async def _write_all(self, space_id: int, process_id: int) -> None:
-        write = join_threads.on_join_threads(write_batch)
+        write = on_join_threads(write_batch)
         welcomes = welcome_cache.for_this_loop()
         try:
             while waiting := self._waiting.get(space_id):
@@ -168,7 +178,7 @@ def _settle(done: asyncio.Future, *, result: Joined | None = None, exception: Ex
 async def _close(participant: Participant) -> None:
     """Close the socket a join wrote for nobody (its caller went, or its welcome failed)."""
     try:
-        await join_threads.on_join_threads(services.participant_leave)(socket_id=participant.socket_id)
+        await on_join_threads(services.participant_leave)(socket_id=participant.socket_id)
     except Exception:
         log.warning("could not close a socket written for nobody; retrying with the lease", exc_info=True)
         leases.leave_later(participant.socket_id, participant.space_id, participant.user_id)

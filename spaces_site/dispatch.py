@@ -12,8 +12,8 @@ Channels' `AsyncConsumer.dispatch` also runs `close_old_connections` on its one 
 message a consumer handles: the socket's connect, every message it receives, its close. In a storm of joins
 each connect queued behind the others' hops and the handshakes' session reads on that thread. The hop does
 nothing these consumers need: an event loop cannot touch the database itself (Django refuses), and every call
-that does runs through `database_sync_to_async` or the room's join threads (`rooms.join_threads`), which close
-stale connections around their own work.
+that does runs through `database_sync_to_async` or the sockets' own threads (`spaces_site.db_threads`), which
+close stale connections around their own work.
 """
 
 from __future__ import annotations

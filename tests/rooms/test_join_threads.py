@@ -1,15 +1,18 @@
-"""Joins on threads of their own (PostgreSQL): off Channels' database thread, and no connection left behind."""
+"""The sockets' database work on threads of their own (PostgreSQL): off the thread Django draws pages on, and no
+connection left behind."""
 
+import asyncio
 import threading
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
 from django.db import connection
 
-from rooms import services
+from rooms import leases, services
 from tests.accounts.factories import UserFactory
 from tests.rooms.test_consumers import make_live_space
-from tests.sockets import joined
+from tests.sockets import WAIT, joined, session_cookie
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -46,3 +49,29 @@ async def test_joins_run_on_their_own_threads_and_close_their_connections(monkey
     assert await database_sync_to_async(other_sessions)() <= before
     for socket in sockets:
         await socket.disconnect()
+
+
+async def test_a_socket_is_welcomed_while_the_thread_the_pages_are_drawn_on_is_busy():
+    """Django draws a process's pages on Channels' database thread: in a rush of followers a socket's handshake
+    (its session and account) used to wait there behind every room page in the queue. Held here until the socket
+    is in, that thread would keep the socket out for good."""
+    from spaces_site.asgi import application
+
+    space = await database_sync_to_async(make_live_space)()
+    listener = await database_sync_to_async(UserFactory)()
+    cookie = await database_sync_to_async(session_cookie)(listener)
+    await leases.process_id()  # registered with the process's first socket, long before a rush
+    headers = [(b"cookie", cookie.encode()), (b"origin", b"http://localhost"), (b"host", b"localhost")]
+    socket = WebsocketCommunicator(application, f"/ws/spaces/{space.pk}/", headers=headers)
+    pages_drawn = threading.Event()
+    pages = asyncio.ensure_future(database_sync_to_async(pages_drawn.wait)(30))
+    try:
+        connected, _ = await socket.connect(timeout=WAIT)
+        assert connected
+        welcome = await socket.receive_json_from(timeout=WAIT)
+        assert (welcome["type"], welcome["me"]["user_id"]) == ("welcome", listener.pk)
+        assert not pages.done()  # the pages' thread was busy all along
+    finally:
+        pages_drawn.set()
+    await pages
+    await socket.disconnect()
