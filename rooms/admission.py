@@ -119,8 +119,13 @@ def _totals(space_ids: list[int]) -> dict[int, int]:
 
 
 def waiting_for(space_id: int) -> int:
-    """How many wait to get into the Space now, as its hosts are told (up to SPACES_WAITING_UPDATE_SECONDS old)."""
-    return _totals([space_id])[space_id]
+    """How many wait to get into the Space now, as its hosts are told (up to SPACES_WAITING_UPDATE_SECONDS old);
+    0 while the shared cache is away (Redis restarting): the room page then draws the room, and the socket says."""
+    try:
+        return _totals([space_id])[space_id]
+    except Exception:
+        log.warning("could not read how many wait for Space %d", space_id, exc_info=True)
+        return 0
 
 
 class _Gate:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -17,6 +18,8 @@ from . import access, headcount
 from .events import PAYLOAD_FIELDS, host_presence_event, participant_payload, participant_payloads, pin_payload
 from .leases import live_socket_of
 from .models import SPEAKING_ROLES, Participant, PinnedPost, Reminder, Role, Space
+
+log = logging.getLogger(__name__)
 
 LISTENER_SNAPSHOT_LIMIT = 100
 BLOCK_LIST_LIMIT = 1000  # of a joiner's own blocks sent in a `welcome`
@@ -213,7 +216,12 @@ def welcome_listener_count(*, space: Space, shared: dict) -> int:
     """The listeners a welcome built on `shared` counts."""
     if shared["complete"]:  # every listener present is in the list: the list is the count
         return len(shared["listeners"])
-    return max(len(shared["listeners"]), headcount.of(space.pk) - shared["stage_present"])
+    try:
+        counted = headcount.of(space.pk)
+    except Exception:  # the shared cache is away (Redis restarting): the list is the best count there is
+        log.warning("could not read the headcount of Space %d", space.pk, exc_info=True)
+        counted = 0
+    return max(len(shared["listeners"]), counted - shared["stage_present"])
 
 
 def room_shared_snapshot(*, space: Space) -> dict:

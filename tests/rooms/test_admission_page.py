@@ -55,3 +55,15 @@ def test_whoever_goes_straight_in_is_drawn_in_the_room_while_others_wait(client,
     assert not drawn_in_line(client, space, invited)
     assert not drawn_in_line(client, space, inside.user)
     assert drawn_in_line(client, space, UserFactory())
+
+
+def test_the_room_page_draws_the_room_while_the_shared_cache_is_away(client, space, monkeypatch):
+    """Redis restarting: the page cannot tell whether anyone waits, so it draws the room (the socket says)."""
+
+    class Away:
+        def get_many(self, keys):
+            raise ConnectionError("Redis is restarting")
+
+    admission._report(101, {space.pk: 3}, set())
+    monkeypatch.setattr(admission, "process_cache", lambda: Away())
+    assert not drawn_in_line(client, space, UserFactory())
