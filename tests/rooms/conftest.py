@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.daphne import daphne_server
+from tests.daphne import daphne_server, free_port
 
 
 @pytest.fixture(autouse=True)
@@ -21,6 +21,14 @@ def tasks_run_in_process():
     app.conf.task_eager_propagates = True
     yield
     app.conf.task_always_eager, app.conf.task_eager_propagates = before
+
+
+@pytest.fixture
+def shared_cache_away():
+    """The shared cache as a process sees it while Redis restarts: a real client of a port nobody listens on."""
+    from django.core.cache.backends.redis import RedisCache
+
+    return RedisCache(f"redis://127.0.0.1:{free_port()}/0", {})
 
 
 @pytest.fixture(scope="module")

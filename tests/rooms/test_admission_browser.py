@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from accounts.services import block_create
 from tests.accounts.factories import UserFactory
 from tests.browser.support import signed_in_page
 from tests.rooms import test_audio_browser as audio
@@ -114,4 +115,34 @@ def test_a_listener_waits_in_line_hearing_nothing_and_is_let_in_playing_when_ano
     assert Axe().run(host_page).violations_count == 0
     assert host_page.errors == [] and first.errors == [] and second.errors == []
     for page in (host_page, first, second):
+        page.context.close()
+
+
+def test_someone_in_line_whom_the_host_blocks_is_told_why_when_their_turn_comes_and_is_no_longer_in_line(
+    audio_browser, live_daphne, tmp_path
+):
+    host = make_host(username="maya", display_name="Maya")
+    space = LiveSpaceFactory(host=host, title="Synths at night")
+    base = f"http://{live_daphne}"
+    path = f"/spaces/{space.pk}/"
+    host_page = signed_in_page(audio_browser, base, host, path, viewport=DESKTOP)
+    expect(host_page.locator("#room")).to_have_attribute("data-connected", "true", timeout=60_000)
+    inside = signed_in_page(audio_browser, base, UserFactory(username="sam", display_name="Sam"), path, viewport=PHONE)
+    expect(inside.locator("#room")).to_have_attribute("data-connected", "true")  # the process is full now
+    noor = UserFactory(username="noor", display_name="Noor")
+    waiting = signed_in_page(audio_browser, base, noor, path, viewport=PHONE)
+    expect(waiting.locator("#waiting-position")).to_have_text("You're next.")
+
+    block_create(blocker=host, blocked=noor)  # from her profile, while she waits
+    inside.context.close()  # her turn: the join refuses her
+
+    expect(waiting.locator("#connection-status")).to_have_text("The host has blocked you.", timeout=15_000)
+    expect(waiting.locator("#waiting-heading")).to_have_text("The host has blocked you.")
+    expect(waiting.locator("#waiting-position")).to_be_hidden()
+    expect(waiting.locator("#waiting-full")).to_be_hidden()
+    expect(waiting.locator(".stage")).to_be_hidden()  # she never was inside
+    expect(waiting.locator("[data-leave]")).to_be_visible()
+    shoot(waiting, shots_dir(tmp_path), "line-refused")
+    assert waiting.errors == [] and host_page.errors == []
+    for page in (host_page, waiting):
         page.context.close()

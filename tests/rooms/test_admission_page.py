@@ -57,13 +57,8 @@ def test_whoever_goes_straight_in_is_drawn_in_the_room_while_others_wait(client,
     assert drawn_in_line(client, space, UserFactory())
 
 
-def test_the_room_page_draws_the_room_while_the_shared_cache_is_away(client, space, monkeypatch):
+def test_the_room_page_draws_the_room_while_the_shared_cache_is_away(client, space, monkeypatch, shared_cache_away):
     """Redis restarting: the page cannot tell whether anyone waits, so it draws the room (the socket says)."""
-
-    class Away:
-        def get_many(self, keys):
-            raise ConnectionError("Redis is restarting")
-
     admission._report(101, {space.pk: 3}, set())
-    monkeypatch.setattr(admission, "process_cache", lambda: Away())
+    monkeypatch.setattr(admission, "process_cache", lambda: shared_cache_away)
     assert not drawn_in_line(client, space, UserFactory())

@@ -35,6 +35,7 @@ let stopped = false;
 let extraListeners = 0;
 let sentBack = false; // this socket was in the room and was sent back into line (`waiting` with `sent_back`)
 let waitingCount = 0; // the hosts' view: people in line to get in (`waiting_count`)
+let refusal = null; // the server's reason, sent just before it closes this socket for good (`error` with `refused`)
 // Only the host's page carries this list (its Super Followers), rendered with the page.
 const superFollowerData = document.getElementById("super-follower-ids");
 const superFollowers = new Set(superFollowerData ? JSON.parse(superFollowerData.textContent) : []);
@@ -64,7 +65,7 @@ function connect() {
     root.dataset.connected = "false";
     if (closed.code === CLOSE.ENDED) { stopped = true; location.reload(); return; }
     if (closed.code === CLOSE.UNAUTHENTICATED) { stopped = true; location.href = root.dataset.loginUrl; return; }
-    if (FINAL.has(closed.code)) { stopped = true; setStatus(CLOSED_BECAUSE[closed.code] || "You can't join this Space."); return; }
+    if (FINAL.has(closed.code)) { stopped = true; refuse(refusal || CLOSED_BECAUSE[closed.code] || "You can't join this Space."); return; }
     if (stopped) return;
     // Jittered (half the delay plus up to half again): a restarted server's thousands of listeners come back
     // spread over the window, not all in the same second.
@@ -134,7 +135,10 @@ function handle(event) {
     case "listener_count": extraListeners = Math.max(0, event.count - people.size); break;
     case "host_presence": showHostPresence(event); break;
     case "space_ended": stopped = true; setStatus("The Space has ended."); location.href = event.url; return;
-    case "error": setStatus(event.message); break;
+    case "error":
+      if (event.code === "refused") refusal = event.message;
+      setStatus(event.message);
+      break;
     default: return;
   }
   render();
@@ -307,6 +311,15 @@ function showLine(event) {
   $("waiting-seconds").textContent = event.seconds == null ? "" : `: about ${event.seconds} ${event.seconds === 1 ? "second" : "seconds"}`;
   $("waiting-position").textContent = event.position === 1 ? "You're next." : `${event.position - 1} ${event.position === 2 ? "person is" : "people are"} ahead of you.`;
   setStatus("Waiting for a place in the room…");
+}
+
+// Refused for good: say why. Someone who was in line is no longer waiting for anything, so the line says so too
+// (the room stays hidden: they never were inside).
+function refuse(reason) {
+  setStatus(reason);
+  if (root.dataset.waiting !== "true") return;
+  $("waiting-heading").textContent = reason;
+  for (const id of ["waiting-position", "waiting-full", "waiting-sent-back"]) $(id).hidden = true;
 }
 
 // The host's last socket closed: say so at once, with the time left before the Space ends without them.
