@@ -206,6 +206,9 @@ def test_a_buyer_asks_for_a_refund_before_the_start(
     assert ticket.status == Ticket.Status.REFUNDED
     assert len(provider.refunds) == 1
     assert Ticket.objects.get(buyer=bob).status == Ticket.Status.VALID
+    page = client.get(reverse("ticketing:space_tickets", kwargs={"space_id": sold.space_id})).content.decode()
+    assert "Your ticket was refunded on" in page  # "this page shows when it is done"
+    assert "Buy a ticket" not in page  # buying again is refused ("You already have a ticket"), so not offered
     with pytest.raises(ValidationError, match="already refunded"):
         tickets.ticket_refund_request(ticket=ticket, by=alice)
     with pytest.raises(PermissionDenied):
