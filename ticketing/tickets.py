@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -15,7 +15,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import dateformat, timezone
 
 from accounts.models import Notification, User
 from accounts.notifications import notification_create, notification_create_many
@@ -115,8 +115,9 @@ def _why_not_held(offer: TicketOffer, now: datetime) -> str:
 def _already_bought(offer: TicketOffer, buyer: User) -> str:
     hold = SeatHold.objects.filter(offer=offer, buyer=buyer, status__in=["held", "paid"]).first()
     if hold is not None and hold.status == SeatHold.Status.HELD:
-        until = timezone.localtime(hold.expires_at).strftime("%H:%M")
-        return f"You already have a checkout open for this Space: finish it, or start again after {until} UTC."
+        # In the reader's zone, named as the ticket page names it ("22:17 EST"), not a local time called UTC.
+        until = dateformat.format(timezone.localtime(hold.expires_at), "H:i T")
+        return f"You already have a checkout open for this Space: finish it, or start again after {until}."
     return "You already have a ticket for this Space."
 
 
@@ -448,7 +449,8 @@ def tickets_notify_rescheduled(*, space: Space, previous_time: datetime | None) 
     )
     if not buyers:
         return 0
-    when = timezone.localtime(space.scheduled_for).strftime("%A %-d %B %Y, %H:%M")
+    # One text for every buyer, so in UTC as it says: the host's own zone (active while they edit) is not theirs.
+    when = space.scheduled_for.astimezone(UTC).strftime("%A %-d %B %Y, %H:%M")
     return notification_create_many(
         recipient_ids=buyers,
         actor=space.host,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -139,6 +140,19 @@ def test_a_forged_or_stale_payment_webhook_is_refused_and_issues_nothing(provide
 
 
 # --- Bad input: nothing held, nothing charged ------------------------------------------------------
+
+
+def test_a_second_checkout_says_when_the_first_ends_in_the_buyers_zone(provider, alice):
+    with time_machine.travel(datetime(2030, 1, 10, 3, 0, tzinfo=UTC), tick=False):
+        offer = ticketed_space()
+        hold = buy(offer, alice)
+        with timezone.override(ZoneInfo("America/New_York")):
+            with pytest.raises(ValidationError) as refused:
+                buy(offer, alice)
+
+    until = timezone.localtime(hold.expires_at, ZoneInfo("America/New_York"))
+    assert f"start again after {until:%H:%M} EST." in refused.value.messages[0]
+    assert "UTC" not in refused.value.messages[0]
 
 
 def test_a_second_ticket_is_refused_by_the_database_and_nothing_changes(provider, alice, post_event):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import OperationalError
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import Notification
 from rooms import services as room_services
@@ -179,6 +181,17 @@ def test_rescheduling_tells_buyers_they_may_ask_for_a_refund(sold, alice, bob):
     assert set(Ticket.objects.values_list("status", flat=True)) == {Ticket.Status.VALID}
 
 
+def test_a_host_elsewhere_reschedules_and_buyers_are_told_the_new_time_in_utc(sold):
+    """The host in New York moves it to 20:00 their time: buyers read 01:00 UTC the next day, not "20:00 UTC"."""
+    space = sold.space
+    new_time = (timezone.now() + timedelta(days=3)).replace(hour=1, minute=0, second=0, microsecond=0)
+    with timezone.override(ZoneInfo("America/New_York")):
+        room_services.space_update(space=space, by=space.host, scheduled_for=new_time)
+
+    (text,) = set(Notification.objects.filter(text__contains="moved to").values_list("text", flat=True))
+    assert f"moved to {new_time.astimezone(UTC):%A %-d %B %Y}, 01:00 UTC." in text
+
+
 def test_a_buyer_asks_for_a_refund_before_the_start(
     sold, client, provider, django_capture_on_commit_callbacks, alice, bob
 ):
@@ -193,6 +206,9 @@ def test_a_buyer_asks_for_a_refund_before_the_start(
     assert ticket.status == Ticket.Status.REFUNDED
     assert len(provider.refunds) == 1
     assert Ticket.objects.get(buyer=bob).status == Ticket.Status.VALID
+    page = client.get(reverse("ticketing:space_tickets", kwargs={"space_id": sold.space_id})).content.decode()
+    assert "Your ticket was refunded on" in page  # "this page shows when it is done"
+    assert "Buy a ticket" not in page  # buying again is refused ("You already have a ticket"), so not offered
     with pytest.raises(ValidationError, match="already refunded"):
         tickets.ticket_refund_request(ticket=ticket, by=alice)
     with pytest.raises(PermissionDenied):
