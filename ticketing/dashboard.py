@@ -107,15 +107,15 @@ class Dashboard:
 
     @property
     def creator_net_cents(self) -> int:
-        return self.summary.total.creator_net_cents - self.refunds.creator_net_cents
+        return after_refunds(self.summary.total, self.refunds).creator_net_cents
 
     @property
     def gross_cents(self) -> int:
-        return self.summary.total.gross_cents - self.refunds.gross_cents
+        return after_refunds(self.summary.total, self.refunds).gross_cents
 
     @property
     def platform_fee_cents(self) -> int:
-        return self.summary.total.platform_fee_cents - self.refunds.platform_fee_cents
+        return after_refunds(self.summary.total, self.refunds).platform_fee_cents
 
 
 def _totals(row: dict) -> Totals:
@@ -160,6 +160,24 @@ def _space_figures(*, creator: User, space_pk: int | None = None) -> list[SpaceF
         figure.purchases += row["count"]
         figure.refunds += _refunds(row)
     return list(figures.values())
+
+
+def refunds_of(*, creator: User) -> Refunds:
+    """Every refund of the creator's tickets, made, on its way or stuck; one query."""
+    total = Refunds()
+    for row in _tickets_of(creator).values("status").annotate(**_REFUND_SUMS).order_by():
+        total += _refunds(row)
+    return total
+
+
+def after_refunds(total: Totals, refunds: Refunds) -> Totals:
+    """The ledger's totals less what refunds gave back (the count stays that of the sales)."""
+    return Totals(
+        count=total.count,
+        gross_cents=total.gross_cents - refunds.gross_cents,
+        platform_fee_cents=total.platform_fee_cents - refunds.platform_fee_cents,
+        creator_net_cents=total.creator_net_cents - refunds.creator_net_cents,
+    )
 
 
 def _refunds(row: dict) -> Refunds:

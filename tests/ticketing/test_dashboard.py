@@ -228,6 +228,17 @@ def test_the_dashboard_page_shows_each_space_and_the_chart_data(client, creator,
     assert "ticketing/earnings-chart.js" in page
 
 
+def test_the_creator_page_takes_refunds_off_what_the_creator_earns_as_the_dashboard_does(client, creator, world):
+    client.force_login(creator)
+    page = client.get(reverse("ticketing:creator")).content.decode()
+
+    # The ledger's $124.99 (fees $21.60, $103.39 earned) less the refunded $20 ticket and its $4 fee.
+    refunds = page.split('<tr id="earnings-refunds">')[1].split("</tr>")[0]
+    assert refunds == '<th scope="row">Refunds</th><td>1</td><td>−$20.00</td><td>−$4.00</td><td>−$16.00</td>'
+    assert '<td id="earnings-gross">$104.99</td>' in page
+    assert '<td id="earnings-net">$87.39</td>' in page  # the dashboard's "You earn"
+
+
 def test_the_creator_page_links_to_the_dashboard(client, creator, world):
     client.force_login(creator)
     page = client.get(reverse("ticketing:creator")).content.decode()

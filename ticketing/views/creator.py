@@ -11,14 +11,21 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from spaces_site.http import error_text
-from ticketing import payouts, selectors
+from ticketing import dashboard, payouts, selectors
 from ticketing.forms import PlanForm
 from ticketing.stripe_gateway import PaymentProviderError
 
 
 def creator_page(request: HttpRequest, *, form: PlanForm | None = None, status: int = 200) -> HttpResponse:
     page = selectors.creator_page_for(user=request.user)
-    return render(request, "ticketing/creator.html", {"page": page, "form": form or PlanForm()}, status=status)
+    # The ledger keeps a refunded ticket's sale: what the creator earns is shown with its refunds taken off, as on
+    # the dashboard.
+    refunds = earned = None
+    if page.summary is not None:
+        refunds = dashboard.refunds_of(creator=request.user)
+        earned = dashboard.after_refunds(page.summary.total, refunds)
+    context = {"page": page, "refunds": refunds, "earned": earned, "form": form or PlanForm()}
+    return render(request, "ticketing/creator.html", context, status=status)
 
 
 @login_required
