@@ -447,7 +447,7 @@ def tickets_notify_rescheduled(*, space: Space, previous_time: datetime | None) 
     buyers = list(
         Ticket.objects.filter(offer__space=space, status=Ticket.Status.VALID).values_list("buyer_id", flat=True)
     )
-    if not buyers:
+    if not buyers or space.scheduled_for is None:
         return 0
     # One text for every buyer, so in UTC as it says: the host's own zone (active while they edit) is not theirs.
     when = space.scheduled_for.astimezone(UTC).strftime("%A %-d %B %Y, %H:%M")
