@@ -108,6 +108,8 @@ class SuperFollowSubscription(models.Model):
     stripe_subscription_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
     stripe_customer_id = models.CharField(max_length=255, blank=True)
     current_period_end = models.DateTimeField(null=True, blank=True)
+    # The subscriber cancelled: it stays live until `current_period_end`, then Stripe ends it (Stripe's own name).
+    cancel_at_period_end = models.BooleanField(default=False)
     canceled_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)

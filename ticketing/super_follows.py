@@ -122,10 +122,17 @@ def super_follow_cancel(*, subscription: SuperFollowSubscription, by: User) -> S
         raise PermissionDenied("Only the subscriber can cancel their Super Follow.")
     if not subscription.is_live or not subscription.stripe_subscription_id:
         raise ValidationError("This Super Follow isn't active.")
+    if subscription.cancel_at_period_end:
+        raise ValidationError("This Super Follow is already cancelled: it ends with the month you paid for.")
     try:
         stripe_gateway.subscription_cancel(subscription_id=subscription.stripe_subscription_id, at_period_end=True)
     except stripe_gateway.PaymentProviderError as exc:
         raise ValidationError(str(exc)) from exc
+    # Stripe's `customer.subscription.updated` says the same; the subscriber's next page should not wait for it.
+    SuperFollowSubscription.objects.filter(pk=subscription.pk).update(
+        cancel_at_period_end=True, updated_at=timezone.now()
+    )
+    subscription.cancel_at_period_end = True
     return subscription
 
 
@@ -248,6 +255,7 @@ def super_follow_subscription_changed(obj: dict[str, Any]) -> None:
     subscription.stripe_customer_id = obj.get("customer") or subscription.stripe_customer_id
     subscription.status = _STRIPE_STATUS.get(obj.get("status") or "", SuperFollowSubscription.Status.INCOMPLETE)
     subscription.current_period_end = _period_end(obj) or subscription.current_period_end
+    subscription.cancel_at_period_end = bool(obj.get("cancel_at_period_end"))
     if subscription.status == SuperFollowSubscription.Status.CANCELED:
         subscription.canceled_at = _timestamp(obj.get("ended_at") or obj.get("canceled_at")) or timezone.now()
     subscription.updated_at = timezone.now()

@@ -379,6 +379,37 @@ def test_a_subscriber_cancels_at_the_end_of_the_paid_month(client, plan, alice, 
     assert request.params == {"cancel_at_period_end": "true"}
     subscription.refresh_from_db()
     assert subscription.status == SuperFollowSubscription.Status.ACTIVE  # until Stripe's deleted event
+    assert subscription.cancel_at_period_end
+
+
+def test_a_cancelled_super_follow_says_when_it_ends_and_offers_no_second_cancel(client, plan, alice, provider):
+    subscription = SuperFollowSubscriptionFactory(
+        subscriber=alice,
+        plan=plan,
+        status=SuperFollowSubscription.Status.ACTIVE,
+        stripe_subscription_id="sub_9",
+        current_period_end=datetime(2027, 1, 3, 12, tzinfo=UTC),
+    )
+    provider.subscription_add("sub_9")
+    client.force_login(alice)
+    cancel_url = reverse("ticketing:super_follow_cancel", args=["dana"])
+
+    page = client.post(cancel_url, follow=True).content.decode()
+    assert "Your Super Follow of @dana ends with the month you paid for." in page
+    assert "Cancelled: ends on" in page and "3 January 2027" in page
+    assert cancel_url not in page  # no Cancel button that would only do it again
+
+    again = client.post(cancel_url, follow=True).content.decode()
+    assert "This Super Follow is already cancelled: it ends with the month you paid for." in again
+    assert len(provider.requests_to("POST", "/v1/subscriptions/sub_9")) == 1
+
+    # Resumed from Stripe's side before the month ended: our copy follows, and Cancel is offered again.
+    super_follows.super_follow_subscription_changed(
+        {"id": "sub_9", "object": "subscription", "status": "active", "cancel_at_period_end": False}
+    )
+    subscription.refresh_from_db()
+    assert not subscription.cancel_at_period_end
+    assert cancel_url in client.get(reverse("accounts:profile", args=["dana"])).content.decode()
 
 
 # --- The ledger across the fee boundary ----------------------------------------------------------
