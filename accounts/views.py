@@ -312,7 +312,7 @@ def report(request: HttpRequest, username: str) -> HttpResponse:
     person = get_object_or_404(User, username=username, is_active=True)
     post = None
     if post_id := request.GET.get("post") or request.POST.get("post"):
-        post = get_object_or_404(Post, pk=post_id if str(post_id).isdigit() else 0, author=person)
+        post = get_object_or_404(Post, pk=post_id if str(post_id).isdecimal() else 0, author=person)
         if not can_read(post=post, viewer=request.user):
             raise Http404("No such post.")
     form = ReportForm(request.POST or None)
@@ -404,7 +404,7 @@ def conversation_new_messages(request: HttpRequest, pk: int) -> HttpResponse:
     if thread is None:
         return HttpResponse("No such conversation.", status=404)
     after = request.GET.get("after", "")
-    if not after.isdigit():
+    if not after.isdecimal():
         return HttpResponseBadRequest("`after` must be a message id.")
     services.conversation_mark_read(conversation=thread, user=request.user)
     context = {
@@ -424,7 +424,7 @@ def notifications(request: HttpRequest) -> HttpResponse:
 @require_POST
 def notifications_read(request: HttpRequest) -> HttpResponse:
     ids = request.POST.getlist("id")
-    if any(not value.isdigit() for value in ids):
+    if any(not value.isdecimal() for value in ids):
         return HttpResponseBadRequest("Notification ids must be numbers.")
     services.notifications_mark_read(user=request.user, ids=[int(v) for v in ids] if ids else None)
     if request.htmx:

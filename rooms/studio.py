@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.urls import path
 
 from accounts.models import User
+from accounts.selectors import is_blocked_between
 from spaces_site.http import error_text, login_redirect, safe_next
 
 from . import access, services
@@ -104,8 +105,13 @@ class CohostFormSet(forms.BaseInlineFormSet):
         if len(kept) > settings.SPACES_MAX_COHOSTS:
             raise ValidationError(f"A Space can have at most {settings.SPACES_MAX_COHOSTS} co-hosts.")
         for form in kept:
+            if form.instance.user_id is None:
+                continue  # its username already has an error
             if form.instance.user_id == self.instance.host_id:
                 form.add_error("username", "You are the host; name someone else.")
+            elif is_blocked_between(self.instance.host, form.instance.user):
+                # The service refuses it too, but after the page took the form as valid (a 500).
+                form.add_error("username", f"You can't name @{form.instance.user.username} as a co-host.")
 
 
 class CohostInline(OwnedInline, admin.TabularInline):
@@ -296,5 +302,9 @@ class StudioSpaceAdmin(admin.ModelAdmin):
             return  # participants and reports are read-only here
         for invitation in formset.deleted_objects:
             invitation.delete()
+        # A row whose username was changed names someone else instead: the person it named stops being a co-host
+        # (the service names the new one in a row of their own, and counted the old one against the limit).
+        renamed = [f.instance.pk for f in formset.initial_forms if f.instance.pk and "username" in f.changed_data]
+        Invitation.objects.filter(pk__in=renamed, space=form.instance).delete()
         for invitation in instances:
             services.cohost_name_in_advance(space=form.instance, by=request.user, user=invitation.user)

@@ -159,7 +159,7 @@ def space_report(request: HttpRequest, pk: int) -> HttpResponse:
     space = _space_or_404(pk)
     reported = None
     if raw := request.GET.get("user") or request.POST.get("user"):
-        reported = User.objects.filter(pk=raw if str(raw).isdigit() else 0).first()
+        reported = User.objects.filter(pk=raw if str(raw).isdecimal() else 0).first()
         if reported is None:
             raise Http404("No such person.")
     form = SpaceReportForm(request.POST or None)

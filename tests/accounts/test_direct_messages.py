@@ -28,6 +28,7 @@ def test_fetching_new_messages_needs_a_message_id_and_your_own_conversation(clie
     url = reverse("accounts:conversation_new", args=[message.conversation_id])
     client.force_login(alice)
     assert client.get(url, {"after": "x"}).status_code == 400
+    assert client.get(url, {"after": "²"}).status_code == 400  # a digit to str.isdigit(), no number to int()
     client.force_login(charlie)
     assert client.get(url, {"after": "0"}).status_code == 404
 

@@ -161,6 +161,13 @@ def test_bell_shows_unread_count_and_marking_read_clears_it(client, alice, bob):
 
 def test_marking_bad_notification_ids_is_400(alice_client):
     assert alice_client.post(reverse("accounts:notifications_read"), {"id": "x"}).status_code == 400
+    # "²" is a digit to str.isdigit() but not a number to int(): it was a 500.
+    assert alice_client.post(reverse("accounts:notifications_read"), {"id": "²"}).status_code == 400
+
+
+def test_a_post_number_that_is_no_number_reports_no_post(alice_client, bob):
+    """`?post=²` (a superscript two, a digit to str.isdigit()) reached the database lookup: a 500."""
+    assert alice_client.get(reverse("accounts:report", args=["bob"]), {"post": "²"}).status_code == 404
 
 
 def test_broken_timeline_cursor_is_400(alice_client):

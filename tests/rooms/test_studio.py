@@ -128,6 +128,45 @@ def test_host_names_cohosts_in_advance(client, host_a):
     assert Invitation.objects.get(space=mine).user == ivy
 
 
+def _cohost_rows(space, *names, initial=0):
+    """The co-host inline as the change page posts it: one row per name, the first `initial` of them stored."""
+    stored = list(Invitation.objects.filter(space=space).order_by("pk"))
+    rows = {"invitations-TOTAL_FORMS": str(len(names)), "invitations-INITIAL_FORMS": str(initial)}
+    for i, name in enumerate(names):
+        rows[f"invitations-{i}-username"] = name
+        rows[f"invitations-{i}-space"] = str(space.pk)
+        rows[f"invitations-{i}-id"] = str(stored[i].pk) if i < initial else ""
+    return rows
+
+
+def test_renaming_a_cohost_in_the_studio_replaces_them(client, host_a):
+    """Changing a named co-host's username left them a co-host beside the new one, and with two named a rename
+    was a 500 (the service counted the person being replaced against the limit of 2)."""
+    mine = SpaceFactory(host=host_a)
+    ivy, leo, omar = UserFactory(username="ivy"), UserFactory(username="leo"), UserFactory(username="omar")
+    client.force_login(host_a)
+    url = f"/studio/rooms/space/{mine.pk}/change/"
+    assert client.post(url, change_data(mine, **_cohost_rows(mine, "ivy", "leo"))).status_code == 302
+    assert client.post(url, change_data(mine, **_cohost_rows(mine, "ivy", "omar", initial=2))).status_code == 302
+    assert set(Invitation.objects.filter(space=mine).values_list("user", flat=True)) == {ivy.pk, omar.pk}
+    assert not Invitation.objects.filter(space=mine, user=leo).exists()
+
+
+@pytest.mark.parametrize("who_blocks", ["host", "cohost"])
+def test_naming_a_cohost_across_a_block_in_the_studio_is_a_field_error(client, host_a, who_blocks):
+    from accounts import services as account_services
+
+    mine = SpaceFactory(host=host_a)
+    sam = UserFactory(username="sam")
+    blocker, blocked = (host_a, sam) if who_blocks == "host" else (sam, host_a)
+    account_services.block_create(blocker=blocker, blocked=blocked)
+    client.force_login(host_a)
+    response = client.post(f"/studio/rooms/space/{mine.pk}/change/", change_data(mine, **_cohost_rows(mine, "sam")))
+    assert response.status_code == 200
+    assert "name @sam as a co-host." in response.content.decode()
+    assert not Invitation.objects.filter(space=mine).exists()
+
+
 def test_participants_and_reports_are_visible_only_to_their_host(client, host_a, host_b):
     theirs = LiveSpaceFactory(host=host_b)
     stranger = UserFactory(username="visible_only_to_b")

@@ -214,6 +214,11 @@ class TestPages:
         client.post(reverse("rooms:report", args=[live_space.pk]), {"reason": "spam"})
         assert live_space.reports.count() == 1
 
+    def test_reporting_a_person_whose_number_is_no_number_is_a_404(self, client, live_space, listener):
+        client.force_login(listener)
+        # "²" is a digit to str.isdigit() but not a number to int(): it was a 500.
+        assert client.get(reverse("rooms:report", args=[live_space.pk]), {"user": "²"}).status_code == 404
+
 
 class TestLiveBubbles:
     def test_followed_hosts_and_speakers_in_live_spaces_are_bubbles(self, listener):

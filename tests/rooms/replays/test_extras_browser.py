@@ -42,6 +42,8 @@ def test_a_speaker_who_declined_captioning_is_asked_on_stage_and_accepts_recordi
     )
     consent = page.locator("#rec-consent")
     expect(page.locator("#rec-badge")).to_be_visible()
+    label = page.locator("#rec-badge strong").bounding_box()
+    assert label and label["width"] > label["height"], f"REC is drawn on one line, not letter by letter: {label}"
     expect(consent).to_be_visible(timeout=30_000)  # shown once the room says Quinn is on stage
     expect(consent).to_contain_text("You turned off captioning of your voice, so it is not recorded unless you accept.")
     expect(page.locator("#rec-consent-state")).to_have_text("Your voice is not recorded.")
