@@ -250,7 +250,9 @@ def following(request: HttpRequest, username: str) -> HttpResponse:
 def _follow_button(request: HttpRequest, person: User, *, error: str = "", status: int = 200) -> HttpResponse:
     relationship = selectors.relationship_between(viewer=request.user, other=person)
     person.refresh_from_db(fields=["followers_count"])
-    context = {"person": person, "following": relationship.following, "error": error}
+    # On the profile, the followers count beside the button changes with it (swapped out of band).
+    count_shown = request.POST.get("count_shown") == "1"
+    context = {"person": person, "following": relationship.following, "error": error, "count_shown": count_shown}
     return render(request, "accounts/_follow_button.html", context, status=status)
 
 

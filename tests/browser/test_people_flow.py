@@ -49,6 +49,7 @@ def test_sign_up_follow_post_and_read_the_timeline(page: Page, live_server, maya
     timeline = page.locator("#timeline")
     expect(timeline.get_by_text("My first post on Spaces")).to_be_visible()
     expect(page.get_by_label("What's happening?")).to_have_value("")
+    expect(timeline.get_by_text("Your timeline is empty")).to_be_hidden()  # drawn empty, before the follow
 
     page.reload()
     expect(timeline.locator("article").first).to_contain_text("My first post on Spaces")
@@ -74,3 +75,18 @@ def test_timeline_profile_and_sign_up_pages_have_no_axe_violations(page: Page, l
     page.goto(f"{base}/@maya/")
     expect(page).to_have_title(re.compile("Maya Okafor"))
     assert_accessible(page)
+
+
+def test_following_from_a_profile_counts_the_new_follower_at_once(page: Page, live_server, maya):
+    sign_up(page, live_server.url, "newcomer")
+    page.goto(f"{live_server.url}/@maya/")
+    page.wait_for_load_state("load")  # htmx, so the button answers in place
+    count = page.locator("#followers-count")
+    expect(count).to_have_text("0")
+
+    page.get_by_role("button", name="Follow @maya").click()
+    expect(page.get_by_role("button", name="Unfollow @maya")).to_be_visible()
+    expect(count).to_have_text("1")
+    page.get_by_role("button", name="Unfollow @maya").click()
+    expect(page.get_by_role("button", name="Follow @maya")).to_be_visible()
+    expect(count).to_have_text("0")
