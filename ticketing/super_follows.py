@@ -91,6 +91,7 @@ def super_follow_checkout_start(
     account_id = profile.stripe_account_id
     if live_super_follow(subscriber=subscriber, creator=creator) is not None:
         raise ValidationError(f"You already Super Follow @{creator.username}.")
+    _close_earlier_checkouts(subscriber=subscriber, creator=creator)
 
     fee_bps = marginal_fee_bps(
         lifetime_gross_cents=profile.lifetime_gross_cents, schedule=settings.PLATFORM_FEE_SCHEDULE
@@ -114,6 +115,30 @@ def super_follow_checkout_start(
 
     session = checkout_open(pending=subscription, open_session=open_session, undo=lambda row: row.delete())
     return subscription, session.url
+
+
+def _close_earlier_checkouts(*, subscriber: User, creator: User) -> None:
+    """Only the newest checkout for a creator can be paid (two tabs, two plans): each earlier one still open is
+    expired at Stripe first. One already paid, whose event has not come yet, refuses the new one instead."""
+    earlier = SuperFollowSubscription.objects.filter(
+        subscriber=subscriber,
+        creator=creator,
+        status=SuperFollowSubscription.Status.PENDING,
+    )
+    for pending in earlier:
+        if not pending.stripe_checkout_session_id:
+            continue  # its session is being opened, or Stripe refused it (and the row goes)
+        try:
+            status = stripe_gateway.checkout_session_expire(session_id=pending.stripe_checkout_session_id)
+        except stripe_gateway.PaymentProviderError as exc:
+            raise ValidationError(str(exc)) from exc
+        if status == "complete":
+            raise ValidationError(
+                f"Your Super Follow of @{creator.username} from another checkout went through: it starts in a moment."
+            )
+        SuperFollowSubscription.objects.filter(pk=pending.pk, status=SuperFollowSubscription.Status.PENDING).update(
+            status=SuperFollowSubscription.Status.EXPIRED, updated_at=timezone.now()
+        )
 
 
 def super_follow_cancel(*, subscription: SuperFollowSubscription, by: User) -> SuperFollowSubscription:

@@ -10,7 +10,7 @@ from accounts.services import block_create
 from ticketing import super_follows
 from ticketing.models import CreatorProfile, SuperFollowSubscription
 
-from .factories import SuperFollowSubscriptionFactory
+from .factories import SuperFollowPlanFactory, SuperFollowSubscriptionFactory
 
 URLS = {"success_url": "https://spaces.test/money/super-follows/done/", "cancel_url": "https://spaces.test/@dana/"}
 
@@ -112,3 +112,23 @@ def test_the_success_page_only_shows_status(client, plan, alice, bob, provider):
     client.force_login(bob)
     assert client.get(done, {"session_id": subscription.stripe_checkout_session_id}).status_code == 404
     assert client.get(done).status_code == 404
+
+
+def test_a_second_checkout_in_another_tab_closes_the_first_so_only_one_can_be_paid(plan, alice, provider):
+    dearer = SuperFollowPlanFactory(creator=plan.creator, price_cents=499)
+    first, _ = super_follows.super_follow_checkout_start(plan=dearer, subscriber=alice, **URLS)
+    second, _ = super_follows.super_follow_checkout_start(plan=plan, subscriber=alice, **URLS)
+
+    assert provider.sessions[first.stripe_checkout_session_id]["status"] == "expired"
+    assert provider.sessions[second.stripe_checkout_session_id]["status"] == "open"
+    first.refresh_from_db()
+    assert first.status == SuperFollowSubscription.Status.EXPIRED
+
+
+def test_a_checkout_paid_in_another_tab_refuses_a_new_one_before_its_event_arrives(plan, alice, provider):
+    first, _ = super_follows.super_follow_checkout_start(plan=plan, subscriber=alice, **URLS)
+    provider.session_complete(first.stripe_checkout_session_id)  # paid; Stripe's event is on its way
+
+    with pytest.raises(ValidationError, match="from another checkout went through"):
+        super_follows.super_follow_checkout_start(plan=plan, subscriber=alice, **URLS)
+    assert SuperFollowSubscription.objects.filter(subscriber=alice).count() == 1
