@@ -204,3 +204,20 @@ def test_profile_date_of_birth_must_be_in_the_past(alice_client, alice):
     assert "must be in the past" in response.content.decode()
     alice.refresh_from_db()
     assert alice.date_of_birth is None
+
+
+def test_a_date_of_birth_before_1900_is_a_slip_with_a_field_error(alice_client, alice):
+    response = alice_client.post(
+        reverse("accounts:profile_edit"), {"display_name": "Al", "bio": "Kept", "date_of_birth": "1800-01-01"}
+    )
+    assert response.context["form"].errors["date_of_birth"] == ["Check the year: a date of birth is in 1900 or later."]
+    assert "Kept</textarea>" in response.content.decode()  # what was typed is kept
+    alice.refresh_from_db()
+    assert alice.date_of_birth is None
+
+
+def test_a_bio_keeps_its_line_breaks_on_the_profile(client, alice):
+    alice.bio = "Synths <3\nBerlin"
+    alice.save(update_fields=["bio"])
+    page = client.get(reverse("accounts:profile", args=[alice.username])).content.decode()
+    assert "<p>Synths &lt;3<br>Berlin</p>" in page

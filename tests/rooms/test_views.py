@@ -214,6 +214,13 @@ class TestPages:
         client.post(reverse("rooms:report", args=[live_space.pk]), {"reason": "spam"})
         assert live_space.reports.count() == 1
 
+    def test_a_listener_may_report_the_space_and_its_host_is_not_offered_to(self, client, live_space, host, listener):
+        report_url = reverse("rooms:report", args=[live_space.pk])
+        client.force_login(listener)
+        assert f'href="{report_url}"' in client.get(live_space.get_absolute_url()).content.decode()
+        client.force_login(host)
+        assert f'href="{report_url}"' not in client.get(live_space.get_absolute_url()).content.decode()
+
     def test_reporting_a_person_whose_number_is_no_number_is_a_404(self, client, live_space, listener):
         client.force_login(listener)
         # "²" is a digit to str.isdigit() but not a number to int(): it was a 500.
