@@ -344,3 +344,11 @@ def tip_for_checkout(*, tipper: User, session_id: str) -> Tip | None:
     return (
         Tip.objects.filter(tipper=tipper, stripe_checkout_session_id=session_id).select_related("space", "host").first()
     )
+
+
+def tickets_to_refund(*, space: Space) -> Totals:
+    """The valid tickets of a Space and what they were paid: what cancelling it gives back."""
+    row = Ticket.objects.filter(offer__space=space, status=Ticket.Status.VALID).aggregate(
+        count=Count("pk"), gross_cents=Sum("hold__price_cents")
+    )
+    return Totals(count=row["count"], gross_cents=row["gross_cents"] or 0)

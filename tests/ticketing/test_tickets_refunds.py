@@ -268,3 +268,16 @@ def test_a_refund_stripe_refuses_during_a_cancel_does_not_fail_the_cancel(
     assert requeue_pending_refunds.delay().get() == 1
     assert set(Ticket.objects.values_list("status", flat=True)) == {Ticket.Status.REFUNDED}
     assert len(provider.refunds) == 2
+
+
+def test_the_host_asked_to_confirm_a_cancel_reads_who_gets_their_money_back_and_then_that_sales_closed(sold, client):
+    client.force_login(sold.space.host)
+    page = client.get(reverse("rooms:cancel", kwargs={"pk": sold.space_id})).content.decode()
+
+    # Alice and Bob paid; Charlie's open checkout is closed without a charge.
+    assert '<strong id="cancel-refunds">2 ticket holders will be refunded in full ($50.00 in all).</strong>' in page
+
+    client.post(reverse("rooms:cancel", kwargs={"pk": sold.space_id}))
+    tickets_page = client.get(reverse("ticketing:space_tickets", kwargs={"space_id": sold.space_id})).content.decode()
+    assert '<p role="status" id="sales-closed">This Space was cancelled.</p>' in tickets_page
+    assert "tickets left" not in tickets_page  # it read "10 of 10 tickets left" once its tickets were refunded

@@ -53,6 +53,11 @@ def super_follower_ids(creator: User) -> list[int]:
     return selectors.super_follower_ids_of(creator=creator)
 
 
+@register.simple_tag
+def tickets_to_refund(space) -> selectors.Totals:
+    return selectors.tickets_to_refund(space=space)
+
+
 @register.inclusion_tag("ticketing/_ticket_box.html", takes_context=True)
 def ticket_box(context, space) -> dict:
     """On a Space's page: its ticket offer, or for its host a link to start selling."""
