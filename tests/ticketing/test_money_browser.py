@@ -195,6 +195,8 @@ def test_a_creator_finds_the_dashboard_and_it_reads_on_a_phone(browser, server):
     space = LiveSpaceFactory(host=leo, title="A rather long title for a Space about product design")
     for index, cents in enumerate((500, 2_000, 1_250)):
         ledger.sale_record(creator=leo, kind="tip", gross_cents=cents, stripe_reference=f"cs_{index}", space=space)
+    offer = ticketed_space(leo, price_cents=99_900)
+    TicketOffer.objects.filter(pk=offer.pk).update(page_views=12_345)
     context = browser.new_context(base_url=server, viewport={"width": 390, "height": 844})
     page = context.new_page()
     page.context.add_cookies(signed_in_page(browser, server, leo).context.cookies())
@@ -227,3 +229,6 @@ def test_a_creator_finds_the_dashboard_and_it_reads_on_a_phone(browser, server):
     assert layout["twoCardsAbreast"]
     results = Axe().run(page)
     assert results.violations_count == 0, results.generate_report()
+
+    page.set_viewport_size({"width": 1280, "height": 800})  # a desktop reads every column without scrolling
+    assert page.evaluate("(box => box.scrollWidth - box.clientWidth)(document.querySelector('.table-scroll'))") <= 0
