@@ -6,8 +6,8 @@ from django import forms
 from django.conf import settings
 
 from .money import decimal_text, format_cents
-from .tickets import ticket_price_errors
-from .tips import tip_amount_error, tip_range_text
+from .tickets import ticket_price_errors, ticket_price_range_text
+from .tips import tip_amount_error, tip_out_of_range_text, tip_range_text
 
 
 def _price_choices() -> list[tuple[int, str]]:
@@ -21,6 +21,17 @@ class PlanForm(forms.Form):
         choices=_price_choices,
         error_messages={"invalid_choice": "Choose one of the offered monthly prices."},
     )
+
+
+def dollars_errors(out_of_range: str) -> dict[str, str]:
+    """An amount's errors in the site's words, not Django's ("Ensure that there are no more than 8 digits in
+    total."): a number with too many digits is out of the range the form states."""
+    return {
+        "invalid": "Enter an amount in dollars, like 5 or 12.50.",
+        "max_decimal_places": "Give dollars and cents: at most two digits after the point.",
+        "max_digits": out_of_range,
+        "max_whole_digits": out_of_range,
+    }
 
 
 class TipForm(forms.Form):
@@ -37,6 +48,7 @@ class TipForm(forms.Form):
         field = self.fields["amount"]
         field.widget.attrs.update(min=decimal_text(settings.TIP_MIN_CENTS), max=decimal_text(settings.TIP_MAX_CENTS))
         field.help_text = tip_range_text()
+        field.error_messages.update(dollars_errors(tip_out_of_range_text()))
 
     def clean_amount(self) -> int:
         cents = int(self.cleaned_data["amount"] * 100)
@@ -53,13 +65,17 @@ class TicketOfferForm(forms.Form):
         label="Ticket price (USD)",
         max_digits=8,
         decimal_places=2,
-        error_messages={"invalid": "Enter a price in dollars, like 5 or 12.50."},
     )
     quantity = forms.IntegerField(
         label="Number of tickets",
         max_value=100_000,
         error_messages={"invalid": "Enter a whole number of tickets.", "max_value": "At most 100,000 tickets."},
     )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        errors = dollars_errors(ticket_price_range_text())
+        self.fields["price"].error_messages.update(errors, invalid="Enter a price in dollars, like 5 or 12.50.")
 
     def clean_price(self) -> int:
         cents = int(self.cleaned_data["price"] * 100)

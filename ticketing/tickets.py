@@ -51,10 +51,14 @@ def ticket_page_url(space_id: int) -> str:
 # --- Offers ----------------------------------------------------------------------------------------
 
 
-def ticket_price_errors(price_cents: int) -> list[str]:
+def ticket_price_range_text() -> str:
     low, high = settings.TICKET_PRICE_MIN_CENTS, settings.TICKET_PRICE_MAX_CENTS
-    if not low <= price_cents <= high:
-        return [f"A ticket costs between {format_cents(low)} and {format_cents(high)}."]
+    return f"A ticket costs between {format_cents(low)} and {format_cents(high)}."
+
+
+def ticket_price_errors(price_cents: int) -> list[str]:
+    if not settings.TICKET_PRICE_MIN_CENTS <= price_cents <= settings.TICKET_PRICE_MAX_CENTS:
+        return [ticket_price_range_text()]
     return []
 
 

@@ -33,9 +33,13 @@ def tip_range_text() -> str:
     return f"Between {format_cents(settings.TIP_MIN_CENTS)} and {format_cents(settings.TIP_MAX_CENTS)}."
 
 
+def tip_out_of_range_text() -> str:
+    return f"A tip is between {format_cents(settings.TIP_MIN_CENTS)} and {format_cents(settings.TIP_MAX_CENTS)}."
+
+
 def tip_amount_error(amount_cents: int) -> str | None:
     if not settings.TIP_MIN_CENTS <= amount_cents <= settings.TIP_MAX_CENTS:
-        return f"A tip is between {format_cents(settings.TIP_MIN_CENTS)} and {format_cents(settings.TIP_MAX_CENTS)}."
+        return tip_out_of_range_text()
     return None
 
 

@@ -109,6 +109,8 @@ def test_the_host_finds_the_sell_link_on_the_scheduled_space_page(client):
         ("1000", "10", "price", "A ticket costs between $1.00 and $999.00."),
         ("0.99", "10", "price", "A ticket costs between $1.00 and $999.00."),
         ("abc", "10", "price", "Enter a price in dollars, like 5 or 12.50."),
+        ("12.505", "10", "price", "Give dollars and cents: at most two digits after the point."),
+        ("123456789", "10", "price", "A ticket costs between $1.00 and $999.00."),
         ("5", "0", "quantity", "Offer at least one ticket."),
         ("5", "-1", "quantity", "Offer at least one ticket."),
         ("5", "", "quantity", "This field is required."),

@@ -77,9 +77,12 @@ def test_a_valid_tip_goes_on_to_stripes_checkout(client, provider, space, alice)
         ("0.99", "A tip is between $1.00 and $500.00."),
         ("500.01", "A tip is between $1.00 and $500.00."),
         ("-5", "A tip is between $1.00 and $500.00."),
-        ("lots", "Enter a number."),
+        ("lots", "Enter an amount in dollars, like 5 or 12.50."),
         ("", "This field is required."),
-        ("1.005", "Ensure that there are no more than 2 decimal places."),
+        ("1.005", "Give dollars and cents: at most two digits after the point."),
+        ("123456789", "A tip is between $1.00 and $500.00."),
+        ("1e999999", "A tip is between $1.00 and $500.00."),
+        ("NaN", "Enter an amount in dollars, like 5 or 12.50."),
     ],
 )
 def test_a_bad_amount_is_a_field_error_and_charges_nothing(client, provider, space, alice, amount, error):
