@@ -167,6 +167,11 @@ class StudioSpaceForm(forms.ModelForm):
         model = Space
         fields = ["title", "topics", "scheduled_for", "speaking_policy"]
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:  # as the rest of the site writes them, not as stored ("music,synths")
+            self.initial["topics"] = ", ".join(self.instance.topic_list)
+
     def clean_topics(self) -> str:
         try:
             return ",".join(services.clean_topics(self.cleaned_data["topics"]))
@@ -232,8 +237,6 @@ class StudioSpaceAdmin(admin.ModelAdmin):
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
         form.host = request.user
-        if obj is not None and "topics" in form.base_fields:
-            form.base_fields["topics"].initial = ", ".join(obj.topic_list)
         return form
 
     def get_changeform_initial_data(self, request):

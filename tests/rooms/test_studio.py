@@ -94,6 +94,16 @@ def test_host_edits_and_cancels_their_own_space(client, host_a):
     assert Space.objects.get(pk=mine.pk).state == Space.State.CANCELLED
 
 
+def test_the_studio_shows_topics_as_the_site_writes_them_and_saves_them_back(client, host_a):
+    mine = SpaceFactory(host=host_a, title="Alpha talk", topics="music,synths")
+    client.force_login(host_a)
+    page = client.get(f"/studio/rooms/space/{mine.pk}/change/").content.decode()
+    assert 'name="topics" value="music, synths"' in page
+    client.post(f"/studio/rooms/space/{mine.pk}/change/", change_data(mine, topics="music, synths, tech"))
+    mine.refresh_from_db()
+    assert mine.topics == "music,synths,tech"
+
+
 def test_host_schedules_in_the_studio_with_field_errors_for_bad_times(client, host_a):
     client.force_login(host_a)
     past = timezone.now() - timedelta(days=1)
