@@ -69,6 +69,7 @@ def test_host_sees_only_their_own_spaces(client, host_a, host_b):
     assert listing.status_code == 200
     assert list(listing.context["cl"].queryset) == [mine]
     assert b"Bravo talk" not in listing.content
+    assert b'rel="icon" href="/static/favicon.svg"' in listing.content  # the site's icon, not a 404 for /favicon.ico
     detail = client.get(f"/studio/rooms/space/{theirs.pk}/change/", follow=True)
     assert b"Bravo talk" not in detail.content
     assert detail.redirect_chain  # sent away as if it did not exist

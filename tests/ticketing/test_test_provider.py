@@ -40,6 +40,11 @@ def checkout(client, provider):
     return hold, response["Location"].removeprefix("http://testserver")
 
 
+def test_the_hosted_checkout_names_the_sites_icon(client, checkout):
+    _, path = checkout
+    assert 'rel="icon" href="/static/favicon.svg"' in client.get(path).content.decode()  # not a 404 for /favicon.ico
+
+
 @pytest.mark.parametrize(
     ("fields", "field", "message"),
     [
