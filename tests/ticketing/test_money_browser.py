@@ -182,6 +182,7 @@ def test_a_listener_tips_from_the_room_in_a_new_tab_and_the_room_keeps_going(bro
 
     expect(host_page.locator("#tip-feed li")).to_have_text(["Alice (@alice) tipped $12.50"])
     expect(room.locator("#tip-feed li")).to_have_text(["Alice (@alice) tipped $12.50"])
+    expect(room.locator("#tip-note")).to_have_text("Your $12.50 tip went through. Thank you!")
     assert room.url == f"{server}/spaces/{space.pk}/"
     assert room.evaluate("() => [window.stayedHere, window.socketDrops]") == [True, 0]
     expect(room.locator("#room")).to_have_attribute("data-connected", "true")
