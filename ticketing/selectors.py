@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 from django.contrib.humanize.templatetags.humanize import intcomma
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
@@ -310,7 +310,16 @@ def super_follows_of(*, subscriber: User) -> list[SuperFollowSubscription]:
 
 
 def sales_ledger_for(*, creator: User) -> QuerySet[Sale]:
-    return Sale.objects.filter(creator=creator).select_related("buyer", "space").order_by("created_at", "pk")
+    """The creator's ledger lines, each ticket's with `refunded_at` when it was refunded (its line stays)."""
+    refunded = Ticket.objects.filter(
+        hold__stripe_checkout_session_id=OuterRef("stripe_reference"), status=Ticket.Status.REFUNDED
+    ).values("refunded_at")[:1]
+    return (
+        Sale.objects.filter(creator=creator)
+        .annotate(refunded_at=Subquery(refunded))
+        .select_related("buyer", "space")
+        .order_by("created_at", "pk")
+    )
 
 
 # --- Tips ------------------------------------------------------------------------------------------

@@ -272,8 +272,12 @@ def test_the_csv_export_names_the_space_and_kind_of_each_sale(client, creator, w
     client.force_login(creator)
     rows = list(csv.reader(io.StringIO(client.get(reverse("ticketing:sales_csv")).content.decode())))
     header, lines = rows[0], rows[1:]
-    assert header == ["date", "kind", "space_id", "space", "buyer", "gross", "platform_fee", "net", "stripe_reference"]
-    by_reference = {line[-1]: line[1:-1] for line in lines}
+    assert header == [
+        "date", "kind", "space_id", "space", "buyer", "gross", "platform_fee", "net", "stripe_reference", "refunded"
+    ]  # fmt: skip
+    by_reference = {line[8]: line[1:8] for line in lines}
+    refunded = {line[8]: line[9] for line in lines if line[9]}
+    assert refunded == {f"cs_{world['offer'].pk}_charlie": MAR.isoformat()}  # its line stays: the sale was made
     jazz, free = str(world["jazz"].pk), str(world["free"].pk)
     assert by_reference[f"cs_{world['offer'].pk}_alice"] == ["ticket", jazz, "Jazz", "alice", "20.00", "0.60", "19.40"]
     assert by_reference[f"cs_{world['offer'].pk}_bob"] == ["ticket", jazz, "Jazz", "bob", "20.00", "4.00", "16.00"]

@@ -78,9 +78,11 @@ def test_the_csv_export_lists_each_sale_of_the_signed_in_creator_only(client, cr
 
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     rows = list(csv.reader(io.StringIO(response.content.decode())))
-    assert rows[0] == ["date", "kind", "space_id", "space", "buyer", "gross", "platform_fee", "net", "stripe_reference"]
+    assert rows[0] == [
+        "date", "kind", "space_id", "space", "buyer", "gross", "platform_fee", "net", "stripe_reference", "refunded"
+    ]  # fmt: skip
     assert [row[1:] for row in rows[1:]] == [
-        ["super_follow", "", "", "alice", "9.99", "0.30", "9.69", "ref_0"],
-        ["tip", "", "", "bob", "20.00", "4.00", "16.00", "ref_1"],
-        ["tip", "", "", "alice", "5.00", "1.00", "4.00", "ref_2"],
+        ["super_follow", "", "", "alice", "9.99", "0.30", "9.69", "ref_0", ""],
+        ["tip", "", "", "bob", "20.00", "4.00", "16.00", "ref_1", ""],
+        ["tip", "", "", "alice", "5.00", "1.00", "4.00", "ref_2", ""],
     ]

@@ -32,11 +32,13 @@ def dashboard_space(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_GET
 def sales_csv(request: HttpRequest) -> HttpResponse:
-    """Every ledger line of the signed-in creator, amounts in dollars; refunds are on the dashboard."""
+    """Every ledger line of the signed-in creator, amounts in dollars; a refunded ticket's line says when."""
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="spaces-sales.csv"'
     writer = csv.writer(response)
-    writer.writerow(["date", "kind", "space_id", "space", "buyer", "gross", "platform_fee", "net", "stripe_reference"])
+    writer.writerow(
+        ["date", "kind", "space_id", "space", "buyer", "gross", "platform_fee", "net", "stripe_reference", "refunded"]
+    )
     for sale in selectors.sales_ledger_for(creator=request.user):
         writer.writerow(
             [
@@ -49,6 +51,7 @@ def sales_csv(request: HttpRequest) -> HttpResponse:
                 decimal_text(sale.platform_fee_cents),
                 decimal_text(sale.creator_net_cents),
                 sale.stripe_reference,
+                sale.refunded_at.isoformat() if sale.refunded_at else "",
             ]
         )
     return response
