@@ -50,6 +50,7 @@ def test_the_hosted_checkout_names_the_sites_icon(client, checkout):
     [
         ({"number": "4242 4242 4242 4241"}, "number", "Your card number is invalid."),
         ({"number": "4242"}, "number", "Your card number is incomplete."),
+        ({"number": "4242 4242 4242 424²"}, "number", "Your card number is invalid."),
         ({"number": "4242 4242 4242 4242", "expiry": "13 / 30"}, "expiry", "Your card's expiration month is invalid."),
         ({"number": "4242 4242 4242 4242", "expiry": "1"}, "expiry", "Your card's expiration date is incomplete."),
         ({"number": "4242 4242 4242 4242", "cvc": "1"}, "cvc", "Your card's security code is incomplete."),

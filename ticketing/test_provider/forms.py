@@ -64,7 +64,7 @@ class CardForm(forms.Form):
 
     def clean_number(self) -> str:
         number = re.sub(r"[\s-]", "", self.cleaned_data["number"])
-        if not number.isdigit():
+        if not number.isdecimal():  # isdigit() takes "²", which int() refuses
             raise forms.ValidationError("Your card number is invalid.")
         if len(number) < 14:
             raise forms.ValidationError("Your card number is incomplete.")
@@ -86,7 +86,7 @@ class CardForm(forms.Form):
 
     def clean_cvc(self) -> str:
         cvc = self.cleaned_data["cvc"].strip()
-        if not cvc.isdigit() or len(cvc) < 3:
+        if not cvc.isdecimal() or len(cvc) < 3:
             raise forms.ValidationError("Your card's security code is incomplete.")
         return cvc
 
