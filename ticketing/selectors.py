@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 from django.contrib.humanize.templatetags.humanize import intcomma
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
@@ -300,12 +300,41 @@ def super_follow_for_checkout(*, subscriber: User, session_id: str) -> SuperFoll
     )
 
 
-def super_follows_of(*, subscriber: User) -> list[SuperFollowSubscription]:
-    return list(
-        SuperFollowSubscription.objects.filter(subscriber=subscriber)
-        .filter(Q(status__in=SuperFollowSubscription.LIVE) | Q(status=SuperFollowSubscription.Status.PENDING))
-        .select_related("creator", "plan")
-        .order_by("-created_at")
+@dataclass(frozen=True)
+class Purchases:
+    """What one person has paid for, newest first, each list at most PURCHASES_SHOWN long."""
+
+    tickets: list[Ticket]
+    super_follows: list[SuperFollowSubscription]
+    tips: list[Tip]
+
+    def __bool__(self) -> bool:
+        return bool(self.tickets or self.super_follows or self.tips)
+
+
+PURCHASES_SHOWN = 100
+
+
+def purchases_of(*, buyer: User) -> Purchases:
+    """The buyer's tickets (refunded ones too), Super Follows (but checkouts never paid) and paid tips."""
+    unpaid = [SuperFollowSubscription.Status.PENDING, SuperFollowSubscription.Status.EXPIRED]
+    return Purchases(
+        tickets=list(
+            Ticket.objects.filter(buyer=buyer)
+            .select_related("hold", "offer__space__host")
+            .order_by("-created_at", "-pk")[:PURCHASES_SHOWN]
+        ),
+        super_follows=list(
+            SuperFollowSubscription.objects.filter(subscriber=buyer)
+            .exclude(status__in=unpaid)
+            .select_related("creator")
+            .order_by("-created_at", "-pk")[:PURCHASES_SHOWN]
+        ),
+        tips=list(
+            Tip.objects.filter(tipper=buyer, status=Tip.Status.PAID)
+            .select_related("host", "space")
+            .order_by("-paid_at", "-pk")[:PURCHASES_SHOWN]
+        ),
     )
 
 

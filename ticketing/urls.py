@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.urls import include, path
 
-from .views import creator, dashboard, super_follows, tickets, tips, webhooks
+from .views import creator, dashboard, purchases, super_follows, tickets, tips, webhooks
 
 app_name = "ticketing"
 
@@ -19,6 +19,7 @@ urlpatterns = [
     path("super-follows/@<str:username>/cancel/", super_follows.super_follow_cancel, name="super_follow_cancel"),
     path("spaces/<int:pk>/tip/", tips.tip, name="tip"),
     path("tips/done/", tips.tip_done, name="tip_done"),
+    path("purchases/", purchases.purchases, name="purchases"),
     path("creator/dashboard/", dashboard.dashboard_home, name="dashboard"),
     path("creator/dashboard/spaces/<int:pk>/", dashboard.dashboard_space, name="dashboard_space"),
     path("stripe/webhook/", webhooks.stripe_webhook, name="stripe_webhook"),

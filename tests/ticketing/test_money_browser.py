@@ -233,3 +233,33 @@ def test_a_creator_finds_the_dashboard_and_it_reads_on_a_phone(browser, server):
 
     page.set_viewport_size({"width": 1280, "height": 800})  # a desktop reads every column without scrolling
     assert page.evaluate("(box => box.scrollWidth - box.clientWidth)(document.querySelector('.table-scroll'))") <= 0
+
+
+def test_a_fan_finds_the_ticket_they_bought_in_their_purchases_and_reads_its_refund_when_the_space_is_cancelled(
+    browser, server
+):
+    host = make_creator("leo")
+    offer = ticketed_space(host)
+    fan = UserFactory(username="alice", display_name="Alice", email="alice@example.com")
+    page = signed_in_page(browser, server, fan)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"/money/spaces/{offer.space_id}/tickets/")
+    page.get_by_role("button", name="Buy a ticket for $15.00").click()
+    pay(page, "4242 4242 4242 4242")
+    expect(page.locator("#ticket-status")).to_have_text("Valid")
+
+    page.get_by_role("link", name="Your purchases").click()
+    tickets_bought = page.locator("#purchased-tickets li")
+    expect(tickets_bought).to_have_count(1)
+    expect(tickets_bought).to_contain_text("Friday jam")
+    expect(tickets_bought).to_contain_text("$15.00, bought")
+    expect(tickets_bought).to_contain_text("Valid")
+    assert page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") == 0
+
+    in_own_thread(room_services.space_cancel, space=offer.space, by=host)  # refunds run as the worker runs them
+    page.goto("/")
+    page.get_by_role("link", name="Profile").click()
+    page.get_by_role("link", name="Your purchases").click()
+    expect(tickets_bought).to_contain_text("Refunded on")
+    results = Axe().run(page)
+    assert results.violations_count == 0, results.generate_report()

@@ -87,5 +87,6 @@ def tip_panel(context, space) -> dict:
 
 @register.inclusion_tag("ticketing/_creator_links.html", takes_context=True)
 def creator_links(context) -> dict:
-    """On the viewer's own profile: their creator tools, and the sales dashboard once they are a creator."""
+    """On the viewer's own profile: their creator tools, the sales dashboard once they are a creator, and what
+    they bought."""
     return {"is_creator": context.get("is_creator", False)}
