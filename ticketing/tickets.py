@@ -6,9 +6,11 @@ The design (never oversell, each event applied once, refunds idempotent) is in t
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -20,6 +22,7 @@ from django.utils import dateformat, timezone
 from accounts.models import Notification, User
 from accounts.notifications import notification_create, notification_create_many
 from accounts.selectors import is_blocked_between
+from accounts.timezones import zone_named
 from rooms import access
 from rooms import services as room_services
 from rooms.models import Space
@@ -448,21 +451,26 @@ def unseated_payment_refund(*, hold_id: int, payment_intent_id: str, final_attem
 
 
 def tickets_notify_rescheduled(*, space: Space, previous_time: datetime | None) -> int:
-    buyers = list(
-        Ticket.objects.filter(offer__space=space, status=Ticket.Status.VALID).values_list("buyer_id", flat=True)
-    )
-    if not buyers or space.scheduled_for is None:
+    """Tell each ticket holder the new time in their own zone ("Friday 4 December 2026, 20:00 EST"), UTC for
+    those whose zone is not known: the host's zone, active while they edit, is not theirs."""
+    if space.scheduled_for is None:
         return 0
-    # One text for every buyer, so in UTC as it says: the host's own zone (active while they edit) is not theirs.
-    when = space.scheduled_for.astimezone(UTC).strftime("%A %-d %B %Y, %H:%M")
-    return notification_create_many(
-        recipient_ids=buyers,
-        actor=space.host,
-        kind=Notification.Kind.TICKET,
-        text=f"“{space.title}” moved to {when} UTC. Your ticket stays valid; if the new time doesn't suit you, "
-        "you can ask for a refund.",
-        url=ticket_page_url(space.pk),
-    )
+    holders = User.objects.filter(tickets__offer__space=space, tickets__status=Ticket.Status.VALID)
+    by_zone: dict[str, list[int]] = defaultdict(list)
+    for user_id, zone_name in holders.values_list("pk", "time_zone"):
+        by_zone[zone_name if zone_named(zone_name) else "UTC"].append(user_id)
+    notified = 0
+    for zone_name, buyers in by_zone.items():
+        when = dateformat.format(space.scheduled_for.astimezone(ZoneInfo(zone_name)), "l j F Y, H:i T")
+        notified += notification_create_many(
+            recipient_ids=buyers,
+            actor=space.host,
+            kind=Notification.Kind.TICKET,
+            text=f"“{space.title}” moved to {when}. Your ticket stays valid; if the new time doesn't suit you, "
+            "you can ask for a refund.",
+            url=ticket_page_url(space.pk),
+        )
+    return notified
 
 
 def ticket_admission(space: Space, user: User) -> Decision:

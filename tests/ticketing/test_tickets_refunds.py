@@ -12,7 +12,7 @@ from django.db import OperationalError
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Notification
+from accounts.models import Notification, User
 from rooms import services as room_services
 from spaces_site.celery import app as celery_app
 from tests.ticketing.webhook_events import stripe_event
@@ -181,15 +181,19 @@ def test_rescheduling_tells_buyers_they_may_ask_for_a_refund(sold, alice, bob):
     assert set(Ticket.objects.values_list("status", flat=True)) == {Ticket.Status.VALID}
 
 
-def test_a_host_elsewhere_reschedules_and_buyers_are_told_the_new_time_in_utc(sold):
-    """The host in New York moves it to 20:00 their time: buyers read 01:00 UTC the next day, not "20:00 UTC"."""
+def test_a_host_elsewhere_reschedules_and_each_buyer_reads_the_new_time_in_their_own_zone(sold, alice, bob):
+    """The host in New York moves it to 20:00 their time: a buyer in Tokyo reads 10:00 JST the next day, one whose
+    zone is not known 01:00 UTC; none reads "20:00 UTC"."""
+    User.objects.filter(pk=alice.pk).update(time_zone="Asia/Tokyo")
     space = sold.space
     new_time = (timezone.now() + timedelta(days=3)).replace(hour=1, minute=0, second=0, microsecond=0)
     with timezone.override(ZoneInfo("America/New_York")):
         room_services.space_update(space=space, by=space.host, scheduled_for=new_time)
 
-    (text,) = set(Notification.objects.filter(text__contains="moved to").values_list("text", flat=True))
-    assert f"moved to {new_time.astimezone(UTC):%A %-d %B %Y}, 01:00 UTC." in text
+    told = dict(Notification.objects.filter(text__contains="moved to").values_list("recipient_id", "text"))
+    tokyo = new_time.astimezone(ZoneInfo("Asia/Tokyo"))
+    assert f"moved to {tokyo:%A %-d %B %Y}, 10:00 JST." in told[alice.pk]
+    assert f"moved to {new_time.astimezone(UTC):%A %-d %B %Y}, 01:00 UTC." in told[bob.pk]
 
 
 def test_a_buyer_asks_for_a_refund_before_the_start(
