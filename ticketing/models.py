@@ -121,6 +121,13 @@ class SuperFollowSubscription(models.Model):
                 condition=Q(status__in=["active", "past_due"]),
                 name="super_follow_one_live_per_creator",
             ),
+            # Two checkouts started at the same instant (two tabs) could both be paid: the second start waits
+            # for none, it is refused (super_follows.super_follow_checkout_start).
+            models.UniqueConstraint(
+                fields=["subscriber", "creator"],
+                condition=Q(status="pending"),
+                name="super_follow_one_checkout_per_creator",
+            ),
             models.CheckConstraint(condition=~Q(subscriber=F("creator")), name="super_follow_not_self"),
         ]
         indexes = [models.Index(fields=["creator", "status"], name="super_follow_creator_idx")]

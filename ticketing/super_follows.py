@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -24,6 +24,10 @@ from .money import format_cents
 from .selectors import live_super_follow, may_enrol_in_super_follows
 
 logger = logging.getLogger(__name__)
+
+# Longer than opening a session can take with every retry to Stripe: a pending row without its session this old
+# was left by a process that died meanwhile.
+ABANDONED_OPENING = timedelta(minutes=5)
 
 
 # --- Enrolment and plans -------------------------------------------------------------------------
@@ -96,9 +100,19 @@ def super_follow_checkout_start(
     fee_bps = marginal_fee_bps(
         lifetime_gross_cents=profile.lifetime_gross_cents, schedule=settings.PLATFORM_FEE_SCHEDULE
     )
-    subscription = SuperFollowSubscription.objects.create(
-        subscriber=subscriber, creator=creator, plan=plan, price_cents=plan.price_cents, application_fee_bps=fee_bps
-    )
+    try:
+        with transaction.atomic():
+            subscription = SuperFollowSubscription.objects.create(
+                subscriber=subscriber,
+                creator=creator,
+                plan=plan,
+                price_cents=plan.price_cents,
+                application_fee_bps=fee_bps,
+            )
+    except IntegrityError:
+        raise ValidationError(
+            f"A checkout for your Super Follow of @{creator.username} is opening in another tab: finish it there."
+        ) from None
 
     def open_session(pending: SuperFollowSubscription) -> stripe_gateway.CheckoutSession:
         return stripe_gateway.checkout_subscription_create(
@@ -127,7 +141,11 @@ def _close_earlier_checkouts(*, subscriber: User, creator: User) -> None:
     )
     for pending in earlier:
         if not pending.stripe_checkout_session_id:
-            continue  # its session is being opened, or Stripe refused it (and the row goes)
+            if pending.created_at < timezone.now() - ABANDONED_OPENING:  # its process died while opening it
+                SuperFollowSubscription.objects.filter(pk=pending.pk, stripe_checkout_session_id=None).update(
+                    status=SuperFollowSubscription.Status.EXPIRED, updated_at=timezone.now()
+                )
+            continue  # its session is being opened (the new start is refused), or Stripe refused it (the row goes)
         try:
             status = stripe_gateway.checkout_session_expire(session_id=pending.stripe_checkout_session_id)
         except stripe_gateway.PaymentProviderError as exc:

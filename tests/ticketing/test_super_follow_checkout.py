@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.services import block_create
-from ticketing import super_follows
+from ticketing import stripe_gateway, super_follows
 from ticketing.models import CreatorProfile, SuperFollowSubscription
 
 from .factories import SuperFollowPlanFactory, SuperFollowSubscriptionFactory
@@ -132,3 +135,38 @@ def test_a_checkout_paid_in_another_tab_refuses_a_new_one_before_its_event_arriv
     with pytest.raises(ValidationError, match="from another checkout went through"):
         super_follows.super_follow_checkout_start(plan=plan, subscriber=alice, **URLS)
     assert SuperFollowSubscription.objects.filter(subscriber=alice).count() == 1
+
+
+def test_a_second_checkout_started_while_the_first_is_still_opening_is_refused_so_only_one_can_be_paid(
+    plan, alice, provider, monkeypatch
+):
+    """Two tabs at the same instant: the second start comes while the first waits for Stripe's session."""
+    opening = stripe_gateway.checkout_subscription_create
+    refusals = []
+
+    def first_still_opening(**kwargs):
+        if not refusals:
+            with pytest.raises(ValidationError) as refused:
+                super_follows.super_follow_checkout_start(plan=plan, subscriber=alice, **URLS)
+            refusals.append(refused.value.messages[0])
+        return opening(**kwargs)
+
+    monkeypatch.setattr(stripe_gateway, "checkout_subscription_create", first_still_opening)
+    first, _ = super_follows.super_follow_checkout_start(plan=plan, subscriber=alice, **URLS)
+
+    assert refusals == ["A checkout for your Super Follow of @dana is opening in another tab: finish it there."]
+    assert list(SuperFollowSubscription.objects.values_list("pk", "status")) == [(first.pk, "pending")]
+    assert [session["status"] for session in provider.sessions.values()] == ["open"]
+
+
+def test_a_checkout_whose_opening_was_abandoned_long_ago_does_not_stop_a_new_one(plan, alice, provider):
+    stale = SuperFollowSubscriptionFactory(subscriber=alice, plan=plan, stripe_checkout_session_id=None)
+    SuperFollowSubscription.objects.filter(pk=stale.pk).update(
+        created_at=timezone.now() - super_follows.ABANDONED_OPENING - timedelta(seconds=1)
+    )
+
+    subscription, _ = super_follows.super_follow_checkout_start(plan=plan, subscriber=alice, **URLS)
+
+    stale.refresh_from_db()
+    assert stale.status == SuperFollowSubscription.Status.EXPIRED
+    assert subscription.status == SuperFollowSubscription.Status.PENDING
