@@ -68,9 +68,9 @@ async def test_a_keyword_on_stage_alerts_the_host_and_cohosts_with_the_line_and_
     await database_sync_to_async(services.space_start)(space=space, by=host)
     await database_sync_to_async(seat)(space, cohost, Role.COHOST)
     await database_sync_to_async(seat)(space, guest, Role.SPEAKER)
-    await wait_until_captioning(space.pk)
     sockets = {name: (await joined(user, space.pk))[0] for name, user in
                {"host": host, "cohost": cohost, "listener": listener, "guest": guest}.items()}  # fmt: skip
+    await wait_until_captioning(space.pk)
 
     is_alert = lambda event: event["type"] == "caption_alert"  # noqa: E731
     speech = silence(300) + speak("Welcome to the morning show about gardening.") + silence(1_000)

@@ -131,6 +131,8 @@ def heard(events: list[dict]) -> set[str]:
 
 
 async def wait_until_captioning(space_id: int) -> None:
+    """Wait once the sockets are in: a captioner in this process taps the relay's loop at its keeper's next turn
+    (up to a second after the loop appears), and speech sent before it is never heard."""
     assert await sync_to_async(wait_for)(lambda: captioning(space_id)), "no captioner took the Space"
 
 
@@ -162,11 +164,11 @@ async def test_going_live_captions_the_speakers_and_keeps_the_transcript(caption
     host, guest, listener, space = await database_sync_to_async(_start_space_with_guest)()
     await database_sync_to_async(services.space_start)(space=space, by=host)
     await database_sync_to_async(seat)(space, guest, Role.SPEAKER)
-    await wait_until_captioning(space.pk)
 
     audience, _ = await joined(listener, space.pk)
     host_socket, _ = await joined(host, space.pk)
     guest_socket, _ = await joined(guest, space.pk)
+    await wait_until_captioning(space.pk)
     host_pcm = silence(300) + speak(HOST_SPEECH) + silence(900)
     guest_pcm = silence(300) + speak(GUEST_SPEECH) + silence(900)
     # Both talk at once: the guest, who declined captions, is relayed but never recognised.

@@ -51,9 +51,9 @@ async def test_partials_arrive_while_a_long_sentence_is_spoken(caption_worker): 
     listener = await database_sync_to_async(UserFactory)()
     space = await database_sync_to_async(SpaceFactory)(host=host, title="Village life")
     await database_sync_to_async(services.space_start)(space=space, by=host)
-    await wait_until_captioning(space.pk)
     audience, _ = await joined(listener, space.pk)
     speaker, _ = await joined(host, space.pk)
+    await wait_until_captioning(space.pk)
     speech = speak(LONG_SENTENCE)
     arrived: list[tuple[float, dict]] = []
     reader = asyncio.ensure_future(timed_events(audience, arrived, "caption"))

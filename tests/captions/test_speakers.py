@@ -64,12 +64,12 @@ def _by_speaker(events: list[dict]) -> dict[int, set[str]]:
 async def test_three_speakers_in_turn_and_overlapping_are_all_captioned(caption_worker):  # noqa: F811
     host, dora, ravi, listener, space = await database_sync_to_async(_space_with_three_speakers)()
     await database_sync_to_async(services.space_start)(space=space, by=host)
-    await wait_until_captioning(space.pk)
     audience, _ = await joined(listener, space.pk)
     await database_sync_to_async(seat)(space, dora, Role.SPEAKER)
     await database_sync_to_async(seat)(space, ravi, Role.SPEAKER)
     people = {"maya": host, "dora": dora, "ravi": ravi}
     sockets = {name: (await joined(user, space.pk))[0] for name, user in people.items()}
+    await wait_until_captioning(space.pk)
     speech = {name: silence(300) + speak(text) + silence(900) for name, text in LINES.items()}
 
     def all_heard(events, names):
