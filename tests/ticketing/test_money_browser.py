@@ -271,3 +271,38 @@ def test_a_fan_finds_the_ticket_they_bought_in_their_purchases_and_reads_its_ref
     expect(tickets_bought).to_contain_text("Refunded on")
     results = Axe().run(page)
     assert results.violations_count == 0, results.generate_report()
+
+
+def test_an_unannounced_tip_reaches_the_host_alone_and_the_tipper_reads_where_to_see_it_go_through(browser, server):
+    host = make_creator("dana")
+    space = LiveSpaceFactory(host=host, title="Late night jazz")
+    host_page = signed_in_page(browser, server, host)
+    host_page.goto(f"/spaces/{space.pk}/")
+    expect(host_page.locator("#room")).to_have_attribute("data-connected", "true")
+    room = signed_in_page(browser, server, UserFactory(username="alice", display_name="Alice"))
+    room.goto(f"/spaces/{space.pk}/")
+    expect(room.locator("#room")).to_have_attribute("data-connected", "true")
+
+    room.get_by_label("Tip (US dollars)").fill("5")
+    room.get_by_label("Announce my tip in the Space").uncheck()
+    with room.context.expect_page() as opened:
+        room.get_by_role("button", name="Tip @dana").click()
+    expect(room.locator("#tip-note")).to_have_text(
+        "Checkout opened in a new tab. Pay there; its page says when your tip goes through."
+    )
+    checkout = opened.value
+    pay(checkout, "4242 4242 4242 4242")
+    expect(checkout.locator("#tip-status")).to_have_text("Paid")
+    expect(checkout.get_by_text("Thank you! @dana has been told.")).to_be_visible()
+
+    expect(host_page.locator("#tip-feed li")).to_have_text(["Alice (@alice) tipped $5.00 (only you see this)"])
+    # Nothing was announced to the room: someone who joins after the payment reaches the tipper's page after any
+    # announcement would have, so once the tipper's count shows them the feed has had its chance.
+    expect(room.locator("#listener-count")).to_have_text("1")
+    latecomer = signed_in_page(browser, server, UserFactory(username="bo", display_name="Bo"))
+    latecomer.goto(f"/spaces/{space.pk}/")
+    expect(room.locator("#listener-count")).to_have_text("2")
+    expect(room.locator("#tip-feed li")).to_have_count(0)
+    expect(room.locator("#tip-note")).to_have_text(
+        "Checkout opened in a new tab. Pay there; its page says when your tip goes through."
+    )
