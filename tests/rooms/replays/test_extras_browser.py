@@ -101,3 +101,35 @@ def test_the_host_sees_the_curve_and_a_posted_clip_plays_on_the_timeline(browser
     expect(card.get_by_role("link", name="Hear it in the full replay at 00:01:00")).to_be_visible()
     page.screenshot(path=str(SHOTS / f"clip-post-{width}.png"), full_page=True)
     page.context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_an_unrecorded_spaces_curve_is_drawn_in_its_colours_and_promises_no_replay(browser, live_daphne, width):
+    host = make_host(username="maya", display_name="Maya")
+    space = LiveSpaceFactory(host=host, title="Gardens")
+    started = space.started_at
+    for n, (listeners, joins, leaves, reactions) in enumerate([(3, 3, 0, 2), (9, 7, 1, 12), (6, 1, 4, 3)]):
+        ListenerSample.objects.create(
+            space=space,
+            minute=started.replace(second=0, microsecond=0) + timedelta(minutes=n),
+            listeners=listeners,
+            joins=joins,
+            leaves=leaves,
+            reactions=reactions,
+        )
+    space = services.space_end(space=space, by=host)
+    Space.objects.filter(pk=space.pk).update(ended_at=started + timedelta(minutes=3))
+
+    page = signed_in_page(
+        browser, f"http://{live_daphne}", host, space.get_absolute_url(), viewport={"width": width, "height": 900}
+    )
+    curve = page.locator("#listener-curve")
+    expect(curve).to_contain_text("Peak 9")
+    # Without the replay's stylesheet the bars and the line were solid black blobs.
+    expect(curve.locator(".curve-join").first).to_have_css("fill", "rgb(21, 128, 61)")
+    expect(curve.locator(".curve-line")).to_have_css("fill", "none")
+    # There is no replay to seek: the page offers none.
+    expect(curve).not_to_contain_text("Click the curve")
+    expect(curve.locator("table a")).to_have_count(0)
+    page.screenshot(path=str(SHOTS / f"curve-unrecorded-{width}.png"), full_page=True)
+    page.context.close()
