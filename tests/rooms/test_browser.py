@@ -374,3 +374,32 @@ def test_a_listener_opening_a_big_spaces_page_finds_its_first_hundred_listeners_
     assert page.evaluate("window.countAsDrawn") == "151"
     expect(page.locator("#listener-count")).to_have_text("151")
     assert page.errors == []
+
+
+def test_a_listener_is_told_each_new_role_and_never_still_invited_once_on_stage(browser, live_daphne):
+    host = make_host(display_name="Maya Host")
+    space = LiveSpaceFactory(host=host, title="Browser Space")
+    listener = UserFactory(display_name="Sam Listener")
+    base_url = f"http://{live_daphne}"
+    host_page = signed_in_page(browser, base_url, host, f"/spaces/{space.pk}/")
+    listener_page = signed_in_page(browser, base_url, listener, f"/spaces/{space.pk}/")
+    for page in (host_page, listener_page):
+        expect(page.locator("#room")).to_have_attribute("data-connected", "true")
+    status = listener_page.locator("#connection-status")
+
+    def host_menu(item: str) -> None:
+        person = host_page.locator(f'li[data-user="{listener.pk}"]:not(#hands li)')
+        person.locator("summary").click()
+        person.get_by_role("button", name=item).click()
+
+    host_menu("Invite to speak")
+    expect(status).to_have_text("You're invited to speak.")
+    listener_page.get_by_role("button", name="Accept invitation to speak").click()
+    expect(listener_page.locator("#my-role")).to_have_text("Speaker")
+    # The invitation is spent: the status said "You're invited to speak." for the rest of the Space.
+    expect(status).to_have_text("You're a speaker now.")
+    listener_page.get_by_role("button", name="Listen only").click()
+    expect(status).to_have_text("You're a listener now.")
+    host_menu("Make co-host")
+    expect(status).to_have_text("You're a co-host now.")
+    assert listener_page.errors == [] and host_page.errors == []

@@ -21,6 +21,8 @@ const CLOSED_BECAUSE = {
   [CLOSE.SUPERSEDED]: "This Space is open in too many of your tabs; this one was closed.",
 };
 const ROLE_NAMES = { host: "Host", cohost: "Co-host", speaker: "Speaker", listener: "Listener" };
+// Said when this person's own role changes, replacing what the status said before ("You're invited to speak.").
+const ROLE_NOW = { host: "You're the host now.", cohost: "You're a co-host now.", speaker: "You're a speaker now.", listener: "You're a listener now." };
 const SPEAKING = new Set(["host", "cohost", "speaker"]); // who is shown on the stage
 
 const people = new Map();
@@ -116,7 +118,12 @@ function handle(event) {
       }
       break;
     case "permissions": allow(event); break;
-    case "role_changed": upsert(event.participant); break;
+    case "role_changed": {
+      const before = people.get(event.participant.user_id)?.role;
+      upsert(event.participant);
+      if (event.participant.user_id === myId && before && before !== event.participant.role) setStatus(ROLE_NOW[event.participant.role]);
+      break;
+    }
     case "hand": {
       if (event.participant) upsert(event.participant);
       if (event.user_id === myId && event.declined) setStatus("Your request to speak was declined.");
