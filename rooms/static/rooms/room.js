@@ -38,6 +38,7 @@ let extraListeners = 0;
 let sentBack = false; // this socket was in the room and was sent back into line (`waiting` with `sent_back`)
 let waitingCount = 0; // the hosts' view: people in line to get in (`waiting_count`)
 let refusal = null; // the server's reason, sent just before it closes this socket for good (`error` with `refused`)
+let pinning = null; // the post this page asked to pin: its box keeps the text until the pin shows
 // Only the host's page carries this list (its Super Followers), rendered with the page.
 const superFollowerData = document.getElementById("super-follower-ids");
 const superFollowers = new Set(superFollowerData ? JSON.parse(superFollowerData.textContent) : []);
@@ -135,7 +136,10 @@ function handle(event) {
     case "removed":
       people.delete(event.user_id);
       break;
-    case "pinned": addPin(event.pin); break;
+    case "pinned":
+      addPin(event.pin);
+      if (event.pin.post_id === pinning) { pinning = null; $("pin-post").value = ""; setStatus("Pinned."); }
+      break;
     case "unpinned": document.querySelector(`#pins li[data-post="${event.post_id}"]`)?.remove(); break;
     case "reactions": showReactions(event.counts); break;
     // Broadcast mode: everyone present (the stage too) every few seconds, instead of each coming and going.
@@ -144,6 +148,7 @@ function handle(event) {
     case "space_ended": stopped = true; setStatus("The Space has ended."); location.href = event.url; return;
     case "error":
       if (event.code === "refused") refusal = event.message;
+      if (event.ref === "pin") pinning = null;
       setStatus(event.message);
       break;
     default: return;
@@ -397,8 +402,8 @@ $("pin-form").addEventListener("submit", (submit) => {
   const input = $("pin-post");
   const numbers = input.value.match(/\d+/g);
   if (!numbers) { setStatus("Enter a post link or number to pin."); return; }
-  send({ type: "pin", post_id: Number(numbers[numbers.length - 1]) });
-  input.value = "";
+  pinning = Number(numbers[numbers.length - 1]);
+  send({ type: "pin", post_id: pinning });
 });
 
 // How long each raised hand has waited, kept current.
