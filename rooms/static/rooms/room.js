@@ -290,6 +290,7 @@ function render() {
     const show = node.dataset.show;
     node.hidden = !(show in flags ? flags[show] : can.has(show));
   }
+  for (const unpin of $("pins").querySelectorAll("[data-unpin]")) unpin.hidden = !can.has("unpin");
   $("waiting-count").hidden = !waitingCount; // only the hosts and co-hosts are sent the count
   const warnings = speakers.filter((p) => blocked.has(p.user_id) && p.user_id !== myId);
   $("warnings").replaceChildren(...warnings.map((p) => el("p", { className: "flash-error", textContent: `${p.name} (@${p.username}), whom you blocked, is speaking.` })));
@@ -297,7 +298,9 @@ function render() {
 
 function addPin(pin) {
   if (document.querySelector(`#pins li[data-post="${pin.post_id}"]`)) return;
-  const li = el("li", {}, el("a", { href: pin.url, textContent: `@${pin.author}: ${pin.body}` }));
+  const unpin = el("button", { type: "button", className: "secondary small-button", textContent: "Unpin", hidden: !can.has("unpin") });
+  unpin.dataset.unpin = pin.post_id;
+  const li = el("li", {}, el("a", { href: pin.url, textContent: `@${pin.author}: ${pin.body}` }), " ", unpin);
   li.dataset.post = pin.post_id;
   $("pins").prepend(li);
 }
@@ -390,6 +393,8 @@ root.addEventListener("click", (click) => {
     send({ type: target.dataset.send });
   } else if (target.id === "next-speaker") {
     send({ type: "approve", user_id: Number(target.dataset.user) });
+  } else if (target.dataset.unpin) {
+    send({ type: "unpin", post_id: Number(target.dataset.unpin) });
   } else if (target.dataset.act) {
     send({ type: target.dataset.act, user_id: Number(target.dataset.user) });
   } else if (target.dataset.react) {
