@@ -403,3 +403,27 @@ def test_a_listener_is_told_each_new_role_and_never_still_invited_once_on_stage(
     host_menu("Make co-host")
     expect(status).to_have_text("You're a co-host now.")
     assert listener_page.errors == [] and host_page.errors == []
+
+
+def test_a_removed_listener_is_offered_only_the_way_out(browser, live_daphne):
+    host = make_host(display_name="Maya Host")
+    space = LiveSpaceFactory(host=host, title="Browser Space")
+    listener = UserFactory(display_name="Sam Listener")
+    base_url = f"http://{live_daphne}"
+    listener_page = signed_in_page(browser, base_url, listener, f"/spaces/{space.pk}/")
+    host_page = signed_in_page(browser, base_url, host, f"/spaces/{space.pk}/")
+    for page in (host_page, listener_page):
+        expect(page.locator("#room")).to_have_attribute("data-connected", "true")
+    dock = listener_page.locator(".dock")
+    expect(dock.get_by_role("button", name="Request to speak")).to_be_visible()
+
+    person = host_page.locator(f'#listeners li[data-user="{listener.pk}"]')
+    person.locator("summary").click()
+    person.get_by_role("button", name="Remove").click()
+    expect(listener_page.locator("#connection-status")).to_have_text("You were removed from this Space.")
+    # The buttons stayed, and each answered "Not connected; trying again…" while nothing tried.
+    expect(dock.get_by_role("button", name="Request to speak")).to_be_hidden()
+    expect(dock.locator(".dock-react")).to_be_hidden()
+    expect(listener_page.locator("#ask-form")).to_be_hidden()
+    expect(dock.get_by_role("link", name="Leave")).to_be_visible()
+    assert listener_page.errors == [] and host_page.errors == []

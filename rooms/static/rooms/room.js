@@ -68,7 +68,7 @@ function connect() {
     root.dataset.connected = "false";
     if (closed.code === CLOSE.ENDED) { stopped = true; location.reload(); return; }
     if (closed.code === CLOSE.UNAUTHENTICATED) { stopped = true; location.href = root.dataset.loginUrl; return; }
-    if (FINAL.has(closed.code)) { stopped = true; refuse(refusal || CLOSED_BECAUSE[closed.code] || "You can't join this Space."); return; }
+    if (FINAL.has(closed.code)) { stopped = true; shut(); refuse(refusal || CLOSED_BECAUSE[closed.code] || "You can't join this Space."); return; }
     if (stopped) return;
     // Jittered (half the delay plus up to half again): a restarted server's thousands of listeners come back
     // spread over the window, not all in the same second.
@@ -326,6 +326,16 @@ function showLine(event) {
   $("waiting-seconds").textContent = event.seconds == null ? "" : `: about ${event.seconds} ${event.seconds === 1 ? "second" : "seconds"}`;
   $("waiting-position").textContent = event.position === 1 ? "You're next." : `${event.position - 1} ${event.position === 2 ? "person is" : "people are"} ahead of you.`;
   setStatus("Waiting for a place in the room…");
+}
+
+// This page's socket is closed for good (removed, blocked, another tab took its place): it may do nothing more in
+// the room, so it offers nothing but the way out (the microphone stops with `room:can`), instead of buttons that
+// answered "Not connected; trying again…" while nothing tried.
+function shut() {
+  invited = false;
+  allow({ can: [], can_target: {} });
+  render();
+  document.querySelector(".dock-react").hidden = true;
 }
 
 // Refused for good: say why. Someone who was in line is no longer waiting for anything, so the line says so too
