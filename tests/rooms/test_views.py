@@ -207,6 +207,16 @@ class TestPages:
         response = client.post(reverse("rooms:invite", args=[live_space.pk]), {"username": "maya"}, **htmx)
         assert response.status_code == 422 and "<html" not in response.content.decode()
 
+    def test_sharing_a_space_to_the_timeline_twice_posts_it_once(self, client, live_space, listener):
+        seat(live_space, listener)
+        htmx = {"HTTP_HX_REQUEST": "true"}
+        client.force_login(listener)
+        assert client.post(reverse("rooms:share", args=[live_space.pk]), **htmx).status_code == 200
+        response = client.post(reverse("rooms:share", args=[live_space.pk]), **htmx)
+        assert response.status_code == 422
+        assert "This Space is already on your timeline." in response.content.decode()
+        assert listener.posts.count() == 1
+
     def test_report_form_needs_a_reason(self, client, live_space, listener):
         client.force_login(listener)
         response = client.post(reverse("rooms:report", args=[live_space.pk]), {"reason": ""})
