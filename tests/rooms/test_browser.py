@@ -427,3 +427,26 @@ def test_a_removed_listener_is_offered_only_the_way_out(browser, live_daphne):
     expect(listener_page.locator("#ask-form")).to_be_hidden()
     expect(dock.get_by_role("link", name="Leave")).to_be_visible()
     assert listener_page.errors == [] and host_page.errors == []
+
+
+def test_the_host_leaving_is_asked_to_end_the_space_and_listeners_see_it_ended(browser, live_daphne):
+    host = make_host(display_name="Maya Host")
+    space = LiveSpaceFactory(host=host, title="Browser Space")
+    base_url = f"http://{live_daphne}"
+    listener_page = signed_in_page(browser, base_url, UserFactory(display_name="Sam"), f"/spaces/{space.pk}/")
+    host_page = signed_in_page(browser, base_url, host, f"/spaces/{space.pk}/")
+    for page in (host_page, listener_page):
+        expect(page.locator("#room")).to_have_attribute("data-connected", "true")
+    asked = []
+
+    host_page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    host_page.locator(".dock").get_by_role("link", name="Leave").click()
+    expect(host_page.locator("#my-role")).to_have_text("Host")  # changed their mind: still in the room
+    assert asked == ["Leaving ends this Space for everyone. End it and leave?"]
+
+    # It left the listeners under "The host is reconnecting" for two minutes, the host long gone.
+    host_page.once("dialog", lambda dialog: dialog.accept())
+    host_page.locator(".dock").get_by_role("link", name="Leave").click()
+    expect(listener_page.get_by_role("heading", name="This Space has ended")).to_be_visible()
+    expect(host_page.get_by_role("heading", name="This Space has ended")).to_be_visible()
+    assert host_page.errors == [] and listener_page.errors == []

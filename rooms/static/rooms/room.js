@@ -412,6 +412,14 @@ root.addEventListener("click", (click) => {
   }
 });
 
+// The host leaving on purpose ends the Space: without them it only waited out the grace period, its listeners told
+// "The host is reconnecting" by a host who had gone.
+root.querySelector(".dock [data-leave]").addEventListener("click", (click) => {
+  if (!can.has("end")) return;
+  click.preventDefault();
+  if (confirm("Leaving ends this Space for everyone. End it and leave?")) send({ type: "end" });
+});
+
 $("pin-form").addEventListener("submit", (submit) => {
   submit.preventDefault();
   const input = $("pin-post");
