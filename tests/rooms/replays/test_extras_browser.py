@@ -133,3 +133,23 @@ def test_an_unrecorded_spaces_curve_is_drawn_in_its_colours_and_promises_no_repl
     expect(curve.locator("table a")).to_have_count(0)
     page.screenshot(path=str(SHOTS / f"curve-unrecorded-{width}.png"), full_page=True)
     page.context.close()
+
+
+def test_a_listener_already_in_the_room_sees_rec_when_the_host_starts_recording(browser, live_daphne):
+    host = make_host(username="maya", display_name="Maya")
+    space = LiveSpaceFactory(host=host, title="Gardens")
+    base = f"http://{live_daphne}"
+    listener = signed_in_page(browser, base, UserFactory(username="sam"), space.get_absolute_url())
+    host_page = signed_in_page(browser, base, host, space.get_absolute_url())
+    for page in (listener, host_page):
+        expect(page.locator("#room")).to_have_attribute("data-connected", "true")
+    expect(listener.locator("#rec-badge")).to_be_hidden()
+
+    host_page.get_by_role("button", name="Record this Space").click()
+    expect(host_page.locator("#rec-badge")).to_be_visible()
+    # The listener's page had no badge to show: they were recorded without a word.
+    expect(listener.locator("#rec-badge")).to_contain_text("This Space is being recorded")
+    expect(listener.locator("#rec-announce")).to_have_text("This Space is being recorded.")
+    assert listener.errors == []
+    listener.context.close()
+    host_page.context.close()
