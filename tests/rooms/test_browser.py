@@ -450,3 +450,16 @@ def test_the_host_leaving_is_asked_to_end_the_space_and_listeners_see_it_ended(b
     expect(listener_page.get_by_role("heading", name="This Space has ended")).to_be_visible()
     expect(host_page.get_by_role("heading", name="This Space has ended")).to_be_visible()
     assert host_page.errors == [] and listener_page.errors == []
+
+
+@pytest.mark.parametrize("policy", ["invited", "followed"])
+def test_a_listener_is_not_offered_a_request_to_speak_the_spaces_policy_refuses(browser, live_daphne, policy):
+    host = make_host(display_name="Maya Host")
+    space = LiveSpaceFactory(host=host, title="Browser Space", speaking_policy=policy)
+    listener = UserFactory(display_name="Sam Listener")
+    page = signed_in_page(browser, f"http://{live_daphne}", listener, f"/spaces/{space.pk}/")
+    expect(page.locator("#room")).to_have_attribute("data-connected", "true")
+    # It was offered, and pressing it said "In this Space only invited people can speak."
+    expect(page.get_by_role("button", name="Request to speak")).to_be_hidden()
+    expect(page.locator(".dock").get_by_role("link", name="Leave")).to_be_visible()
+    assert page.errors == []

@@ -30,6 +30,7 @@ let me = null;
 let can = new Set(); // the message types this socket may send
 let canTarget = {}; // the actions this socket may aim at someone, by that person's role
 let invited = false;
+let mayRequest = true; // the Space's speaking policy lets this listener request to speak (`welcome`)
 let blocked = new Set();
 let socket = null;
 let delay = 1000;
@@ -97,6 +98,7 @@ function handle(event) {
       delay = 1000;
       showLine(null);
       invited = event.invited;
+      mayRequest = event.may_request;
       allow(event); // before `room:me`, so the page's other modules know what the seat may do as they see it
       people.clear();
       for (const p of [...event.speakers, ...event.listeners]) upsert(p);
@@ -282,7 +284,7 @@ function render() {
   // `data-show` names a message type this socket may send, or one of these states.
   const flags = {
     // On the stage a hand is a question signal, not a request to speak.
-    "can-ask": can.has("raise_hand") && !can.has("speak") && !(me && me.hand) && !invited,
+    "can-ask": can.has("raise_hand") && !can.has("speak") && mayRequest && !(me && me.hand) && !invited,
     "hand-up": Boolean(me && me.hand),
     invited: can.has("accept_invite") && invited,
   };
