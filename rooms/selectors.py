@@ -98,6 +98,11 @@ def spaces_hosted_by(*, user: User) -> QuerySet[Space]:
     return Space.objects.filter(host=user).order_by("-created_at")
 
 
+def live_space_of(*, host: User) -> Space | None:
+    """The Space this person hosts live now (there is at most one)."""
+    return Space.objects.filter(host=host, state=Space.State.LIVE).first()
+
+
 def space_by_id(*, pk: int) -> Space | None:
     return Space.objects.select_related("host").filter(pk=pk).first()
 

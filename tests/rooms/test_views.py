@@ -88,6 +88,18 @@ class TestScheduleForm:
         host_client.post(reverse("rooms:new"), schedule_data(start="now", scheduled_for=""))
         assert Space.objects.get(host=host).state == Space.State.LIVE
 
+    def test_a_host_already_live_is_shown_the_way_back_to_that_space(self, host_client, host):
+        live = LiveSpaceFactory(host=host, title="Synths at night")
+        # The refusal alone left the host to find their own live Space.
+        page = host_client.get(reverse("rooms:new")).content.decode()
+        assert f'You\'re live now in <a href="{live.get_absolute_url()}">Synths at night</a>' in page
+        response = host_client.post(reverse("rooms:new"), schedule_data(start="now", scheduled_for=""))
+        assert response.status_code == 422
+        page = response.content.decode()
+        assert "You already have a live Space" in page and f'href="{live.get_absolute_url()}"' in page
+        host_client.post(reverse("rooms:end", args=[live.pk]))
+        assert "live now in" not in host_client.get(reverse("rooms:new")).content.decode()
+
     def test_edit_rejects_a_past_time(self, host_client, host):
         space = SpaceFactory(host=host)
         data = {"title": "New", "topics": "", "scheduled_for": local(timezone.now() - timedelta(days=1))}
