@@ -56,6 +56,7 @@ def test_listener_requests_to_speak_and_host_approves_in_real_pages(browser, liv
     expect(host_page.locator(f'#speakers li[data-user="{listener.pk}"]')).to_contain_text("Sam Listener")
     assert Participant.objects.get(space=space, user=listener).role == Role.SPEAKER
 
+    expect(listener_page.locator(".stage-me")).to_contain_text("Your role: Speaker.")  # it said "You are Speaker."
     # A reload reconnects and keeps the role.
     listener_page.reload()
     expect(listener_page.locator("#room")).to_have_attribute("data-connected", "true")
