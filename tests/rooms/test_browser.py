@@ -464,3 +464,27 @@ def test_a_listener_is_not_offered_a_request_to_speak_the_spaces_policy_refuses(
     expect(page.get_by_role("button", name="Request to speak")).to_be_hidden()
     expect(page.locator(".dock").get_by_role("link", name="Leave")).to_be_visible()
     assert page.errors == []
+
+
+def test_a_space_ending_while_its_listener_browses_keeps_the_page_they_are_on(browser, live_daphne):
+    host = make_host(display_name="Maya Host")
+    space = LiveSpaceFactory(host=host, title="Browser Space")
+    base_url = f"http://{live_daphne}"
+    listener_page = signed_in_page(browser, base_url, UserFactory(display_name="Sam"), f"/spaces/{space.pk}/")
+    host_page = signed_in_page(browser, base_url, host, f"/spaces/{space.pk}/")
+    for page in (host_page, listener_page):
+        expect(page.locator("#room")).to_have_attribute("data-connected", "true")
+    listener_page.locator(".site-header").get_by_role("link", name="Home").click()
+    mini = listener_page.locator("#mini-player")
+    expect(mini).to_be_visible()
+    listener_page.get_by_label("What's happening?").fill("Half a thought about synths")
+
+    host_page.once("dialog", lambda dialog: dialog.accept())
+    host_page.get_by_role("button", name="End Space").click()
+    expect(mini.locator("#mini-status")).to_have_text("This Space has ended.")
+    # The page they were on was reloaded, and what they were typing was gone.
+    expect(listener_page.get_by_label("What's happening?")).to_have_value("Half a thought about synths")
+    assert listener_page.evaluate("location.pathname") == "/"
+    mini.get_by_role("link", name=re.compile("Browser Space")).click()
+    expect(listener_page.get_by_role("heading", name="This Space has ended")).to_be_visible()
+    assert listener_page.errors == []

@@ -67,7 +67,7 @@ function connect() {
   });
   socket.addEventListener("close", (closed) => {
     root.dataset.connected = "false";
-    if (closed.code === CLOSE.ENDED) { stopped = true; location.reload(); return; }
+    if (closed.code === CLOSE.ENDED) { ended(root.dataset.roomUrl); return; }
     if (closed.code === CLOSE.UNAUTHENTICATED) { stopped = true; location.href = root.dataset.loginUrl; return; }
     if (FINAL.has(closed.code)) { stopped = true; shut(); refuse(refusal || CLOSED_BECAUSE[closed.code] || "You can't join this Space."); return; }
     if (stopped) return;
@@ -147,7 +147,7 @@ function handle(event) {
     // Broadcast mode: everyone present (the stage too) every few seconds, instead of each coming and going.
     case "listener_count": extraListeners = Math.max(0, event.count - people.size); break;
     case "host_presence": showHostPresence(event); break;
-    case "space_ended": stopped = true; setStatus("The Space has ended."); location.href = event.url; return;
+    case "space_ended": ended(event.url); return;
     case "error":
       if (event.code === "refused") refusal = event.message;
       if (event.ref === "pin") pinning = null;
@@ -338,6 +338,21 @@ function shut() {
   allow({ can: [], can_target: {} });
   render();
   document.querySelector(".dock-react").hidden = true;
+}
+
+// The Space ended: its page becomes the ended one. Someone listening while browsing another page (browse.js keeps
+// the room hidden) stays on that page, told in the mini-player, whose link now loads the ended page: reloading
+// the page they were on lost what they were typing there.
+function ended(url) {
+  if (stopped) return;
+  stopped = true;
+  setStatus("This Space has ended.");
+  if (window.spacesBrowse && !window.spacesBrowse.roomShown) {
+    $("mini-return").dataset.leave = "";
+    $("mini-leave").textContent = "Close";
+    return;
+  }
+  location.href = url;
 }
 
 // Refused for good: say why. Someone who was in line is no longer waiting for anything, so the line says so too
