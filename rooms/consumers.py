@@ -308,8 +308,11 @@ class SpaceConsumer(DirectDispatch, AsyncWebsocketConsumer):
         except ValidationError as exc:
             await self._error("invalid", error_text(exc), ref=kind)
             return False
-        except (User.DoesNotExist, Post.DoesNotExist, Participant.DoesNotExist):
-            await self._error("not_found", "No such person or post.", ref=kind)
+        except Post.DoesNotExist:
+            await self._error("not_found", "No such post.", ref=kind)
+            return False
+        except (User.DoesNotExist, Participant.DoesNotExist):
+            await self._error("not_found", "No such person in this Space.", ref=kind)
             return False
         except DatabaseError:
             # The transaction rolled back as a whole (e.g. a lock timeout), so nothing changed.

@@ -48,7 +48,11 @@ def first_state(*, welcome: dict[str, Any], super_followers: Iterable[int] = (),
     listeners = [p for p in people.values() if p["role"] not in SPEAKING_ROLES]
     hands = sorted((p for p in people.values() if p["hand"]), key=lambda p: p["hand_at"] or "~")
     flags = {
-        "can-ask": "raise_hand" in can and "speak" not in can and not me["hand"] and not invited,
+        "can-ask": "raise_hand" in can
+        and "speak" not in can
+        and welcome["may_request"]
+        and not me["hand"]
+        and not invited,
         "hand-up": me["hand"],
         "invited": "accept_invite" in can and invited,
     }

@@ -98,6 +98,11 @@ def spaces_hosted_by(*, user: User) -> QuerySet[Space]:
     return Space.objects.filter(host=user).order_by("-created_at")
 
 
+def live_space_of(*, host: User) -> Space | None:
+    """The Space this person hosts live now (there is at most one)."""
+    return Space.objects.filter(host=host, state=Space.State.LIVE).first()
+
+
 def space_by_id(*, pk: int) -> Space | None:
     return Space.objects.select_related("host").filter(pk=pk).first()
 
@@ -203,6 +208,7 @@ def room_snapshot(
         # The listener's own block list, so a blocked account who becomes a speaker later is flagged too.
         "blocked_ids": blocked_ids[:BLOCK_LIST_LIMIT],
         "invited": _invited(me),
+        "may_request": _may_request(space, me),
         **access.permissions_for(me.role),
     }
 
@@ -248,6 +254,16 @@ def room_shared_snapshot(*, space: Space) -> dict:
         "stage_present": sum(row["here"] for row in stage),
         "pins": [pin_payload(pin) for pin in pins_in(space=space)],
     }
+
+
+def _may_request(space: Space, me: Participant) -> bool:
+    """Whether the Space's speaking policy lets this person ask to speak as a listener (also asked of those on
+    stage, who may step down)."""
+    if space.speaking_policy == Space.SpeakingPolicy.EVERYONE or _invited(me):  # no query for most joins
+        return True
+    if space.speaking_policy == Space.SpeakingPolicy.INVITED and me.role == Role.LISTENER:
+        return False  # `_invited` looked
+    return bool(access.may_request_to_speak(space=space, user=me.user))
 
 
 def _invited(me: Participant) -> bool:

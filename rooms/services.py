@@ -791,7 +791,11 @@ def space_report_create(
 
 
 def space_share_to_timeline(*, space: Space, user: User, url: str) -> Post:
-    return account_services.post_create(author=user, body=f"Listen in: {space.title} {url}"[:280])
+    body = f"Listen in: {space.title} {url}"[:280]
+    # A second press posted the same words again under the first.
+    if Post.objects.filter(author=user, body=body).exists():
+        raise ValidationError("This Space is already on your timeline.")
+    return account_services.post_create(author=user, body=body)
 
 
 def space_share_by_dm(*, space: Space, sender: User, recipient: User, url: str) -> None:

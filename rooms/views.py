@@ -67,7 +67,9 @@ def space_new(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Your Space is live." if space.is_live else "Your Space is scheduled.")
             return redirect(space)
-    return render(request, "rooms/form.html", {"form": form}, status=form_status(form))
+    # A host who is live already can't start another: the way back to that one, rather than only the refusal.
+    live_space = selectors.live_space_of(host=request.user)
+    return render(request, "rooms/form.html", {"form": form, "live_space": live_space}, status=form_status(form))
 
 
 @login_required

@@ -62,4 +62,6 @@ def listener_curve(context, space) -> dict:
     if space.host_id != context["request"].user.pk:
         return {"curve": None}
     pins = [p.at_ms for p in selectors.pins_at_moments(space=space)]
-    return {"curve": curve.drawing(space=space, pin_ms=pins), "space": space}
+    # Clicking the curve seeks the replay's player, which only a ready recording has.
+    playable = Recording.objects.filter(space=space, state=Recording.State.READY).exists()
+    return {"curve": curve.drawing(space=space, pin_ms=pins), "space": space, "playable": playable}

@@ -56,6 +56,7 @@ def test_listener_requests_to_speak_and_host_approves_in_real_pages(browser, liv
     expect(host_page.locator(f'#speakers li[data-user="{listener.pk}"]')).to_contain_text("Sam Listener")
     assert Participant.objects.get(space=space, user=listener).role == Role.SPEAKER
 
+    expect(listener_page.locator(".stage-me")).to_contain_text("Your role: Speaker.")  # it said "You are Speaker."
     # A reload reconnects and keeps the role.
     listener_page.reload()
     expect(listener_page.locator("#room")).to_have_attribute("data-connected", "true")
@@ -374,3 +375,116 @@ def test_a_listener_opening_a_big_spaces_page_finds_its_first_hundred_listeners_
     assert page.evaluate("window.countAsDrawn") == "151"
     expect(page.locator("#listener-count")).to_have_text("151")
     assert page.errors == []
+
+
+def test_a_listener_is_told_each_new_role_and_never_still_invited_once_on_stage(browser, live_daphne):
+    host = make_host(display_name="Maya Host")
+    space = LiveSpaceFactory(host=host, title="Browser Space")
+    listener = UserFactory(display_name="Sam Listener")
+    base_url = f"http://{live_daphne}"
+    host_page = signed_in_page(browser, base_url, host, f"/spaces/{space.pk}/")
+    listener_page = signed_in_page(browser, base_url, listener, f"/spaces/{space.pk}/")
+    for page in (host_page, listener_page):
+        expect(page.locator("#room")).to_have_attribute("data-connected", "true")
+    status = listener_page.locator("#connection-status")
+
+    def host_menu(item: str) -> None:
+        person = host_page.locator(f'li[data-user="{listener.pk}"]:not(#hands li)')
+        person.locator("summary").click()
+        person.get_by_role("button", name=item).click()
+
+    host_menu("Invite to speak")
+    expect(status).to_have_text("You're invited to speak.")
+    listener_page.get_by_role("button", name="Accept invitation to speak").click()
+    expect(listener_page.locator("#my-role")).to_have_text("Speaker")
+    # The invitation is spent: the status said "You're invited to speak." for the rest of the Space.
+    expect(status).to_have_text("You're a speaker now.")
+    listener_page.get_by_role("button", name="Listen only").click()
+    expect(status).to_have_text("You're a listener now.")
+    host_menu("Make co-host")
+    expect(status).to_have_text("You're a co-host now.")
+    assert listener_page.errors == [] and host_page.errors == []
+
+
+def test_a_removed_listener_is_offered_only_the_way_out(browser, live_daphne):
+    host = make_host(display_name="Maya Host")
+    space = LiveSpaceFactory(host=host, title="Browser Space")
+    listener = UserFactory(display_name="Sam Listener")
+    base_url = f"http://{live_daphne}"
+    listener_page = signed_in_page(browser, base_url, listener, f"/spaces/{space.pk}/")
+    host_page = signed_in_page(browser, base_url, host, f"/spaces/{space.pk}/")
+    for page in (host_page, listener_page):
+        expect(page.locator("#room")).to_have_attribute("data-connected", "true")
+    dock = listener_page.locator(".dock")
+    expect(dock.get_by_role("button", name="Request to speak")).to_be_visible()
+
+    person = host_page.locator(f'#listeners li[data-user="{listener.pk}"]')
+    person.locator("summary").click()
+    person.get_by_role("button", name="Remove").click()
+    expect(listener_page.locator("#connection-status")).to_have_text("You were removed from this Space.")
+    # The buttons stayed, and each answered "Not connected; trying again…" while nothing tried.
+    expect(dock.get_by_role("button", name="Request to speak")).to_be_hidden()
+    expect(dock.locator(".dock-react")).to_be_hidden()
+    expect(listener_page.locator("#ask-form")).to_be_hidden()
+    expect(dock.get_by_role("link", name="Leave")).to_be_visible()
+    assert listener_page.errors == [] and host_page.errors == []
+
+
+def test_the_host_leaving_is_asked_to_end_the_space_and_listeners_see_it_ended(browser, live_daphne):
+    host = make_host(display_name="Maya Host")
+    space = LiveSpaceFactory(host=host, title="Browser Space")
+    base_url = f"http://{live_daphne}"
+    listener_page = signed_in_page(browser, base_url, UserFactory(display_name="Sam"), f"/spaces/{space.pk}/")
+    host_page = signed_in_page(browser, base_url, host, f"/spaces/{space.pk}/")
+    for page in (host_page, listener_page):
+        expect(page.locator("#room")).to_have_attribute("data-connected", "true")
+    asked = []
+
+    host_page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    host_page.locator(".dock").get_by_role("link", name="Leave").click()
+    expect(host_page.locator("#my-role")).to_have_text("Host")  # changed their mind: still in the room
+    assert asked == ["Leaving ends this Space for everyone. End it and leave?"]
+
+    # It left the listeners under "The host is reconnecting" for two minutes, the host long gone.
+    host_page.once("dialog", lambda dialog: dialog.accept())
+    host_page.locator(".dock").get_by_role("link", name="Leave").click()
+    expect(listener_page.get_by_role("heading", name="This Space has ended")).to_be_visible()
+    expect(host_page.get_by_role("heading", name="This Space has ended")).to_be_visible()
+    assert host_page.errors == [] and listener_page.errors == []
+
+
+@pytest.mark.parametrize("policy", ["invited", "followed"])
+def test_a_listener_is_not_offered_a_request_to_speak_the_spaces_policy_refuses(browser, live_daphne, policy):
+    host = make_host(display_name="Maya Host")
+    space = LiveSpaceFactory(host=host, title="Browser Space", speaking_policy=policy)
+    listener = UserFactory(display_name="Sam Listener")
+    page = signed_in_page(browser, f"http://{live_daphne}", listener, f"/spaces/{space.pk}/")
+    expect(page.locator("#room")).to_have_attribute("data-connected", "true")
+    # It was offered, and pressing it said "In this Space only invited people can speak."
+    expect(page.get_by_role("button", name="Request to speak")).to_be_hidden()
+    expect(page.locator(".dock").get_by_role("link", name="Leave")).to_be_visible()
+    assert page.errors == []
+
+
+def test_a_space_ending_while_its_listener_browses_keeps_the_page_they_are_on(browser, live_daphne):
+    host = make_host(display_name="Maya Host")
+    space = LiveSpaceFactory(host=host, title="Browser Space")
+    base_url = f"http://{live_daphne}"
+    listener_page = signed_in_page(browser, base_url, UserFactory(display_name="Sam"), f"/spaces/{space.pk}/")
+    host_page = signed_in_page(browser, base_url, host, f"/spaces/{space.pk}/")
+    for page in (host_page, listener_page):
+        expect(page.locator("#room")).to_have_attribute("data-connected", "true")
+    listener_page.locator(".site-header").get_by_role("link", name="Home").click()
+    mini = listener_page.locator("#mini-player")
+    expect(mini).to_be_visible()
+    listener_page.get_by_label("What's happening?").fill("Half a thought about synths")
+
+    host_page.once("dialog", lambda dialog: dialog.accept())
+    host_page.get_by_role("button", name="End Space").click()
+    expect(mini.locator("#mini-status")).to_have_text("This Space has ended.")
+    # The page they were on was reloaded, and what they were typing was gone.
+    expect(listener_page.get_by_label("What's happening?")).to_have_value("Half a thought about synths")
+    assert listener_page.evaluate("location.pathname") == "/"
+    mini.get_by_role("link", name=re.compile("Browser Space")).click()
+    expect(listener_page.get_by_role("heading", name="This Space has ended")).to_be_visible()
+    assert listener_page.errors == []

@@ -88,6 +88,18 @@ class TestScheduleForm:
         host_client.post(reverse("rooms:new"), schedule_data(start="now", scheduled_for=""))
         assert Space.objects.get(host=host).state == Space.State.LIVE
 
+    def test_a_host_already_live_is_shown_the_way_back_to_that_space(self, host_client, host):
+        live = LiveSpaceFactory(host=host, title="Synths at night")
+        # The refusal alone left the host to find their own live Space.
+        page = host_client.get(reverse("rooms:new")).content.decode()
+        assert f'You\'re live now in <a href="{live.get_absolute_url()}">Synths at night</a>' in page
+        response = host_client.post(reverse("rooms:new"), schedule_data(start="now", scheduled_for=""))
+        assert response.status_code == 422
+        page = response.content.decode()
+        assert "You already have a live Space" in page and f'href="{live.get_absolute_url()}"' in page
+        host_client.post(reverse("rooms:end", args=[live.pk]))
+        assert "live now in" not in host_client.get(reverse("rooms:new")).content.decode()
+
     def test_edit_rejects_a_past_time(self, host_client, host):
         space = SpaceFactory(host=host)
         data = {"title": "New", "topics": "", "scheduled_for": local(timezone.now() - timedelta(days=1))}
@@ -206,6 +218,16 @@ class TestPages:
         client.force_login(listener)
         response = client.post(reverse("rooms:invite", args=[live_space.pk]), {"username": "maya"}, **htmx)
         assert response.status_code == 422 and "<html" not in response.content.decode()
+
+    def test_sharing_a_space_to_the_timeline_twice_posts_it_once(self, client, live_space, listener):
+        seat(live_space, listener)
+        htmx = {"HTTP_HX_REQUEST": "true"}
+        client.force_login(listener)
+        assert client.post(reverse("rooms:share", args=[live_space.pk]), **htmx).status_code == 200
+        response = client.post(reverse("rooms:share", args=[live_space.pk]), **htmx)
+        assert response.status_code == 422
+        assert "This Space is already on your timeline." in response.content.decode()
+        assert listener.posts.count() == 1
 
     def test_report_form_needs_a_reason(self, client, live_space, listener):
         client.force_login(listener)

@@ -21,6 +21,8 @@ const CLOSED_BECAUSE = {
   [CLOSE.SUPERSEDED]: "This Space is open in too many of your tabs; this one was closed.",
 };
 const ROLE_NAMES = { host: "Host", cohost: "Co-host", speaker: "Speaker", listener: "Listener" };
+// Said when this person's own role changes, replacing what the status said before ("You're invited to speak.").
+const ROLE_NOW = { host: "You're the host now.", cohost: "You're a co-host now.", speaker: "You're a speaker now.", listener: "You're a listener now." };
 const SPEAKING = new Set(["host", "cohost", "speaker"]); // who is shown on the stage
 
 const people = new Map();
@@ -28,6 +30,7 @@ let me = null;
 let can = new Set(); // the message types this socket may send
 let canTarget = {}; // the actions this socket may aim at someone, by that person's role
 let invited = false;
+let mayRequest = true; // the Space's speaking policy lets this listener request to speak (`welcome`)
 let blocked = new Set();
 let socket = null;
 let delay = 1000;
@@ -36,6 +39,7 @@ let extraListeners = 0;
 let sentBack = false; // this socket was in the room and was sent back into line (`waiting` with `sent_back`)
 let waitingCount = 0; // the hosts' view: people in line to get in (`waiting_count`)
 let refusal = null; // the server's reason, sent just before it closes this socket for good (`error` with `refused`)
+let pinning = null; // the post this page asked to pin: its box keeps the text until the pin shows
 // Only the host's page carries this list (its Super Followers), rendered with the page.
 const superFollowerData = document.getElementById("super-follower-ids");
 const superFollowers = new Set(superFollowerData ? JSON.parse(superFollowerData.textContent) : []);
@@ -63,9 +67,9 @@ function connect() {
   });
   socket.addEventListener("close", (closed) => {
     root.dataset.connected = "false";
-    if (closed.code === CLOSE.ENDED) { stopped = true; location.reload(); return; }
+    if (closed.code === CLOSE.ENDED) { ended(root.dataset.roomUrl); return; }
     if (closed.code === CLOSE.UNAUTHENTICATED) { stopped = true; location.href = root.dataset.loginUrl; return; }
-    if (FINAL.has(closed.code)) { stopped = true; refuse(refusal || CLOSED_BECAUSE[closed.code] || "You can't join this Space."); return; }
+    if (FINAL.has(closed.code)) { stopped = true; shut(); refuse(refusal || CLOSED_BECAUSE[closed.code] || "You can't join this Space."); return; }
     if (stopped) return;
     // Jittered (half the delay plus up to half again): a restarted server's thousands of listeners come back
     // spread over the window, not all in the same second.
@@ -94,6 +98,7 @@ function handle(event) {
       delay = 1000;
       showLine(null);
       invited = event.invited;
+      mayRequest = event.may_request;
       allow(event); // before `room:me`, so the page's other modules know what the seat may do as they see it
       people.clear();
       for (const p of [...event.speakers, ...event.listeners]) upsert(p);
@@ -116,7 +121,12 @@ function handle(event) {
       }
       break;
     case "permissions": allow(event); break;
-    case "role_changed": upsert(event.participant); break;
+    case "role_changed": {
+      const before = people.get(event.participant.user_id)?.role;
+      upsert(event.participant);
+      if (event.participant.user_id === myId && before && before !== event.participant.role) setStatus(ROLE_NOW[event.participant.role]);
+      break;
+    }
     case "hand": {
       if (event.participant) upsert(event.participant);
       if (event.user_id === myId && event.declined) setStatus("Your request to speak was declined.");
@@ -128,15 +138,19 @@ function handle(event) {
     case "removed":
       people.delete(event.user_id);
       break;
-    case "pinned": addPin(event.pin); break;
+    case "pinned":
+      addPin(event.pin);
+      if (event.pin.post_id === pinning) { pinning = null; $("pin-post").value = ""; setStatus("Pinned."); }
+      break;
     case "unpinned": document.querySelector(`#pins li[data-post="${event.post_id}"]`)?.remove(); break;
     case "reactions": showReactions(event.counts); break;
     // Broadcast mode: everyone present (the stage too) every few seconds, instead of each coming and going.
     case "listener_count": extraListeners = Math.max(0, event.count - people.size); break;
     case "host_presence": showHostPresence(event); break;
-    case "space_ended": stopped = true; setStatus("The Space has ended."); location.href = event.url; return;
+    case "space_ended": ended(event.url); return;
     case "error":
       if (event.code === "refused") refusal = event.message;
+      if (event.ref === "pin") pinning = null;
       setStatus(event.message);
       break;
     default: return;
@@ -270,7 +284,7 @@ function render() {
   // `data-show` names a message type this socket may send, or one of these states.
   const flags = {
     // On the stage a hand is a question signal, not a request to speak.
-    "can-ask": can.has("raise_hand") && !can.has("speak") && !(me && me.hand) && !invited,
+    "can-ask": can.has("raise_hand") && !can.has("speak") && mayRequest && !(me && me.hand) && !invited,
     "hand-up": Boolean(me && me.hand),
     invited: can.has("accept_invite") && invited,
   };
@@ -278,6 +292,7 @@ function render() {
     const show = node.dataset.show;
     node.hidden = !(show in flags ? flags[show] : can.has(show));
   }
+  for (const unpin of $("pins").querySelectorAll("[data-unpin]")) unpin.hidden = !can.has("unpin");
   $("waiting-count").hidden = !waitingCount; // only the hosts and co-hosts are sent the count
   const warnings = speakers.filter((p) => blocked.has(p.user_id) && p.user_id !== myId);
   $("warnings").replaceChildren(...warnings.map((p) => el("p", { className: "flash-error", textContent: `${p.name} (@${p.username}), whom you blocked, is speaking.` })));
@@ -285,7 +300,9 @@ function render() {
 
 function addPin(pin) {
   if (document.querySelector(`#pins li[data-post="${pin.post_id}"]`)) return;
-  const li = el("li", {}, el("a", { href: pin.url, textContent: `@${pin.author}: ${pin.body}` }));
+  const unpin = el("button", { type: "button", className: "secondary small-button", textContent: "Unpin", hidden: !can.has("unpin") });
+  unpin.dataset.unpin = pin.post_id;
+  const li = el("li", {}, el("a", { href: pin.url, textContent: `@${pin.author}: ${pin.body}` }), " ", unpin);
   li.dataset.post = pin.post_id;
   $("pins").prepend(li);
 }
@@ -311,6 +328,31 @@ function showLine(event) {
   $("waiting-seconds").textContent = event.seconds == null ? "" : `: about ${event.seconds} ${event.seconds === 1 ? "second" : "seconds"}`;
   $("waiting-position").textContent = event.position === 1 ? "You're next." : `${event.position - 1} ${event.position === 2 ? "person is" : "people are"} ahead of you.`;
   setStatus("Waiting for a place in the room…");
+}
+
+// This page's socket is closed for good (removed, blocked, another tab took its place): it may do nothing more in
+// the room, so it offers nothing but the way out (the microphone stops with `room:can`), instead of buttons that
+// answered "Not connected; trying again…" while nothing tried.
+function shut() {
+  invited = false;
+  allow({ can: [], can_target: {} });
+  render();
+  document.querySelector(".dock-react").hidden = true;
+}
+
+// The Space ended: its page becomes the ended one. Someone listening while browsing another page (browse.js keeps
+// the room hidden) stays on that page, told in the mini-player, whose link now loads the ended page: reloading
+// the page they were on lost what they were typing there.
+function ended(url) {
+  if (stopped) return;
+  stopped = true;
+  setStatus("This Space has ended.");
+  if (window.spacesBrowse && !window.spacesBrowse.roomShown) {
+    $("mini-return").dataset.leave = "";
+    $("mini-leave").textContent = "Close";
+    return;
+  }
+  location.href = url;
 }
 
 // Refused for good: say why. Someone who was in line is no longer waiting for anything, so the line says so too
@@ -378,6 +420,8 @@ root.addEventListener("click", (click) => {
     send({ type: target.dataset.send });
   } else if (target.id === "next-speaker") {
     send({ type: "approve", user_id: Number(target.dataset.user) });
+  } else if (target.dataset.unpin) {
+    send({ type: "unpin", post_id: Number(target.dataset.unpin) });
   } else if (target.dataset.act) {
     send({ type: target.dataset.act, user_id: Number(target.dataset.user) });
   } else if (target.dataset.react) {
@@ -385,13 +429,21 @@ root.addEventListener("click", (click) => {
   }
 });
 
+// The host leaving on purpose ends the Space: without them it only waited out the grace period, its listeners told
+// "The host is reconnecting" by a host who had gone.
+root.querySelector(".dock [data-leave]").addEventListener("click", (click) => {
+  if (!can.has("end")) return;
+  click.preventDefault();
+  if (confirm("Leaving ends this Space for everyone. End it and leave?")) send({ type: "end" });
+});
+
 $("pin-form").addEventListener("submit", (submit) => {
   submit.preventDefault();
   const input = $("pin-post");
   const numbers = input.value.match(/\d+/g);
   if (!numbers) { setStatus("Enter a post link or number to pin."); return; }
-  send({ type: "pin", post_id: Number(numbers[numbers.length - 1]) });
-  input.value = "";
+  pinning = Number(numbers[numbers.length - 1]);
+  send({ type: "pin", post_id: pinning });
 });
 
 // How long each raised hand has waited, kept current.

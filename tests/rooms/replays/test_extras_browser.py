@@ -101,3 +101,55 @@ def test_the_host_sees_the_curve_and_a_posted_clip_plays_on_the_timeline(browser
     expect(card.get_by_role("link", name="Hear it in the full replay at 00:01:00")).to_be_visible()
     page.screenshot(path=str(SHOTS / f"clip-post-{width}.png"), full_page=True)
     page.context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_an_unrecorded_spaces_curve_is_drawn_in_its_colours_and_promises_no_replay(browser, live_daphne, width):
+    host = make_host(username="maya", display_name="Maya")
+    space = LiveSpaceFactory(host=host, title="Gardens")
+    started = space.started_at
+    for n, (listeners, joins, leaves, reactions) in enumerate([(3, 3, 0, 2), (9, 7, 1, 12), (6, 1, 4, 3)]):
+        ListenerSample.objects.create(
+            space=space,
+            minute=started.replace(second=0, microsecond=0) + timedelta(minutes=n),
+            listeners=listeners,
+            joins=joins,
+            leaves=leaves,
+            reactions=reactions,
+        )
+    space = services.space_end(space=space, by=host)
+    Space.objects.filter(pk=space.pk).update(ended_at=started + timedelta(minutes=3))
+
+    page = signed_in_page(
+        browser, f"http://{live_daphne}", host, space.get_absolute_url(), viewport={"width": width, "height": 900}
+    )
+    curve = page.locator("#listener-curve")
+    expect(curve).to_contain_text("Peak 9")
+    # Without the replay's stylesheet the bars and the line were solid black blobs.
+    expect(curve.locator(".curve-join").first).to_have_css("fill", "rgb(21, 128, 61)")
+    expect(curve.locator(".curve-line")).to_have_css("fill", "none")
+    # There is no replay to seek: the page offers none.
+    expect(curve).not_to_contain_text("Click the curve")
+    expect(curve.locator("table a")).to_have_count(0)
+    page.screenshot(path=str(SHOTS / f"curve-unrecorded-{width}.png"), full_page=True)
+    page.context.close()
+
+
+def test_a_listener_already_in_the_room_sees_rec_when_the_host_starts_recording(browser, live_daphne):
+    host = make_host(username="maya", display_name="Maya")
+    space = LiveSpaceFactory(host=host, title="Gardens")
+    base = f"http://{live_daphne}"
+    listener = signed_in_page(browser, base, UserFactory(username="sam"), space.get_absolute_url())
+    host_page = signed_in_page(browser, base, host, space.get_absolute_url())
+    for page in (listener, host_page):
+        expect(page.locator("#room")).to_have_attribute("data-connected", "true")
+    expect(listener.locator("#rec-badge")).to_be_hidden()
+
+    host_page.get_by_role("button", name="Record this Space").click()
+    expect(host_page.locator("#rec-badge")).to_be_visible()
+    # The listener's page had no badge to show: they were recorded without a word.
+    expect(listener.locator("#rec-badge")).to_contain_text("This Space is being recorded")
+    expect(listener.locator("#rec-announce")).to_have_text("This Space is being recorded.")
+    assert listener.errors == []
+    listener.context.close()
+    host_page.context.close()
