@@ -151,13 +151,25 @@ class ParticipantInline(OwnedInline, admin.TabularInline):
 
 
 class ReportInline(OwnedInline, admin.TabularInline):
+    """Reports on people in the host's Space, for the host to act on in the room. Who reported is not shown,
+    and reports on the Space itself or on the host go to the staff alone: the reported never learn who
+    reported them."""
+
     model = SpaceReport
-    fields = ["reporter", "reported_user", "reason", "details", "created_at"]
+    fields = ["reported_user", "reason", "details", "created_at"]
     readonly_fields = fields
     extra = 0
+    verbose_name = "report on someone in the Space"
+    verbose_name_plural = "reports on people in the Space"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).filter(space__host=request.user).select_related("reporter")
+        return (
+            super()
+            .get_queryset(request)
+            .filter(space__host=request.user, reported_user__isnull=False)
+            .exclude(reported_user=request.user)
+            .select_related("reported_user")
+        )
 
 
 class StudioSpaceForm(forms.ModelForm):

@@ -171,7 +171,9 @@ def space_report(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            messages.success(request, "Thanks. The host and our moderators will review your report.")
+            about_the_host = reported is None or reported.pk == space.host_id
+            reviewers = "Our moderators" if about_the_host else "The host and our moderators"
+            messages.success(request, f"Thanks. {reviewers} will review your report.")
             return redirect(space)
     context = {"space": space, "reported": reported, "form": form}
     return render(request, "rooms/report.html", context, status=form_status(form))
