@@ -122,6 +122,14 @@ def test_a_blocker_profile_and_posts_are_hidden_from_the_blocked(alice_client, a
         assert response.status_code == 403 and "secret" not in response.content.decode()
 
 
+def test_a_blocked_profile_says_its_posts_are_hidden_not_that_there_are_none(alice_client, alice, bob):
+    PostFactory(author=bob, body="hidden from alice")
+    services.block_create(blocker=alice, blocked=bob)
+    html = alice_client.get(bob.get_absolute_url()).content.decode()
+    assert "hidden from alice" not in html and "No posts yet." not in html
+    assert "You blocked @bob, so their posts are hidden." in html
+
+
 def test_other_peoples_conversations_are_404(client, alice, bob, charlie):
     message = services.message_send(sender=alice, recipient=bob, body="private")
     client.force_login(charlie)
