@@ -389,11 +389,19 @@ def conversation(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect(thread)
     if request.method == "GET":
         services.conversation_mark_read(conversation=thread, user=request.user)
+    # A box that every message is refused from is not offered: the reason is said in its place.
+    refused = ""
+    if not form.is_bound:
+        try:
+            services.message_check(sender=request.user, recipient=other)
+        except ValidationError as exc:
+            refused = error_text(exc)
     context = {
         "conversation": thread,
         "other": other,
         "messages_list": selectors.messages_in(conversation=thread),
         "form": form,
+        "refused": refused,
     }
     return render(request, "accounts/conversation.html", context, status=form_status(form))
 
