@@ -8,6 +8,7 @@ from functools import partial
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts import services as account_services
@@ -750,6 +751,8 @@ def reminds_at_start(space: Space, *, now: datetime | None = None) -> bool:
 def reminder_set(*, space: Space, user: User) -> Reminder:
     if space.state != Space.State.SCHEDULED:
         raise ValidationError("Reminders are for Spaces that haven't started.")
+    if not (decision := access.may_set_reminder(space=space, user=user)):
+        raise ValidationError(decision.reason)
     reminder, _ = Reminder.objects.get_or_create(space=space, user=user, defaults={"at_start": reminds_at_start(space)})
     return reminder
 
@@ -768,6 +771,15 @@ def reminder_text(*, reminder: Reminder, now: datetime) -> str:
     if reminder.user_id == space.host_id:
         return f"Your Space “{space.title}” {when}."
     return f"“{space.title}” by {space.host.name} {when}."
+
+
+def reminders_delete_between(*, user: User, other: User) -> int:
+    """After a block: reminders either way would never come (no notification crosses a block), so none is left
+    promising one."""
+    deleted, _ = Reminder.objects.filter(
+        Q(space__host=user, user=other) | Q(space__host=other, user=user), space__state=Space.State.SCHEDULED
+    ).delete()
+    return deleted
 
 
 def reminder_delete(*, space: Space, user: User) -> bool:

@@ -264,6 +264,7 @@ def space_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "is_host": space.host_id == request.user.pk,
         "decision": decision,
         "reminder": selectors.reminder_of(space=space, user=request.user),
+        "may_set_reminder": access.may_set_reminder(space=space, user=request.user),
         "pins": selectors.pins_in(space=space),
         "share_url": request.build_absolute_uri(space.get_absolute_url()),
         "reactions": REACTIONS,
