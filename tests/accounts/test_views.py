@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from allauth.account.models import EmailAddress
 from django.core import mail
@@ -128,6 +130,16 @@ def test_a_blocked_profile_says_its_posts_are_hidden_not_that_there_are_none(ali
     html = alice_client.get(bob.get_absolute_url()).content.decode()
     assert "hidden from alice" not in html and "No posts yet." not in html
     assert "You blocked @bob, so their posts are hidden." in html
+
+
+def test_something_from_this_minute_is_said_to_be_from_just_now_not_0_minutes_ago(client, alice, bob):
+    post = PostFactory(author=bob, body="fresh post")
+    services.notification_create(recipient=alice, actor=bob, kind=Notification.Kind.OTHER, text="fresh note")
+    client.force_login(alice)
+    for url in [reverse("accounts:notifications"), post.get_absolute_url()]:
+        html = client.get(url).content.decode().replace("\xa0", " ")
+        assert "0 minutes ago" not in html
+        assert re.search(r">(now|\d+ seconds? ago)</time>", html), url
 
 
 def test_other_peoples_conversations_are_404(client, alice, bob, charlie):
