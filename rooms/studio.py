@@ -20,6 +20,7 @@ from accounts.selectors import is_blocked_between
 from spaces_site.http import error_text, login_redirect, safe_next
 
 from . import access, services
+from .forms import label_in_local_time
 from .models import Invitation, Participant, Role, Space, SpaceReport
 
 
@@ -181,6 +182,9 @@ class StudioSpaceForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        # The admin's own note calls the host's zone "server time"; the label says which zone it is.
+        if "scheduled_for" in self.fields:  # read-only once the Space started
+            label_in_local_time(self.fields["scheduled_for"])
         if self.instance.pk:  # as the rest of the site writes them, not as stored ("music,synths")
             self.initial["topics"] = ", ".join(self.instance.topic_list)
 

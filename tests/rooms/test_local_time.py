@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import Notification
 from rooms import services
@@ -74,6 +75,14 @@ class TestReadersZone:
             )
         assert response.status_code == 302
         assert Space.objects.get(title="Apéro").scheduled_for == datetime(2026, 11, 21, 14, 0, tzinfo=UTC)
+
+    def test_the_studio_says_which_zone_its_start_times_are_in(self, client, host):
+        host.time_zone = "Europe/Paris"
+        host.save()
+        space = services.space_create(host=host, title="Studio", scheduled_for=timezone.now() + timedelta(days=1))
+        client.force_login(host)
+        for url in ["/studio/rooms/space/add/", f"/studio/rooms/space/{space.pk}/change/"]:
+            assert "Start time (Europe/Paris)" in client.get(url).text
 
 
 class TestReminders:
