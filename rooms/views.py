@@ -36,7 +36,7 @@ def space_list(request: HttpRequest) -> HttpResponse:
     context = {
         "query": query,
         "live": selectors.spaces_live_ranked(user=request.user, query=query)[:50],
-        "upcoming": selectors.spaces_upcoming(query=query)[:50],
+        "upcoming": selectors.spaces_upcoming_for(user=request.user, query=query)[:50],
         "topics": selectors.topics_now(),
         "eligibility": access.host_eligibility(user=request.user),
     }
