@@ -113,7 +113,7 @@ def label_in_local_time(field: forms.Field) -> None:
 
 
 class SpaceEditForm(forms.Form):
-    title = forms.CharField(max_length=100)
+    title = forms.CharField(max_length=100, error_messages={"required": "Give your Space a title."})
     topics = forms.CharField(max_length=100, required=False, help_text="Up to 3 topics, separated by commas.")
     scheduled_for = forms.DateTimeField(
         label="Start time",

@@ -95,6 +95,13 @@ class TestScheduleForm:
         assert response.status_code == 422
         assert Space.objects.get(pk=space.pk).title == space.title
 
+    def test_edit_with_no_title_asks_for_one_as_the_new_space_form_does(self, host_client, host):
+        space = SpaceFactory(host=host)
+        data = {"title": " ", "topics": "", "scheduled_for": local(space.scheduled_for)}
+        response = host_client.post(reverse("rooms:edit", args=[space.pk]), data)
+        assert response.status_code == 422
+        assert "Give your Space a title." in response.text and "This field is required." not in response.text
+
     def test_another_account_cannot_edit_or_cancel(self, client, host, listener):
         space = SpaceFactory(host=host)
         client.force_login(listener)
