@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from accounts import services as account_services
-from accounts.models import Message, Notification
+from accounts.models import Block, Message, Notification
 from rooms import services
 from rooms.models import Invitation, Space
 from tests.accounts.factories import UserFactory
@@ -107,3 +107,12 @@ def test_a_block_drops_reminders_and_none_is_offered_across_it(client, host, lis
     client.post(reverse("rooms:reminder", args=[upcoming.pk]))
     assert reason in page_text(client, upcoming.get_absolute_url())
     assert not upcoming.reminders.filter(user=listener).exists()
+
+
+def test_a_reminder_left_from_before_a_block_promises_nothing(client, host, listener):
+    upcoming = SpaceFactory(host=host)
+    services.reminder_set(space=upcoming, user=listener)
+    Block.objects.create(blocker=listener, blocked=host)  # as rows made before blocks dropped reminders
+    client.force_login(listener)
+    page = page_text(client, upcoming.get_absolute_url())
+    assert "We'll remind you" not in page and "You blocked @maya; unblock them" in page
