@@ -270,6 +270,8 @@ def space_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "reactions": REACTIONS,
     }
     if space.state == Space.State.SCHEDULED:
+        if context["is_host"]:
+            context["reminded"] = selectors.reminded_count(space=space)
         return render(request, "rooms/scheduled.html", context)
     if not decision:
         return render(request, "rooms/refused.html", context, status=403)

@@ -102,6 +102,13 @@ class TestScheduleForm:
         assert response.status_code == 422
         assert "Give your Space a title." in response.text and "This field is required." not in response.text
 
+    def test_the_host_sees_how_many_people_set_a_reminder(self, host_client, host):
+        space = SpaceFactory(host=host)
+        assert "Nobody has set a reminder yet." in host_client.get(space.get_absolute_url()).text
+        for person in UserFactory.create_batch(2):
+            services.reminder_set(space=space, user=person)
+        assert "2 people have set a reminder." in host_client.get(space.get_absolute_url()).text
+
     def test_another_account_cannot_edit_or_cancel(self, client, host, listener):
         space = SpaceFactory(host=host)
         client.force_login(listener)
