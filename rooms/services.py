@@ -174,6 +174,15 @@ def space_update(
     if rescheduled:
         # A new time means a new notice, ahead or at the start depending on how far away it now is.
         Reminder.objects.filter(space=space).update(sent_at=None, at_start=reminds_at_start(space))
+        # No time in the text: it is one text for people in many zones; the Space's page shows theirs.
+        reminded = Reminder.objects.filter(space=space).exclude(user_id=space.host_id).values_list("user_id", flat=True)
+        account_services.notification_create_many(
+            recipient_ids=list(reminded),
+            actor=space.host,
+            kind=Notification.Kind.SPACE_REMINDER,
+            text=f"{space.host.name} moved “{space.title}” to a new time; your reminder moves with it.",
+            url=space.get_absolute_url(),
+        )
         signals.space_rescheduled.send(sender=Space, space=space, previous_time=previous_time)
     return space
 

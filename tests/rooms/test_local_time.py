@@ -95,6 +95,18 @@ class TestReminders:
         assert reminders_of(listener) == ["“Synths” by Maya starts in 28 minutes."]
         assert reminders_of(host) == ["Your Space “Synths” starts in 28 minutes."]
 
+    def test_people_with_a_reminder_are_told_the_space_moved(self, host, listener):
+        with time_machine.travel(NOON, tick=False):
+            space = services.space_create(host=host, title="Synths", scheduled_for=NOON + timedelta(hours=2))
+            services.reminder_set(space=space, user=listener)
+            services.space_update(space=space, by=host, title="Synths, renamed")
+            assert not Notification.objects.filter(recipient=listener).exists()  # the time did not change
+            services.space_update(space=space, by=host, scheduled_for=NOON + timedelta(hours=5))
+        assert list(Notification.objects.filter(recipient=listener).values_list("text", flat=True)) == [
+            "Maya moved “Synths, renamed” to a new time; your reminder moves with it."
+        ]
+        assert not Notification.objects.filter(recipient=host).exists()
+
     def test_a_space_minutes_away_is_reminded_at_the_start_not_ahead(self, client, host, listener):
         with time_machine.travel(NOON, tick=False):
             space = services.space_create(host=host, title="Quick", scheduled_for=NOON + timedelta(minutes=2))
