@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.selectors import is_blocked_between
 
 from . import access, services
 from .models import Space, SpaceReport
@@ -81,6 +82,8 @@ class SpaceForm(forms.Form):
                 raise forms.ValidationError(f"No account is called @{name}.")
             if user.pk == self.host.pk:
                 raise forms.ValidationError("You are the host; name someone else as co-host.")
+            if is_blocked_between(self.host, user):  # the service refuses it too, but above the whole form
+                raise forms.ValidationError(f"You can't name @{user.username} as a co-host.")
             users.append(user)
         return users
 

@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts import services as account_services
 from accounts.models import Follow, User
 from rooms import services
 from rooms.models import Participant, Reminder, Role, Space
@@ -82,6 +83,13 @@ class TestScheduleForm:
         assert response.status_code == 403
         assert b"you need <strong>179</strong> more" in response.content
         assert client.post(reverse("rooms:new"), schedule_data()).status_code == 403
+        assert not Space.objects.exists()
+
+    def test_a_cohost_across_a_block_is_an_error_on_the_cohosts_field(self, host_client, host, listener):
+        account_services.block_create(blocker=listener, blocked=host)
+        response = host_client.post(reverse("rooms:new"), schedule_data(cohosts="sam"))
+        assert response.status_code == 422
+        assert response.context["form"].errors["cohosts"] == ["You can't name @sam as a co-host."]
         assert not Space.objects.exists()
 
     def test_start_now_goes_live(self, host_client, host):
