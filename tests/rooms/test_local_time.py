@@ -76,6 +76,14 @@ class TestReadersZone:
         assert response.status_code == 302
         assert Space.objects.get(title="Apéro").scheduled_for == datetime(2026, 11, 21, 14, 0, tzinfo=UTC)
 
+    def test_the_profile_offers_only_zones_that_are_places(self, client, listener):
+        client.force_login(listener)
+        choices = [
+            value
+            for value, _ in client.get(reverse("accounts:profile_edit")).context["form"].fields["time_zone"].choices
+        ]
+        assert "Europe/Paris" in choices and "localtime" not in choices and "Factory" not in choices
+
     def test_the_studio_says_which_zone_its_start_times_are_in(self, client, host):
         host.time_zone = "Europe/Paris"
         host.save()
