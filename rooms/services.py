@@ -811,6 +811,13 @@ def space_report_create(
     )
 
 
+def space_reports_mark(*, report_ids: list[int], status: str) -> int:
+    """Staff mark Space reports actioned or dismissed, as they do reports on people and posts."""
+    if status not in SpaceReport.Status.values:
+        raise ValidationError("No such report status.")
+    return SpaceReport.objects.filter(pk__in=report_ids).update(status=status)
+
+
 def space_share_to_timeline(*, space: Space, user: User, url: str) -> Post:
     return account_services.post_create(author=user, body=f"Listen in: {space.title} {url}"[:280])
 
