@@ -427,6 +427,9 @@ def conversation_new_messages(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def notifications(request: HttpRequest) -> HttpResponse:
     page = Paginator(selectors.notifications_for(user=request.user), 30).get_page(request.GET.get("page"))
+    # Seen now: those shown are read (the bell drawn with this page counts the rest), and drawn as new this once.
+    page.object_list = list(page.object_list)
+    services.notifications_mark_read(user=request.user, ids=[n.pk for n in page.object_list if n.read_at is None])
     return render(request, "accounts/notifications.html", {"page": page})
 
 

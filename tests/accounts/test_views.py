@@ -179,6 +179,15 @@ def test_bell_shows_unread_count_and_marking_read_clears_it(client, alice, bob):
     assert 'data-testid="bell-count"' not in client.get("/").content.decode()
 
 
+def test_opening_the_notifications_reads_them_and_shows_them_as_new_this_once(client, alice, bob):
+    services.follow_create(follower=alice, followee=bob)
+    client.force_login(bob)
+    first = client.get(reverse("accounts:notifications")).content.decode()
+    assert "(unread)" in first and 'data-testid="bell-count"' not in first
+    assert not Notification.objects.filter(recipient=bob, read_at__isnull=True).exists()
+    assert "(unread)" not in client.get(reverse("accounts:notifications")).content.decode()
+
+
 def test_marking_bad_notification_ids_is_400(alice_client):
     assert alice_client.post(reverse("accounts:notifications_read"), {"id": "x"}).status_code == 400
     # "²" is a digit to str.isdigit() but not a number to int(): it was a 500.
