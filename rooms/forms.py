@@ -123,6 +123,8 @@ class SpaceEditForm(forms.Form):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
     )
+    # Left out of the form (an older page), it stays as it was.
+    speaking_policy = forms.ChoiceField(choices=Space.SpeakingPolicy.choices, label="Who can speak", required=False)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -133,6 +135,9 @@ class SpaceEditForm(forms.Form):
             return services.clean_topics(self.cleaned_data["topics"])
         except ValidationError as exc:
             raise forms.ValidationError(exc.messages) from None
+
+    def clean_speaking_policy(self) -> str | None:
+        return self.cleaned_data["speaking_policy"] or None
 
     def clean_scheduled_for(self):
         when = self.cleaned_data["scheduled_for"]

@@ -78,7 +78,12 @@ def space_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if space.state != Space.State.SCHEDULED:
         messages.error(request, "Only a scheduled Space can be edited.")
         return redirect(space)
-    initial = {"title": space.title, "topics": ", ".join(space.topic_list), "scheduled_for": space.scheduled_for}
+    initial = {
+        "title": space.title,
+        "topics": ", ".join(space.topic_list),
+        "scheduled_for": space.scheduled_for,
+        "speaking_policy": space.speaking_policy,
+    }
     form = SpaceEditForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:

@@ -117,6 +117,19 @@ class TestScheduleForm:
             services.reminder_set(space=space, user=person)
         assert "2 people have set a reminder." in host_client.get(space.get_absolute_url()).text
 
+    def test_the_host_changes_who_can_speak_when_editing(self, host_client, host):
+        space = SpaceFactory(host=host)
+        form = host_client.get(reverse("rooms:edit", args=[space.pk])).text
+        assert "Who can speak" in form and '<option value="everyone" selected>' in form
+        data = {
+            "title": space.title,
+            "topics": "",
+            "scheduled_for": local(space.scheduled_for),
+            "speaking_policy": "invited",
+        }
+        assert host_client.post(reverse("rooms:edit", args=[space.pk]), data).status_code == 302
+        assert Space.objects.get(pk=space.pk).speaking_policy == "invited"
+
     def test_another_account_cannot_edit_or_cancel(self, client, host, listener):
         space = SpaceFactory(host=host)
         client.force_login(listener)
