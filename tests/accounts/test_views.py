@@ -142,6 +142,14 @@ def test_something_from_this_minute_is_said_to_be_from_just_now_not_0_minutes_ag
         assert re.search(r">(now|\d+ seconds? ago)</time>", html), url
 
 
+def test_a_bio_links_its_mentions_and_hashtags_and_escapes_the_rest(client, alice):
+    User.objects.filter(pk=alice.pk).update(bio="Hosting with @bob on #jazz nights <b>loud</b>")
+    html = client.get(alice.get_absolute_url()).content.decode()
+    assert '<a class="mention" href="/@bob/">@bob</a>' in html
+    assert '<a class="hashtag" href="/tags/jazz/">#jazz</a>' in html
+    assert "&lt;b&gt;loud&lt;/b&gt;" in html
+
+
 def test_other_peoples_conversations_are_404(client, alice, bob, charlie):
     message = services.message_send(sender=alice, recipient=bob, body="private")
     client.force_login(charlie)
