@@ -117,8 +117,8 @@ def post_delete(*, post: Post, by: User) -> None:
     post.delete()
 
 
-@transaction.atomic
-def message_send(*, sender: User, recipient: User, body: str) -> Message:
+def message_check(*, sender: User, recipient: User) -> None:
+    """Raise the reason `sender` may not message `recipient` (a block either way, their message setting)."""
     if sender.pk == recipient.pk:
         raise ValidationError("You can't message yourself.")
     if Block.objects.filter(blocker=recipient, blocked=sender).exists():
@@ -126,6 +126,11 @@ def message_send(*, sender: User, recipient: User, body: str) -> Message:
     if Block.objects.filter(blocker=sender, blocked=recipient).exists():
         raise ValidationError(f"You blocked @{recipient.username}; unblock them to send a message.")
     _check_accepts_messages(sender=sender, recipient=recipient)
+
+
+@transaction.atomic
+def message_send(*, sender: User, recipient: User, body: str) -> Message:
+    message_check(sender=sender, recipient=recipient)
     body = clean_text(body, limit=settings.DM_MAX_LENGTH, what="A message")
     ratelimit.check("message", sender.pk)
     user_a, user_b = sorted((sender, recipient), key=lambda u: u.pk)

@@ -10,9 +10,11 @@ from django.urls import reverse
 from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from .usernames import HANDLE
+
 # A mention is not preceded by a word character (so e-mail addresses are not mentions) and does not
 # end with a dot or dash ("thanks @bob." mentions bob).
-MENTION = r"(?<![\w@/])@(?P<mention>\w(?:[\w.\-]*\w)?)"
+MENTION = rf"(?<![\w@/])@(?P<mention>{HANDLE})"
 # A hashtag has at least one letter (so "#1" is not one) and is not part of a word or an entity ("&#39;").
 HASHTAG = r"(?<![\w#&/])#(?P<hashtag>\w*[^\W\d_]\w*)"
 URL = r"(?P<url>https?://[^\s<>\"']+|www\.[^\s<>\"']+)"

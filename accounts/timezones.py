@@ -17,7 +17,8 @@ COOKIE = "tz"
 
 @lru_cache(maxsize=1)
 def known_zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+    # Not places: "localtime" is whatever the server's own zone is, "Factory" shows times as "-00".
+    return frozenset(zoneinfo.available_timezones() - {"localtime", "Factory"})
 
 
 def zone_named(name: str | None) -> zoneinfo.ZoneInfo | None:

@@ -9,6 +9,7 @@ skeleton an existing handle has (adapter.py), through the indexed column `User.u
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from functools import cache
 
@@ -16,6 +17,9 @@ from confusable_homoglyphs.confusables import confusables_data
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.urls import URLPattern, URLResolver, get_resolver
+
+# What an @mention can name (accounts.text): letters, digits and "_", with "." or "-" only between them.
+HANDLE = r"\w(?:[\w.\-]*\w)?"
 
 # Not routes, but names people would take for the site speaking.
 RESERVED_EXTRA = {
@@ -73,5 +77,9 @@ def validate_username(username: str) -> None:
     limit = settings.USERNAME_MAX_LENGTH
     if len(username) > limit:
         raise ValidationError(f"Usernames can be at most {limit} characters (this one has {len(username)}).")
+    if not re.fullmatch(HANDLE, username):
+        raise ValidationError(
+            "A username can have letters, numbers and “_”, and “.” or “-” between them, so that @mentions find it."
+        )
     if username.lower() in reserved_names() or skeleton(username) in _reserved_skeletons():
         raise ValidationError(f"@{username} is reserved by Spaces; choose another username.")

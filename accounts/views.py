@@ -389,11 +389,19 @@ def conversation(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect(thread)
     if request.method == "GET":
         services.conversation_mark_read(conversation=thread, user=request.user)
+    # A box that every message is refused from is not offered: the reason is said in its place.
+    refused = ""
+    if not form.is_bound:
+        try:
+            services.message_check(sender=request.user, recipient=other)
+        except ValidationError as exc:
+            refused = error_text(exc)
     context = {
         "conversation": thread,
         "other": other,
         "messages_list": selectors.messages_in(conversation=thread),
         "form": form,
+        "refused": refused,
     }
     return render(request, "accounts/conversation.html", context, status=form_status(form))
 
@@ -419,6 +427,9 @@ def conversation_new_messages(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def notifications(request: HttpRequest) -> HttpResponse:
     page = Paginator(selectors.notifications_for(user=request.user), 30).get_page(request.GET.get("page"))
+    # Seen now: those shown are read (the bell drawn with this page counts the rest), and drawn as new this once.
+    page.object_list = list(page.object_list)
+    services.notifications_mark_read(user=request.user, ids=[n.pk for n in page.object_list if n.read_at is None])
     return render(request, "accounts/notifications.html", {"page": page})
 
 

@@ -185,6 +185,15 @@ def permissions_for(role: str) -> dict[str, object]:
 KNOWN_ACTIONS: frozenset[str] = frozenset().union(*ACTIONS_BY_ROLE.values())
 
 
+def may_set_reminder(*, space: Space, user: User) -> Decision:
+    """A reminder is a notification from the host, and none crosses a block either way: it would never come."""
+    if Block.objects.filter(blocker_id=space.host_id, blocked=user).exists():
+        return Decision(False, "The host has blocked you.")
+    if Block.objects.filter(blocker=user, blocked_id=space.host_id).exists():
+        return Decision(False, f"You blocked @{space.host.username}; unblock them to be reminded of their Spaces.")
+    return ALLOW
+
+
 def can_replay(*, space: Space, user: User) -> Decision:
     """May `user` play an ended Space's recording, read its transcript or hear its clips? The Space's own
     rules: its host; anyone else who could have entered it (not removed from it, not blocked by the host,

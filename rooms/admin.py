@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 
+from . import services
 from .models import Invitation, Participant, PinnedPost, Reminder, Space, SpaceReport
 
 
@@ -54,9 +55,20 @@ class ReminderAdmin(admin.ModelAdmin):
     raw_id_fields = ["user", "space"]
 
 
+@admin.action(description="Mark selected reports as actioned")
+def mark_actioned(modeladmin, request, queryset):
+    services.space_reports_mark(report_ids=list(queryset.values_list("pk", flat=True)), status="actioned")
+
+
+@admin.action(description="Dismiss selected reports")
+def mark_dismissed(modeladmin, request, queryset):
+    services.space_reports_mark(report_ids=list(queryset.values_list("pk", flat=True)), status="dismissed")
+
+
 @admin.register(SpaceReport)
 class SpaceReportAdmin(admin.ModelAdmin):
-    list_display = ["space", "reported_user", "reason", "reporter", "created_at"]
-    list_filter = ["reason", "created_at"]
+    list_display = ["space", "reported_user", "reason", "reporter", "status", "created_at"]
+    list_filter = ["status", "reason", "created_at"]
     search_fields = ["space__title", "reported_user__username", "details"]
     raw_id_fields = ["space", "reporter", "reported_user"]
+    actions = [mark_actioned, mark_dismissed]

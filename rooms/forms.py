@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.selectors import is_blocked_between
 
 from . import access, services
 from .models import Space, SpaceReport
@@ -81,6 +82,8 @@ class SpaceForm(forms.Form):
                 raise forms.ValidationError(f"No account is called @{name}.")
             if user.pk == self.host.pk:
                 raise forms.ValidationError("You are the host; name someone else as co-host.")
+            if is_blocked_between(self.host, user):  # the service refuses it too, but above the whole form
+                raise forms.ValidationError(f"You can't name @{user.username} as a co-host.")
             users.append(user)
         return users
 
@@ -113,13 +116,15 @@ def label_in_local_time(field: forms.Field) -> None:
 
 
 class SpaceEditForm(forms.Form):
-    title = forms.CharField(max_length=100)
+    title = forms.CharField(max_length=100, error_messages={"required": "Give your Space a title."})
     topics = forms.CharField(max_length=100, required=False, help_text="Up to 3 topics, separated by commas.")
     scheduled_for = forms.DateTimeField(
         label="Start time",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
     )
+    # Left out of the form (an older page), it stays as it was.
+    speaking_policy = forms.ChoiceField(choices=Space.SpeakingPolicy.choices, label="Who can speak", required=False)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -130,6 +135,9 @@ class SpaceEditForm(forms.Form):
             return services.clean_topics(self.cleaned_data["topics"])
         except ValidationError as exc:
             raise forms.ValidationError(exc.messages) from None
+
+    def clean_speaking_policy(self) -> str | None:
+        return self.cleaned_data["speaking_policy"] or None
 
     def clean_scheduled_for(self):
         when = self.cleaned_data["scheduled_for"]

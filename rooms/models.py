@@ -233,6 +233,11 @@ class Reminder(models.Model):
 
 
 class SpaceReport(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ACTIONED = "actioned", "Actioned"
+        DISMISSED = "dismissed", "Dismissed"
+
     class Reason(models.TextChoices):
         SPAM = "spam", "Spam"
         ABUSE = "abuse", "Abuse or harassment"
@@ -246,6 +251,7 @@ class SpaceReport(models.Model):
     )
     reason = models.CharField(max_length=10, choices=Reason.choices)
     details = models.CharField(max_length=500, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
     created_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:

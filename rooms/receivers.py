@@ -13,3 +13,8 @@ from . import services
 @receiver(block_created, dispatch_uid="rooms.remove_blocked_from_live_spaces")
 def remove_blocked_from_live_spaces(sender, *, blocker: User, blocked: User, **kwargs) -> None:
     services.participant_remove_blocked(host=blocker, user=blocked)
+
+
+@receiver(block_created, dispatch_uid="rooms.drop_reminders_across_a_block")
+def drop_reminders_across_a_block(sender, *, blocker: User, blocked: User, **kwargs) -> None:
+    services.reminders_delete_between(user=blocker, other=blocked)

@@ -33,6 +33,11 @@ def spaces_upcoming(*, query: str = "") -> QuerySet[Space]:
     return _search(Space.objects.filter(state=Space.State.SCHEDULED), query).order_by("scheduled_for", "pk")
 
 
+def spaces_upcoming_for(*, user: User, query: str = "") -> QuerySet[Space]:
+    """Upcoming Spaces for the Spaces tab: none whose host blocked `user` (its page only says so)."""
+    return spaces_upcoming(query=query).exclude(host__in=Block.objects.filter(blocked=user).values("blocker_id"))
+
+
 def spaces_live_ranked(*, user: User, query: str = "") -> QuerySet[Space]:
     """Live Spaces for the Spaces tab: those with the most people `user` follows in them (hosting,
     speaking or listening) first, then the most listeners; none whose host blocked `user`."""

@@ -8,6 +8,7 @@ from functools import partial
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts import services as account_services
@@ -173,6 +174,15 @@ def space_update(
     if rescheduled:
         # A new time means a new notice, ahead or at the start depending on how far away it now is.
         Reminder.objects.filter(space=space).update(sent_at=None, at_start=reminds_at_start(space))
+        # No time in the text: it is one text for people in many zones; the Space's page shows theirs.
+        reminded = Reminder.objects.filter(space=space).exclude(user_id=space.host_id).values_list("user_id", flat=True)
+        account_services.notification_create_many(
+            recipient_ids=list(reminded),
+            actor=space.host,
+            kind=Notification.Kind.SPACE_REMINDER,
+            text=f"{space.host.name} moved “{space.title}” to a new time; your reminder moves with it.",
+            url=space.get_absolute_url(),
+        )
         signals.space_rescheduled.send(sender=Space, space=space, previous_time=previous_time)
     return space
 
@@ -750,6 +760,8 @@ def reminds_at_start(space: Space, *, now: datetime | None = None) -> bool:
 def reminder_set(*, space: Space, user: User) -> Reminder:
     if space.state != Space.State.SCHEDULED:
         raise ValidationError("Reminders are for Spaces that haven't started.")
+    if not (decision := access.may_set_reminder(space=space, user=user)):
+        raise ValidationError(decision.reason)
     reminder, _ = Reminder.objects.get_or_create(space=space, user=user, defaults={"at_start": reminds_at_start(space)})
     return reminder
 
@@ -770,6 +782,15 @@ def reminder_text(*, reminder: Reminder, now: datetime) -> str:
     return f"“{space.title}” by {space.host.name} {when}."
 
 
+def reminders_delete_between(*, user: User, other: User) -> int:
+    """After a block: reminders either way would never come (no notification crosses a block), so none is left
+    promising one."""
+    deleted, _ = Reminder.objects.filter(
+        Q(space__host=user, user=other) | Q(space__host=other, user=user), space__state=Space.State.SCHEDULED
+    ).delete()
+    return deleted
+
+
 def reminder_delete(*, space: Space, user: User) -> bool:
     if space.host_id == user.pk:
         return False
@@ -788,6 +809,13 @@ def space_report_create(
     return SpaceReport.objects.create(
         space=space, reporter=reporter, reported_user=reported_user, reason=reason, details=details.strip()[:500]
     )
+
+
+def space_reports_mark(*, report_ids: list[int], status: str) -> int:
+    """Staff mark Space reports actioned or dismissed, as they do reports on people and posts."""
+    if status not in SpaceReport.Status.values:
+        raise ValidationError("No such report status.")
+    return SpaceReport.objects.filter(pk__in=report_ids).update(status=status)
 
 
 def space_share_to_timeline(*, space: Space, user: User, url: str) -> Post:

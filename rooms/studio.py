@@ -20,6 +20,7 @@ from accounts.selectors import is_blocked_between
 from spaces_site.http import error_text, login_redirect, safe_next
 
 from . import access, services
+from .forms import label_in_local_time
 from .models import Invitation, Participant, Role, Space, SpaceReport
 
 
@@ -151,13 +152,25 @@ class ParticipantInline(OwnedInline, admin.TabularInline):
 
 
 class ReportInline(OwnedInline, admin.TabularInline):
+    """Reports on people in the host's Space, for the host to act on in the room. Who reported is not shown,
+    and reports on the Space itself or on the host go to the staff alone: the reported never learn who
+    reported them."""
+
     model = SpaceReport
-    fields = ["reporter", "reported_user", "reason", "details", "created_at"]
+    fields = ["reported_user", "reason", "details", "created_at"]
     readonly_fields = fields
     extra = 0
+    verbose_name = "report on someone in the Space"
+    verbose_name_plural = "reports on people in the Space"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).filter(space__host=request.user).select_related("reporter")
+        return (
+            super()
+            .get_queryset(request)
+            .filter(space__host=request.user, reported_user__isnull=False)
+            .exclude(reported_user=request.user)
+            .select_related("reported_user")
+        )
 
 
 class StudioSpaceForm(forms.ModelForm):
@@ -169,6 +182,9 @@ class StudioSpaceForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        # The admin's own note calls the host's zone "server time"; the label says which zone it is.
+        if "scheduled_for" in self.fields:  # read-only once the Space started
+            label_in_local_time(self.fields["scheduled_for"])
         if self.instance.pk:  # as the rest of the site writes them, not as stored ("music,synths")
             self.initial["topics"] = ", ".join(self.instance.topic_list)
 

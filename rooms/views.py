@@ -36,7 +36,7 @@ def space_list(request: HttpRequest) -> HttpResponse:
     context = {
         "query": query,
         "live": selectors.spaces_live_ranked(user=request.user, query=query)[:50],
-        "upcoming": selectors.spaces_upcoming(query=query)[:50],
+        "upcoming": selectors.spaces_upcoming_for(user=request.user, query=query)[:50],
         "topics": selectors.topics_now(),
         "eligibility": access.host_eligibility(user=request.user),
     }
@@ -80,7 +80,12 @@ def space_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if space.state != Space.State.SCHEDULED:
         messages.error(request, "Only a scheduled Space can be edited.")
         return redirect(space)
-    initial = {"title": space.title, "topics": ", ".join(space.topic_list), "scheduled_for": space.scheduled_for}
+    initial = {
+        "title": space.title,
+        "topics": ", ".join(space.topic_list),
+        "scheduled_for": space.scheduled_for,
+        "speaking_policy": space.speaking_policy,
+    }
     form = SpaceEditForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
@@ -173,7 +178,9 @@ def space_report(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            messages.success(request, "Thanks. The host and our moderators will review your report.")
+            about_the_host = reported is None or reported.pk == space.host_id
+            reviewers = "Our moderators" if about_the_host else "The host and our moderators"
+            messages.success(request, f"Thanks. {reviewers} will review your report.")
             return redirect(space)
     context = {"space": space, "reported": reported, "form": form}
     return render(request, "rooms/report.html", context, status=form_status(form))
@@ -264,10 +271,13 @@ def space_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "is_host": space.host_id == request.user.pk,
         "decision": decision,
         "reminder": selectors.reminder_of(space=space, user=request.user),
+        "may_set_reminder": access.may_set_reminder(space=space, user=request.user),
         "share_url": request.build_absolute_uri(space.get_absolute_url()),
         "reactions": REACTIONS,
     }
     if space.state == Space.State.SCHEDULED:
+        if context["is_host"]:
+            context["reminded"] = selectors.reminded_count(space=space)
         return render(request, "rooms/scheduled.html", context)
     if not decision:
         return render(request, "rooms/refused.html", context, status=403)

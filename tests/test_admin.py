@@ -18,3 +18,20 @@ def test_every_admin_changelist_renders_with_a_search(admin_client):
         meta = model._meta
         response = admin_client.get(f"/admin/{meta.app_label}/{meta.model_name}/", {"q": "x"})
         assert response.status_code == 200, meta.label
+
+
+def test_staff_mark_space_reports_actioned_or_dismissed(admin_client):
+    from rooms.models import SpaceReport
+    from tests.accounts.factories import UserFactory
+    from tests.rooms.factories import SpaceFactory
+
+    space = SpaceFactory()
+    first, second = (SpaceReport.objects.create(space=space, reporter=UserFactory(), reason="spam") for _ in range(2))
+    assert first.status == SpaceReport.Status.OPEN
+    url = "/admin/rooms/spacereport/"
+    admin_client.post(url, {"action": "mark_actioned", "_selected_action": [first.pk]})
+    admin_client.post(url, {"action": "mark_dismissed", "_selected_action": [second.pk]})
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, second.status) == ("actioned", "dismissed")
+    assert "Open" in admin_client.get(url, {"status__exact": "open"}).text

@@ -68,3 +68,24 @@ def test_the_setting_is_on_the_profile_page(alice_client, alice):
     assert response.status_code == 302
     alice.refresh_from_db()
     assert alice.message_policy == User.MessagePolicy.FOLLOWED
+
+
+def test_a_conversation_across_a_block_says_why_instead_of_offering_a_message_box(client, alice, bob):
+    message = services.message_send(sender=alice, recipient=bob, body="before the block")
+    services.block_create(blocker=alice, blocked=bob)
+    url = message.conversation.get_absolute_url()
+    for who, reason in [(alice, "You blocked @bob; unblock them to send a message."), (bob, "@alice isn")]:
+        client.force_login(who)
+        html = client.get(url).text
+        assert "before the block" in html and reason in html
+        assert 'name="body"' not in html
+
+
+def test_a_conversation_with_someone_who_takes_no_messages_says_so(client, alice, bob):
+    message = services.message_send(sender=alice, recipient=bob, body="hello")
+    User.objects.filter(pk=bob.pk).update(message_policy=User.MessagePolicy.NOBODY)
+    client.force_login(alice)
+    html = client.get(message.conversation.get_absolute_url()).text
+    assert "@bob doesn" in html and 'name="body"' not in html
+    client.force_login(bob)
+    assert 'name="body"' in client.get(message.conversation.get_absolute_url()).text

@@ -14,7 +14,7 @@ from rooms import selectors as room_selectors
 from rooms import services as room_services
 from rooms.models import Participant, Role, RoomSocket
 from tests.accounts.factories import UserFactory
-from tests.rooms.factories import LiveSpaceFactory, make_host
+from tests.rooms.factories import LiveSpaceFactory, SpaceFactory, make_host
 
 pytestmark = pytest.mark.django_db
 
@@ -91,3 +91,15 @@ def test_the_spaces_tab_ranks_by_people_you_follow_then_listeners_and_lists_topi
     assert page.index("Friends here") < page.index("Crowded")
     assert "3 listening" in page and "1 person you follow" in page
     assert '<a class="tag" href="?q=music">#music' in page
+
+
+def test_the_spaces_tab_lists_no_space_whose_host_blocked_you(client, alice):
+    blocker = make_host(username="blocker")
+    LiveSpaceFactory(host=blocker, title="Live behind a block")
+    SpaceFactory(host=blocker, title="Later behind a block")
+    SpaceFactory(title="Open later")
+    services.block_create(blocker=blocker, blocked=alice)
+    client.force_login(alice)
+    page = client.get(reverse("rooms:list")).text
+    assert "Open later" in page
+    assert "Live behind a block" not in page and "Later behind a block" not in page

@@ -68,3 +68,14 @@ def test_an_ordinary_new_name_signs_up(client):
     UserFactory(username="maya")
     assert sign_up(client, "maya_fan_42").status_code == 302
     assert User.objects.get(username="maya_fan_42").username_skeleton == skeleton("maya_fan_42")
+
+
+@pytest.mark.parametrize("name", ["@bob", "bob+1", "bob.", "-bob", "bob@example"])
+def test_a_username_an_at_mention_could_not_find_is_refused(client, name):
+    assert "so that @mentions find it" in username_errors(sign_up(client, name))
+    assert not User.objects.filter(username=name).exists()
+
+
+@pytest.mark.parametrize("name", ["bob_2", "bob.smith", "ana-maria", "zoë"])
+def test_usernames_with_dots_dashes_and_letters_of_any_script_sign_up(client, name):
+    assert sign_up(client, name).status_code == 302

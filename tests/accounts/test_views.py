@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from allauth.account.models import EmailAddress
 from django.core import mail
@@ -122,6 +124,32 @@ def test_a_blocker_profile_and_posts_are_hidden_from_the_blocked(alice_client, a
         assert response.status_code == 403 and "secret" not in response.content.decode()
 
 
+def test_a_blocked_profile_says_its_posts_are_hidden_not_that_there_are_none(alice_client, alice, bob):
+    PostFactory(author=bob, body="hidden from alice")
+    services.block_create(blocker=alice, blocked=bob)
+    html = alice_client.get(bob.get_absolute_url()).content.decode()
+    assert "hidden from alice" not in html and "No posts yet." not in html
+    assert "You blocked @bob, so their posts are hidden." in html
+
+
+def test_something_from_this_minute_is_said_to_be_from_just_now_not_0_minutes_ago(client, alice, bob):
+    post = PostFactory(author=bob, body="fresh post")
+    services.notification_create(recipient=alice, actor=bob, kind=Notification.Kind.OTHER, text="fresh note")
+    client.force_login(alice)
+    for url in [reverse("accounts:notifications"), post.get_absolute_url()]:
+        html = client.get(url).content.decode().replace("\xa0", " ")
+        assert "0 minutes ago" not in html
+        assert re.search(r">(now|\d+ seconds? ago)</time>", html), url
+
+
+def test_a_bio_links_its_mentions_and_hashtags_and_escapes_the_rest(client, alice):
+    User.objects.filter(pk=alice.pk).update(bio="Hosting with @bob on #jazz nights <b>loud</b>")
+    html = client.get(alice.get_absolute_url()).content.decode()
+    assert '<a class="mention" href="/@bob/">@bob</a>' in html
+    assert '<a class="hashtag" href="/tags/jazz/">#jazz</a>' in html
+    assert "&lt;b&gt;loud&lt;/b&gt;" in html
+
+
 def test_other_peoples_conversations_are_404(client, alice, bob, charlie):
     message = services.message_send(sender=alice, recipient=bob, body="private")
     client.force_login(charlie)
@@ -157,6 +185,15 @@ def test_bell_shows_unread_count_and_marking_read_clears_it(client, alice, bob):
     client.post(reverse("accounts:notifications_read"))
     assert not Notification.objects.filter(read_at__isnull=True).exists()
     assert 'data-testid="bell-count"' not in client.get("/").content.decode()
+
+
+def test_opening_the_notifications_reads_them_and_shows_them_as_new_this_once(client, alice, bob):
+    services.follow_create(follower=alice, followee=bob)
+    client.force_login(bob)
+    first = client.get(reverse("accounts:notifications")).content.decode()
+    assert "(unread)" in first and 'data-testid="bell-count"' not in first
+    assert not Notification.objects.filter(recipient=bob, read_at__isnull=True).exists()
+    assert "(unread)" not in client.get(reverse("accounts:notifications")).content.decode()
 
 
 def test_marking_bad_notification_ids_is_400(alice_client):

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from accounts import services as account_services
-from accounts.models import Message, Notification
+from accounts.models import Block, Message, Notification
 from rooms import services
 from rooms.models import Invitation, Space
 from tests.accounts.factories import UserFactory
@@ -86,3 +86,33 @@ def test_creating_spaces_in_a_burst_is_refused_with_a_429(client, settings, host
     assert "You're creating Spaces too fast." in html.unescape(statuses[-1].content.decode())
     assert statuses[-1].context["form"]["title"].value() == "Synths 2", "what was typed is kept"
     assert Space.objects.filter(host=host).count() == 2
+
+
+@pytest.mark.parametrize("who_blocks", ["listener", "host"])
+def test_a_block_drops_reminders_and_none_is_offered_across_it(client, host, listener, who_blocks):
+    upcoming = SpaceFactory(host=host, title="Monk requests")
+    theirs = SpaceFactory(host=listener)  # the host had set a reminder for one of the listener's Spaces
+    services.reminder_set(space=upcoming, user=listener)
+    services.reminder_set(space=theirs, user=host)
+    blocker, blocked = (listener, host) if who_blocks == "listener" else (host, listener)
+    account_services.block_create(blocker=blocker, blocked=blocked)
+    # No notification crosses a block, so these would never have come.
+    assert not upcoming.reminders.filter(user=listener).exists()
+    assert not theirs.reminders.filter(user=host).exists()
+    client.force_login(listener)
+    page = page_text(client, upcoming.get_absolute_url())
+    assert "Set reminder" not in page and "We'll remind you" not in page
+    reason = "You blocked @maya; unblock them" if who_blocks == "listener" else "The host has blocked you."
+    assert reason in page
+    client.post(reverse("rooms:reminder", args=[upcoming.pk]))
+    assert reason in page_text(client, upcoming.get_absolute_url())
+    assert not upcoming.reminders.filter(user=listener).exists()
+
+
+def test_a_reminder_left_from_before_a_block_promises_nothing(client, host, listener):
+    upcoming = SpaceFactory(host=host)
+    services.reminder_set(space=upcoming, user=listener)
+    Block.objects.create(blocker=listener, blocked=host)  # as rows made before blocks dropped reminders
+    client.force_login(listener)
+    page = page_text(client, upcoming.get_absolute_url())
+    assert "We'll remind you" not in page and "You blocked @maya; unblock them" in page

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import Notification
 from rooms import services
@@ -75,6 +76,22 @@ class TestReadersZone:
         assert response.status_code == 302
         assert Space.objects.get(title="Apéro").scheduled_for == datetime(2026, 11, 21, 14, 0, tzinfo=UTC)
 
+    def test_the_profile_offers_only_zones_that_are_places(self, client, listener):
+        client.force_login(listener)
+        choices = [
+            value
+            for value, _ in client.get(reverse("accounts:profile_edit")).context["form"].fields["time_zone"].choices
+        ]
+        assert "Europe/Paris" in choices and "localtime" not in choices and "Factory" not in choices
+
+    def test_the_studio_says_which_zone_its_start_times_are_in(self, client, host):
+        host.time_zone = "Europe/Paris"
+        host.save()
+        space = services.space_create(host=host, title="Studio", scheduled_for=timezone.now() + timedelta(days=1))
+        client.force_login(host)
+        for url in ["/studio/rooms/space/add/", f"/studio/rooms/space/{space.pk}/change/"]:
+            assert "Start time (Europe/Paris)" in client.get(url).text
+
 
 class TestReminders:
     def test_the_reminder_says_the_time_really_left(self, host, listener):
@@ -85,6 +102,18 @@ class TestReminders:
             assert send_due_reminders() == 2
         assert reminders_of(listener) == ["“Synths” by Maya starts in 28 minutes."]
         assert reminders_of(host) == ["Your Space “Synths” starts in 28 minutes."]
+
+    def test_people_with_a_reminder_are_told_the_space_moved(self, host, listener):
+        with time_machine.travel(NOON, tick=False):
+            space = services.space_create(host=host, title="Synths", scheduled_for=NOON + timedelta(hours=2))
+            services.reminder_set(space=space, user=listener)
+            services.space_update(space=space, by=host, title="Synths, renamed")
+            assert not Notification.objects.filter(recipient=listener).exists()  # the time did not change
+            services.space_update(space=space, by=host, scheduled_for=NOON + timedelta(hours=5))
+        assert list(Notification.objects.filter(recipient=listener).values_list("text", flat=True)) == [
+            "Maya moved “Synths, renamed” to a new time; your reminder moves with it."
+        ]
+        assert not Notification.objects.filter(recipient=host).exists()
 
     def test_a_space_minutes_away_is_reminded_at_the_start_not_ahead(self, client, host, listener):
         with time_machine.travel(NOON, tick=False):

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from rooms.models import Invitation, Space
+from rooms.models import Invitation, Space, SpaceReport
 from tests.accounts.factories import UserFactory
 from tests.personas import seat
 from tests.rooms.factories import LiveSpaceFactory, SpaceFactory, make_host
@@ -186,6 +186,40 @@ def test_participants_and_reports_are_visible_only_to_their_host(client, host_a,
     assert b"visible_only_to_b" not in client.get(f"/studio/rooms/space/{theirs.pk}/change/", follow=True).content
     client.force_login(host_b)
     assert b"visible_only_to_b" in client.get(f"/studio/rooms/space/{theirs.pk}/change/").content
+
+
+def test_the_host_sees_reports_on_people_in_their_space_but_never_who_reported_or_reports_on_them(client, host_a):
+    space = LiveSpaceFactory(host=host_a)
+    troll = UserFactory(username="reported_troll")
+    seat(space, troll)
+    for reporter, reported, details in [
+        (UserFactory(username="reporter_one"), troll, "shouting slurs"),
+        (UserFactory(username="reporter_two"), None, "the whole Space is a scam"),
+        (UserFactory(username="reporter_three"), host_a, "the host insulted me"),
+    ]:
+        SpaceReport.objects.create(
+            space=space, reporter=reporter, reported_user=reported, reason="abuse", details=details
+        )
+    client.force_login(host_a)
+    page = client.get(f"/studio/rooms/space/{space.pk}/change/").content.decode()
+    assert "shouting slurs" in page and "reported_troll" in page
+    assert "reporter_" not in page
+    assert "the whole Space is a scam" not in page and "the host insulted me" not in page
+
+
+def test_a_report_on_the_space_itself_is_said_to_go_to_the_moderators_alone(client, host_a):
+    space = LiveSpaceFactory(host=host_a)
+    listener = UserFactory()
+    seat(space, listener)
+    client.force_login(listener)
+    on_space = client.post(reverse("rooms:report", args=[space.pk]), {"reason": "spam"}, follow=True)
+    assert "Thanks. Our moderators will review your report." in on_space.content.decode()
+    on_host = client.post(reverse("rooms:report", args=[space.pk]), {"reason": "spam", "user": host_a.pk}, follow=True)
+    assert "Thanks. Our moderators will review your report." in on_host.content.decode()
+    other = UserFactory()
+    seat(space, other)
+    on_other = client.post(reverse("rooms:report", args=[space.pk]), {"reason": "spam", "user": other.pk}, follow=True)
+    assert "Thanks. The host and our moderators will review your report." in on_other.content.decode()
 
 
 def test_the_view_on_site_shortcut_answers_only_for_the_hosts_own_spaces(client, host_a, host_b):

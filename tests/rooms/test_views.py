@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts import services as account_services
 from accounts.models import Follow, User
 from rooms import services
 from rooms.models import Participant, Reminder, Role, Space
@@ -84,6 +85,13 @@ class TestScheduleForm:
         assert client.post(reverse("rooms:new"), schedule_data()).status_code == 403
         assert not Space.objects.exists()
 
+    def test_a_cohost_across_a_block_is_an_error_on_the_cohosts_field(self, host_client, host, listener):
+        account_services.block_create(blocker=listener, blocked=host)
+        response = host_client.post(reverse("rooms:new"), schedule_data(cohosts="sam"))
+        assert response.status_code == 422
+        assert response.context["form"].errors["cohosts"] == ["You can't name @sam as a co-host."]
+        assert not Space.objects.exists()
+
     def test_start_now_goes_live(self, host_client, host):
         host_client.post(reverse("rooms:new"), schedule_data(start="now", scheduled_for=""))
         assert Space.objects.get(host=host).state == Space.State.LIVE
@@ -106,6 +114,33 @@ class TestScheduleForm:
         response = host_client.post(reverse("rooms:edit", args=[space.pk]), data)
         assert response.status_code == 422
         assert Space.objects.get(pk=space.pk).title == space.title
+
+    def test_edit_with_no_title_asks_for_one_as_the_new_space_form_does(self, host_client, host):
+        space = SpaceFactory(host=host)
+        data = {"title": " ", "topics": "", "scheduled_for": local(space.scheduled_for)}
+        response = host_client.post(reverse("rooms:edit", args=[space.pk]), data)
+        assert response.status_code == 422
+        assert "Give your Space a title." in response.text and "This field is required." not in response.text
+
+    def test_the_host_sees_how_many_people_set_a_reminder(self, host_client, host):
+        space = SpaceFactory(host=host)
+        assert "Nobody has set a reminder yet." in host_client.get(space.get_absolute_url()).text
+        for person in UserFactory.create_batch(2):
+            services.reminder_set(space=space, user=person)
+        assert "2 people have set a reminder." in host_client.get(space.get_absolute_url()).text
+
+    def test_the_host_changes_who_can_speak_when_editing(self, host_client, host):
+        space = SpaceFactory(host=host)
+        form = host_client.get(reverse("rooms:edit", args=[space.pk])).text
+        assert "Who can speak" in form and '<option value="everyone" selected>' in form
+        data = {
+            "title": space.title,
+            "topics": "",
+            "scheduled_for": local(space.scheduled_for),
+            "speaking_policy": "invited",
+        }
+        assert host_client.post(reverse("rooms:edit", args=[space.pk]), data).status_code == 302
+        assert Space.objects.get(pk=space.pk).speaking_policy == "invited"
 
     def test_another_account_cannot_edit_or_cancel(self, client, host, listener):
         space = SpaceFactory(host=host)
