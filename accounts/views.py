@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from spaces_site.http import error_text, safe_next
 from spaces_site.ratelimit import RateLimited, form_status
@@ -198,11 +202,15 @@ def hashtag(request: HttpRequest, name: str) -> HttpResponse:
 @login_required
 @require_POST
 def post_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    post = get_object_or_404(Post, pk=pk, author=request.user)
+    post = get_object_or_404(Post.objects.select_related("author", "reply_to__author"), pk=pk, author=request.user)
+    on_its_page = urlsplit(request.htmx.current_url or "").path == post.get_absolute_url()
     services.post_delete(post=post, by=request.user)
-    if request.htmx:
+    if request.htmx and not on_its_page:
         return HttpResponse("")
     messages.success(request, "Post deleted.")
+    if on_its_page:
+        # The page was the post's own: it (and its reply box) would stay on screen, gone from the server.
+        return HttpResponseClientRedirect(post.reply_to.get_absolute_url() if post.reply_to else reverse("home"))
     return redirect(safe_next(request, "home"))
 
 

@@ -1,0 +1,64 @@
+"""A person deletes their post from the post's own page, in a real browser at 390 and 1280 px."""
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from accounts import engagement
+from accounts.models import Post
+from tests.accounts.factories import PostFactory, UserFactory
+from tests.browser.support import shoot, signed_in
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
+
+
+@pytest.fixture
+def ivy(transactional_db):
+    # Ivy writes posts and replies, and deletes them again
+    return UserFactory(username="ivy", display_name="Ivy Chen")
+
+
+def test_deleting_a_post_on_its_own_page_leaves_the_page(page: Page, live_server, ivy):
+    post = PostFactory(author=ivy, body="A thought I take back")
+    signed_in(page.context, live_server.url, ivy)
+    page.goto(f"{live_server.url}{post.get_absolute_url()}")
+    page.wait_for_load_state("load")  # htmx sends the delete
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator(".focused-post").get_by_role("button", name="Delete").click()
+
+    # Not the post's page emptied to a reply box for a post that is gone: home, saying so.
+    page.wait_for_url(f"{live_server.url}/")
+    expect(page.get_by_text("Post deleted.")).to_be_visible()
+    assert not Post.objects.filter(pk=post.pk).exists()
+    shoot(page, "post-deleted-from-its-page")
+
+
+def test_deleting_a_reply_on_its_own_page_goes_back_to_the_post_it_answered(page: Page, live_server, ivy):
+    maya = UserFactory(username="maya", display_name="Maya Okafor")
+    question = PostFactory(author=maya, body="Who is coming tonight?")
+    reply = engagement.reply_create(author=ivy, to=question, body="Me!")
+    signed_in(page.context, live_server.url, ivy)
+    page.goto(f"{live_server.url}{reply.get_absolute_url()}")
+    page.wait_for_load_state("load")
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator(".focused-post").get_by_role("button", name="Delete").click()
+
+    page.wait_for_url(f"{live_server.url}{question.get_absolute_url()}")
+    expect(page.get_by_text("Post deleted.")).to_be_visible()
+    expect(page.locator(".focused-post")).to_contain_text("Who is coming tonight?")
+    expect(page.locator(".replies")).to_contain_text("No replies yet.")
+
+
+def test_deleting_a_reply_in_a_thread_removes_only_its_card(page: Page, live_server, ivy):
+    question = PostFactory(author=UserFactory(username="maya"), body="Who is coming tonight?")
+    engagement.reply_create(author=ivy, to=question, body="Me!")
+    signed_in(page.context, live_server.url, ivy)
+    page.goto(f"{live_server.url}{question.get_absolute_url()}")
+    page.wait_for_load_state("load")
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator(".replies").get_by_role("button", name="Delete").click()
+
+    expect(page.locator(".replies")).not_to_contain_text("Me!")
+    assert page.url == f"{live_server.url}{question.get_absolute_url()}"
