@@ -240,6 +240,17 @@ def test_a_failed_mix_keeps_the_speakers_frames_and_the_retry_succeeds(host, mon
     assert replay_storage().exists(chunk.name)
 
 
+def test_a_mix_that_failed_for_good_promises_no_other_try(client, host, listener):
+    space = LiveSpaceFactory(host=host)
+    Recording.objects.create(space=space)
+    services.space_end(space=space, by=host)
+    replay_services.recording_mix_failed(space_id=space.pk, error="OSError: disk full", final=True)
+    client.force_login(listener)
+    page = client.get(space.get_absolute_url()).content.decode()
+    assert "The replay could not be prepared, so there is nothing to play." in page
+    assert "tried again" not in page  # nothing tries a mix again after its last attempt
+
+
 def test_the_retention_period_erases_old_replays(host, settings):
     old = ended_with_replay(host)
     Space.objects.filter(pk=old.pk).update(ended_at=timezone.now() - timedelta(days=40))
