@@ -20,6 +20,7 @@ from . import access, admission, selectors, services, welcome_cache
 from .consumers import REACTIONS
 from .forms import SpaceEditForm, SpaceForm, SpaceReportForm, UsernameForm
 from .models import Participant, Role, Space
+from .replays import selectors as replay_selectors
 
 
 def _space_or_404(pk: int) -> Space:
@@ -249,7 +250,11 @@ def _preview(request: HttpRequest, space: Space) -> HttpResponse:
     Listening needs an account (see README, "Front door"), so the page offers to sign in and come back."""
     if space.audience != Space.Audience.PUBLIC:
         return login_redirect(request)
-    context = {"space": space, "share_url": request.build_absolute_uri(space.get_absolute_url())}
+    context = {
+        "space": space,
+        "share_url": request.build_absolute_uri(space.get_absolute_url()),
+        "has_replay": space.state == Space.State.ENDED and replay_selectors.replay_ready(space=space),
+    }
     return render(request, "rooms/preview.html", context)
 
 

@@ -108,6 +108,11 @@ def can_replay(*, space: Space, user: User) -> access.Decision:
     return access.can_replay(space=space, user=user)
 
 
+def replay_ready(*, space: Space) -> bool:
+    """The ended Space has a replay to play (whoever may hear it)."""
+    return Recording.objects.filter(space=space, state=Recording.State.READY).exclude(audio="").exists()
+
+
 def listens_for(*, recording: Recording) -> dict:
     """For the host: distinct listeners and listens (one per person per day)."""
     totals = recording.listens.aggregate(listens=Count("id"), people=Count("user", distinct=True))
