@@ -60,3 +60,22 @@ def test_an_empty_search_shows_the_form_only(client, host):
     client.force_login(UserFactory())
     response = client.get(reverse("captions:search"), {"q": "  "})
     assert response.status_code == 200 and "No replay has" not in response.content.decode()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("width", (390, 1280))
+def test_the_search_box_is_drawn_like_the_sites_other_search_boxes(page, live_server, host, width):
+    from tests.browser.support import SHOTS, signed_in
+
+    replay(host, "Garden hour", [(65_000, "Tomatoes need sun and patience")])
+    signed_in(page.context, live_server.url, host)
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(f"{live_server.url}{reverse('captions:search')}?q=tomatoes")
+    box = page.get_by_label("Words said in a Space")
+    row = box.evaluate("b => b.parentElement.getBoundingClientRect().width")
+    drawn = box.bounding_box()
+    # It was the browser's bare input: 180 px wide in a page-wide card, in a smaller font, 20 px high.
+    assert drawn and drawn["width"] > row * 0.6 and drawn["height"] >= 40, (drawn, row)
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=SHOTS / f"replay-search-{width}.png", full_page=True)
