@@ -90,3 +90,19 @@ def test_following_from_a_profile_counts_the_new_follower_at_once(page: Page, li
     page.get_by_role("button", name="Unfollow @maya").click()
     expect(page.get_by_role("button", name="Follow @maya")).to_be_visible()
     expect(count).to_have_text("0")
+
+
+def test_caption_settings_are_found_from_the_profile_settings(page: Page, live_server, maya):
+    from captions.models import CaptionPreference
+    from tests.browser.support import signed_in
+
+    signed_in(page.context, live_server.url, maya)
+    page.goto(f"{live_server.url}/@maya/")
+    page.get_by_role("link", name="Edit profile").click()
+    # The page was only reachable by typing its address (or from inside a live Space).
+    page.get_by_role("link", name="Caption settings").click()
+    page.get_by_label("Caption my voice when I speak").uncheck()
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Caption settings saved.")).to_be_visible()
+    assert not CaptionPreference.objects.get(user=maya).caption_my_voice
+    assert_accessible(page)
