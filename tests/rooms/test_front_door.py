@@ -69,3 +69,15 @@ def test_profiles_and_posts_are_readable_and_acting_asks_to_sign_in_and_come_bac
     assert f"{reverse('account_login')}?next=/%40bob/" in profile and "Sign in to follow @bob" in profile
     page = client.get(post.get_absolute_url()).text
     assert "Sign in to reply" in page and f"next={quote(post.get_absolute_url())}" in page
+
+
+def test_a_shared_link_to_a_cancelled_or_missed_space_says_so_and_promises_no_speakers(client, host):
+    cancelled = services.space_create(host=host, title="Jam", scheduled_for=timezone.now() + timedelta(days=1))
+    services.space_cancel(space=cancelled, by=host)
+    page = client.get(cancelled.get_absolute_url()).text
+    # It said "This Space is over. Sign in to see who spoke" of a Space where nobody ever spoke.
+    assert "This Space was cancelled" in page and "who spoke" not in page
+    missed = services.space_create(host=host, title="Jam", scheduled_for=timezone.now() + timedelta(days=1))
+    Space.objects.filter(pk=missed.pk).update(state=Space.State.MISSED)
+    page = client.get(missed.get_absolute_url()).text
+    assert "This Space didn't start" in page and "who spoke" not in page
