@@ -84,6 +84,12 @@ def test_only_the_host_may_delete_the_transcript(client, ended_space, host, bob)
     assert "No captions were kept" in as_host.get(ended_space.get_absolute_url()).content.decode()
 
 
+def test_deleting_a_transcript_of_one_caption_says_its_one_caption(client, ended_space, host):
+    CaptionSegment.objects.filter(space=ended_space, speaker=host).delete()
+    confirm = client_for(client, host).get(reverse("captions:transcript_delete", args=[ended_space.pk])).text
+    assert "Its one caption will be deleted" in confirm and "All 1 caption" not in confirm
+
+
 def test_transcripts_follow_who_could_see_the_space(client, ended_space, host, alice, charlie):
     url = reverse("captions:transcript_txt", args=[ended_space.pk])
     Block.objects.create(blocker=host, blocked=charlie)
