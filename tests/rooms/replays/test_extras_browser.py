@@ -19,7 +19,7 @@ from rooms.replays import services as replay_services
 from rooms.replays.models import Clip, ListenerSample, Recording, RecordingChunk, RecordingConsent
 from rooms.replays.storage import replay_storage
 from tests.accounts.factories import UserFactory
-from tests.browser.support import signed_in_page
+from tests.browser.support import off_the_loop, signed_in_page
 from tests.personas import seat
 from tests.rooms.factories import LiveSpaceFactory, make_host
 
@@ -153,3 +153,30 @@ def test_a_listener_already_in_the_room_sees_rec_when_the_host_starts_recording(
     assert listener.errors == []
     listener.context.close()
     host_page.context.close()
+def test_the_host_reads_the_delete_buttons_of_a_replay_and_its_transcript(browser, live_server, width):
+    from axe_playwright_python.sync_playwright import Axe
+
+    def ended_space():
+        host = make_host(username="maya", display_name="Maya")
+        space = LiveSpaceFactory(host=host, title="Gardens")
+        Recording.objects.create(space=space)
+        space = services.space_end(space=space, by=host)
+        CaptionSegment.objects.create(space=space, speaker=host, start_ms=1_000, end_ms=3_000, text="Tomatoes.")
+        return host, space
+
+    host, space = off_the_loop(ended_space)
+    page = signed_in_page(
+        browser, live_server.url, host, space.get_absolute_url(), viewport={"width": width, "height": 900}
+    )
+    for link in ("Delete recording", "Delete transcript"):
+        page.goto(space.get_absolute_url())
+        page.get_by_role("link", name=link).click()
+        button = page.get_by_role("button", name=link)
+        expect(button).to_be_visible()
+        # Red words on the purple of an ordinary button could not be read.
+        results = Axe().run(page)
+        assert results.violations_count == 0, results.generate_report()
+        colours = button.evaluate("b => [getComputedStyle(b).color, getComputedStyle(b).backgroundColor]")
+        assert colours == ["rgb(255, 255, 255)", "rgb(185, 28, 28)"], colours
+        page.screenshot(path=str(SHOTS / f"delete-{link.split()[1]}-{width}.png"), full_page=True)
+    page.context.close()
