@@ -23,6 +23,8 @@ from .forms import MessageForm, NewMessageForm, PostForm, ProfileForm, QuoteForm
 from .models import Post, User
 from .pagination import BadCursor
 
+PEOPLE_SHOWN = 30  # people search results on one page
+
 
 def _page_or_400(request: HttpRequest, read, **kwargs):
     try:
@@ -230,9 +232,12 @@ def profile(request: HttpRequest, username: str) -> HttpResponse:
 
 def people_search(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:50]
-    people = selectors.people_search(query=query, viewer=request.user)
+    # One more than is shown tells whether the list is all who match.
+    people = selectors.people_search(query=query, viewer=request.user, limit=PEOPLE_SHOWN + 1)
+    more, people = len(people) > PEOPLE_SHOWN, people[:PEOPLE_SHOWN]
     followed = selectors.followed_ids_among(viewer=request.user, users=people)
-    return render(request, "accounts/people_search.html", {"query": query, "people": people, "followed": followed})
+    context = {"query": query, "people": people, "more": more, "followed": followed}
+    return render(request, "accounts/people_search.html", context)
 
 
 def _people_list(request: HttpRequest, username: str, which: str) -> HttpResponse:

@@ -103,3 +103,13 @@ def test_the_spaces_tab_lists_no_space_whose_host_blocked_you(client, alice):
     page = client.get(reverse("rooms:list")).text
     assert "Open later" in page
     assert "Live behind a block" not in page and "Later behind a block" not in page
+def test_people_search_says_when_more_people_match_than_it_shows(client, alice):
+    UserFactory.create_batch(31, display_name="Sam Synth")
+    client.force_login(alice)
+    page = client.get(reverse("accounts:people_search"), {"q": "synth"}).text
+    # It said "30 people like “synth”" when 31 did.
+    assert "The 30 people most like “synth”" in page and "More people match" in page
+    assert page.count('class="person"') == 30
+    UserFactory.create_batch(2, display_name="Ada Lovesynth")
+    page = client.get(reverse("accounts:people_search"), {"q": "lovesynth"}).text
+    assert "2 people like “lovesynth”" in page and "More people match" not in page
