@@ -46,6 +46,8 @@ def replay_player(context, space) -> dict:
         "is_host": is_host,
         "listens": selectors.listens_for(recording=recording) if recording and is_host else None,
         "pins": selectors.pins_at_moments(space=space) if decision else [],
+        # A clip starts at least a second before the end: the browser refuses a later start as it is typed.
+        "clip_start_max": max(0, recording.duration_ms - 1000) / 1000 if recording else 0,
         "csrf_token": context.get("csrf_token"),
     }
 

@@ -180,3 +180,36 @@ def test_the_host_reads_the_delete_buttons_of_a_replay_and_its_transcript(browse
         assert colours == ["rgb(255, 255, 255)", "rgb(185, 28, 28)"], colours
         page.screenshot(path=str(SHOTS / f"delete-{link.split()[1]}-{width}.png"), full_page=True)
     page.context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_clip_past_the_end_of_the_replay_is_refused_where_it_is_typed(browser, live_server, width):
+    def replay_of_four_minutes():
+        host = make_host(username="maya", display_name="Maya")
+        space = LiveSpaceFactory(host=host, title="Gardens")
+        Recording.objects.create(space=space)
+        space = services.space_end(space=space, by=host)
+        audio = replay_storage().save(f"spaces/{space.pk}/replay-shot.m4a", ContentFile(b"x" * 100))
+        Recording.objects.filter(pk=space.pk).update(
+            state=Recording.State.READY, audio=audio, size_bytes=100, duration_ms=240_000, content_type="audio/mp4"
+        )
+        return space
+
+    space = off_the_loop(replay_of_four_minutes)
+    listener = UserFactory(username="sam", display_name="Sam")
+    page = signed_in_page(
+        browser, live_server.url, listener, space.get_absolute_url(), viewport={"width": width, "height": 900}
+    )
+    page.get_by_text("Clip up to 60 seconds").click()
+    start = page.get_by_label("From (seconds into the replay)")
+    start.fill("500")
+    page.get_by_role("button", name="Make the clip").click()
+    # The form stays open with what was typed, and says why, instead of reloading the page closed and reset.
+    assert start.evaluate("input => input.validity.rangeOverflow"), start.evaluate("input => input.validationMessage")
+    expect(start).to_have_value("500")
+    assert page.url == f"{live_server.url}{space.get_absolute_url()}" and not Clip.objects.exists()
+    start.fill("230.5")
+    page.get_by_role("button", name="Make the clip").click()
+    page.wait_for_url("**/spaces/clips/*/")
+    assert Clip.objects.get().start_ms == 230_500
+    page.context.close()
