@@ -213,3 +213,28 @@ def test_a_clip_past_the_end_of_the_replay_is_refused_where_it_is_typed(browser,
     page.wait_for_url("**/spaces/clips/*/")
     assert Clip.objects.get().start_ms == 230_500
     page.context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_clip_being_cut_shows_its_player_when_ready_keeping_what_is_typed(browser, live_server, width):
+    def clip_being_cut():
+        host = make_host(username="maya", display_name="Maya")
+        space = LiveSpaceFactory(host=host, title="Gardens")
+        recording = Recording.objects.create(space=space)
+        space = services.space_end(space=space, by=host)
+        Recording.objects.filter(pk=space.pk).update(state=Recording.State.READY, audio="x.m4a", duration_ms=240_000)
+        return Clip.objects.create(recording=recording, made_by=host, start_ms=60_000, end_ms=90_000)
+
+    clip = off_the_loop(clip_being_cut)
+    page = signed_in_page(
+        browser, live_server.url, clip.made_by, clip.get_absolute_url(), viewport={"width": width, "height": 900}
+    )
+    expect(page.get_by_role("status")).to_have_text("This clip is being cut; it is ready in a few seconds.")
+    page.get_by_label("Say something about it (optional)").fill("The best minute")
+    audio = replay_storage().save(f"spaces/{clip.recording_id}/clips/{clip.pk}.m4a", ContentFile(b"x" * 100))
+    Clip.objects.filter(pk=clip.pk).update(audio=audio)
+    # It stayed "being cut" until the person reloaded the page (and lost what they had typed).
+    expect(page.locator("#clip-audio")).to_be_attached(timeout=10_000)
+    expect(page.get_by_label("Say something about it (optional)")).to_have_value("The best minute")
+    page.screenshot(path=str(SHOTS / f"clip-ready-{width}.png"), full_page=True)
+    page.context.close()
