@@ -95,6 +95,12 @@ def _post_page(request: HttpRequest, post: Post, *, form: ReplyForm, status: int
     return render(request, "accounts/post_detail.html", context, status=status)
 
 
+def _post_gone(request: HttpRequest, what: str) -> HttpResponse:
+    """The post was deleted while the person wrote to it (its author, in another tab): say so, keep the words."""
+    context = {"what": what, "body": request.POST.get("body", "")}
+    return render(request, "accounts/post_gone.html", context, status=410)
+
+
 def _acted_on(request: HttpRequest, pk: int) -> Post:
     return get_object_or_404(Post.objects.select_related("author", "repost_of__author", "reply_to"), pk=pk)
 
@@ -155,6 +161,8 @@ def post_unrepost(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def post_reply(request: HttpRequest, pk: int) -> HttpResponse:
+    if not Post.objects.filter(pk=pk).exists():
+        return _post_gone(request, "reply")
     parent = _acted_on(request, pk)
     form = ReplyForm(request.POST)
     if form.is_valid():
@@ -173,6 +181,8 @@ def post_reply(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def post_quote(request: HttpRequest, pk: int) -> HttpResponse:
+    if request.method == "POST" and not Post.objects.filter(pk=pk).exists():
+        return _post_gone(request, "quote")
     original = _acted_on(request, pk)
     if original.is_plain_repost:
         original = original.repost_of

@@ -62,3 +62,18 @@ def test_deleting_a_reply_in_a_thread_removes_only_its_card(page: Page, live_ser
 
     expect(page.locator(".replies")).not_to_contain_text("Me!")
     assert page.url == f"{live_server.url}{question.get_absolute_url()}"
+
+
+def test_a_reply_to_a_post_deleted_meanwhile_says_so_and_keeps_the_words(page: Page, live_server, ivy):
+    maya = UserFactory(username="maya", display_name="Maya Okafor")
+    post = PostFactory(author=maya, body="Who is coming tonight?")
+    signed_in(page.context, live_server.url, ivy)
+    page.goto(f"{live_server.url}{post.get_absolute_url()}")
+    page.get_by_label("Your reply").fill("Me, with two friends!")
+    Post.objects.filter(pk=post.pk).delete()  # Maya deletes it in another tab
+    page.get_by_role("button", name="Reply", exact=True).click()
+
+    # It was the site's "Not found. There is nothing here.", and the reply was lost.
+    expect(page.get_by_role("heading", name="That post was deleted")).to_be_visible()
+    expect(page.get_by_role("textbox", name="Your reply")).to_have_value("Me, with two friends!")
+    shoot(page, "reply-to-a-deleted-post")
