@@ -105,8 +105,13 @@ def _acted_on(request: HttpRequest, pk: int) -> Post:
     return get_object_or_404(Post.objects.select_related("author", "repost_of__author", "reply_to"), pk=pk)
 
 
-def _post_actions(request: HttpRequest, post: Post, action, *, done: str) -> HttpResponse:
+def _post_actions(request: HttpRequest, pk: int, action, *, done: str) -> HttpResponse:
     """Like, unlike, repost or undo: the action bar again over htmx, else back where the person was."""
+    if request.htmx and not Post.objects.filter(pk=pk).exists():
+        # Deleted since the page was drawn: the bar says so (a 404 is not swapped in, so the click did nothing).
+        gone = '<div class="post-actions"><span class="error" role="alert">This post was deleted.</span></div>'
+        return HttpResponse(gone, status=422)
+    post = _acted_on(request, pk)
     error = ""
     try:
         shown = action(post)
@@ -126,17 +131,13 @@ def _post_actions(request: HttpRequest, post: Post, action, *, done: str) -> Htt
 @login_required
 @require_POST
 def post_like(request: HttpRequest, pk: int) -> HttpResponse:
-    return _post_actions(
-        request, _acted_on(request, pk), lambda p: engagement.like_create(user=request.user, post=p), done="Liked."
-    )
+    return _post_actions(request, pk, lambda p: engagement.like_create(user=request.user, post=p), done="Liked.")
 
 
 @login_required
 @require_POST
 def post_unlike(request: HttpRequest, pk: int) -> HttpResponse:
-    return _post_actions(
-        request, _acted_on(request, pk), lambda p: engagement.like_delete(user=request.user, post=p), done="Unliked."
-    )
+    return _post_actions(request, pk, lambda p: engagement.like_delete(user=request.user, post=p), done="Unliked.")
 
 
 @login_required
@@ -145,7 +146,7 @@ def post_repost(request: HttpRequest, pk: int) -> HttpResponse:
     def repost(p: Post) -> Post:
         return engagement.repost_create(author=request.user, post=p).repost_of
 
-    return _post_actions(request, _acted_on(request, pk), repost, done="Reposted.")
+    return _post_actions(request, pk, repost, done="Reposted.")
 
 
 @login_required
@@ -155,7 +156,7 @@ def post_unrepost(request: HttpRequest, pk: int) -> HttpResponse:
         engagement.repost_delete(author=request.user, post=p)
         return p.repost_of if p.is_plain_repost else p
 
-    return _post_actions(request, _acted_on(request, pk), undo, done="Repost removed.")
+    return _post_actions(request, pk, undo, done="Repost removed.")
 
 
 @login_required

@@ -77,3 +77,14 @@ def test_a_reply_to_a_post_deleted_meanwhile_says_so_and_keeps_the_words(page: P
     expect(page.get_by_role("heading", name="That post was deleted")).to_be_visible()
     expect(page.get_by_role("textbox", name="Your reply")).to_have_value("Me, with two friends!")
     shoot(page, "reply-to-a-deleted-post")
+
+
+def test_liking_a_post_deleted_meanwhile_says_it_was_deleted(page: Page, live_server, ivy):
+    post = PostFactory(author=UserFactory(username="maya"), body="Who is coming tonight?")
+    signed_in(page.context, live_server.url, ivy)
+    page.goto(f"{live_server.url}{post.get_absolute_url()}")
+    page.wait_for_load_state("load")  # htmx sends the like
+    Post.objects.filter(pk=post.pk).delete()  # Maya deletes it in another tab
+    page.get_by_role("button", name="Like, 0 so far").click()
+    # The click did nothing: the server's 404 was not drawn.
+    expect(page.get_by_role("alert")).to_have_text("This post was deleted.")
