@@ -238,6 +238,8 @@ def profile(request: HttpRequest, username: str) -> HttpResponse:
     context = {"profile": person, "relationship": relationship, "page": page}
     if request.htmx and request.GET.get("cursor"):
         return render(request, "accounts/_post_page.html", context)
+    if request.user.is_authenticated:
+        context["message_refusal"] = selectors.message_refusal(sender=request.user, recipient=person)
     return render(request, "accounts/profile.html", context)
 
 
