@@ -238,8 +238,11 @@ def profile(request: HttpRequest, username: str) -> HttpResponse:
     context = {"profile": person, "relationship": relationship, "page": page}
     if request.htmx and request.GET.get("cursor"):
         return render(request, "accounts/_post_page.html", context)
-    if request.user.is_authenticated:
-        context["message_refusal"] = selectors.message_refusal(sender=request.user, recipient=person)
+    if request.user.is_authenticated and request.user != person:
+        try:
+            services.message_check(sender=request.user, recipient=person)
+        except ValidationError as exc:
+            context["message_refusal"] = error_text(exc)
     return render(request, "accounts/profile.html", context)
 
 

@@ -103,6 +103,8 @@ def test_the_spaces_tab_lists_no_space_whose_host_blocked_you(client, alice):
     page = client.get(reverse("rooms:list")).text
     assert "Open later" in page
     assert "Live behind a block" not in page and "Later behind a block" not in page
+
+
 def test_people_search_says_when_more_people_match_than_it_shows(client, alice):
     UserFactory.create_batch(31, display_name="Sam Synth")
     client.force_login(alice)

@@ -153,6 +153,8 @@ def test_a_listener_already_in_the_room_sees_rec_when_the_host_starts_recording(
     assert listener.errors == []
     listener.context.close()
     host_page.context.close()
+
+
 def test_the_host_reads_the_delete_buttons_of_a_replay_and_its_transcript(browser, live_server, width):
     from axe_playwright_python.sync_playwright import Axe
 
