@@ -351,8 +351,14 @@ def test_renewals_enter_the_ledger_once(post_event, plan, alice, provider):
 
 def test_a_second_paid_checkout_for_the_same_creator_is_cancelled_not_billed_twice(post_event, plan, alice, provider):
     first, _ = super_follows.super_follow_checkout_start(plan=plan, subscriber=alice, **URLS)
-    # Another tab's checkout, started at the same moment (a later start would have closed the first one's).
-    second = SuperFollowSubscriptionFactory(subscriber=alice, plan=plan, stripe_checkout_session_id="cs_other_tab")
+    # An earlier checkout whose first payment was left incomplete and goes through now: two open checkouts for one
+    # creator can't be started (the constraint `super_follow_one_checkout_per_creator`), this way there are two.
+    second = SuperFollowSubscriptionFactory(
+        subscriber=alice,
+        plan=plan,
+        stripe_checkout_session_id="cs_other_tab",
+        status=SuperFollowSubscription.Status.INCOMPLETE,
+    )
     provider.subscription_add("sub_2")
 
     post_event(_session_completed(first, sub_id="sub_1"))
