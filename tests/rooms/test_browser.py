@@ -488,3 +488,32 @@ def test_a_space_ending_while_its_listener_browses_keeps_the_page_they_are_on(br
     mini.get_by_role("link", name=re.compile("Browser Space")).click()
     expect(listener_page.get_by_role("heading", name="This Space has ended")).to_be_visible()
     assert listener_page.errors == []
+
+
+def test_an_invite_or_a_share_by_message_that_fails_keeps_the_username_typed(browser, live_daphne):
+    host = make_host(display_name="Maya Host")
+    space = LiveSpaceFactory(host=host, title="Browser Space")
+    UserFactory(username="sam", display_name="Sam")
+    page = signed_in_page(browser, f"http://{live_daphne}", host, f"/spaces/{space.pk}/")
+    expect(page.locator("#room")).to_have_attribute("data-connected", "true")
+    invite, share = page.locator("#invite-username"), page.locator("#share-dm-username")
+
+    # A typo was answered "No account is called @samm." with the box emptied: the name to mend was gone.
+    invite.fill("samm")
+    page.get_by_role("button", name="Invite", exact=True).click()
+    expect(page.locator("#invite-result")).to_have_text("No account is called @samm.")
+    expect(invite).to_have_value("samm")
+    invite.fill("sam")
+    page.get_by_role("button", name="Invite", exact=True).click()
+    expect(page.locator("#invite-result")).to_have_text("Invited @sam to speak.")
+    expect(invite).to_have_value("")
+
+    share.fill("samm")
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(page.locator("#share-dm-result")).to_have_text("No account is called @samm.")
+    expect(share).to_have_value("samm")
+    share.fill("sam")
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(page.locator("#share-dm-result")).to_have_text("Sent to @sam.")
+    expect(share).to_have_value("")
+    assert page.errors == []
