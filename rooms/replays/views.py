@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from rooms.models import Space
 from rooms.selectors import space_by_id
-from spaces_site.http import error_text
+from spaces_site.http import error_text, login_redirect
 
 from . import selectors, services
 from .models import Clip, Recording
@@ -231,9 +231,10 @@ def _clip(request: HttpRequest, pk: int) -> Clip:
     return clip
 
 
-@login_required
 @require_GET
 def clip_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return _clip_preview(request, pk)
     clip = _clip(request, pk)
     context = {
         "clip": clip,
@@ -242,6 +243,22 @@ def clip_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "post_form": ClipPostForm(),
     }
     return render(request, "rooms/replays/clip.html", context)
+
+
+def _clip_preview(request: HttpRequest, pk: int) -> HttpResponse:
+    """A shared clip of a public Space opened by someone not signed in: what it is, with its share card tags;
+    listening needs an account (README, "Front door"), so it offers to sign in and come back."""
+    clip = Clip.objects.select_related("recording__space__host", "made_by").filter(pk=pk).first()
+    if clip is None or clip.recording.state == Recording.State.DELETED:
+        raise Http404("This clip was deleted.")
+    if clip.recording.space.audience != Space.Audience.PUBLIC:
+        return login_redirect(request)
+    context = {
+        "clip": clip,
+        "space": clip.recording.space,
+        "share_url": request.build_absolute_uri(clip.get_absolute_url()),
+    }
+    return render(request, "rooms/replays/clip_preview.html", context)
 
 
 class ClipPostForm(forms.Form):

@@ -83,3 +83,36 @@ def test_a_visitor_opens_a_shared_replay_link_sees_there_is_a_replay_and_signs_i
     page.get_by_role("button", name="Sign In").click()
     expect(page).to_have_url(f"{live_server.url}{space.get_absolute_url()}")
     expect(page.locator("#replay-audio")).to_be_attached()
+
+
+def test_a_visitor_opens_a_shared_clip_link_sees_its_card_and_signs_in_to_it(browser: Browser, live_server):
+    def build():
+        from rooms import services
+        from rooms.replays.models import Clip, Recording
+
+        host = make_host(username="dana", display_name="Dana Host")
+        space = LiveSpaceFactory(host=host, title="Late night synths")
+        recording = Recording.objects.create(space=space)
+        space = services.space_end(space=space, by=host)
+        Recording.objects.filter(pk=space.pk).update(state=Recording.State.READY, audio="x.m4a", duration_ms=240_000)
+        UserFactory(username="visitor", display_name="Vee Visitor")
+        return Clip.objects.create(recording=recording, made_by=host, start_ms=60_000, end_ms=90_000)
+
+    clip = off_the_loop(build)
+    page = browser.new_context().new_page()
+    page.goto(f"{live_server.url}{clip.get_absolute_url()}")  # the shared link
+    # It went straight to the sign-in page: a share card of "Sign In · Spaces" and no word of the clip.
+    expect(page.locator('meta[property="og:title"]')).to_have_attribute("content", "Clip of “Late night synths”")
+    expect(page.locator('meta[property="og:description"]')).to_have_attribute(
+        "content", "30 seconds of a Space hosted by Dana Host. Tap to listen."
+    )
+    expect(page.get_by_role("heading", name="Clip of “Late night synths”")).to_be_visible()
+    assert_accessible(page)
+    shoot(page, "preview-clip")
+
+    page.get_by_role("link", name="Sign in to listen").click()
+    page.get_by_label("Login").fill("visitor")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign In").click()
+    expect(page).to_have_url(f"{live_server.url}{clip.get_absolute_url()}")
+    expect(page.get_by_role("heading", name="Post this clip")).to_be_visible()

@@ -81,3 +81,13 @@ def test_a_shared_link_to_a_cancelled_or_missed_space_says_so_and_promises_no_sp
     Space.objects.filter(pk=missed.pk).update(state=Space.State.MISSED)
     page = client.get(missed.get_absolute_url()).text
     assert "This Space didn't start" in page and "who spoke" not in page
+
+
+def test_a_shared_clip_of_a_space_not_for_everyone_asks_visitors_to_sign_in(client, host, alice):
+    from rooms.replays.models import Clip, Recording
+
+    space = LiveSpaceFactory(host=host, title="Paid", audience=Space.Audience.TICKETED)
+    recording = Recording.objects.create(space=space)
+    clip = Clip.objects.create(recording=recording, made_by=host, start_ms=0, end_ms=30_000)
+    response = client.get(clip.get_absolute_url())
+    assert response.status_code == 302 and response.url.startswith(reverse("account_login"))
