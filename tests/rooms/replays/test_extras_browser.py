@@ -155,6 +155,7 @@ def test_a_listener_already_in_the_room_sees_rec_when_the_host_starts_recording(
     host_page.context.close()
 
 
+@pytest.mark.parametrize("width", WIDTHS)
 def test_the_host_reads_the_delete_buttons_of_a_replay_and_its_transcript(browser, live_server, width):
     from axe_playwright_python.sync_playwright import Axe
 
