@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 
 from accounts.models import Block, Follow, User
+from accounts.selectors import has_blocked
 from spaces_site.close_codes import CloseCode
 from spaces_site.decisions import ALLOW as ALLOW
 from spaces_site.decisions import Decision as Decision
@@ -187,9 +188,9 @@ KNOWN_ACTIONS: frozenset[str] = frozenset().union(*ACTIONS_BY_ROLE.values())
 
 def may_set_reminder(*, space: Space, user: User) -> Decision:
     """A reminder is a notification from the host, and none crosses a block either way: it would never come."""
-    if Block.objects.filter(blocker_id=space.host_id, blocked=user).exists():
+    if has_blocked(blocker=space.host, blocked=user):
         return Decision(False, "The host has blocked you.")
-    if Block.objects.filter(blocker=user, blocked_id=space.host_id).exists():
+    if has_blocked(blocker=user, blocked=space.host):
         return Decision(False, f"You blocked @{space.host.username}; unblock them to be reminded of their Spaces.")
     return ALLOW
 

@@ -175,13 +175,10 @@ def space_update(
         # A new time means a new notice, ahead or at the start depending on how far away it now is.
         Reminder.objects.filter(space=space).update(sent_at=None, at_start=reminds_at_start(space))
         # No time in the text: it is one text for people in many zones; the Space's page shows theirs.
-        reminded = Reminder.objects.filter(space=space).exclude(user_id=space.host_id).values_list("user_id", flat=True)
-        account_services.notification_create_many(
-            recipient_ids=list(reminded),
-            actor=space.host,
+        _tell_the_reminded(
+            space,
             kind=Notification.Kind.SPACE_REMINDER,
             text=f"{space.host.name} moved “{space.title}” to a new time; your reminder moves with it.",
-            url=space.get_absolute_url(),
         )
         signals.space_rescheduled.send(sender=Space, space=space, previous_time=previous_time)
     return space
@@ -196,15 +193,9 @@ def space_cancel(*, space: Space, by: User) -> Space:
     space.state = Space.State.CANCELLED
     space.ended_at = timezone.now()
     space.save(update_fields=["state", "ended_at"])
-    recipients = list(Reminder.objects.filter(space=space).exclude(user=space.host).values_list("user_id", flat=True))
-    if recipients:
-        account_services.notification_create_many(
-            recipient_ids=recipients,
-            actor=space.host,
-            kind=Notification.Kind.OTHER,
-            text=f"{space.host.name} cancelled the Space “{space.title}”.",
-            url=space.get_absolute_url(),
-        )
+    _tell_the_reminded(
+        space, kind=Notification.Kind.OTHER, text=f"{space.host.name} cancelled the Space “{space.title}”."
+    )
     signals.space_cancelled.send(sender=Space, space=space)
     return space
 
@@ -848,6 +839,14 @@ def space_due_notify(*, space: Space) -> bool:
     return True
 
 
+def _tell_the_reminded(space: Space, *, kind: str, text: str) -> None:
+    """Notify everyone but the host who set a reminder for the Space, linking to it."""
+    reminded = Reminder.objects.filter(space=space).exclude(user_id=space.host_id).values_list("user_id", flat=True)
+    account_services.notification_create_many(
+        recipient_ids=list(reminded), actor=space.host, kind=kind, text=text, url=space.get_absolute_url()
+    )
+
+
 @transaction.atomic
 def space_mark_missed(*, space: Space) -> bool:
     """A scheduled Space the host never started within the grace period: mark it missed and tell the
@@ -858,13 +857,10 @@ def space_mark_missed(*, space: Space) -> bool:
     space.state = Space.State.MISSED
     space.ended_at = timezone.now()
     space.save(update_fields=["state", "ended_at"])
-    reminded = Reminder.objects.filter(space=space).exclude(user=space.host).values_list("user_id", flat=True)
-    account_services.notification_create_many(
-        recipient_ids=list(reminded),
-        actor=space.host,
+    _tell_the_reminded(
+        space,
         kind=Notification.Kind.OTHER,
         text=f"“{space.title}” by {space.host.name} didn't start; the host missed it.",
-        url=space.get_absolute_url(),
     )
     account_services.notification_create(
         recipient=space.host,
