@@ -101,17 +101,20 @@ def _post_gone(request: HttpRequest, what: str) -> HttpResponse:
     return render(request, "accounts/post_gone.html", context, status=410)
 
 
-def _acted_on(request: HttpRequest, pk: int) -> Post:
-    return get_object_or_404(Post.objects.select_related("author", "repost_of__author", "reply_to"), pk=pk)
+def _acted_on(pk: int) -> Post | None:
+    """The post a like, repost, reply or quote is for; None once deleted (by its author, since the page was drawn)."""
+    return Post.objects.select_related("author", "repost_of__author", "reply_to").filter(pk=pk).first()
 
 
 def _post_actions(request: HttpRequest, pk: int, action, *, done: str) -> HttpResponse:
     """Like, unlike, repost or undo: the action bar again over htmx, else back where the person was."""
-    if request.htmx and not Post.objects.filter(pk=pk).exists():
+    post = _acted_on(pk)
+    if post is None and request.htmx:
         # Deleted since the page was drawn: the bar says so (a 404 is not swapped in, so the click did nothing).
         gone = '<div class="post-actions"><span class="error" role="alert">This post was deleted.</span></div>'
         return HttpResponse(gone, status=422)
-    post = _acted_on(request, pk)
+    if post is None:
+        raise Http404("No such post.")
     error = ""
     try:
         shown = action(post)
@@ -162,9 +165,9 @@ def post_unrepost(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def post_reply(request: HttpRequest, pk: int) -> HttpResponse:
-    if not Post.objects.filter(pk=pk).exists():
+    parent = _acted_on(pk)
+    if parent is None:
         return _post_gone(request, "reply")
-    parent = _acted_on(request, pk)
     form = ReplyForm(request.POST)
     if form.is_valid():
         try:
@@ -182,9 +185,11 @@ def post_reply(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def post_quote(request: HttpRequest, pk: int) -> HttpResponse:
-    if request.method == "POST" and not Post.objects.filter(pk=pk).exists():
+    original = _acted_on(pk)
+    if original is None and request.method == "POST":
         return _post_gone(request, "quote")
-    original = _acted_on(request, pk)
+    if original is None:
+        raise Http404("No such post.")
     if original.is_plain_repost:
         original = original.repost_of
     if not can_read(post=original, viewer=request.user):
