@@ -65,5 +65,5 @@ def listener_curve(context, space) -> dict:
         return {"curve": None}
     pins = [p.at_ms for p in selectors.pins_at_moments(space=space)]
     # Clicking the curve seeks the replay's player, which only a ready recording has.
-    playable = Recording.objects.filter(space=space, state=Recording.State.READY).exists()
+    playable = selectors.replay_ready(space=space)
     return {"curve": curve.drawing(space=space, pin_ms=pins), "space": space, "playable": playable}
