@@ -1,8 +1,16 @@
 """Staff admin for people, the graph, posts, messages, notifications and reports."""
 
-from django.contrib import admin
-from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from collections.abc import Iterable
 
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from spaces_site.http import error_text
+
+from . import services
 from .models import Block, Conversation, Follow, Message, Notification, Post, Report, User
 
 
@@ -65,13 +73,48 @@ def mark_dismissed(modeladmin, request, queryset):
     queryset.update(status=Report.Status.DISMISSED)
 
 
+def suspend_from_reports(modeladmin: admin.ModelAdmin, request: HttpRequest, reports: QuerySet, people: Iterable[User]):
+    """Suspend the people a selection of reports is about and mark those reports actioned; say what was done."""
+    suspended, refused = [], []
+    for person in people:
+        try:
+            if services.account_suspend(user=person, by=request.user):
+                suspended.append(f"@{person.username}")
+        except ValidationError as exc:
+            refused.append(error_text(exc))
+    reports.update(status=Report.Status.ACTIONED)
+    if suspended:
+        modeladmin.message_user(request, f"Suspended {', '.join(suspended)}; their live Spaces ended.")
+    for reason in refused:
+        modeladmin.message_user(request, reason, level=messages.ERROR)
+    if not suspended and not refused:
+        modeladmin.message_user(request, "Those accounts were already suspended.", level=messages.WARNING)
+
+
+@admin.action(description="Suspend the reported accounts", permissions=["change"])
+def suspend_reported(modeladmin, request, queryset):
+    people = User.objects.filter(pk__in=queryset.values("reported_user_id"))
+    suspend_from_reports(modeladmin, request, queryset, people)
+
+
+@admin.action(description="Remove the reported posts", permissions=["change"])
+def remove_reported_posts(modeladmin, request, queryset):
+    posts = Post.objects.filter(pk__in=queryset.values("post_id"))
+    removed = 0
+    for post in posts:
+        services.post_delete(post=post, by=request.user)
+        removed += 1
+    queryset.update(status=Report.Status.ACTIONED)
+    modeladmin.message_user(request, f"Removed {removed} post{'' if removed == 1 else 's'}.")
+
+
 @admin.register(Report)
 class ReportAdmin(admin.ModelAdmin):
     list_display = ["reported_user", "reason", "reporter", "post", "status", "created_at"]
     list_filter = ["status", "reason", "created_at"]
     search_fields = ["reported_user__username", "reporter__username", "details", "post__body"]
     raw_id_fields = ["reporter", "reported_user", "post"]
-    actions = [mark_actioned, mark_dismissed]
+    actions = [suspend_reported, remove_reported_posts, mark_actioned, mark_dismissed]
 
 
 class MessageInline(admin.TabularInline):

@@ -49,9 +49,12 @@ def _blocked_either_way(viewer: User, *, prefix: str = "") -> Q:
 
 
 def _hidden_from(viewer: User) -> Q:
-    """Posts `viewer` never sees in a list: by, answering or sharing someone with a block either way."""
+    """Posts `viewer` never sees in a list: by, answering or sharing someone with a block either way, and by or
+    sharing a suspended account."""
     return (
-        _blocked_either_way(viewer)
+        Q(author__is_active=False)
+        | Q(repost_of__author__is_active=False)
+        | _blocked_either_way(viewer)
         | _blocked_either_way(viewer, prefix="repost_of__")
         | _blocked_either_way(viewer, prefix="reply_to__")
     )
@@ -127,7 +130,7 @@ def posts_public(*, limit: int = 10) -> list[Post]:
 
 def post_for(*, pk: int, username: str, viewer: User) -> Post | None:
     """One post with what its card shows, for its page."""
-    posts = Post.objects.filter(pk=pk, author__username=username)
+    posts = Post.objects.filter(pk=pk, author__username=username, author__is_active=True)
     post = _with_conversation(posts, viewer).first()
     return _carry_viewer_state([post])[0] if post else None
 

@@ -25,7 +25,7 @@ from .notifications import notification_gather as notification_gather
 from .notifications import notifications_mark_read as notifications_mark_read
 from .notifications import notifications_rewrite as notifications_rewrite
 from .selectors import is_blocked_between
-from .signals import block_created
+from .signals import account_suspended, block_created
 from .text import clean_text
 from .validators import validate_time_zone
 
@@ -108,13 +108,30 @@ def post_create(*, author: User, body: str, audience: str = Post.Audience.EVERYO
 
 @transaction.atomic
 def post_delete(*, post: Post, by: User) -> None:
-    if post.author_id != by.pk:
+    """The author deletes their post, or staff remove it on a report."""
+    if post.author_id != by.pk and not by.is_staff:
         raise PermissionDenied("Only the author can delete a post.")
     if post.reply_to_id:
         Post.objects.filter(pk=post.reply_to_id, replies_count__gt=0).update(replies_count=F("replies_count") - 1)
     if post.repost_of_id:
         Post.objects.filter(pk=post.repost_of_id, reposts_count__gt=0).update(reposts_count=F("reposts_count") - 1)
     post.delete()
+
+
+@transaction.atomic
+def account_suspend(*, user: User, by: User) -> bool:
+    """Staff take an account off the site on a report: it can't sign in, its sessions are signed out at their next
+    request (Django reads an inactive account as nobody), its posts leave every list, and rooms ends its Spaces.
+    False when it was already suspended."""
+    if not by.is_staff:
+        raise PermissionDenied("Only staff can suspend an account.")
+    if user.is_staff:
+        raise ValidationError(f"@{user.username} is staff; staff accounts are not suspended from a report.")
+    if not User.objects.filter(pk=user.pk, is_active=True).update(is_active=False):
+        return False
+    user.is_active = False
+    account_suspended.send(sender=User, user=user)
+    return True
 
 
 def message_check(*, sender: User, recipient: User) -> None:

@@ -1,6 +1,10 @@
 """Staff admin for Spaces, participants, invitations, pins, reminders and reports."""
 
 from django.contrib import admin
+from django.db.models import Q
+
+from accounts.admin import suspend_from_reports
+from accounts.models import User
 
 from . import services
 from .models import Invitation, Participant, PinnedPost, Reminder, Space, SpaceReport
@@ -65,10 +69,20 @@ def mark_dismissed(modeladmin, request, queryset):
     services.space_reports_mark(report_ids=list(queryset.values_list("pk", flat=True)), status="dismissed")
 
 
+@admin.action(
+    description="Suspend the reported accounts (a report on a Space as a whole: its host)", permissions=["change"]
+)
+def suspend_reported(modeladmin, request, queryset):
+    reported = queryset.filter(reported_user__isnull=False).values("reported_user_id")
+    hosts = queryset.filter(reported_user__isnull=True).values("space__host_id")
+    people = User.objects.filter(Q(pk__in=reported) | Q(pk__in=hosts))
+    suspend_from_reports(modeladmin, request, queryset, people)
+
+
 @admin.register(SpaceReport)
 class SpaceReportAdmin(admin.ModelAdmin):
     list_display = ["space", "reported_user", "reason", "reporter", "status", "created_at"]
     list_filter = ["status", "reason", "created_at"]
     search_fields = ["space__title", "reported_user__username", "details"]
     raw_id_fields = ["space", "reporter", "reported_user"]
-    actions = [mark_actioned, mark_dismissed]
+    actions = [suspend_reported, mark_actioned, mark_dismissed]

@@ -188,14 +188,17 @@ def space_update(
 def space_cancel(*, space: Space, by: User) -> Space:
     space = Space.objects.select_for_update().get(pk=space.pk)
     _require_host(space, by)
+    return _cancel(space, notice=f"{space.host.name} cancelled the Space “{space.title}”.")
+
+
+def _cancel(space: Space, *, notice: str) -> Space:
+    """Cancel a scheduled Space locked by the caller; those with a reminder read `notice`, tickets are refunded."""
     if space.state != Space.State.SCHEDULED:
         raise ValidationError("Only a scheduled Space can be cancelled.")
     space.state = Space.State.CANCELLED
     space.ended_at = timezone.now()
     space.save(update_fields=["state", "ended_at"])
-    _tell_the_reminded(
-        space, kind=Notification.Kind.OTHER, text=f"{space.host.name} cancelled the Space “{space.title}”."
-    )
+    _tell_the_reminded(space, kind=Notification.Kind.OTHER, text=notice)
     signals.space_cancelled.send(sender=Space, space=space)
     return space
 
@@ -683,6 +686,21 @@ def participant_remove_blocked(*, host: User, user: User) -> None:
         participant = _participant(space, user, lock=True)
         if participant.role != Role.HOST and not participant.removed:
             _remove(space, participant)
+
+
+def spaces_close_for_suspended(*, user: User) -> None:
+    """A suspended account's live Space ends, its scheduled ones are cancelled (tickets refunded) and it leaves
+    every other live Space, its sockets closing as a removed listener's do (4403)."""
+    for space in Space.objects.filter(host=user, state=Space.State.LIVE):
+        space_end(space=space, reason="the host's account was suspended")
+    for space in Space.objects.filter(host=user, state=Space.State.SCHEDULED).select_for_update():
+        _cancel(space, notice=f"The Space “{space.title}” was cancelled: its host's account was suspended.")
+    inside = Space.objects.filter(
+        state=Space.State.LIVE, participants__user=user, participants__removed_at__isnull=True
+    )
+    for space in inside:
+        space = _locked(space)
+        _remove(space, _participant(space, user, lock=True))
 
 
 def _remove(space: Space, participant: Participant) -> Participant:

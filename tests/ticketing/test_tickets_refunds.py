@@ -48,6 +48,20 @@ def _gross(offer) -> int:
     return CreatorProfile.objects.get(user=offer.space.host).lifetime_gross_cents
 
 
+def test_suspending_a_host_cancels_their_ticketed_space_and_refunds_every_ticket(
+    sold, provider, django_capture_on_commit_callbacks, alice
+):
+    from accounts import services as account_services
+
+    staff = User.objects.create(username="moderator", is_staff=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        account_services.account_suspend(user=sold.space.host, by=staff)
+
+    assert len(provider.requests_to("POST", "/v1/refunds")) == 2
+    assert set(Ticket.objects.values_list("status", flat=True)) == {Ticket.Status.REFUNDED}
+    assert Notification.objects.filter(recipient=alice, text__contains="was refunded").count() == 1
+
+
 def test_cancelling_refunds_every_ticket_exactly_once_and_closes_open_checkouts(
     sold, provider, django_capture_on_commit_callbacks, alice, charlie
 ):
