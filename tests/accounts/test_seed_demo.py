@@ -1,7 +1,7 @@
 import pytest
 from django.core.management import call_command
 
-from accounts.models import Follow, Post, User
+from accounts.models import Follow, Post, Report, User
 
 pytestmark = pytest.mark.django_db
 
@@ -17,6 +17,9 @@ def test_seed_demo_builds_the_network_once():
     assert host.followers_count == Follow.objects.filter(followee=host).count()
     assert User.objects.count() > 300
     assert host.check_password("spaces-demo-2026")
+    # Moderation can be tried: a staff account, and a report for it to act on.
+    assert User.objects.get(username="staff").is_staff
+    assert Report.objects.filter(reported_user__username="fan1299", status="open").exists()
 
 
 def test_seed_demo_reads_like_a_network_with_conversations_and_spaces():

@@ -15,7 +15,7 @@ from django.db.models.functions import Coalesce
 from django.test.utils import override_settings
 from django.utils import timezone
 
-from accounts.models import Follow, Hashtag, Like, Notification, Post, User
+from accounts.models import Follow, Hashtag, Like, Notification, Post, Report, User
 from accounts.text import hashtag_names
 from accounts.usernames import skeleton
 
@@ -55,6 +55,7 @@ class Command(BaseCommand):
         if _network_exists():
             # The second `make run`: skip hashing the password and re-inserting thousands of rows.
             self.stdout.write("Demo network already there.")
+            _seed_moderation(password=None)
             call_command("seed_spaces_demo", stdout=self.stdout)
             transaction.on_commit(lambda: call_command("seed_money_demo", stdout=self.stdout))
             return
@@ -112,6 +113,7 @@ class Command(BaseCommand):
             _seed_conversations(rng=rng, now=now, fan_ids=fan_ids)
 
         _recount_follows()
+        _seed_moderation(password=password)
         call_command("seed_spaces_demo", stdout=self.stdout)
         # After the network is committed: its payments go through the test provider's webhooks.
         transaction.on_commit(lambda: call_command("seed_money_demo", stdout=self.stdout))
@@ -249,6 +251,27 @@ def _seed_demo_hosts(*, fan_ids: list[int], password: str) -> None:
     named = User.objects.filter(username__in=["maya", "leo", "sam", "ivy"])
     follows += [Follow(follower=a, followee=b) for a in named for b in hosts]
     Follow.objects.bulk_create(follows, ignore_conflicts=True, batch_size=2000)
+
+
+def _seed_moderation(*, password: str | None) -> None:
+    """A moderator (`staff`, who signs in to /admin/) and a report waiting for them (idempotent)."""
+    if User.objects.filter(username="staff").exists():
+        return
+    staff = User.objects.create(
+        username="staff",
+        username_skeleton=skeleton("staff"),
+        display_name="Spaces Moderator",
+        email="staff@demo.spaces.local",
+        password=password or make_password(DEMO_PASSWORD),
+        is_staff=True,
+        is_superuser=True,
+    )
+    EmailAddress.objects.create(user=staff, email=staff.email, verified=True, primary=True)
+    spammer = User.objects.get(username="fan1299")
+    post = Post.objects.create(author=spammer, body="Free followers!!! DM me now, only today, 10,000 followers for $5")
+    Report.objects.create(
+        reporter=User.objects.get(username="sam"), reported_user=spammer, post=post, reason=Report.Reason.SPAM
+    )
 
 
 def _seed_conversations(*, rng: random.Random, now, fan_ids: list[int]) -> None:
