@@ -90,6 +90,16 @@ def browser_type_launch_args(browser_type_launch_args):
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 
+@pytest.fixture(autouse=True)
+def browser_pages_close_with_their_test(request):
+    """The session's Chromium outlives each test, and so did every page a test opened on it: rooms kept
+    reconnecting and playing in the background for the rest of the run, one renderer using half a core."""
+    yield
+    if "browser" in request.fixturenames:
+        for context in request.getfixturevalue("browser").contexts:
+            context.close()
+
+
 @pytest.fixture
 def server(db):
     """A running server process: its lease holds (nothing expires it unless a test travels in time)."""
