@@ -80,20 +80,24 @@ def post_detail(request: HttpRequest, username: str, pk: int) -> HttpResponse:
         raise Http404("No such post.")
     if post.is_plain_repost:
         return redirect(post.repost_of)
-    if request.user.is_authenticated and selectors.has_blocked(blocker=post.author, blocked=request.user):
+    relationship = selectors.relationship_between(viewer=request.user, other=post.author)
+    if relationship.blocked_by:
         return render(request, "accounts/blocked.html", {"profile": post.author}, status=403)
     if not can_read(post=post, viewer=request.user):
         post.body, post.locked = "", True
         return render(request, "accounts/post_detail.html", {"post": post}, status=403)
-    return _post_page(request, post, form=ReplyForm())
+    return _post_page(request, post, form=ReplyForm(), blocking=relationship.blocking)
 
 
-def _post_page(request: HttpRequest, post: Post, *, form: ReplyForm, status: int = 200) -> HttpResponse:
+def _post_page(
+    request: HttpRequest, post: Post, *, form: ReplyForm, status: int = 200, blocking: bool = False
+) -> HttpResponse:
     context = {
         "post": post,
         "above": selectors.thread_above(post=post, viewer=request.user),
         "replies": selectors.replies_to(post=post, viewer=request.user),
         "form": form,
+        "blocking": blocking,  # the viewer blocked its author: no reply, like or repost would be taken
     }
     return render(request, "accounts/post_detail.html", context, status=status)
 
