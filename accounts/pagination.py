@@ -12,6 +12,9 @@ from django.db.models import Q, QuerySet
 T = TypeVar("T")
 
 
+BROKEN = "That page link is broken, so here is the newest page."
+
+
 class BadCursor(ValueError):
     pass
 
@@ -29,9 +32,13 @@ def encode_cursor(created_at: datetime, pk: int) -> str:
 def decode_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         stamp, pk = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(stamp), int(pk)
+        created_at, number = datetime.fromisoformat(stamp), int(pk)
     except (ValueError, UnicodeError) as exc:
-        raise BadCursor("That page link is broken; start again from the top.") from exc
+        raise BadCursor(BROKEN) from exc
+    # Past the id column's range the database raises, not Python; a naive time would be read as local.
+    if not 0 < number < 2**63 or created_at.tzinfo is None:
+        raise BadCursor(BROKEN)
+    return created_at, number
 
 
 def newest_first(queryset: QuerySet, *, cursor: str | None, limit: int) -> Page:

@@ -26,16 +26,19 @@ from .pagination import BadCursor
 PEOPLE_SHOWN = 30  # people search results on one page
 
 
-def _page_or_400(request: HttpRequest, read, **kwargs):
+def _page_or_first(request: HttpRequest, read, **kwargs):
+    """The page `?cursor=` asks for; a stale or mangled link leads to the first page, saying why."""
     try:
         return read(cursor=request.GET.get("cursor") or None, **kwargs), None
     except BadCursor as exc:
-        return None, HttpResponseBadRequest(str(exc))
+        messages.info(request, str(exc))
+        # Over htmx ("Show older posts") the whole page is loaded again, not the first one pasted under it.
+        return None, HttpResponseClientRedirect(request.path) if request.htmx else redirect(request.path)
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    page, error = _page_or_400(request, selectors.timeline_for, user=request.user)
+    page, error = _page_or_first(request, selectors.timeline_for, user=request.user)
     if error:
         return error
     context = {
@@ -77,20 +80,24 @@ def post_detail(request: HttpRequest, username: str, pk: int) -> HttpResponse:
         raise Http404("No such post.")
     if post.is_plain_repost:
         return redirect(post.repost_of)
-    if request.user.is_authenticated and selectors.has_blocked(blocker=post.author, blocked=request.user):
+    relationship = selectors.relationship_between(viewer=request.user, other=post.author)
+    if relationship.blocked_by:
         return render(request, "accounts/blocked.html", {"profile": post.author}, status=403)
     if not can_read(post=post, viewer=request.user):
         post.body, post.locked = "", True
         return render(request, "accounts/post_detail.html", {"post": post}, status=403)
-    return _post_page(request, post, form=ReplyForm())
+    return _post_page(request, post, form=ReplyForm(), blocking=relationship.blocking)
 
 
-def _post_page(request: HttpRequest, post: Post, *, form: ReplyForm, status: int = 200) -> HttpResponse:
+def _post_page(
+    request: HttpRequest, post: Post, *, form: ReplyForm, status: int = 200, blocking: bool = False
+) -> HttpResponse:
     context = {
         "post": post,
         "above": selectors.thread_above(post=post, viewer=request.user),
         "replies": selectors.replies_to(post=post, viewer=request.user),
         "form": form,
+        "blocking": blocking,  # the viewer blocked its author: no reply, like or repost would be taken
     }
     return render(request, "accounts/post_detail.html", context, status=status)
 
@@ -208,7 +215,7 @@ def post_quote(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def hashtag(request: HttpRequest, name: str) -> HttpResponse:
-    page, error = _page_or_400(request, selectors.posts_tagged, name=name, viewer=request.user)
+    page, error = _page_or_first(request, selectors.posts_tagged, name=name, viewer=request.user)
     if error:
         return error
     context = {"name": name.lower(), "page": page}
@@ -237,7 +244,7 @@ def profile(request: HttpRequest, username: str) -> HttpResponse:
     relationship = selectors.relationship_between(viewer=request.user, other=person)
     if relationship.blocked_by:
         return render(request, "accounts/blocked.html", {"profile": person}, status=403)
-    page, error = _page_or_400(request, selectors.posts_by, author=person, viewer=request.user)
+    page, error = _page_or_first(request, selectors.posts_by, author=person, viewer=request.user)
     if error:
         return error
     context = {"profile": person, "relationship": relationship, "page": page}

@@ -283,6 +283,8 @@ def space_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if space.state == Space.State.SCHEDULED:
         if context["is_host"]:
             context["reminded"] = selectors.reminded_count(space=space)
+        # Across a block there is no reminder, ticket or share to offer (a link to it reached the person anyway).
+        context["blocked"] = not context["is_host"] and account_selectors.is_blocked_between(request.user, space.host)
         return render(request, "rooms/scheduled.html", context)
     if not decision:
         return render(request, "rooms/refused.html", context, status=403)

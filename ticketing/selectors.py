@@ -13,7 +13,7 @@ from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.selectors import is_blocked_between
+from accounts.selectors import is_blocked_between, relationship_between
 from rooms.access import can_join
 from rooms.models import Space
 from spaces_site.decisions import ALLOW, Decision
@@ -75,6 +75,17 @@ class TicketPage:
     seller_refusals: list[str] = field(default_factory=list)
     # For the host: how many tickets are in each status (refunds pending, done, failed).
     ticket_statuses: dict[str, int] = field(default_factory=dict)
+    # Why the viewer may not buy across a block (ticketing.tickets refuses the purchase), instead of a Buy button.
+    block_refusal: str = ""
+
+
+def _block_refusal(*, space: Space, viewer: User) -> str:
+    relationship = relationship_between(viewer=viewer, other=space.host)
+    if relationship.blocked_by:
+        return "The host has blocked you, so you can't buy a ticket."
+    if relationship.blocking:
+        return f"You blocked @{space.host.username}; unblock them to buy a ticket."
+    return ""
 
 
 def ticket_sales_open(*, space: Space, now: datetime | None = None) -> Decision:
@@ -111,6 +122,7 @@ def ticket_page_for(*, space: Space, viewer: User) -> TicketPage:
         sales_closed_reason=ticket_sales_open(space=space).reason,
         seller_refusals=refusals,
         ticket_statuses=statuses,
+        block_refusal="" if is_host or offer is None else _block_refusal(space=space, viewer=viewer),
     )
 
 

@@ -1,6 +1,7 @@
 """Sign-up refuses reserved names, overlong names and lookalikes of existing handles, as field errors."""
 
 import html
+import re
 
 import pytest
 from django.urls import reverse
@@ -79,3 +80,14 @@ def test_a_username_an_at_mention_could_not_find_is_refused(client, name):
 @pytest.mark.parametrize("name", ["bob_2", "bob.smith", "ana-maria", "zoë"])
 def test_usernames_with_dots_dashes_and_letters_of_any_script_sign_up(client, name):
     assert sign_up(client, name).status_code == 302
+
+
+def test_the_sign_up_username_box_says_and_holds_the_thirty_character_limit(client):
+    """The box let 150 characters be typed (the column's length) and said nothing of the limit."""
+    page = client.get(reverse("account_signup")).content.decode()
+    box = re.search(r'<input[^>]*name="username"[^>]*>', page).group(0)
+    assert 'maxlength="30"' in box
+    assert "At most 30 characters" in page
+    response = sign_up(client, "x" * 31, display_name="Dana")
+    assert username_errors(response) == "Usernames can be at most 30 characters (this one has 31)."
+    assert response.context["form"]["display_name"].value() == "Dana"

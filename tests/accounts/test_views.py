@@ -1,3 +1,4 @@
+import base64
 import re
 
 import pytest
@@ -207,8 +208,31 @@ def test_a_post_number_that_is_no_number_reports_no_post(alice_client, bob):
     assert alice_client.get(reverse("accounts:report", args=["bob"]), {"post": "²"}).status_code == 404
 
 
-def test_broken_timeline_cursor_is_400(alice_client):
-    assert alice_client.get("/?cursor=%%%").status_code == 400
+def _cursor(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "garbage",
+        "%%%",
+        _cursor("2026-01-01T00:00:00+00:00|99999999999999999999"),  # past the id column: was a 500
+        _cursor("2026-01-01T00:00:00|3"),  # no time zone
+    ],
+)
+@pytest.mark.parametrize("page", ["/", "/@bob/", "/tags/hello/"])
+def test_a_broken_page_link_leads_to_the_first_page_with_a_word_why(alice_client, alice, bob, page, cursor):
+    Follow.objects.create(follower=alice, followee=bob)
+    PostFactory(author=bob, body="hello #hello")
+    response = alice_client.get(page, {"cursor": cursor}, follow=True)
+    assert response.redirect_chain == [(page, 302)]
+    assert response.status_code == 200
+    assert "That page link is broken" in response.content.decode()
+    assert "hello" in response.content.decode()
+    # "Show older posts" fetched over htmx: the whole page is loaded again, not a page pasted under the first.
+    more = alice_client.get(page, {"cursor": cursor}, **HTMX)
+    assert more.status_code == 200 and more["HX-Redirect"] == page
 
 
 def test_report_form_lands_in_the_admin_queue(alice_client, bob, admin_client):

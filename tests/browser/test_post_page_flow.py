@@ -1,9 +1,11 @@
-"""A person deletes their post from the post's own page, in a real browser at 390 and 1280 px."""
+"""A post's own page, in a real browser at 390 and 1280 px: deleting it, and one by someone you blocked."""
+
+import re
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from accounts import engagement
+from accounts import engagement, services
 from accounts.models import Post
 from tests.accounts.factories import PostFactory, UserFactory
 from tests.browser.support import shoot, signed_in
@@ -88,3 +90,27 @@ def test_liking_a_post_deleted_meanwhile_says_it_was_deleted(page: Page, live_se
     page.get_by_role("button", name="Like, 0 so far").click()
     # The click did nothing: the server's 404 was not drawn.
     expect(page.get_by_role("alert")).to_have_text("This post was deleted.")
+
+
+def test_the_page_of_a_post_by_someone_you_blocked_offers_unblock_not_reply_like_or_repost(
+    page: Page, live_server, ivy
+):
+    sam = UserFactory(username="sam", display_name="Sam Rivera")
+    post = PostFactory(author=sam, body="Tonight: modular synths")
+    services.block_create(blocker=ivy, blocked=sam)
+    signed_in(page.context, live_server.url, ivy)
+    page.goto(f"{live_server.url}{post.get_absolute_url()}")
+
+    expect(page.locator(".focused-post")).to_contain_text("Tonight: modular synths")
+    # It offered a reply box, Like, Repost and Quote, each refused only once used.
+    expect(page.get_by_role("textbox", name="Your reply")).to_have_count(0)
+    for name in ("Like", "Repost"):
+        expect(page.get_by_role("button", name=re.compile(f"^{name}"))).to_have_count(0)
+    expect(page.get_by_role("link", name="Quote")).to_have_count(0)
+    expect(page.get_by_text("You blocked @sam, so you can't reply to, like or repost their posts.")).to_be_visible()
+    shoot(page, "post-by-someone-you-blocked")
+
+    page.get_by_role("button", name="Unblock").click()
+    expect(page.get_by_text("You unblocked @sam.")).to_be_visible()
+    page.goto(f"{live_server.url}{post.get_absolute_url()}")
+    expect(page.get_by_role("textbox", name="Your reply")).to_be_visible()
