@@ -241,3 +241,51 @@ def test_a_clip_being_cut_shows_its_player_when_ready_keeping_what_is_typed(brow
     expect(page.get_by_label("Say something about it (optional)")).to_have_value("The best minute")
     page.screenshot(path=str(SHOTS / f"clip-ready-{width}.png"), full_page=True)
     page.context.close()
+
+
+def _ended_space_being_prepared():
+    host = make_host(username="maya", display_name="Maya")
+    space = services.space_end(space=LiveSpaceFactory(host=host, title="Gardens"), by=host)
+    # Made after the end, so no recorder of this test's server mixes it behind the test's back.
+    Recording.objects.create(space=space, state=Recording.State.MIXING)
+    CaptionSegment.objects.create(space=space, speaker=host, start_ms=1_000, end_ms=3_000, text="Tomatoes.")
+    return space
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_replay_being_prepared_appears_and_plays_without_a_reload(browser, live_server, width):
+    space = off_the_loop(_ended_space_being_prepared)
+    page = signed_in_page(
+        browser,
+        live_server.url,
+        UserFactory(username="sam", display_name="Sam"),
+        space.get_absolute_url(),
+        viewport={"width": width, "height": 900},
+    )
+    expect(page.locator("#replay-status")).to_contain_text("The replay is being prepared")
+    page.screenshot(path=str(SHOTS / f"replay-preparing-{width}.png"), full_page=True)
+    audio = replay_storage().save(f"spaces/{space.pk}/replay-ready.m4a", ContentFile(b"x" * 100))
+    Recording.objects.filter(pk=space.pk).update(
+        state=Recording.State.READY, audio=audio, size_bytes=100, duration_ms=240_000, content_type="audio/mp4"
+    )
+    # It said "being prepared" until the person reloaded the page by hand.
+    expect(page.locator("#replay-audio")).to_be_attached(timeout=15_000)
+    # The player's script came with it: its speed buttons answer.
+    page.get_by_role("button", name="1.5×").click()
+    expect(page.locator("#replay-status")).to_have_text("Playing at 1.5×.")
+    page.screenshot(path=str(SHOTS / f"replay-ready-{width}.png"), full_page=True)
+    page.context.close()
+
+
+def test_a_replay_that_could_not_be_prepared_says_so_without_a_reload(browser, live_server):
+    space = off_the_loop(_ended_space_being_prepared)
+    page = signed_in_page(
+        browser, live_server.url, UserFactory(username="sam", display_name="Sam"), space.get_absolute_url()
+    )
+    expect(page.locator("#replay-status")).to_contain_text("The replay is being prepared")
+    Recording.objects.filter(pk=space.pk).update(state=Recording.State.FAILED)
+    expect(page.locator("#replay-status")).to_have_text(
+        "The replay could not be prepared, so there is nothing to play.", timeout=15_000
+    )
+    expect(page.locator("#replay-layout [hx-trigger]")).to_have_count(0)  # and it stops asking
+    page.context.close()
