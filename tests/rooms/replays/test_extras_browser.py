@@ -12,6 +12,7 @@ import pytest
 from django.core.files.base import ContentFile
 from playwright.sync_api import expect
 
+from accounts.models import Message
 from captions.models import CaptionPreference, CaptionSegment
 from rooms import services
 from rooms.models import Role, Space
@@ -232,7 +233,9 @@ def test_a_clip_being_cut_shows_its_player_when_ready_keeping_what_is_typed(brow
     page = signed_in_page(
         browser, live_server.url, clip.made_by, clip.get_absolute_url(), viewport={"width": width, "height": 900}
     )
-    expect(page.get_by_role("status")).to_have_text("This clip is being cut; it is ready in a few seconds.")
+    expect(page.locator("#clip-listen").get_by_role("status")).to_have_text(
+        "This clip is being cut; it is ready in a few seconds."
+    )
     page.get_by_label("Say something about it (optional)").fill("The best minute")
     audio = replay_storage().save(f"spaces/{clip.recording_id}/clips/{clip.pk}.m4a", ContentFile(b"x" * 100))
     Clip.objects.filter(pk=clip.pk).update(audio=audio)
@@ -288,4 +291,47 @@ def test_a_replay_that_could_not_be_prepared_says_so_without_a_reload(browser, l
         "The replay could not be prepared, so there is nothing to play.", timeout=15_000
     )
     expect(page.locator("#replay-layout [hx-trigger]")).to_have_count(0)  # and it stops asking
+    page.context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_listener_copies_a_clips_link_and_sends_it_by_direct_message(browser, live_server, width):
+    def a_clip():
+        host = make_host(username="maya", display_name="Maya")
+        UserFactory(username="dora", display_name="Dora")
+        space = LiveSpaceFactory(host=host, title="Gardens")
+        recording = Recording.objects.create(space=space)
+        space = services.space_end(space=space, by=host)
+        audio = replay_storage().save(f"spaces/{space.pk}/replay-shot.m4a", ContentFile(b"x" * 100))
+        Recording.objects.filter(pk=space.pk).update(state=Recording.State.READY, audio=audio, duration_ms=240_000)
+        return Clip.objects.create(recording=recording, made_by=host, start_ms=60_000, end_ms=90_000, audio=audio)
+
+    clip = off_the_loop(a_clip)
+    sam = UserFactory(username="sam", display_name="Sam")
+    page = signed_in_page(
+        browser,
+        live_server.url,
+        sam,
+        clip.get_absolute_url(),
+        viewport={"width": width, "height": 900},
+        permissions=["clipboard-read", "clipboard-write"],
+    )
+    link = f"{live_server.url}{clip.get_absolute_url()}"
+    share = page.get_by_role("region", name="Share this clip")
+    share.get_by_role("button", name="Copy link").click()
+    expect(share.get_by_text("Link copied.")).to_be_visible()
+    assert page.evaluate("navigator.clipboard.readText()") == link
+
+    to = share.get_by_role("textbox", name="Send by direct message to")
+    to.fill("ghost")
+    share.get_by_role("button", name="Send").click()
+    expect(share.locator("#share-dm-result")).to_have_text("No account is called @ghost.")
+    expect(to).to_have_value("ghost")  # kept, to mend
+    to.fill("dora")
+    share.get_by_role("button", name="Send").click()
+    expect(share.locator("#share-dm-result")).to_have_text("Sent to @dora.")
+    expect(to).to_have_value("")
+    assert Message.objects.get(sender=sam).body == f"Listen to this clip of “Gardens”: {link}"
+    page.screenshot(path=str(SHOTS / f"clip-shared-{width}.png"), full_page=True)
+    assert page.errors == []
     page.context.close()
