@@ -4,6 +4,7 @@ transcript; a clip posted to the timeline plays there with its captions."""
 
 from __future__ import annotations
 
+import re
 import tempfile
 from datetime import timedelta
 from pathlib import Path
@@ -334,4 +335,40 @@ def test_a_listener_copies_a_clips_link_and_sends_it_by_direct_message(browser, 
     assert Message.objects.get(sender=sam).body == f"Listen to this clip of “Gardens”: {link}"
     page.screenshot(path=str(SHOTS / f"clip-shared-{width}.png"), full_page=True)
     assert page.errors == []
+    page.context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_transcripts_times_seek_the_replay_and_are_not_links_without_one(browser, live_server, width):
+    def two_ended_spaces():
+        host = make_host(username="maya", display_name="Maya")
+        spaces = []
+        for title in ("Not recorded", "Recorded"):
+            space = services.space_end(space=LiveSpaceFactory(host=host, title=title), by=host)
+            CaptionSegment.objects.create(space=space, speaker=host, start_ms=61_000, end_ms=63_000, text="Tomatoes.")
+            spaces.append(space)
+        audio = replay_storage().save(f"spaces/{spaces[1].pk}/replay-shot.m4a", ContentFile(b"x" * 100))
+        Recording.objects.create(
+            space=spaces[1], state=Recording.State.READY, audio=audio, size_bytes=100, duration_ms=240_000
+        )
+        return spaces
+
+    unrecorded, recorded = off_the_loop(two_ended_spaces)
+    page = signed_in_page(
+        browser,
+        live_server.url,
+        UserFactory(username="sam", display_name="Sam"),
+        unrecorded.get_absolute_url(),
+        viewport={"width": width, "height": 900},
+    )
+    transcript = page.locator("#transcript")
+    expect(transcript.locator("li")).to_have_text("00:01:01 Maya: Tomatoes.")
+    # Each time was a link to #t=61 on a page with no replay to seek in: it went nowhere.
+    expect(transcript.locator("li a")).to_have_count(0)
+    page.screenshot(path=str(SHOTS / f"transcript-unrecorded-{width}.png"), full_page=True)
+
+    page.goto(recorded.get_absolute_url())
+    page.locator("#transcript").get_by_role("link", name="00:01:01").click()
+    expect(page).to_have_url(re.compile(r"#t=61$"))
+    assert page.locator("#replay-audio").evaluate("audio => audio.currentTime") == 61
     page.context.close()
