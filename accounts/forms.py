@@ -144,6 +144,19 @@ class NewMessageForm(MessageForm):
             raise forms.ValidationError(f"No account is called @{username}.") from None
 
 
+class AccountForm(forms.Form):
+    """Someone's username (with or without @), cleaned to their active account."""
+
+    username = forms.CharField(max_length=150, label="Username")
+
+    def clean_username(self) -> User:
+        name = self.cleaned_data["username"].strip().lstrip("@")
+        user = User.objects.filter(username__iexact=name, is_active=True).first()
+        if user is None:
+            raise forms.ValidationError(f"No account is called @{name}.")
+        return user
+
+
 class ReportForm(forms.Form):
     reason = forms.ChoiceField(choices=Report.Reason.choices, widget=forms.RadioSelect)
     details = forms.CharField(max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 3}))

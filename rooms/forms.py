@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from accounts.forms import AccountForm
 from accounts.models import User
 from accounts.selectors import is_blocked_between
 
@@ -154,13 +155,5 @@ class SpaceReportForm(forms.Form):
     details = forms.CharField(max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 3}))
 
 
-class UsernameForm(forms.Form):
-    username = forms.CharField(max_length=150, label="Username")
+class UsernameForm(AccountForm):
     by_dm = forms.BooleanField(required=False, label="Also send a direct message")
-
-    def clean_username(self) -> User:
-        name = self.cleaned_data["username"].strip().lstrip("@")
-        user = User.objects.filter(username__iexact=name, is_active=True).first()
-        if user is None:
-            raise forms.ValidationError(f"No account is called @{name}.")
-        return user

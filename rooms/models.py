@@ -109,6 +109,8 @@ class Participant(models.Model):
     # Which relay slot carries this person's audio while they hold a speaking role.
     speaker_index = models.PositiveSmallIntegerField(null=True, blank=True)
     joined_at = models.DateTimeField(default=timezone.now)
+    # Kept when they step down or are made a listener: the ended Space lists everyone who was on stage.
+    first_on_stage_at = models.DateTimeField(null=True, blank=True)
     # Not columns: services.participant_join and participants_join set them on the instances they return (the
     # socket just recorded, whether that is the person's only open socket in the Space, the roles they are
     # invited to).

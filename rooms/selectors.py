@@ -146,10 +146,13 @@ def hands_queue(*, space: Space) -> QuerySet[Participant]:
 
 
 def ever_spoke_in(*, space: Space) -> QuerySet[User]:
-    """Speakers shown on an ended Space's page: co-hosts and speakers who held a seat at the end."""
-    return User.objects.filter(
-        space_participations__space=space, space_participations__role__in=[Role.COHOST, Role.SPEAKER]
-    ).order_by("space_participations__speaker_index")
+    """Speakers shown on an ended Space's page: everyone but the host who was on stage at some time (as a
+    speaker or co-host), in the order they first came up, including those who stepped down before the end."""
+    return (
+        User.objects.filter(space_participations__space=space, space_participations__first_on_stage_at__isnull=False)
+        .exclude(pk=space.host_id)
+        .order_by("space_participations__first_on_stage_at", "space_participations__pk")
+    )
 
 
 def block_lists(*, user_ids: list[int]) -> dict[int, list[int]]:

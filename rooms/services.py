@@ -316,10 +316,12 @@ def _set_role(space: Space, participant: Participant, role: str) -> Participant:
             participant.speaker_index = _free_speaker_index(space)
         if not was_speaking:
             participant.muted = True  # new speakers start muted and unmute themselves
+        if participant.first_on_stage_at is None:
+            participant.first_on_stage_at = timezone.now()
     else:
         participant.speaker_index = None
         participant.muted = False
-    participant.save(update_fields=["role", "hand_raised_at", "speaker_index", "muted"])
+    participant.save(update_fields=["role", "hand_raised_at", "speaker_index", "muted", "first_on_stage_at"])
     _announce_role(participant)
     now_speaking = role in SPEAKING_ROLES
     if now_speaking != was_speaking:

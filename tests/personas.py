@@ -9,6 +9,7 @@ assert (`You can't invite @sam.`, `@dana's Super Followers`): keep them.
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
 from accounts.models import User
 from rooms.models import Participant, Role, Space
@@ -21,7 +22,9 @@ def seat(space: Space, user: User, role: str = Role.LISTENER, **fields) -> Parti
     """Put `user` in `space` with `role` as the services would (speaker slots included)."""
     from rooms.services import _free_speaker_index
 
-    index = _free_speaker_index(space) if role in (Role.SPEAKER, Role.COHOST) else None
+    on_stage = role in (Role.SPEAKER, Role.COHOST)
+    index = _free_speaker_index(space) if on_stage else None
+    fields.setdefault("first_on_stage_at", timezone.now() if on_stage else None)
     return Participant.objects.create(space=space, user=user, role=role, speaker_index=index, **fields)
 
 

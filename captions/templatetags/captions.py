@@ -7,6 +7,7 @@ from django import template
 from captions import selectors
 from captions.forms import CaptionPreferenceForm
 from captions.transcripts import clock
+from rooms.replays import selectors as replay_selectors
 
 register = template.Library()
 
@@ -44,6 +45,9 @@ def transcript(context, space) -> dict:
         "space": space,
         "segments": list(selectors.transcript_for(space=space)),
         "is_host": space.host_id == user.pk,
+        # A line's time seeks the replay's player, which the page has only for a ready replay this person may hear.
+        "seekable": replay_selectors.replay_ready(space=space)
+        and bool(replay_selectors.can_replay(space=space, user=user)),
     }
 
 

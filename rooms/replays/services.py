@@ -23,6 +23,7 @@ from accounts.models import Post, User
 from rooms import access
 from rooms.events import broadcast
 from rooms.models import Participant, Space
+from spaces_site import ratelimit
 
 from . import background, mixing, selectors, trackfile
 from .models import Clip, Recording, RecordingChunk, RecordingConsent, ReplayListen
@@ -411,6 +412,16 @@ def clip_post_create(*, clip: Clip, by: User, url: str, text: str = "") -> Post:
     _clip_allowed(clip.recording, space, by)
     lead = text.strip() or f"A clip of “{space.title}”"
     return account_services.post_create(author=by, body=f"{lead[: settings.POST_MAX_LENGTH - len(url) - 1]} {url}")
+
+
+def clip_share_by_dm(*, clip: Clip, sender: User, recipient: User, url: str) -> None:
+    """Send a clip's link by direct message, as a Space's is (the same limit on how often)."""
+    decision = access.can_replay(space=clip.recording.space, user=sender)
+    if not decision:
+        raise PermissionDenied(decision.reason)
+    ratelimit.check("share_dm", sender.pk)
+    body = f"Listen to this clip of “{clip.recording.space.title}”: {url}"
+    account_services.message_send(sender=sender, recipient=recipient, body=body)
 
 
 def clip_cut(*, clip_id: int) -> Clip | None:

@@ -13,5 +13,6 @@ urlpatterns = [
     path("<int:pk>/clips/", views.clip_create, name="clip_create"),
     path("clips/<int:pk>/", views.clip_detail, name="clip"),
     path("clips/<int:pk>/post/", views.clip_post, name="clip_post"),
+    path("clips/<int:pk>/share/dm/", views.clip_share_dm, name="clip_share_dm"),
     path("clips/<int:pk>/audio.m4a", views.clip_audio, name="clip_audio"),
 ]

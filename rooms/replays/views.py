@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, Stream
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.forms import AccountForm
 from rooms.models import Space
 from rooms.selectors import space_by_id
 from spaces_site.http import error_text, login_redirect
@@ -241,6 +242,7 @@ def clip_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "space": clip.recording.space,
         "speakers": selectors.clip_speakers(clip=clip),
         "post_form": ClipPostForm(),
+        "share_url": request.build_absolute_uri(clip.get_absolute_url()),
     }
     return render(request, "rooms/replays/clip.html", context)
 
@@ -286,6 +288,31 @@ def clip_post(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect(clip)
     messages.success(request, "Posted. Your followers can play the clip from their timeline.")
     return redirect(post)
+
+
+@login_required
+@require_POST
+def clip_share_dm(request: HttpRequest, pk: int) -> HttpResponse:
+    """Send a clip's link by direct message, from the share box its page has as a Space's page does."""
+    clip = _clip(request, pk)
+    form = AccountForm(request.POST)
+    if not form.is_valid():
+        return _shared(request, clip, " ".join(form.errors.get("username", ["Enter a username."])), ok=False)
+    recipient = form.cleaned_data["username"]
+    url = request.build_absolute_uri(clip.get_absolute_url())
+    try:
+        services.clip_share_by_dm(clip=clip, sender=request.user, recipient=recipient, url=url)
+    except (ValidationError, PermissionDenied) as exc:
+        return _shared(request, clip, error_text(exc), ok=False)
+    return _shared(request, clip, f"Sent to @{recipient.username}.", ok=True)
+
+
+def _shared(request: HttpRequest, clip: Clip, message: str, *, ok: bool) -> HttpResponse:
+    """From the page (htmx): the outcome in place, so what is playing stays; otherwise back to the clip."""
+    if request.htmx:
+        return render(request, "rooms/_result.html", {"ok": ok, "message": message}, status=200 if ok else 422)
+    (messages.success if ok else messages.error)(request, message)
+    return redirect(clip)
 
 
 @login_required

@@ -49,6 +49,7 @@ def replay_player(context, space) -> dict:
         # A clip starts at least a second before the end: the browser refuses a later start as it is typed.
         "clip_start_max": max(0, recording.duration_ms - 1000) / 1000 if recording else 0,
         "csrf_token": context.get("csrf_token"),
+        "page_url": context["request"].get_full_path(),
     }
 
 

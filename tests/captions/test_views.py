@@ -61,8 +61,8 @@ def test_plain_text_download_is_exact(client, ended_space, alice):
 def test_ended_page_lists_the_transcript_with_speakers_and_times(client, ended_space, alice):
     page = client_for(client, alice).get(ended_space.get_absolute_url()).content.decode()
     assert 'id="transcript"' in page
-    assert "00:00:01</time></a> <strong>Maya</strong>: Welcome to the show." in page
-    assert "01:01:01</time></a> <strong>Bob</strong>: A &lt; B -&gt; yes" in page
+    assert "00:00:01</time> <strong>Maya</strong>: Welcome to the show." in page
+    assert "01:01:01</time> <strong>Bob</strong>: A &lt; B -&gt; yes" in page
     assert reverse("captions:transcript_vtt", args=[ended_space.pk]) in page
     assert reverse("captions:transcript_delete", args=[ended_space.pk]) not in page  # only the host deletes
 

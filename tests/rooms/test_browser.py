@@ -7,9 +7,11 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from rooms import services
 from rooms.models import Participant, Role
 from tests.accounts.factories import UserFactory
-from tests.browser.support import SHOTS, signed_in_page
+from tests.browser.support import SHOTS, off_the_loop, shoot, signed_in_page
+from tests.personas import seat
 from tests.rooms.factories import LiveSpaceFactory, SpaceFactory, fill, make_host
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -518,4 +520,28 @@ def test_an_invite_or_a_share_by_message_that_fails_keeps_the_username_typed(bro
     page.get_by_role("button", name="Send", exact=True).click()
     expect(page.locator("#share-dm-result")).to_have_text("Sent to @sam.")
     expect(share).to_have_value("")
+    assert page.errors == []
+
+
+def test_the_ended_space_lists_everyone_who_was_on_stage_even_those_who_left_it(browser, live_server):
+    def a_space_whose_speakers_came_and_went():
+        host = make_host(username="maya", display_name="Maya")
+        space = LiveSpaceFactory(host=host, title="Gardens")
+        people = {name: UserFactory(username=name.lower(), display_name=name) for name in ("Sam", "Dora", "Ivy", "Leo")}
+        seat(space, people["Sam"], Role.SPEAKER)  # still on stage at the end
+        for name in ("Dora", "Ivy"):
+            seat(space, people[name])
+            services.speaker_invite(space=space, by=host, user=people[name])
+            services.invitation_accept(space=space, user=people[name])
+        services.participant_step_down(space=space, user=people["Dora"])
+        services.participant_make_listener(space=space, by=host, user=people["Ivy"])
+        seat(space, people["Leo"])  # only listened
+        return services.space_end(space=space, by=host), people["Leo"]
+
+    space, leo = off_the_loop(a_space_whose_speakers_came_and_went)
+    page = signed_in_page(browser, live_server.url, leo, space.get_absolute_url())
+    speakers = page.locator("dt:text-is('Speakers') + dd")
+    # Dora, who stepped down, and Ivy, made a listener, were missing: only who held a seat at the end was listed.
+    expect(speakers).to_have_text("Sam, Dora, Ivy")
+    shoot(page, "ended-speakers")
     assert page.errors == []

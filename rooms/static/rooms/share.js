@@ -1,4 +1,4 @@
-// "Copy link" buttons on Space pages.
+// "Copy link" buttons on Space and clip pages.
 for (const button of document.querySelectorAll("[data-copy]")) {
   button.addEventListener("click", async () => {
     const status = button.parentElement.querySelector("[data-copy-status]");

@@ -4,6 +4,7 @@ transcript; a clip posted to the timeline plays there with its captions."""
 
 from __future__ import annotations
 
+import re
 import tempfile
 from datetime import timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from django.core.files.base import ContentFile
 from playwright.sync_api import expect
 
+from accounts.models import Message
 from captions.models import CaptionPreference, CaptionSegment
 from rooms import services
 from rooms.models import Role, Space
@@ -232,7 +234,9 @@ def test_a_clip_being_cut_shows_its_player_when_ready_keeping_what_is_typed(brow
     page = signed_in_page(
         browser, live_server.url, clip.made_by, clip.get_absolute_url(), viewport={"width": width, "height": 900}
     )
-    expect(page.get_by_role("status")).to_have_text("This clip is being cut; it is ready in a few seconds.")
+    expect(page.locator("#clip-listen").get_by_role("status")).to_have_text(
+        "This clip is being cut; it is ready in a few seconds."
+    )
     page.get_by_label("Say something about it (optional)").fill("The best minute")
     audio = replay_storage().save(f"spaces/{clip.recording_id}/clips/{clip.pk}.m4a", ContentFile(b"x" * 100))
     Clip.objects.filter(pk=clip.pk).update(audio=audio)
@@ -240,4 +244,131 @@ def test_a_clip_being_cut_shows_its_player_when_ready_keeping_what_is_typed(brow
     expect(page.locator("#clip-audio")).to_be_attached(timeout=10_000)
     expect(page.get_by_label("Say something about it (optional)")).to_have_value("The best minute")
     page.screenshot(path=str(SHOTS / f"clip-ready-{width}.png"), full_page=True)
+    page.context.close()
+
+
+def _ended_space_being_prepared():
+    host = make_host(username="maya", display_name="Maya")
+    space = services.space_end(space=LiveSpaceFactory(host=host, title="Gardens"), by=host)
+    # Made after the end, so no recorder of this test's server mixes it behind the test's back.
+    Recording.objects.create(space=space, state=Recording.State.MIXING)
+    CaptionSegment.objects.create(space=space, speaker=host, start_ms=1_000, end_ms=3_000, text="Tomatoes.")
+    return space
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_replay_being_prepared_appears_and_plays_without_a_reload(browser, live_server, width):
+    space = off_the_loop(_ended_space_being_prepared)
+    page = signed_in_page(
+        browser,
+        live_server.url,
+        UserFactory(username="sam", display_name="Sam"),
+        space.get_absolute_url(),
+        viewport={"width": width, "height": 900},
+    )
+    expect(page.locator("#replay-status")).to_contain_text("The replay is being prepared")
+    page.screenshot(path=str(SHOTS / f"replay-preparing-{width}.png"), full_page=True)
+    audio = replay_storage().save(f"spaces/{space.pk}/replay-ready.m4a", ContentFile(b"x" * 100))
+    Recording.objects.filter(pk=space.pk).update(
+        state=Recording.State.READY, audio=audio, size_bytes=100, duration_ms=240_000, content_type="audio/mp4"
+    )
+    # It said "being prepared" until the person reloaded the page by hand.
+    expect(page.locator("#replay-audio")).to_be_attached(timeout=15_000)
+    # The player's script came with it: its speed buttons answer.
+    page.get_by_role("button", name="1.5×").click()
+    expect(page.locator("#replay-status")).to_have_text("Playing at 1.5×.")
+    page.screenshot(path=str(SHOTS / f"replay-ready-{width}.png"), full_page=True)
+    page.context.close()
+
+
+def test_a_replay_that_could_not_be_prepared_says_so_without_a_reload(browser, live_server):
+    space = off_the_loop(_ended_space_being_prepared)
+    page = signed_in_page(
+        browser, live_server.url, UserFactory(username="sam", display_name="Sam"), space.get_absolute_url()
+    )
+    expect(page.locator("#replay-status")).to_contain_text("The replay is being prepared")
+    Recording.objects.filter(pk=space.pk).update(state=Recording.State.FAILED)
+    expect(page.locator("#replay-status")).to_have_text(
+        "The replay could not be prepared, so there is nothing to play.", timeout=15_000
+    )
+    expect(page.locator("#replay-layout [hx-trigger]")).to_have_count(0)  # and it stops asking
+    page.context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_listener_copies_a_clips_link_and_sends_it_by_direct_message(browser, live_server, width):
+    def a_clip():
+        host = make_host(username="maya", display_name="Maya")
+        UserFactory(username="dora", display_name="Dora")
+        space = LiveSpaceFactory(host=host, title="Gardens")
+        recording = Recording.objects.create(space=space)
+        space = services.space_end(space=space, by=host)
+        audio = replay_storage().save(f"spaces/{space.pk}/replay-shot.m4a", ContentFile(b"x" * 100))
+        Recording.objects.filter(pk=space.pk).update(state=Recording.State.READY, audio=audio, duration_ms=240_000)
+        return Clip.objects.create(recording=recording, made_by=host, start_ms=60_000, end_ms=90_000, audio=audio)
+
+    clip = off_the_loop(a_clip)
+    sam = UserFactory(username="sam", display_name="Sam")
+    page = signed_in_page(
+        browser,
+        live_server.url,
+        sam,
+        clip.get_absolute_url(),
+        viewport={"width": width, "height": 900},
+        permissions=["clipboard-read", "clipboard-write"],
+    )
+    link = f"{live_server.url}{clip.get_absolute_url()}"
+    share = page.get_by_role("region", name="Share this clip")
+    share.get_by_role("button", name="Copy link").click()
+    expect(share.get_by_text("Link copied.")).to_be_visible()
+    assert page.evaluate("navigator.clipboard.readText()") == link
+
+    to = share.get_by_role("textbox", name="Send by direct message to")
+    to.fill("ghost")
+    share.get_by_role("button", name="Send").click()
+    expect(share.locator("#share-dm-result")).to_have_text("No account is called @ghost.")
+    expect(to).to_have_value("ghost")  # kept, to mend
+    to.fill("dora")
+    share.get_by_role("button", name="Send").click()
+    expect(share.locator("#share-dm-result")).to_have_text("Sent to @dora.")
+    expect(to).to_have_value("")
+    assert Message.objects.get(sender=sam).body == f"Listen to this clip of “Gardens”: {link}"
+    page.screenshot(path=str(SHOTS / f"clip-shared-{width}.png"), full_page=True)
+    assert page.errors == []
+    page.context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_transcripts_times_seek_the_replay_and_are_not_links_without_one(browser, live_server, width):
+    def two_ended_spaces():
+        host = make_host(username="maya", display_name="Maya")
+        spaces = []
+        for title in ("Not recorded", "Recorded"):
+            space = services.space_end(space=LiveSpaceFactory(host=host, title=title), by=host)
+            CaptionSegment.objects.create(space=space, speaker=host, start_ms=61_000, end_ms=63_000, text="Tomatoes.")
+            spaces.append(space)
+        audio = replay_storage().save(f"spaces/{spaces[1].pk}/replay-shot.m4a", ContentFile(b"x" * 100))
+        Recording.objects.create(
+            space=spaces[1], state=Recording.State.READY, audio=audio, size_bytes=100, duration_ms=240_000
+        )
+        return spaces
+
+    unrecorded, recorded = off_the_loop(two_ended_spaces)
+    page = signed_in_page(
+        browser,
+        live_server.url,
+        UserFactory(username="sam", display_name="Sam"),
+        unrecorded.get_absolute_url(),
+        viewport={"width": width, "height": 900},
+    )
+    transcript = page.locator("#transcript")
+    expect(transcript.locator("li")).to_have_text("00:01:01 Maya: Tomatoes.")
+    # Each time was a link to #t=61 on a page with no replay to seek in: it went nowhere.
+    expect(transcript.locator("li a")).to_have_count(0)
+    page.screenshot(path=str(SHOTS / f"transcript-unrecorded-{width}.png"), full_page=True)
+
+    page.goto(recorded.get_absolute_url())
+    page.locator("#transcript").get_by_role("link", name="00:01:01").click()
+    expect(page).to_have_url(re.compile(r"#t=61$"))
+    assert page.locator("#replay-audio").evaluate("audio => audio.currentTime") == 61
     page.context.close()

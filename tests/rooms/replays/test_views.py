@@ -10,12 +10,12 @@ from django.core.files.base import ContentFile
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Block
+from accounts.models import Block, Message
 from rooms import services
 from rooms.models import Space
 from rooms.replays import mixing, recorder, tasks
 from rooms.replays import services as replay_services
-from rooms.replays.models import Recording, RecordingChunk, ReplayListen
+from rooms.replays.models import Clip, Recording, RecordingChunk, ReplayListen
 from rooms.replays.storage import replay_storage
 from tests.accounts.factories import UserFactory
 from tests.rooms.factories import LiveSpaceFactory
@@ -355,3 +355,22 @@ def test_clips_of_gated_spaces_follow_the_spaces_rules_and_go_with_the_recording
     assert client.get(reverse("rooms:clip_audio", args=[clip.pk])).status_code == 403
     replay_services.recording_delete(space=space, by=host)
     assert client.get(reverse("rooms:clip_audio", args=[clip.pk])).status_code == 410
+
+
+def test_a_clip_sent_by_message_follows_the_spaces_rules_and_the_sharing_limit(client, host, listener, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "share_dm": (2, 600)}
+    space = ended_with_replay(host)
+    clip = Clip.objects.create(recording=space.recording, made_by=host, start_ms=1_000, end_ms=3_000)
+    url = reverse("rooms:clip_share_dm", args=[clip.pk])
+    friends = UserFactory.create_batch(3)
+    client.force_login(listener)
+    for friend in friends:
+        response = client.post(url, {"username": friend.username}, follow=True)
+    assert response.redirect_chain[-1][0] == clip.get_absolute_url()
+    assert "sharing too fast. Try again in" in response.content.decode()
+    assert [m.body for m in Message.objects.all()] == [
+        f"Listen to this clip of “Gardens”: http://testserver{clip.get_absolute_url()}"
+    ] * 2
+    Block.objects.create(blocker=host, blocked=listener)
+    assert client.post(url, {"username": "maya"}).status_code == 403
+    assert Message.objects.count() == 2
