@@ -147,9 +147,14 @@ def hands_queue(*, space: Space) -> QuerySet[Participant]:
 
 def ever_spoke_in(*, space: Space) -> QuerySet[User]:
     """Speakers shown on an ended Space's page: everyone but the host who was on stage at some time (as a
-    speaker or co-host), in the order they first came up, including those who stepped down before the end."""
+    speaker or co-host), in the order they first came up, including those who stepped down before the end;
+    not someone the host removed from the Space."""
     return (
-        User.objects.filter(space_participations__space=space, space_participations__first_on_stage_at__isnull=False)
+        User.objects.filter(
+            space_participations__space=space,
+            space_participations__first_on_stage_at__isnull=False,
+            space_participations__removed_at__isnull=True,
+        )
         .exclude(pk=space.host_id)
         .order_by("space_participations__first_on_stage_at", "space_participations__pk")
     )

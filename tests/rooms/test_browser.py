@@ -527,14 +527,16 @@ def test_the_ended_space_lists_everyone_who_was_on_stage_even_those_who_left_it(
     def a_space_whose_speakers_came_and_went():
         host = make_host(username="maya", display_name="Maya")
         space = LiveSpaceFactory(host=host, title="Gardens")
-        people = {name: UserFactory(username=name.lower(), display_name=name) for name in ("Sam", "Dora", "Ivy", "Leo")}
+        names = ("Sam", "Dora", "Ivy", "Rex", "Leo")
+        people = {name: UserFactory(username=name.lower(), display_name=name) for name in names}
         seat(space, people["Sam"], Role.SPEAKER)  # still on stage at the end
-        for name in ("Dora", "Ivy"):
+        for name in ("Dora", "Ivy", "Rex"):
             seat(space, people[name])
             services.speaker_invite(space=space, by=host, user=people[name])
             services.invitation_accept(space=space, user=people[name])
         services.participant_step_down(space=space, user=people["Dora"])
         services.participant_make_listener(space=space, by=host, user=people["Ivy"])
+        services.participant_remove(space=space, by=host, user=people["Rex"])  # spoke, then removed by the host
         seat(space, people["Leo"])  # only listened
         return services.space_end(space=space, by=host), people["Leo"]
 
@@ -542,6 +544,7 @@ def test_the_ended_space_lists_everyone_who_was_on_stage_even_those_who_left_it(
     page = signed_in_page(browser, live_server.url, leo, space.get_absolute_url())
     speakers = page.locator("dt:text-is('Speakers') + dd")
     # Dora, who stepped down, and Ivy, made a listener, were missing: only who held a seat at the end was listed.
+    # Rex, whom the host removed, is not listed.
     expect(speakers).to_have_text("Sam, Dora, Ivy")
     shoot(page, "ended-speakers")
     assert page.errors == []
