@@ -38,6 +38,9 @@ def test_staff_suspend_a_reported_host_and_the_listeners_room_ends(browser, live
 
     # Sam was listening: the room ends for them.
     expect(listener_page.get_by_role("heading", name="This Space has ended")).to_be_visible()
+    # Her profile is gone: the page names her without a link to it.
+    expect(listener_page.locator(".space-head")).to_contain_text("Hosted by Maya Host (@maya, suspended)")
+    expect(listener_page.get_by_role("link", name="Maya Host")).to_have_count(0)
     listener_page.screenshot(path=SHOTS / "moderation-ended-for-the-listener-390.png", full_page=True)
     # Maya's room ends too, and the page it opens finds her signed out; her password no longer signs her in.
     expect(host_page.get_by_role("heading", name="This Space is over")).to_be_visible()
