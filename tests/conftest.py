@@ -67,7 +67,11 @@ def fresh_rate_limits(settings):
 
 def pytest_collection_modifyitems(config, items):
     """Browser tests run last: Playwright's sync API keeps its event loop running for the rest of the session,
-    and pytest-asyncio tests collected after it could not start their own."""
+    and pytest-asyncio tests collected after it could not start their own. A test is a browser test by what it
+    uses (Playwright), whether or not its module says so: one that did not ran mid-suite and broke 127 others."""
+    for item in items:
+        if "playwright" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
 
 

@@ -1,10 +1,13 @@
 """A report reaches staff, who suspend the host from the admin: the room ends for those listening."""
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.accounts.factories import PASSWORD, UserFactory
 from tests.browser.support import SHOTS, signed_in_page
 from tests.rooms.factories import LiveSpaceFactory, make_host
+
+pytestmark = pytest.mark.browser
 
 
 def test_staff_suspend_a_reported_host_and_the_listeners_room_ends(browser, live_daphne):
