@@ -132,7 +132,7 @@ class MessageForm(forms.Form):
 
 
 class NewMessageForm(MessageForm):
-    to = forms.CharField(label="To (username)", max_length=150)
+    to = forms.CharField(label="To (username)", max_length=settings.USERNAME_MAX_LENGTH + 1)  # with its "@"
 
     field_order = ["to", "body"]
 
@@ -147,7 +147,7 @@ class NewMessageForm(MessageForm):
 class AccountForm(forms.Form):
     """Someone's username (with or without @), cleaned to their active account."""
 
-    username = forms.CharField(max_length=150, label="Username")
+    username = forms.CharField(max_length=settings.USERNAME_MAX_LENGTH + 1, label="Username")  # with its "@"
 
     def clean_username(self) -> User:
         name = self.cleaned_data["username"].strip().lstrip("@")

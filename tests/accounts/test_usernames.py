@@ -91,3 +91,12 @@ def test_the_sign_up_username_box_says_and_holds_the_thirty_character_limit(clie
     response = sign_up(client, "x" * 31, display_name="Dana")
     assert username_errors(response) == "Usernames can be at most 30 characters (this one has 31)."
     assert response.context["form"]["display_name"].value() == "Dana"
+
+
+def test_the_boxes_that_take_someone_elses_username_hold_the_thirty_character_limit_with_an_at():
+    from accounts.forms import AccountForm, NewMessageForm
+
+    too_long = "@" + "x" * 31
+    assert NewMessageForm().fields["to"].widget.attrs["maxlength"] == "31"
+    assert "at most 31 characters" in " ".join(NewMessageForm({"to": too_long, "body": "hi"}).errors["to"])
+    assert "at most 31 characters" in " ".join(AccountForm({"username": too_long}).errors["username"])
