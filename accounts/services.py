@@ -166,6 +166,12 @@ def message_send(*, sender: User, recipient: User, body: str) -> Message:
     return message
 
 
+def message_share_link(*, sender: User, recipient: User, body: str) -> Message:
+    """A message that shares a link (a Space, a clip): one limit on how often, whatever is shared."""
+    ratelimit.check("share_dm", sender.pk)
+    return message_send(sender=sender, recipient=recipient, body=body)
+
+
 def _check_accepts_messages(*, sender: User, recipient: User) -> None:
     policy = recipient.message_policy
     if policy == User.MessagePolicy.NOBODY:

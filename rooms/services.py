@@ -838,8 +838,7 @@ def space_share_to_timeline(*, space: Space, user: User, url: str) -> Post:
 
 
 def space_share_by_dm(*, space: Space, sender: User, recipient: User, url: str) -> None:
-    ratelimit.check("share_dm", sender.pk)
-    account_services.message_send(sender=sender, recipient=recipient, body=f"Join me in “{space.title}”: {url}")
+    account_services.message_share_link(sender=sender, recipient=recipient, body=f"Join me in “{space.title}”: {url}")
 
 
 @transaction.atomic

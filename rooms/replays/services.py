@@ -23,7 +23,6 @@ from accounts.models import Post, User
 from rooms import access
 from rooms.events import broadcast
 from rooms.models import Participant, Space
-from spaces_site import ratelimit
 
 from . import background, mixing, selectors, trackfile
 from .models import Clip, Recording, RecordingChunk, RecordingConsent, ReplayListen
@@ -415,13 +414,12 @@ def clip_post_create(*, clip: Clip, by: User, url: str, text: str = "") -> Post:
 
 
 def clip_share_by_dm(*, clip: Clip, sender: User, recipient: User, url: str) -> None:
-    """Send a clip's link by direct message, as a Space's is (the same limit on how often)."""
+    """Send a clip's link by direct message, to someone the sender may share the replay with."""
     decision = access.can_replay(space=clip.recording.space, user=sender)
     if not decision:
         raise PermissionDenied(decision.reason)
-    ratelimit.check("share_dm", sender.pk)
     body = f"Listen to this clip of “{clip.recording.space.title}”: {url}"
-    account_services.message_send(sender=sender, recipient=recipient, body=body)
+    account_services.message_share_link(sender=sender, recipient=recipient, body=body)
 
 
 def clip_cut(*, clip_id: int) -> Clip | None:

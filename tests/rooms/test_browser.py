@@ -501,6 +501,9 @@ def test_an_invite_or_a_share_by_message_that_fails_keeps_the_username_typed(bro
     page = signed_in_page(browser, f"http://{live_daphne}", host, f"/spaces/{space.pk}/")
     expect(page.locator("#room")).to_have_attribute("data-connected", "true")
     invite, share = page.locator("#invite-username"), page.locator("#share-dm-username")
+    # Drawn from the form that reads them: a username's 30 characters and its "@", no more.
+    expect(invite).to_have_attribute("maxlength", "31")
+    expect(share).to_have_attribute("maxlength", "31")
 
     # A typo was answered "No account is called @samm." with the box emptied: the name to mend was gone.
     invite.fill("samm")
