@@ -125,6 +125,8 @@ class Post(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["author", "-created_at", "-id"], name="post_author_time_idx"),
+            # A timeline walks this newest first, keeping the followed accounts' posts, instead of sorting them all.
+            models.Index(fields=["-created_at", "-id"], name="post_time_idx"),
             models.Index(fields=["reply_to", "created_at"], name="post_replies_idx"),
         ]
         constraints = [
