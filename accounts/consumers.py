@@ -63,6 +63,9 @@ class UserEventsConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
                 continue
             if message.get("type") == "user.event":
                 await self.user_event(message)
+            elif message.get("type") == "user.sign_out":
+                await self.close(code=CloseCode.UNAUTHENTICATED)
+                return
 
     async def disconnect(self, code: int) -> None:
         reader, self.reader = self.reader, None

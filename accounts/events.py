@@ -26,6 +26,16 @@ def push_to_user(user_id: int, event: dict[str, Any]) -> None:
     transaction.on_commit(send, robust=True)
 
 
+def sign_out_sockets(user_id: int) -> None:
+    """Close every /ws/me/ socket of the user (4401) once the current transaction commits: a suspended account's
+    open pages stop receiving their messages and notifications, and each reloads as signed out."""
+
+    def send() -> None:
+        async_to_sync(get_channel_layer().group_send)(user_group(user_id), {"type": "user.sign_out"})
+
+    transaction.on_commit(send, robust=True)
+
+
 def push_to_users(user_ids: Iterable[int], event: dict[str, Any]) -> int:
     """Send `event` to the open pages of many people once the current transaction commits: one message to
     each server process holding some of them (accounts.online), none for people who are not online.

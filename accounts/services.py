@@ -16,7 +16,7 @@ from spaces_site.services import model_update
 
 from .audience import check_audience
 from .engagement import post_text_publish
-from .events import push_to_user
+from .events import push_to_user, sign_out_sockets
 from .models import Block, Conversation, Follow, Message, Notification, Post, Report, User
 from .notifications import notification_create as notification_create
 from .notifications import notification_create_many as notification_create_many
@@ -130,6 +130,7 @@ def account_suspend(*, user: User, by: User) -> bool:
     if not User.objects.filter(pk=user.pk, is_active=True).update(is_active=False):
         return False
     user.is_active = False
+    sign_out_sockets(user.pk)
     account_suspended.send(sender=User, user=user)
     return True
 

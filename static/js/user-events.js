@@ -7,7 +7,12 @@ let delay = 1000;
 
 function connect() {
   const socket = new WebSocket(`${scheme}://${location.host}/ws/me/`);
-  socket.addEventListener("open", () => { delay = 1000; });
+  let opened = false;
+  socket.addEventListener("open", () => {
+    opened = true;
+    delay = 1000;
+    document.body.dataset.eventsConnected = "true";
+  });
   socket.addEventListener("message", (message) => {
     const event = JSON.parse(message.data);
     const dispatch = () => document.body.dispatchEvent(new CustomEvent(event.type, { detail: event, bubbles: true }));
@@ -16,7 +21,12 @@ function connect() {
     else dispatch();
   });
   socket.addEventListener("close", (closed) => {
-    if (closed.code === CLOSE.UNAUTHENTICATED) return;
+    document.body.dataset.eventsConnected = "false";
+    if (closed.code === CLOSE.UNAUTHENTICATED) {
+      // Signed out while the page was open (the account suspended, say): show the page as it now is.
+      if (opened) location.reload();
+      return;
+    }
     // Jittered, so a restarted server's sockets do not all come back at once.
     setTimeout(connect, Math.round(delay / 2 + Math.random() * delay / 2));
     delay = Math.min(delay * 2, 30000);

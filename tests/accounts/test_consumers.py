@@ -71,3 +71,17 @@ async def test_a_socket_opens_and_hears_its_events_while_channels_database_threa
     finally:
         release.set()
         await holder
+
+
+async def test_a_suspended_accounts_open_socket_is_closed_and_hears_nothing_more():
+    sam, staff, alice = await sync_to_async(UserFactory.create_batch)(3)
+    staff.is_staff = True
+    communicator = await me_socket(sam)
+    await sync_to_async(services.account_suspend)(user=sam, by=staff)
+    assert await communicator.receive_output(timeout=WAIT) == {
+        "type": "websocket.close",
+        "code": CloseCode.UNAUTHENTICATED,
+    }
+    # What happens after it reaches no page of theirs.
+    await sync_to_async(services.follow_create)(follower=alice, followee=sam)
+    assert await communicator.receive_nothing(timeout=0.5)

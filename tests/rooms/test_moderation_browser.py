@@ -17,6 +17,8 @@ def test_staff_suspend_a_reported_host_and_the_listeners_room_ends(browser, live
     listener_page = signed_in_page(browser, base_url, UserFactory(display_name="Sam"), f"/spaces/{space.pk}/")
     listener_page.set_viewport_size({"width": 390, "height": 844})
     host_page = signed_in_page(browser, base_url, host, f"/spaces/{space.pk}/")
+    host_home = signed_in_page(browser, base_url, host, "/")  # another device of hers, on her timeline
+    expect(host_home.locator("body")).to_have_attribute("data-events-connected", "true")
     for page in (listener_page, host_page):
         expect(page.locator("#room")).to_have_attribute("data-connected", "true")
 
@@ -47,9 +49,15 @@ def test_staff_suspend_a_reported_host_and_the_listeners_room_ends(browser, live
     listener_page.screenshot(path=SHOTS / "moderation-ended-for-the-listener-390.png", full_page=True)
     # Maya's room ends too, and the page it opens finds her signed out; her password no longer signs her in.
     expect(host_page.get_by_role("heading", name="This Space is over")).to_be_visible()
+    # Her timeline on the other device is signed out at once, not left receiving her messages.
+    expect(host_home.get_by_role("link", name="Sign in")).to_be_visible()
+    expect(host_home.get_by_role("link", name="Messages")).to_have_count(0)
+    host_home.screenshot(path=SHOTS / "moderation-signed-out-elsewhere-1280.png")
     host_page.get_by_role("link", name="Sign in").click()
     host_page.get_by_label("Login").fill("maya")
     host_page.get_by_label("Password").fill(PASSWORD)
     host_page.get_by_role("button", name="Sign In").click()
     expect(host_page.get_by_role("heading", name="Account Inactive")).to_be_visible()
-    assert listener_page.errors == [] and host_page.errors == [] and reporter_page.errors == []
+    assert (
+        listener_page.errors == [] and host_page.errors == [] and reporter_page.errors == [] and host_home.errors == []
+    )
