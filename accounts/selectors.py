@@ -251,14 +251,21 @@ def who_to_follow(*, user: User, limit: int = 5) -> list[User]:
         .exclude(blocks_received__blocker=user)
         .filter(is_active=True)
     )
-    followed = Follow.objects.filter(follower=user).values("followee_id")
-    followed_by_friends = Follow.objects.filter(follower__in=followed).values("followee_id")
-    popular = candidates.order_by("-followers_count", "pk").values("pk")[:limit]
-    # One query: the pool is the friends' follows plus enough popular accounts to fill the list.
-    pool = candidates.filter(Q(pk__in=followed_by_friends) | Q(pk__in=popular)).annotate(
-        followed_by_friends=Count("follower_links", filter=Q(follower_links__follower__in=followed))
+    # Counted over the friends' follows, never over a candidate's followers: a famous account has them all. The
+    # ids are read first so that the planner knows how few they are (as a subquery it guessed 500 and scanned).
+    followed = list(Follow.objects.filter(follower=user).values_list("followee_id", flat=True))
+    by_friends = (
+        Follow.objects.filter(follower__in=followed, followee__in=candidates.values("pk"))
+        .values("followee_id")
+        .annotate(friends=Count("pk"))
+        .order_by("-friends", "-followee__followers_count", "followee_id")[:limit]
     )
-    return list(pool.order_by("-followed_by_friends", "-followers_count", "pk")[:limit])
+    friends = {row["followee_id"]: row["friends"] for row in by_friends}
+    popular = candidates.exclude(pk__in=friends).order_by("-followers_count", "pk").values("pk")[:limit]
+    people = list(User.objects.filter(Q(pk__in=friends) | Q(pk__in=popular)))
+    for person in people:
+        person.followed_by_friends = friends.get(person.pk, 0)
+    return sorted(people, key=lambda p: (-p.followed_by_friends, -p.followers_count, p.pk))[:limit]
 
 
 def people_search(*, query: str, viewer: User, limit: int = 30) -> list[User]:

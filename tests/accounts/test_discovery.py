@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts import selectors, services
-from accounts.models import Follow
+from accounts.models import Follow, User
 from rooms import selectors as room_selectors
 from rooms import services as room_services
 from rooms.models import Participant, Role, RoomSocket
@@ -115,3 +115,27 @@ def test_people_search_says_when_more_people_match_than_it_shows(client, alice):
     UserFactory.create_batch(2, display_name="Ada Lovesynth")
     page = client.get(reverse("accounts:people_search"), {"q": "lovesynth"}).text
     assert "2 people like “lovesynth”" in page and "More people match" not in page
+
+
+def test_who_to_follow_ranks_friends_picks_by_friends_then_followers_and_fills_up_to_the_limit(alice, bob, charlie):
+    services.follow_create(follower=alice, followee=bob)
+    services.follow_create(follower=alice, followee=charlie)
+    both, quiet, loud = UserFactory(username="both"), UserFactory(username="quiet"), UserFactory(username="loud")
+    User.objects.filter(pk=loud.pk).update(followers_count=40)
+    for friend in (bob, charlie):
+        services.follow_create(follower=friend, followee=both)
+    for pick in (quiet, loud):
+        services.follow_create(follower=bob, followee=pick)
+    famous = UserFactory(username="famous")
+    User.objects.filter(pk=famous.pk).update(followers_count=1000)
+    services.follow_create(follower=alice, followee=famous)  # already followed: never suggested
+    UserFactory(username="popular", followers_count=500)
+
+    suggestions = selectors.who_to_follow(user=alice, limit=4)
+    assert [(p.username, p.followed_by_friends) for p in suggestions] == [
+        ("both", 2),
+        ("loud", 1),
+        ("quiet", 1),
+        ("popular", 0),
+    ]
+    assert [p.username for p in selectors.who_to_follow(user=alice, limit=2)] == ["both", "loud"]
