@@ -178,21 +178,30 @@ class Relationship:
 def relationship_between(*, viewer: User, other: User) -> Relationship:
     if not viewer.is_authenticated or viewer.pk == other.pk:
         return Relationship()
-    row = User.objects.filter(pk=other.pk).aggregate(
-        following=Count("follower_links", filter=Q(follower_links__follower=viewer)),
-        followed_by=Count("following_links", filter=Q(following_links__followee=viewer)),
-        blocking=Count("blocks_received", filter=Q(blocks_received__blocker=viewer)),
-        blocked_by=Count("blocks_made", filter=Q(blocks_made__blocked=viewer)),
+    # Each a lookup of one pair: counting over the joins read a famous account's every follower.
+    row = (
+        User.objects.filter(pk=other.pk)
+        .annotate(
+            following=Exists(Follow.objects.filter(follower=viewer, followee=OuterRef("pk"))),
+            followed_by=Exists(Follow.objects.filter(follower=OuterRef("pk"), followee=viewer)),
+            blocking=Exists(Block.objects.filter(blocker=viewer, blocked=OuterRef("pk"))),
+            blocked_by=Exists(Block.objects.filter(blocker=OuterRef("pk"), blocked=viewer)),
+        )
+        .values("following", "followed_by", "blocking", "blocked_by")
+        .first()
     )
-    return Relationship(**{key: bool(value) for key, value in row.items()})
+    return Relationship(**row) if row else Relationship()
 
 
 def followers_of(*, user: User) -> QuerySet[User]:
-    return User.objects.filter(following_links__followee=user).order_by("-following_links__created_at")
+    """The accounts following `user`, newest first; a suspended one's profile is gone, so it is not listed."""
+    people = User.objects.filter(following_links__followee=user, is_active=True)
+    return people.order_by("-following_links__created_at")
 
 
 def following_of(*, user: User) -> QuerySet[User]:
-    return User.objects.filter(follower_links__follower=user).order_by("-follower_links__created_at")
+    people = User.objects.filter(follower_links__follower=user, is_active=True)
+    return people.order_by("-follower_links__created_at")
 
 
 def followed_ids_among(*, viewer: User, users: list[User]) -> set[int]:

@@ -1,7 +1,7 @@
 import pytest
 
 from accounts import engagement, selectors, services
-from accounts.models import Follow, Post
+from accounts.models import Follow, Post, User
 from accounts.pagination import BadCursor
 from tests.accounts.factories import PostFactory, UserFactory
 
@@ -82,6 +82,25 @@ def test_relationship_reports_every_direction(alice, bob):
     rel = selectors.relationship_between(viewer=alice, other=bob)
     assert rel.blocking and not rel.blocked_by and not rel.following and not rel.followed_by
     assert selectors.relationship_between(viewer=bob, other=alice).blocked_by
+
+
+def test_relationship_reads_each_pair_whatever_the_other_follows(alice, bob, charlie):
+    services.follow_create(follower=alice, followee=bob)
+    services.follow_create(follower=bob, followee=alice)
+    services.follow_create(follower=charlie, followee=bob)
+    assert selectors.relationship_between(viewer=alice, other=bob) == selectors.Relationship(
+        following=True, followed_by=True
+    )
+    assert selectors.relationship_between(viewer=charlie, other=alice) == selectors.Relationship()
+
+
+def test_follower_lists_leave_out_suspended_accounts(alice, bob, charlie):
+    for person in (bob, charlie):
+        services.follow_create(follower=person, followee=alice)
+        services.follow_create(follower=alice, followee=person)
+    User.objects.filter(pk=charlie.pk).update(is_active=False)
+    assert list(selectors.followers_of(user=alice)) == [bob]
+    assert list(selectors.following_of(user=alice)) == [bob]
 
 
 def test_inbox_counts_unread_per_conversation(alice, bob, charlie):
