@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from accounts.models import Block, User
+from accounts.models import User
+from rooms import access
 from rooms.models import Participant, Space
 
 from .models import CaptionLease, CaptionPreference, CaptionSegment
@@ -84,17 +85,10 @@ def transcript_for(*, space: Space) -> QuerySet[CaptionSegment]:
     return CaptionSegment.objects.filter(space=space).select_related("speaker").order_by("start_ms", "id")
 
 
-def can_see_transcript(*, space: Space, user: User) -> bool:
-    """Whoever could see the Space: anyone for a public one (unless the host blocked them); for
-    Super Follower or ticketed Spaces, the people who were in it."""
-    if not user.is_authenticated:
-        return False
-    if space.host_id == user.pk:
-        return True
-    if Block.objects.filter(blocker_id=space.host_id, blocked=user).exists():
-        return False
-    was_in = Participant.objects.filter(Q(removed_at__isnull=True), space=space, user=user).exists()
-    return was_in or space.audience == Space.Audience.PUBLIC
+def can_see_transcript(*, space: Space, user: User) -> access.Decision:
+    """The replay's rule, one for both: whoever may hear the ended Space again may read it (its host; anyone not
+    removed from it nor blocked by the host who passes its audience's checks: a ticket, a Super Follow)."""
+    return access.can_replay(space=space, user=user)
 
 
 def preference_for(*, user: User) -> CaptionPreference:

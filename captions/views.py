@@ -50,8 +50,9 @@ def _ended_space(request: HttpRequest, pk: int) -> Space:
     space = space_by_id(pk=pk)
     if space is None or not space.is_over:
         raise Http404("A transcript is kept once the Space has ended.")
-    if not selectors.can_see_transcript(space=space, user=request.user):
-        raise PermissionDenied("You can't see this Space's transcript.")
+    decision = selectors.can_see_transcript(space=space, user=request.user)
+    if not decision:
+        raise PermissionDenied(decision.reason)
     return space
 
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 from accounts.models import Block
 from captions.models import CaptionPreference, CaptionSegment
 from rooms.models import Participant, Role, Space
+from tests.accounts.factories import UserFactory
 from tests.rooms.factories import LiveSpaceFactory
 
 pytestmark = pytest.mark.django_db
@@ -99,6 +100,25 @@ def test_transcripts_follow_who_could_see_the_space(client, ended_space, host, a
     assert client_for(client, host).get(url).status_code == 200
     client.logout()
     assert client.get(url).status_code == 302  # to the login page
+
+
+def test_a_transcript_is_read_by_whoever_may_hear_the_replay_and_no_one_else(client, ended_space, host, bob, alice):
+    """One rule for both: someone removed from a public Space, or who listened to a ticketed one and holds no
+    ticket (refunded, say), is refused the transcript as they are the replay, and told why."""
+    url = reverse("captions:transcript_txt", args=[ended_space.pk])
+    page = reverse("rooms:detail", args=[ended_space.pk])
+    Participant.objects.create(space=ended_space, user=alice, role=Role.LISTENER, removed_at=timezone.now())
+    response = client_for(client, alice).get(url)
+    assert response.status_code == 403 and "You were removed from this Space." in response.text
+    assert "Welcome to the show." not in client.get(page).text
+
+    Space.objects.filter(pk=ended_space.pk).update(audience=Space.Audience.TICKETED)
+    dana = UserFactory(username="dana")
+    Participant.objects.create(space=ended_space, user=dana, role=Role.LISTENER)  # listened; holds no ticket now
+    response = client_for(client, dana).get(url)
+    assert response.status_code == 403 and "Only ticket holders" in response.text
+    assert "Welcome to the show." not in client.get(page).text
+    assert "Welcome to the show." in client_for(client, bob).get(page).text  # he spoke in it: no ticket needed
 
 
 def test_a_live_space_has_no_transcript_download_yet(client, host, alice):
