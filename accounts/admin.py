@@ -4,6 +4,7 @@ from collections.abc import Iterable
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.forms import UserChangeForm
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -11,11 +12,25 @@ from django.http import HttpRequest
 from spaces_site.http import error_text
 
 from . import services
+from .adapter import validate_not_lookalike
 from .models import Block, Conversation, Follow, Message, Notification, Post, Report, User
+from .usernames import validate_username
+
+
+class StaffUserChangeForm(UserChangeForm):
+    """A renamed account keeps the rules sign-up keeps: 30 characters, a handle, not reserved, no lookalike."""
+
+    def clean_username(self) -> str:
+        username = self.cleaned_data["username"]
+        if "username" in self.changed_data:
+            validate_username(username)
+            validate_not_lookalike(username, exclude_pk=self.instance.pk)
+        return username
 
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
+    form = StaffUserChangeForm
     list_display = [
         "username",
         "display_name",

@@ -100,3 +100,28 @@ def test_the_boxes_that_take_someone_elses_username_hold_the_thirty_character_li
     assert NewMessageForm().fields["to"].widget.attrs["maxlength"] == "31"
     assert "at most 31 characters" in " ".join(NewMessageForm({"to": too_long, "body": "hi"}).errors["to"])
     assert "at most 31 characters" in " ".join(AccountForm({"username": too_long}).errors["username"])
+
+
+def test_staff_renaming_an_account_in_the_admin_keeps_the_sign_up_rules(admin_client):
+    from accounts.admin import StaffUserChangeForm
+
+    sam = UserFactory(username="sam")
+    UserFactory(username="maya")
+
+    def rename(to: str) -> StaffUserChangeForm:
+        data = {
+            "username": to,
+            "password": sam.password,
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "10:00",
+            "display_name": "Sam",
+        }
+        return StaffUserChangeForm(data, instance=sam)
+
+    assert "at most 30 characters" in " ".join(rename("s" * 31).errors["username"])
+    assert "looks too much like the existing account @maya" in " ".join(rename("mауa").errors["username"])
+    assert "reserved" in " ".join(rename("admin").errors["username"])
+    response = admin_client.get(f"/admin/accounts/user/{sam.pk}/change/")
+    assert response.status_code == 200
+    assert not rename("sam").errors.get("username")  # unchanged: not checked again
+    assert not rename("sam_two").errors.get("username")
