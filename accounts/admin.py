@@ -4,7 +4,7 @@ from collections.abc import Iterable
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.contrib.auth.forms import UserChangeForm
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -20,6 +20,9 @@ from .usernames import validate_username
 class StaffUserChangeForm(UserChangeForm):
     """A renamed account keeps the rules sign-up keeps: 30 characters, a handle, not reserved, no lookalike."""
 
+    class Meta(UserChangeForm.Meta):
+        model = User
+
     def clean_username(self) -> str:
         username = self.cleaned_data["username"]
         if "username" in self.changed_data:
@@ -28,9 +31,23 @@ class StaffUserChangeForm(UserChangeForm):
         return username
 
 
+class StaffUserCreationForm(AdminUserCreationForm):
+    """An account made by staff keeps the same rules."""
+
+    class Meta(AdminUserCreationForm.Meta):
+        model = User
+
+    def clean_username(self) -> str:
+        username = super().clean_username()
+        validate_username(username)
+        validate_not_lookalike(username)
+        return username
+
+
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     form = StaffUserChangeForm
+    add_form = StaffUserCreationForm
     list_display = [
         "username",
         "display_name",

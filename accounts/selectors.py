@@ -270,8 +270,8 @@ def who_to_follow(*, user: User, limit: int = 5) -> list[User]:
         .order_by("-friends", "-followee__followers_count", "followee_id")[:limit]
     )
     friends = {row["followee_id"]: row["friends"] for row in by_friends}
-    popular = candidates.exclude(pk__in=friends).order_by("-followers_count", "pk").values("pk")[:limit]
-    people = list(User.objects.filter(Q(pk__in=friends) | Q(pk__in=popular)))
+    popular = candidates.exclude(pk__in=list(friends)).order_by("-followers_count", "pk").values("pk")[:limit]
+    people = list(User.objects.filter(Q(pk__in=list(friends)) | Q(pk__in=popular)))
     for person in people:
         person.followed_by_friends = friends.get(person.pk, 0)
     return sorted(people, key=lambda p: (-p.followed_by_friends, -p.followers_count, p.pk))[:limit]

@@ -103,7 +103,7 @@ def test_the_boxes_that_take_someone_elses_username_hold_the_thirty_character_li
 
 
 def test_staff_renaming_an_account_in_the_admin_keeps_the_sign_up_rules(admin_client):
-    from accounts.admin import StaffUserChangeForm
+    from accounts.admin import StaffUserChangeForm, StaffUserCreationForm
 
     sam = UserFactory(username="sam")
     UserFactory(username="maya")
@@ -124,4 +124,15 @@ def test_staff_renaming_an_account_in_the_admin_keeps_the_sign_up_rules(admin_cl
     response = admin_client.get(f"/admin/accounts/user/{sam.pk}/change/")
     assert response.status_code == 200
     assert not rename("sam").errors.get("username")  # unchanged: not checked again
+    made = StaffUserCreationForm(
+        {"username": "x" * 31, "password1": "a-long-pass-2026", "password2": "a-long-pass-2026"}
+    )
+    assert "at most 30 characters" in " ".join(made.errors["username"])
+    # Through the admin's own add page: the error beside the field, then the account made.
+    add = "/admin/accounts/user/add/"
+    passwords = {"password1": "a-long-pass-2026", "password2": "a-long-pass-2026", "usable_password": "true"}
+    response = admin_client.post(add, {"username": "y" * 31, **passwords})
+    assert response.status_code == 200 and "Usernames can be at most 30 characters" in response.text
+    assert admin_client.post(add, {"username": "dana", **passwords}).status_code == 302
+    assert User.objects.filter(username="dana").exists()
     assert not rename("sam_two").errors.get("username")
