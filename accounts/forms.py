@@ -156,6 +156,10 @@ class AccountForm(forms.Form):
             raise forms.ValidationError(f"No account is called @{name}.")
         return user
 
+    @property
+    def username_errors(self) -> str:
+        return " ".join(self.errors.get("username", []))
+
 
 class ReportForm(forms.Form):
     reason = forms.ChoiceField(choices=Report.Reason.choices, widget=forms.RadioSelect)

@@ -6,7 +6,6 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import User
-from rooms import access
 from rooms.models import Participant, Space
 
 from .models import CaptionLease, CaptionPreference, CaptionSegment
@@ -83,12 +82,6 @@ def spaces_waiting_for_captioner(*, seconds: float) -> list[int]:
 
 def transcript_for(*, space: Space) -> QuerySet[CaptionSegment]:
     return CaptionSegment.objects.filter(space=space).select_related("speaker").order_by("start_ms", "id")
-
-
-def can_see_transcript(*, space: Space, user: User) -> access.Decision:
-    """The replay's rule, one for both: whoever may hear the ended Space again may read it (its host; anyone not
-    removed from it nor blocked by the host who passes its audience's checks: a ticket, a Super Follow)."""
-    return access.can_replay(space=space, user=user)
 
 
 def preference_for(*, user: User) -> CaptionPreference:

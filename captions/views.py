@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET
 
+from rooms import access
 from rooms.models import Space
 from rooms.selectors import space_by_id
 from spaces_site.http import safe_next
@@ -50,7 +51,7 @@ def _ended_space(request: HttpRequest, pk: int) -> Space:
     space = space_by_id(pk=pk)
     if space is None or not space.is_over:
         raise Http404("A transcript is kept once the Space has ended.")
-    decision = selectors.can_see_transcript(space=space, user=request.user)
+    decision = access.can_replay(space=space, user=request.user)  # who may hear it again may read it
     if not decision:
         raise PermissionDenied(decision.reason)
     return space

@@ -20,6 +20,7 @@ from . import access, admission, selectors, services, welcome_cache
 from .consumers import REACTIONS
 from .forms import SpaceEditForm, SpaceForm, SpaceReportForm, UsernameForm
 from .models import Participant, Role, Space
+from .outcomes import action_outcome
 from .replays import selectors as replay_selectors
 
 
@@ -99,21 +100,13 @@ def space_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "rooms/edit.html", {"form": form, "space": space}, status=422 if form.errors else 200)
 
 
-def _result(request: HttpRequest, space: Space, message: str, *, ok: bool) -> HttpResponse:
-    """From the room (htmx): the outcome in place, so the page and its audio stay; otherwise back to the Space."""
-    if request.htmx:
-        return render(request, "rooms/_result.html", {"ok": ok, "message": message}, status=200 if ok else 422)
-    (messages.success if ok else messages.error)(request, message)
-    return redirect(space)
-
-
 def _action(request: HttpRequest, pk: int, run, done: str) -> HttpResponse:
     space = _space_or_404(pk)
     try:
         run(space)
     except (ValidationError, PermissionDenied) as exc:
-        return _result(request, space, error_text(exc), ok=False)
-    return _result(request, space, done, ok=True)
+        return action_outcome(request, space, error_text(exc), ok=False)
+    return action_outcome(request, space, done, ok=True)
 
 
 @login_required
@@ -202,7 +195,7 @@ def share_by_dm(request: HttpRequest, pk: int) -> HttpResponse:
     space = _space_or_404(pk)
     form = UsernameForm(request.POST)
     if not form.is_valid():
-        return _result(request, space, " ".join(form.errors.get("username", ["Enter a username."])), ok=False)
+        return action_outcome(request, space, form.username_errors, ok=False)
     recipient = form.cleaned_data["username"]
     url = request.build_absolute_uri(space.get_absolute_url())
     return _action(
@@ -219,7 +212,7 @@ def invite(request: HttpRequest, pk: int) -> HttpResponse:
     space = _space_or_404(pk)
     form = UsernameForm(request.POST)
     if not form.is_valid():
-        return _result(request, space, " ".join(form.errors.get("username", ["Enter a username."])), ok=False)
+        return action_outcome(request, space, form.username_errors, ok=False)
     user, by_dm = form.cleaned_data["username"], form.cleaned_data["by_dm"]
     return _action(
         request,

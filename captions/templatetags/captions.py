@@ -38,15 +38,14 @@ def caption_panel(context, space, at: str | None = None) -> dict:
 def transcript(context, space) -> dict:
     """An ended Space's transcript with speakers and times, its downloads and (for the host) deletion."""
     user = context["request"].user
-    if not selectors.can_see_transcript(space=space, user=user):
+    if not replay_selectors.can_replay(space=space, user=user):  # who may hear it again may read it
         return {"visible": False}
     return {
         "visible": True,
         "space": space,
         "segments": list(selectors.transcript_for(space=space)),
         "is_host": space.host_id == user.pk,
-        # A line's time seeks the replay's player, which the page has for a ready replay (one rule lets this person
-        # read the transcript and hear the replay).
+        # A line's time seeks the replay's player, which the page has for a ready replay.
         "seekable": replay_selectors.replay_ready(space=space),
     }
 

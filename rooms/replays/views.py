@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.forms import AccountForm
 from rooms.models import Space
+from rooms.outcomes import action_outcome
 from rooms.selectors import space_by_id
 from spaces_site.http import error_text, login_redirect
 
@@ -297,22 +298,14 @@ def clip_share_dm(request: HttpRequest, pk: int) -> HttpResponse:
     clip = _clip(request, pk)
     form = AccountForm(request.POST)
     if not form.is_valid():
-        return _shared(request, clip, " ".join(form.errors.get("username", ["Enter a username."])), ok=False)
+        return action_outcome(request, clip, form.username_errors, ok=False)
     recipient = form.cleaned_data["username"]
     url = request.build_absolute_uri(clip.get_absolute_url())
     try:
         services.clip_share_by_dm(clip=clip, sender=request.user, recipient=recipient, url=url)
     except (ValidationError, PermissionDenied) as exc:
-        return _shared(request, clip, error_text(exc), ok=False)
-    return _shared(request, clip, f"Sent to @{recipient.username}.", ok=True)
-
-
-def _shared(request: HttpRequest, clip: Clip, message: str, *, ok: bool) -> HttpResponse:
-    """From the page (htmx): the outcome in place, so what is playing stays; otherwise back to the clip."""
-    if request.htmx:
-        return render(request, "rooms/_result.html", {"ok": ok, "message": message}, status=200 if ok else 422)
-    (messages.success if ok else messages.error)(request, message)
-    return redirect(clip)
+        return action_outcome(request, clip, error_text(exc), ok=False)
+    return action_outcome(request, clip, f"Sent to @{recipient.username}.", ok=True)
 
 
 @login_required

@@ -222,6 +222,18 @@ class TestPages:
         assert "Rita Speaker" in content and host.name in content
         assert "1,234" in content and "1\xa0hour, 5\xa0minutes" in content
 
+    def test_a_suspended_speaker_is_named_without_a_link_to_their_profile_which_is_gone(self, client, host, listener):
+        space = LiveSpaceFactory(host=host, title="Done")
+        rita, sol = UserFactory(username="rita", display_name="Rita"), UserFactory(username="sol", display_name="Sol")
+        seat(space, rita, Role.SPEAKER)
+        seat(space, sol, Role.SPEAKER)
+        services.space_end(space=space, by=host)
+        User.objects.filter(pk=rita.pk).update(is_active=False)
+        client.force_login(listener)
+        content = client.get(space.get_absolute_url()).content.decode()
+        assert "Rita (suspended)" in content and 'href="/@rita/"' not in content
+        assert '<a href="/@sol/">Sol</a>' in content
+
     def test_share_to_timeline_and_invite_by_dm_pages(self, client, live_space, host, listener):
         seat(live_space, listener)
         client.force_login(listener)
